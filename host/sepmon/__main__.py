@@ -1,0 +1,5 @@
+import sys
+
+from sepmon.cli import main
+
+sys.exit(main())

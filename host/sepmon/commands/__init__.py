@@ -1,0 +1,1 @@
+"""Subcommands of ``sepmon``; each module is one command (see ``sepmon.cli``)."""

@@ -1,0 +1,63 @@
+"""Data that flows between the stages: source → parse → track → separation → alert.
+
+Plain frozen dataclasses, so every stage is a pure function of what it is handed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Level(IntEnum):
+    """Alert level of a pair, as sent to the boards."""
+
+    NONE = 0
+    ADVISORY = 1
+    CAUTION = 2
+    WARNING = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One position epoch of one source, assembled from the sentences of one UTC time.
+
+    ``alt_m`` is the ellipsoid height (MSL + geoid separation); None for a 2D fix.
+    ``sog_mps``/``cog_deg`` are None when the receiver did not send them.
+    ``t`` is the fix time (unix seconds, UTC); ``rx_t`` the time it was received
+    (TAG block ``c:`` or the host clock), None when unknown.
+    """
+
+    source: str
+    t: float
+    lat: float
+    lon: float
+    alt_m: float | None
+    sog_mps: float | None
+    cog_deg: float | None
+    quality: int
+    hdop: float | None
+    sats: int | None
+    rx_t: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackState:
+    """A source's best estimate at time ``t``: what the separation core consumes.
+
+    Velocity is in the local east/north/up frame at the position, in m/s; it is
+    zero when the measured speed is below the fix's noise floor.
+    """
+
+    source: str
+    t: float
+    lat: float
+    lon: float
+    alt_m: float | None
+    ve: float
+    vn: float
+    vu: float
+    quality: int
+    hdop: float | None
+    age_s: float
+    lost: bool
