@@ -1,0 +1,216 @@
+"""The board's main loop as a poll step: GPS → USB forwarding, host commands, alerts, watchdog.
+
+``Board(hw, profile, board_id)`` owns all state; ``step(now_ms)`` does one
+round of work and never blocks, so the same object runs on the board
+(``run()``), in tests with a fake clock, and in the host's virtual board.
+See ``sepmon_fw.hal`` for the hardware object ``hw``.
+"""
+
+try:
+    from micropython import const
+except ImportError:
+    from sepmon_fw.compat import const
+
+from sepmon_fw import FW_VERSION, PROTO_VERSION
+from sepmon_fw.compat import ticks_add, ticks_diff
+from sepmon_fw.framer import LineFramer
+from sepmon_fw.nmea import Writer, decode_command, encode_ack, encode_identity, encode_status
+from sepmon_fw.patterns import LEVEL_NAMES, ORDER, PATTERNS, Annunciator
+
+IDENT_PERIOD_MS = const(10000)
+STATUS_PERIOD_MS = const(1000)
+GPS_SILENT_MS = const(3000)
+SELFTEST_MS = const(3000)  # one pattern of a $PSEPT self-test
+USB_STALL_MS = const(5000)  # no USB write progress for this long: stop feeding the watchdog
+
+UART_CHUNK = const(64)
+USB_CHUNK = const(32)
+
+
+class Board:
+    """All of the firmware's state. Read-only attributes for tests and the virtual board:
+
+    ``pattern`` (name of the pattern shown: clear, advisory, caution, warning,
+    offline, nogps), ``level`` (last level from the host, -1 before any),
+    ``lines_fwd``, ``lines_dropped``, ``cmds_ok``, ``cmds_ignored``,
+    ``errors`` (exceptions caught in ``step``), ``last_error``, ``healthy``
+    (whether the last step fed the watchdog), ``ann`` (the Annunciator with
+    ``buzzer_on``/``led_on``).
+    """
+
+    def __init__(self, hw, profile="generic", board_id=None, fw_version=FW_VERSION):
+        self.hw = hw
+        self.profile = profile
+        self.board_id = board_id if board_id is not None else hw.board_id()
+        self.fw_version = fw_version
+        self.uart_rx = bytearray(UART_CHUNK)
+        self.usb_rx = bytearray(USB_CHUNK)
+        self.out = Writer(128)
+        self._on_gps = self.on_gps_line  # bound once: no allocation per line
+        self._on_cmd = self.on_cmd_line
+        self.gps = LineFramer(self._on_gps)
+        self.cmd = LineFramer(self._on_cmd)
+        self.ann = Annunciator(hw)
+        self.started = False
+        self.now = 0
+        self.last_now = 0
+        self.uptime = 0
+        self.next_ident = 0
+        self.next_status = 0
+        self.last_gps = 0
+        self.last_usb_ok = 0
+        self.lines_fwd = 0
+        self.usb_short = 0
+        self.cmds_ok = 0
+        self.cmds_ignored = 0
+        self.level = -1
+        self.bearing = -1
+        self.range_m = -1
+        self.last_seq = -1
+        self.alert_until = 0
+        self.alert_valid = False
+        self.test_names = ()
+        self.test_start = 0
+        self.errors = 0
+        self.last_error = None
+        self.healthy = False
+        self.pattern = "offline"
+        self.ann.select("offline", 0)
+
+    # ---- counters as reported in $PSEPS
+    @property
+    def lines_dropped(self):
+        return self.gps.dropped
+
+    # ---- output
+    def _write(self, buf, n):
+        w = self.hw.usb_write(buf, n)
+        if w is None or w == n:
+            self.last_usb_ok = self.now
+        else:
+            self.usb_short += 1
+        return w
+
+    def on_gps_line(self, buf, n):
+        self.last_gps = self.now
+        self.lines_fwd += 1
+        self._write(buf, n + 2)
+
+    def send_identity(self):
+        w = self.out
+        n = encode_identity(w, PROTO_VERSION, self.board_id, self.fw_version, self.profile)
+        self._write(w.buf, n)
+
+    def send_status(self):
+        w = self.out
+        n = encode_status(
+            w,
+            self.uptime,
+            self.lines_fwd,
+            self.gps.dropped,
+            ticks_diff(self.now, self.last_gps),
+            self.hw.mem_free(),
+        )
+        self._write(w.buf, n)
+
+    # ---- input from the host
+    def on_cmd_line(self, buf, n):
+        c = decode_command(buf, n)
+        if c is None:
+            self.cmds_ignored += 1
+            return
+        if c[0] == "A":
+            self.last_seq = c[1]
+            self.level = c[2]
+            self.bearing = c[3]
+            self.range_m = c[4]
+            self.alert_until = ticks_add(self.now, c[5])
+            self.alert_valid = True
+            self.cmds_ok += 1
+            w = self.out
+            self._write(w.buf, encode_ack(w, c[1]))
+            return
+        name = c[1]
+        if name == "all":
+            self.test_names = ORDER
+        elif name in PATTERNS:
+            self.test_names = (name,)
+        else:
+            self.cmds_ignored += 1
+            return
+        self.cmds_ok += 1
+        self.test_start = self.now
+
+    # ---- state
+    def choose_pattern(self, now):
+        if self.test_names:
+            k = ticks_diff(now, self.test_start) // SELFTEST_MS
+            if k < len(self.test_names):
+                return self.test_names[k]
+            self.test_names = ()
+        if self.alert_valid and ticks_diff(self.alert_until, now) <= 0:
+            self.alert_valid = False  # ttl ran out: the host is gone until it speaks again
+        if not self.alert_valid:
+            return "offline"
+        if self.level == 3:
+            return "warning"
+        if ticks_diff(now, self.last_gps) >= GPS_SILENT_MS:
+            return "nogps"
+        return LEVEL_NAMES[self.level]
+
+    def step(self, now):
+        """One round: read GPS and host bytes, send what is due, update buzzer/LED, feed the watchdog."""
+        hw = self.hw
+        ok = True
+        try:
+            if not self.started:
+                self.started = True
+                self.last_now = now
+                self.last_gps = now
+                self.last_usb_ok = now
+                self.next_ident = now
+                self.next_status = ticks_add(now, STATUS_PERIOD_MS)
+            self.uptime += ticks_diff(now, self.last_now)
+            self.last_now = now
+            self.now = now
+            n = hw.uart_read(self.uart_rx)
+            if n:
+                self.gps.feed(self.uart_rx, n)
+            n = hw.usb_read(self.usb_rx)
+            if n:
+                self.cmd.feed(self.usb_rx, n)
+            if ticks_diff(now, self.next_ident) >= 0:
+                self.send_identity()
+                self.next_ident = ticks_add(self.next_ident, IDENT_PERIOD_MS)
+                if ticks_diff(now, self.next_ident) >= 0:  # fell behind: resynchronise
+                    self.next_ident = ticks_add(now, IDENT_PERIOD_MS)
+            if ticks_diff(now, self.next_status) >= 0:
+                self.send_status()
+                self.next_status = ticks_add(self.next_status, STATUS_PERIOD_MS)
+                if ticks_diff(now, self.next_status) >= 0:
+                    self.next_status = ticks_add(now, STATUS_PERIOD_MS)
+            p = self.choose_pattern(now)
+            if p != self.pattern:
+                self.pattern = p
+                self.ann.select(p, now)
+            self.ann.update(now)
+        except Exception as e:  # keep running; the watchdog decides whether this is fatal
+            ok = False
+            self.errors += 1
+            self.last_error = e
+        if ok and ticks_diff(now, self.last_usb_ok) < USB_STALL_MS:
+            self.healthy = True
+            hw.wdt_feed()
+        else:
+            self.healthy = False
+
+
+def run(hw, profile, board_id=None, idle=None):
+    """The board's forever loop (``main.py`` calls this). Never returns on a board."""
+    board = Board(hw, profile, board_id)
+    ticks = hw.ticks_ms
+    step = board.step
+    while True:
+        step(ticks())
+        if idle is not None:
+            idle()
