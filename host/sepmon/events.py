@@ -21,8 +21,10 @@ from sepmon.errors import SepmonError
 class Event:
     """One change: a pair's alert level (``type="level"``) or a track's standing.
 
-    For track events (``acquired``, ``lost``, ``regained``) ``a`` is the source
-    and ``b`` is None. ``tcpa_s`` is None when the pair is diverging.
+    For track events (``acquired``, ``lost``, ``regained``), link events
+    (``port_up``, ``port_down``) and board events (``board``, ``board_silent``,
+    ``board_acking``) ``a`` is the source, ``b`` is None and ``detail`` says more.
+    ``tcpa_s`` is None when the pair is diverging.
     """
 
     t: float
@@ -37,6 +39,7 @@ class Event:
     tcpa_s: float | None = None
     cpa_m: float | None = None
     lost: bool = False
+    detail: str | None = None
 
     def to_json(self) -> str:
         """One compact JSON object, floats rounded to what the sensors can resolve."""
