@@ -6,7 +6,7 @@ the board's millisecond ticks on MicroPython and are plain arithmetic on CPython
 """
 
 try:
-    from micropython import const  # noqa: F401
+    from micropython import const
 except ImportError:
 
     def const(x):
@@ -14,7 +14,7 @@ except ImportError:
 
 
 try:
-    from time import ticks_add, ticks_diff  # noqa: F401
+    from time import ticks_add, ticks_diff
 except ImportError:
 
     def ticks_diff(a, b):
