@@ -62,7 +62,7 @@ class Board:
         self.lines_fwd = 0
         self.usb_short = 0
         self.cmds_ok = 0
-        self.cmds_ignored = 0
+        self.cmds_bad = 0
         self.level = -1
         self.bearing = -1
         self.range_m = -1
@@ -81,6 +81,11 @@ class Board:
     @property
     def lines_dropped(self):
         return self.gps.dropped
+
+    @property
+    def cmds_ignored(self):
+        """Host input that was not a valid command: framing/checksum errors and rejected sentences."""
+        return self.cmd.dropped + self.cmds_bad
 
     # ---- output
     def _write(self, buf, n):
@@ -117,7 +122,7 @@ class Board:
     def on_cmd_line(self, buf, n):
         c = decode_command(buf, n)
         if c is None:
-            self.cmds_ignored += 1
+            self.cmds_bad += 1
             return
         if c[0] == "A":
             self.last_seq = c[1]
@@ -136,7 +141,7 @@ class Board:
         elif name in PATTERNS:
             self.test_names = (name,)
         else:
-            self.cmds_ignored += 1
+            self.cmds_bad += 1
             return
         self.cmds_ok += 1
         self.test_start = self.now

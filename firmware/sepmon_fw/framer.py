@@ -5,7 +5,9 @@ counted in ``dropped``) when it is longer than ``maxlen`` bytes (``$`` to the
 last checksum digit), contains a byte outside printable ASCII, is cut short by
 the next ``$``/``!`` (two sentences merged without a newline: both are
 suspect, the first is dropped), or carries a wrong checksum. Printable text
-outside a sentence (JSON lines, noise) counts as one dropped line per line.
+outside a sentence (JSON lines, noise) counts as one dropped line when a
+CR/LF ends it; binary frames between sentences (UBX, SiRF) are skipped
+without counting.
 A sentence without a checksum is passed on: whether to accept it is the
 reader's decision.
 
@@ -57,8 +59,6 @@ class LineFramer:
             if b == 0x24 or b == 0x21:  # $ or !
                 if state == _LINE and n > 1:
                     self.dropped += 1  # merged: previous sentence never ended
-                elif state == _JUNK:
-                    self.dropped += 1
                 buf[0] = b
                 n = 1
                 state = _LINE
