@@ -147,7 +147,7 @@ def check_rate(rate: float) -> None:
     if not ok:
         raise SimulationError(
             f"rate must be a positive number of Hz up to 20 whose period is a whole number of "
-            f"centiseconds (e.g. 0.5, 1, 2, 4, 5, 10, 20), got {rate}"
+            f"centiseconds (e.g. 0.5, 1, 2, 4, 5, 10, 20), got {rate:g}"
         )
 
 
