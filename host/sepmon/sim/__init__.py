@@ -1,4 +1,4 @@
-"""Encounter simulator: NMEA recordings of generated encounters, with their ground truth.
+r"""Encounter simulator: NMEA recordings of generated encounters, with their ground truth.
 
 Python API::
 
@@ -29,12 +29,19 @@ Scenarios (vehicle ``alpha`` at ``speed`` on ``heading``, intruder ``bravo``):
 (alpha ahead at 0.6 × speed, bravo overtakes at ``speed``), ``climbing``
 (crossing, bravo starts ``vertical`` below and reaches alpha's level at the
 CPA), ``parallel`` (same velocity, ``separation`` abeam, never closes),
-``many`` (``vehicles`` named v01.. converging at random, about 15 % standing
-still). ``bystander=True`` adds a parked vehicle 15 km away. The encounter
+``many`` (``vehicles`` named v01.. converging on the origin area at random,
+about 15 % standing still, heights spread ± ``vertical``, default 300 m).
+``bystander=True`` adds a parked vehicle 15 km away. The encounter
 scenarios pass at ``miss`` metres horizontally after ``cpa_time`` seconds, or
 after the time the closing speed needs from ``separation``; the run lasts
 twice that unless ``duration`` is given. Same parameters (seed included) →
-identical bytes.
+identical bytes; the seed drives the noise and faults (and the layout of
+``many``), the geometry of the other scenarios comes from the parameters alone.
+
+Recording format (multi-source): one line per received line,
+``\s:<source>,c:<unix ms>*hh\$GPGGA,...*hh\r\n`` (TAG checksum over
+``s:...,c:...``), merged in receive-time order. Faulty lines (``--faults``)
+keep the TAG block; what follows it is the damaged line or the binary garbage.
 """
 
 from sepmon.sim.params import DEFAULT_START, SCENARIOS, FaultModel, Params, SimulationError
