@@ -38,7 +38,9 @@ class FakeHardware:
         self._id = board_id
         self._mem = mem
         self.gps = bytearray()
+        self._gpos = 0
         self.host = bytearray()
+        self._hpos = 0
         self.usb_out = bytearray()
         self.buzzer_freq = 0
         self.buzzer_duty = 0
@@ -64,27 +66,43 @@ class FakeHardware:
         self.usb_out = bytearray()
         return out
 
-    # -- the interface
+    # -- the interface (copies byte by byte: allocation-light under MicroPython)
+    def _take(self, src, pos, buf):
+        n = len(src) - pos
+        if n > len(buf):
+            n = len(buf)
+        i = 0
+        while i < n:
+            buf[i] = src[pos + i]
+            i += 1
+        return n
+
     def uart_read(self, buf):
         if self.uart_error is not None:
             raise self.uart_error
-        n = min(len(buf), len(self.gps))
-        if n:
-            buf[0:n] = self.gps[0:n]
-            self.gps = self.gps[n:]
+        n = self._take(self.gps, self._gpos, buf)
+        self._gpos += n
+        if self._gpos and self._gpos == len(self.gps):
+            self.gps = bytearray()
+            self._gpos = 0
         return n
 
     def usb_read(self, buf):
-        n = min(len(buf), len(self.host))
-        if n:
-            buf[0:n] = self.host[0:n]
-            self.host = self.host[n:]
+        n = self._take(self.host, self._hpos, buf)
+        self._hpos += n
+        if self._hpos and self._hpos == len(self.host):
+            self.host = bytearray()
+            self._hpos = 0
         return n
 
     def usb_write(self, buf, n):
         if not self.usb_accept:
             return 0
-        self.usb_out.extend(buf[0:n])
+        out = self.usb_out
+        i = 0
+        while i < n:
+            out.append(buf[i])
+            i += 1
         return n
 
     def buzzer(self, freq, duty):
