@@ -29,3 +29,6 @@ test: lint typecheck unit
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
