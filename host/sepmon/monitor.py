@@ -1,0 +1,175 @@
+"""The monitor: fixes in, events out. Ties tracker, separation core and hysteresis together.
+
+Pure and clock-free: the caller says what time it is, so the offline ``analyze``
+and the live daemon run exactly the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sepmon.alerting import AlertHysteresis
+from sepmon.config import Config
+from sepmon.events import Event
+from sepmon.model import Fix, Level, TrackState
+from sepmon.separation import TrackArrays, evaluate_pairs
+from sepmon.track import Tracker, TrackEvent, clock_time
+
+
+@dataclass
+class PairStatus:
+    """What is known about one configured pair right now (names sorted: a < b)."""
+
+    a: str
+    b: str
+    t: float = math.nan
+    level: Level = Level.NONE
+    raw_level: Level = Level.NONE
+    range_m: float = math.nan
+    vertical_m: float = math.nan
+    bearing_deg: float = math.nan  # from a to b
+    tcpa_s: float | None = None
+    cpa_m: float = math.nan
+    lost: bool = False
+    min_range_m: float = math.inf
+    max_level: Level = Level.NONE
+
+    def event(self, t: float, prev: Level) -> Event:
+        """The ``level`` event for a change from ``prev`` to the current level."""
+        return Event(
+            t=t,
+            type="level",
+            a=self.a,
+            b=self.b,
+            level=int(self.level),
+            prev_level=int(prev),
+            range_m=self.range_m,
+            vertical_m=self.vertical_m,
+            bearing_deg=self.bearing_deg,
+            tcpa_s=self.tcpa_s,
+            cpa_m=self.cpa_m,
+            lost=self.lost,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Threat:
+    """The most urgent pair a source is part of, seen from that source."""
+
+    level: Level
+    other: str | None
+    bearing_deg: float
+    range_m: float
+    lost: bool
+
+
+def _track_event(e: TrackEvent) -> Event:
+    return Event(t=e.t, type=str(e.type), a=e.source)
+
+
+class Monitor:
+    """Fixes in (any order of sources), events out; holds every pair's status."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.tracker = Tracker(config.stale_s)
+        self.hysteresis = AlertHysteresis(config.hold_s)
+        self.pairs: dict[tuple[str, str], PairStatus] = {}
+        self.now = -math.inf
+
+    def on_fix(self, fix: Fix) -> list[Event]:
+        """Take one fix and re-evaluate the pairs its source is part of."""
+        source = self.config.canonical(fix.source)
+        if source != fix.source:
+            fix = replace(fix, source=source)
+        now = max(self.now, clock_time(fix))
+        self.now = now
+        accepted, tevents = self.tracker.update(fix)
+        events = [_track_event(e) for e in tevents]
+        if accepted:
+            events.extend(self._evaluate(now, only=source))
+        return events
+
+    def tick(self, now: float) -> list[Event]:
+        """Advance the clock: mark stale tracks lost and let levels decay after their hold."""
+        self.now = max(self.now, now)
+        events = [_track_event(e) for e in self.tracker.check(self.now)]
+        events.extend(self._evaluate(self.now, only=None))
+        return events
+
+    def _pair_indices(self, states: list[TrackState], only: str | None) -> list[tuple[int, int]]:
+        idx = []
+        for i, sa in enumerate(states):
+            for j in range(i + 1, len(states)):
+                sb = states[j]
+                if only is not None and only not in (sa.source, sb.source):
+                    continue
+                if self.config.rule_for(sa.source, sb.source).check:
+                    idx.append((i, j))
+        return idx
+
+    def _evaluate(self, now: float, only: str | None) -> list[Event]:
+        states = sorted(self.tracker.states(now), key=lambda s: s.source)
+        pairs = self._pair_indices(states, only)
+        if not pairs:
+            return []
+        ia = np.fromiter((p[0] for p in pairs), dtype=np.intp, count=len(pairs))
+        ib = np.fromiter((p[1] for p in pairs), dtype=np.intp, count=len(pairs))
+        rules = [self.config.rule_for(states[i].source, states[j].source) for i, j in pairs]
+        res = evaluate_pairs(
+            TrackArrays.from_states(states),
+            ia,
+            ib,
+            h_min=np.array([r.horizontal_m for r in rules]),
+            v_min=np.array([r.vertical_m for r in rules]),
+            warn_s=np.array([r.warning_s for r in rules]),
+            caution_s=np.array([r.caution_s for r in rules]),
+            advisory_s=np.array([r.advisory_s for r in rules]),
+            caution_factor=np.array([r.caution_factor for r in rules]),
+            advisory_factor=np.array([r.advisory_factor for r in rules]),
+        )
+        events = []
+        for k, (i, j) in enumerate(pairs):
+            key = (states[i].source, states[j].source)
+            st = self.pairs.get(key)
+            if st is None:
+                st = self.pairs[key] = PairStatus(*key)
+            prev = st.level
+            st.lost = bool(res.lost[k])
+            st.t = now
+            st.range_m = float(res.range_m[k])
+            st.vertical_m = float(res.vertical_m[k])
+            st.bearing_deg = float(res.bearing_deg[k])
+            tcpa = float(res.tcpa_s[k])
+            st.tcpa_s = tcpa if math.isfinite(tcpa) else None
+            st.cpa_m = float(res.cpa_h_m[k])
+            st.raw_level = Level(int(res.level[k]))
+            if not st.lost:
+                # While a side is lost its level is held, never decayed: a lost track is not clear.
+                st.level = self.hysteresis.update(key, st.raw_level, now)
+                st.min_range_m = min(st.min_range_m, st.range_m)
+                st.max_level = max(st.max_level, st.level)
+            if st.level != prev:
+                events.append(st.event(now, prev))
+        return events
+
+    def threat_for(self, source: str) -> Threat:
+        """The highest-level pair that ``source`` is part of (ties: the nearer)."""
+        best: Threat | None = None
+        for (a, b), st in self.pairs.items():
+            if source not in (a, b):
+                continue
+            other = b if source == a else a
+            bearing = st.bearing_deg if source == a else (st.bearing_deg + 180.0) % 360.0
+            cand = Threat(st.level, other, bearing, st.range_m, st.lost)
+            if best is None or (cand.level, -cand.range_m) > (best.level, -best.range_m):
+                best = cand
+        return best or Threat(Level.NONE, None, math.nan, math.nan, False)
+
+    def states(self) -> Iterable[TrackState]:
+        """Current state of every track at the monitor's clock."""
+        return self.tracker.states(self.now)
