@@ -1,0 +1,98 @@
+"""Per-board state on the host: identity, status, alert sequence numbers and acknowledgements.
+
+Pure: it turns the board's ``$PSEP`` lines into events and threats into
+``$PSEPA`` bytes; the daemon does the writing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sepmon.events import Event
+from sepmon.model import Level
+from sepmon.monitor import Threat
+from sepmon.protocol import SEQ_MAX, Ack, AlertCommand, Identity, Status, encode, try_decode
+
+ALERT_TTL_MS = 3000  # three missed heartbeats and the board shows "monitor offline"
+ACK_TIMEOUT_S = 3.0
+
+
+@dataclass
+class BoardLink:
+    """What the host knows about the board on one port."""
+
+    source: str
+    identity: Identity | None = None
+    status: Status | None = None
+    status_t: float = -math.inf
+    seq: int = 0
+    sent: dict[int, float] = field(default_factory=dict)  # seq → time sent, bounded
+    last_sent_t: float = -math.inf
+    last_ack_t: float = -math.inf
+    acks: int = 0
+    bad_lines: int = 0
+    silent: bool = False
+    last_level: Level = Level.NONE
+
+    def on_line(self, line: str, now: float) -> list[Event]:
+        """Take one checksum-valid ``$PSEP`` line from the board."""
+        msg = try_decode(line)
+        if isinstance(msg, Identity):
+            changed = msg != self.identity
+            self.identity = msg
+            if changed:
+                detail = (
+                    f"id {msg.board_id} firmware {msg.fw_version} profile {msg.profile} proto {msg.proto}"
+                )
+                return [Event(t=now, type="board", a=self.source, detail=detail)]
+        elif isinstance(msg, Status):
+            self.status, self.status_t = msg, now
+        elif isinstance(msg, Ack):
+            if self.sent.pop(msg.seq, None) is not None:
+                self.acks += 1
+                self.last_ack_t = now
+                if self.silent:
+                    self.silent = False
+                    return [Event(t=now, type="board_acking", a=self.source, detail="acknowledging again")]
+        else:
+            self.bad_lines += 1
+        return []
+
+    def alert(self, threat: Threat, now: float) -> bytes:
+        """The next ``$PSEPA`` for this board's vehicle (also the heartbeat)."""
+        self.seq = self.seq % SEQ_MAX + 1
+        has_intruder = threat.level > Level.NONE and math.isfinite(threat.range_m)
+        cmd = AlertCommand(
+            seq=self.seq,
+            level=int(threat.level),
+            bearing_deg=round(threat.bearing_deg) % 360 if has_intruder else None,
+            range_m=round(threat.range_m) if has_intruder else None,
+            ttl_ms=ALERT_TTL_MS,
+        )
+        self.sent[self.seq] = now
+        while len(self.sent) > 32:
+            del self.sent[next(iter(self.sent))]
+        self.last_sent_t = now
+        self.last_level = threat.level
+        return encode(cmd)
+
+    def check(self, now: float) -> list[Event]:
+        """Report (once) a sepmon board (one that has identified) that stopped acknowledging."""
+        oldest = min(self.sent.values(), default=math.inf)
+        if self.identity is not None and not self.silent and now - oldest > ACK_TIMEOUT_S:
+            self.silent = True
+            return [Event(t=now, type="board_silent", a=self.source, detail="alerts not acknowledged")]
+        return []
+
+    def summary(self, now: float) -> tuple[str, str, str, str]:
+        """(id, firmware, last status, ack state) for the live view."""
+        ident = self.identity
+        status = "—" if self.status is None else f"{now - self.status_t:.1f} s ago"
+        acks = "[bold red]not acknowledging[/]" if self.silent else f"{self.acks} ok"
+        return (
+            ident.board_id if ident else "—",
+            ident.fw_version if ident else "—",
+            status,
+            acks,
+        )

@@ -1,0 +1,86 @@
+"""``sepmon run``: the live daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import stat
+
+from rich.console import Console
+from rich.live import Live
+
+from sepmon.config import load_config
+from sepmon.daemon import Daemon
+from sepmon.errors import SepmonError
+from sepmon.events import Event
+from sepmon.liveview import LiveView
+from sepmon.report_text import event_line
+from sepmon.sources import parse_sources, spec_from_arg
+
+NAME = "run"
+HELP = "run the live monitor on serial ports / network sources and alert the boards"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of ``sepmon run``."""
+    p.add_argument(
+        "ports",
+        nargs="*",
+        metavar="[NAME=]PORT",
+        help="serial devices or URLs (socket://, tcp://, tcp-listen://, udp://, file://), beside [[sources]]",
+    )
+    p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration")
+    p.add_argument("--events", metavar="FILE.jsonl", help="append events to this JSON Lines file")
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="no live view: one line per event (for services)"
+    )
+    p.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+
+
+def _check_permissions(path: str | None) -> None:
+    if path is None:
+        return
+    mode = os.stat(path).st_mode
+    if mode & stat.S_IWOTH:
+        raise SepmonError(f"{path}: refusing a configuration that anyone may write (chmod o-w {path})")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run until SIGINT/SIGTERM."""
+    _check_permissions(args.config)
+    config = load_config(args.config)
+    specs = parse_sources(config.raw.get("sources")) + [spec_from_arg(a) for a in args.ports]
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SepmonError(f"source name used twice: {', '.join(dup)}", status=2)
+    if args.check_config:
+        print(f"configuration OK: {len(specs)} source(s)")
+        return 0
+    console = Console(highlight=False)
+    view: LiveView | None = None
+
+    def on_event(ev: Event) -> None:
+        if view is not None:
+            view.add_event(ev)
+        else:
+            console.print(event_line(ev), soft_wrap=True)
+
+    daemon = Daemon(config, specs, events_path=args.events, on_event=on_event)
+    if args.quiet or not console.is_terminal:
+        asyncio.run(daemon.serve())
+        return 0
+    view = LiveView(daemon)
+
+    async def main() -> None:
+        assert view is not None
+        with Live(view.render(), console=console, refresh_per_second=4, transient=False) as live:
+            task = asyncio.create_task(daemon.serve())
+            while not task.done():
+                live.update(view.render())
+                await asyncio.sleep(0.25)
+            await task
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,172 @@
+"""The live daemon: links → ingest → monitor → event log, board alerts, live view.
+
+Everything runs on one asyncio loop; serial ports are read by one thread each
+(see ``sepmon.sources``) which hand bytes to the loop. A fix is evaluated the
+moment its epoch is complete, and a level change goes to the boards at once;
+every board also gets its state at least once a second, which doubles as the
+host heartbeat its failsafe watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sepmon.boards import BoardLink
+from sepmon.config import Config
+from sepmon.errors import SepmonError
+from sepmon.events import Event, EventLog
+from sepmon.ingest import NmeaIngest
+from sepmon.monitor import Monitor
+from sepmon.sources import Link, SourceSpec, open_link
+
+TICK_S = 0.2
+HEARTBEAT_S = 1.0
+
+
+@dataclass
+class LinkStatus:
+    """What the live view shows about one configured input."""
+
+    spec: SourceSpec
+    up: bool = False
+    detail: str = "not opened yet"
+    since: float = field(default_factory=time.time)
+    bytes_in: int = 0
+
+
+class Daemon:
+    """One run of ``sepmon run``. ``serve()`` returns when ``stop()`` is called."""
+
+    def __init__(
+        self,
+        config: Config,
+        specs: Sequence[SourceSpec],
+        *,
+        events_path: str | Path | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not specs:
+            raise SepmonError("no sources: give ports on the command line or [[sources]] in the config")
+        self.config = config
+        self.specs = list(specs)
+        self.clock = clock
+        self.monitor = Monitor(config)
+        self.on_event = on_event
+        self.log = EventLog(events_path) if events_path is not None else None
+        self.log_errors = 0
+        self.links: dict[str, Link] = {}
+        self.status = {s.name: LinkStatus(s) for s in self.specs}
+        self.boards = {s.name: BoardLink(s.name) for s in self.specs if s.board}
+        self.ingests = {
+            s.name: NmeaIngest(
+                s.name,
+                require_checksum=config.ingest.require_checksum,
+                max_line=config.ingest.max_line,
+                on_proprietary=self._on_proprietary,
+            )
+            for s in self.specs
+        }
+        self._stop = asyncio.Event()
+        self._last_heartbeat = -math.inf
+
+    # ---- inputs (called on the loop) ------------------------------------------------------
+
+    def _on_data(self, key: str, data: bytes, rx_t: float) -> None:
+        self.status[key].bytes_in += len(data)
+        fixes = self.ingests[key].feed(data, rx_t)
+        for fix in fixes:
+            self._emit(self.monitor.on_fix(fix))
+
+    def _on_proprietary(self, source: str, line: str) -> None:
+        board = self.boards.get(source)
+        if board is not None:
+            self._emit(board.on_line(line, self.clock()))
+
+    def _on_state(self, key: str, up: bool, detail: str) -> None:
+        st = self.status[key]
+        changed = st.up != up or (not up and detail != st.detail)
+        st.up, st.detail, st.since = up, detail, self.clock()
+        if changed:
+            self._emit([Event(t=self.clock(), type="port_up" if up else "port_down", a=key, detail=detail)])
+        board = self.boards.get(key)
+        if up and board is not None:
+            self._send_alert(key)  # a freshly opened board hears from us at once
+
+    # ---- outputs --------------------------------------------------------------------------
+
+    def _emit(self, events: list[Event]) -> None:
+        notify: set[str] = set()
+        for ev in events:
+            if self.log is not None:
+                try:
+                    self.log.write(ev)
+                except SepmonError as exc:
+                    # Keep alerting whatever the disk does; say so loudly, once per burst.
+                    self.log_errors += 1
+                    if self.on_event is not None and self.log_errors in (1, 10, 100, 1000):
+                        self.on_event(Event(t=ev.t, type="log_error", a="daemon", detail=str(exc)))
+            if self.on_event is not None:
+                self.on_event(ev)
+            if ev.type == "level":
+                notify.add(ev.a)
+                if ev.b is not None:
+                    notify.add(ev.b)
+        for name in notify:
+            if name in self.boards:
+                self._send_alert(name)
+
+    def _send_alert(self, name: str) -> None:
+        link = self.links.get(name)
+        if link is None:
+            return
+        data = self.boards[name].alert(self.monitor.threat_for(name), self.clock())
+        link.write(data)
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self._emit(self.monitor.tick(now))
+        if now - self._last_heartbeat >= HEARTBEAT_S:
+            self._last_heartbeat = now
+            for name, board in self.boards.items():
+                self._send_alert(name)
+                self._emit(board.check(now))
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``serve()`` to return (safe from signal handlers)."""
+        self._stop.set()
+
+    async def serve(self, *, install_signals: bool = True) -> None:
+        """Open every link, run until stopped, close everything."""
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stop)
+        for spec in self.specs:
+            link = open_link(spec, loop, self._on_data, self._on_state)
+            self.links[spec.name] = link
+            link.start()
+        try:
+            while not self._stop.is_set():
+                self._tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), TICK_S)
+        finally:
+            for link in self.links.values():
+                link.stop()  # a serial reader wakes within its 0.2 s read timeout
+            for ing in self.ingests.values():
+                for fix in ing.flush():
+                    self._emit(self.monitor.on_fix(fix))
+            if self.log is not None:
+                with contextlib.suppress(SepmonError):
+                    self.log.close()
