@@ -17,17 +17,45 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sepmon.boards import BoardLink
 from sepmon.config import Config
 from sepmon.errors import SepmonError
 from sepmon.events import Event, EventLog
 from sepmon.ingest import NmeaIngest
+from sepmon.model import Fix
 from sepmon.monitor import Monitor
 from sepmon.sources import Link, SourceSpec, open_link
 
 TICK_S = 0.2
 HEARTBEAT_S = 1.0
+
+
+class Output(Protocol):
+    """Something the daemon feeds besides the boards: FLARM feed, MQTT, ...
+
+    Outputs only read: they get every fix and event, and a tick every
+    ``TICK_S``; they may read ``daemon.monitor`` for the current picture, and
+    must never raise (a failing output reports through an event and goes on).
+    """
+
+    name: str
+
+    async def start(self, daemon: Daemon) -> None:
+        """Open sockets / connections."""
+
+    def on_fix(self, fix: Fix) -> None:
+        """A fix has been accepted by the monitor."""
+
+    def on_event(self, event: Event) -> None:
+        """An event has been logged."""
+
+    def on_tick(self, now: float) -> None:
+        """Periodic call; outputs keep their own cadence."""
+
+    async def stop(self) -> None:
+        """Close everything."""
 
 
 @dataclass
@@ -52,6 +80,7 @@ class Daemon:
         events_path: str | Path | None = None,
         on_event: Callable[[Event], None] | None = None,
         clock: Callable[[], float] = time.time,
+        outputs: Sequence[Output] = (),
     ) -> None:
         if not specs:
             raise SepmonError("no sources: give ports on the command line or [[sources]] in the config")
@@ -60,6 +89,7 @@ class Daemon:
         self.clock = clock
         self.monitor = Monitor(config)
         self.on_event = on_event
+        self.outputs = list(outputs)
         self.log = EventLog(events_path) if events_path is not None else None
         self.log_errors = 0
         self.links: dict[str, Link] = {}
@@ -83,7 +113,12 @@ class Daemon:
         self.status[key].bytes_in += len(data)
         fixes = self.ingests[key].feed(data, rx_t)
         for fix in fixes:
-            self._emit(self.monitor.on_fix(fix))
+            self._fix(fix)
+
+    def _fix(self, fix: Fix) -> None:
+        self._emit(self.monitor.on_fix(fix))
+        for out in self.outputs:
+            out.on_fix(fix)
 
     def _on_proprietary(self, source: str, line: str) -> None:
         board = self.boards.get(source)
@@ -115,6 +150,8 @@ class Daemon:
                         self.on_event(Event(t=ev.t, type="log_error", a="daemon", detail=str(exc)))
             if self.on_event is not None:
                 self.on_event(ev)
+            for out in self.outputs:
+                out.on_event(ev)
             if ev.type == "level":
                 notify.add(ev.a)
                 if ev.b is not None:
@@ -133,6 +170,8 @@ class Daemon:
     def _tick(self) -> None:
         now = self.clock()
         self._emit(self.monitor.tick(now))
+        for out in self.outputs:
+            out.on_tick(now)
         if now - self._last_heartbeat >= HEARTBEAT_S:
             self._last_heartbeat = now
             for name, board in self.boards.items():
@@ -152,6 +191,8 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self.stop)
+        for out in self.outputs:
+            await out.start(self)
         for spec in self.specs:
             link = open_link(spec, loop, self._on_data, self._on_state)
             self.links[spec.name] = link
@@ -166,7 +207,9 @@ class Daemon:
                 link.stop()  # a serial reader wakes within its 0.2 s read timeout
             for ing in self.ingests.values():
                 for fix in ing.flush():
-                    self._emit(self.monitor.on_fix(fix))
+                    self._fix(fix)
+            for out in self.outputs:
+                await out.stop()
             if self.log is not None:
                 with contextlib.suppress(SepmonError):
                     self.log.close()
