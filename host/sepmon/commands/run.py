@@ -15,6 +15,7 @@ from sepmon.daemon import Daemon
 from sepmon.errors import SepmonError
 from sepmon.events import Event
 from sepmon.liveview import LiveView
+from sepmon.outputs import build_outputs
 from sepmon.report_text import event_line
 from sepmon.sources import parse_sources, spec_from_arg
 
@@ -55,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise SepmonError(f"source name used twice: {', '.join(dup)}", status=2)
+    outputs = build_outputs(config.raw.get("outputs"))
     if args.check_config:
-        print(f"configuration OK: {len(specs)} source(s)")
+        print(f"configuration OK: {len(specs)} source(s), {len(outputs)} output(s)")
         return 0
     console = Console(highlight=False)
     view: LiveView | None = None
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             console.print(event_line(ev), soft_wrap=True)
 
-    daemon = Daemon(config, specs, events_path=args.events, on_event=on_event)
+    daemon = Daemon(config, specs, events_path=args.events, on_event=on_event, outputs=outputs)
     if args.quiet or not console.is_terminal:
         asyncio.run(daemon.serve())
         return 0
