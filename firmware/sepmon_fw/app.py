@@ -43,6 +43,8 @@ class Board:
         self.profile = profile
         self.board_id = board_id if board_id is not None else hw.board_id()
         self.fw_version = fw_version
+        # encoded once: the 10 s identity then allocates nothing
+        self._id_fields = (str(self.board_id).encode(), str(fw_version).encode(), str(profile).encode())
         self.uart_rx = bytearray(UART_CHUNK)
         self.usb_rx = bytearray(USB_CHUNK)
         self.out = Writer(128)
@@ -103,7 +105,7 @@ class Board:
 
     def send_identity(self):
         w = self.out
-        n = encode_identity(w, PROTO_VERSION, self.board_id, self.fw_version, self.profile)
+        n = encode_identity(w, PROTO_VERSION, self._id_fields[0], self._id_fields[1], self._id_fields[2])
         self._write(w.buf, n)
 
     def send_status(self):
