@@ -180,17 +180,17 @@ class Board:
             self.uptime += ticks_diff(now, self.last_now)
             self.last_now = now
             self.now = now
+            if ticks_diff(now, self.next_ident) >= 0:
+                self.send_identity()
+                self.next_ident = ticks_add(self.next_ident, IDENT_PERIOD_MS)
+                if ticks_diff(now, self.next_ident) >= 0:  # fell behind: resynchronise
+                    self.next_ident = ticks_add(now, IDENT_PERIOD_MS)
             n = hw.uart_read(self.uart_rx)
             if n:
                 self.gps.feed(self.uart_rx, n)
             n = hw.usb_read(self.usb_rx)
             if n:
                 self.cmd.feed(self.usb_rx, n)
-            if ticks_diff(now, self.next_ident) >= 0:
-                self.send_identity()
-                self.next_ident = ticks_add(self.next_ident, IDENT_PERIOD_MS)
-                if ticks_diff(now, self.next_ident) >= 0:  # fell behind: resynchronise
-                    self.next_ident = ticks_add(now, IDENT_PERIOD_MS)
             if ticks_diff(now, self.next_status) >= 0:
                 self.send_status()
                 self.next_status = ticks_add(self.next_status, STATUS_PERIOD_MS)
