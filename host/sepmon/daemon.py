@@ -15,7 +15,7 @@ import math
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -115,6 +115,15 @@ class Daemon:
         for fix in fixes:
             self._fix(fix)
 
+    def inject_fix(self, fix: Fix) -> None:
+        """A fix from a source that delivers fixes rather than bytes (gpsd, MQTT peers)."""
+        if fix.rx_t is None:
+            fix = replace(fix, rx_t=self.clock())
+        self._fix(fix)
+
+    def _on_link_fix(self, key: str, fix: Fix) -> None:
+        self.inject_fix(fix)
+
     def _fix(self, fix: Fix) -> None:
         self._emit(self.monitor.on_fix(fix))
         for out in self.outputs:
@@ -194,7 +203,7 @@ class Daemon:
         for out in self.outputs:
             await out.start(self)
         for spec in self.specs:
-            link = open_link(spec, loop, self._on_data, self._on_state)
+            link = open_link(spec, loop, self._on_data, self._on_state, self._on_link_fix)
             self.links[spec.name] = link
             link.start()
         try:

@@ -15,16 +15,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import serial
 
 from sepmon.errors import ConfigError
+from sepmon.model import Fix
 
 OnData = Callable[[str, bytes, float], None]
 OnState = Callable[[str, bool, str], None]
+OnFix = Callable[[str, "Fix"], None]
 
-KINDS = ("serial", "tcp", "tcp-listen", "udp", "file")
+KINDS = ("serial", "tcp", "tcp-listen", "udp", "file", "gpsd")
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0)  # then 1 s forever: a replugged cable is back within ~1 s
 MAX_PEERS = 16
 MAX_PEER_LINE = 4096
@@ -36,7 +38,8 @@ class SourceSpec:
 
     URL forms: a device path or any pyserial URL (``socket://``, ``rfc2217://``,
     ``loop://``) → serial; ``tcp://host:port`` (client); ``tcp-listen://host:port``;
-    ``udp://host:port`` (listen); ``file://path`` (follow a growing file).
+    ``udp://host:port`` (listen); ``file://path`` (follow a growing file);
+    ``gpsd://host:port`` (a running gpsd: one source per device it reports).
     """
 
     name: str
@@ -59,6 +62,7 @@ def _kind(url: str) -> str:
         ("tcp://", "tcp"),
         ("udp://", "udp"),
         ("file://", "file"),
+        ("gpsd://", "gpsd"),
     ):
         if url.startswith(prefix):
             return kind
@@ -83,7 +87,7 @@ def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
     if not isinstance(board, bool):
         raise ConfigError(f"{where}.board: expected true or false")
     spec = SourceSpec(name=name, url=url, kind=kind, baud=baud, board=board and kind == "serial")
-    if kind in ("tcp", "tcp-listen", "udp"):
+    if kind in ("tcp", "tcp-listen", "udp", "gpsd"):
         try:
             spec.host_port  # noqa: B018 - validation
         except ValueError:
@@ -369,11 +373,34 @@ class FileLink:
                 await asyncio.sleep(1.0)
 
 
-Link = SerialLink | NetworkLink | FileLink
+class LinkLike(Protocol):
+    """What the daemon needs of any link."""
+
+    spec: SourceSpec
+    up: bool
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def write(self, data: bytes) -> bool: ...
 
 
-def open_link(spec: SourceSpec, loop: asyncio.AbstractEventLoop, on_data: OnData, on_state: OnState) -> Link:
-    """The reader for a spec (not started)."""
+Link = SerialLink | NetworkLink | FileLink | LinkLike
+
+
+def open_link(
+    spec: SourceSpec,
+    loop: asyncio.AbstractEventLoop,
+    on_data: OnData,
+    on_state: OnState,
+    on_fix: OnFix | None = None,
+) -> Link:
+    """The reader for a spec (not started). Links that deliver fixes, not bytes, use ``on_fix``."""
+    if spec.kind == "gpsd":
+        from sepmon.gpsd import GpsdLink  # lazy: only configurations that use gpsd need it
+
+        if on_fix is None:
+            raise ValueError("a gpsd link needs on_fix")
+        return GpsdLink(spec, loop, on_fix, on_state)
     if spec.kind == "serial":
         return SerialLink(spec, loop, on_data, on_state)
     if spec.kind == "file":
