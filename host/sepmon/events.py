@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from sepmon.appendlog import drop_partial_last_line
 from sepmon.errors import SepmonError
 
 
@@ -57,30 +58,8 @@ def event_from_json(line: str) -> Event:
 
 
 def _drop_partial_last_line(path: Path) -> None:
-    """Cut a line left half-written by a crash, so the file continues on a line boundary."""
-    try:
-        with open(path, "r+b") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            fh.seek(size - 1)
-            if fh.read(1) == b"\n":
-                return
-            # Scan back in blocks for the last newline; a partial line is short.
-            pos = size
-            while pos > 0:
-                step = min(4096, pos)
-                pos -= step
-                fh.seek(pos)
-                nl = fh.read(step).rfind(b"\n")
-                if nl >= 0:
-                    fh.truncate(pos + nl + 1)
-                    return
-            fh.truncate(0)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise SepmonError(f"cannot open event log {path}: {exc.strerror or exc}") from None
+    """Cut a line left half-written by a crash (see :func:`sepmon.appendlog.drop_partial_last_line`)."""
+    drop_partial_last_line(path, "event log")
 
 
 class EventLog:
