@@ -1,0 +1,445 @@
+"""Sentences of one source → one :class:`~sepmon.model.Fix` per UTC epoch, with low latency.
+
+An *epoch* is everything a receiver sends for one fix time.  Timed sentences (GGA,
+RMC, GNS, GLL, GST) carry the time; time-less ones (VTG, GSA) belong to the epoch of
+the most recent timed sentence (every common receiver sends a timed sentence first).
+
+What a Fix takes from where (first sentence that has it wins, per field):
+position from GGA/GNS/RMC/GLL; ellipsoid height = GGA/GNS altitude + geoid separation
+(a missing separation counts as 0: such receivers report ellipsoid height or have no
+geoid model); SOG/COG from RMC or VTG; quality and satellites from GGA/GNS (RMC/GLL
+mode letter otherwise); HDOP from GGA/GNS, else GSA.
+
+Emission, for live alerting: the assembler learns per source which of GGA, RMC, GNS,
+GLL and VTG (and GSA, when nothing else carries HDOP) arrive every epoch, and emits an
+epoch the moment all of them are in.  Otherwise an epoch is emitted when a sentence
+with a different time arrives, or on :meth:`EpochAssembler.flush`.  A type that turns
+up after its epoch was emitted is learned at once; a learned type is forgotten after
+it was missing from three epochs in a row.  Sentences for an epoch already emitted
+(late GSA, duplicates via a second path) are counted ``unused`` and change nothing.
+
+Date: from the epoch's RMC; else from the receive time (TAG ``c:`` or the caller's
+clock), choosing the date that puts the fix nearest to it; else the last date used,
+advanced when the time of day wraps past midnight.  Dates before 2001 (receivers
+whose clock starts in 1980 or 2000, two-digit years 80/99) and unparsable dates count
+as unknown.  An epoch with no position is dropped as ``no_fix``, one with no date as
+``no_date``.  A leap second ``hh:mm:60`` maps to the next minute's ``:00`` as in
+POSIX time; a second fix with the same time as the previous one is dropped
+(``duplicate_time``).
+
+Sentence validity (``no_fix``): GGA quality 0, 7 (manual) or 8 (simulator); RMC/GLL
+status other than A, or mode N/S/M; GNS mode without any of A/D/P/R/F/E; VTG mode
+N/S/M; GSA fix type other than 2/3; an empty latitude or longitude always (pynmea2
+would turn it into 0.0).  Simulator and manual modes are refused because their
+positions are not real.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections import Counter
+
+from pynmea2.nmea_utils import datestamp, dm_to_sd
+
+from sepmon.model import Fix
+from sepmon.nmea import FIELD, Reject, Sentence
+
+# Line outcomes besides the Reject reasons.
+USED = "used"
+UNUSED = "unused"
+
+_KNOT_MPS = 1852.0 / 3600.0
+_KMH_MPS = 1.0 / 3.6
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_FIRST_TRUSTED_DAY = datetime.date(2001, 1, 1).toordinal() - _EPOCH_ORDINAL
+_MISS_LIMIT = 3
+_RECENT = 64
+
+_GGA, _RMC, _GNS, _GLL, _VTG, _GSA = (FIELD[k] for k in ("GGA", "RMC", "GNS", "GLL", "VTG", "GSA"))
+_TIME_IDX = {k: FIELD[k]["timestamp"] for k in ("GGA", "RMC", "GNS", "GLL", "GST")}
+# Pad short (truncated but checksum-valid) sentences so every index we read exists.
+_NEED = {k: len(v) for k, v in FIELD.items()}
+_MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
+_HDOP_CARRIERS = frozenset({"GGA", "GNS"})
+_GGA_FIX = frozenset("123456")
+# FAA mode letter → GGA-style quality.  N (none), S (simulator), M (manual) are not fixes.
+_MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
+
+
+def _time_key(s: str) -> float:
+    """``hhmmss[.sss]`` → the same number as a float (a per-day epoch key); -1.0 if malformed."""
+    n = len(s)
+    if n < 6 or not s[:6].isdigit():
+        return -1.0
+    if n > 6 and (s[6] != "." or not (n == 7 or s[7:].isdigit())):
+        return -1.0
+    if s[0:2] > "23" or s[2:4] > "59" or s[4:6] > "60":  # two-digit strings compare like numbers
+        return -1.0
+    return float(s)
+
+
+def _opt_float(s: str) -> float | None:
+    """Empty → None; otherwise a finite float or ValueError."""
+    if not s:
+        return None
+    v = float(s)
+    if not math.isfinite(v):
+        raise ValueError(s)
+    return v
+
+
+def _nonneg(s: str) -> float | None:
+    v = _opt_float(s)
+    if v is not None and v < 0:
+        raise ValueError(s)
+    return v
+
+
+def _opt_count(s: str) -> int | None:
+    if not s:
+        return None
+    v = int(s)
+    if v < 0:
+        raise ValueError(s)
+    return v
+
+
+def _latlon(f: list[str], i: int) -> tuple[float, float]:
+    """Fields ``ddmm.mmm,N,dddmm.mmm,E`` at ``i`` → signed degrees, or ValueError.
+
+    Conversion by pynmea2's dm_to_sd (which raises on anything but digits with decimal
+    minutes); hemisphere letters, minutes < 60 and degree ranges are checked here,
+    because dm_to_sd returns 0.0 for a missing hemisphere.
+    """
+    lat_s, ns, lon_s, ew = f[i], f[i + 1], f[i + 2], f[i + 3]
+    lat = dm_to_sd(lat_s)
+    lon = dm_to_sd(lon_s)
+    a = lat_s.find(".")
+    b = lon_s.find(".")
+    # dm_to_sd accepts a bare "0" (no point) and minutes >= 60; neither is a coordinate.
+    if a < 3 or b < 3 or lat_s[a - 2] > "5" or lon_s[b - 2] > "5" or lat > 90.0 or lon > 180.0:
+        raise ValueError(lat_s + lon_s)
+    if ns == "S":
+        lat = -lat
+    elif ns != "N":
+        raise ValueError(ns)
+    if ew == "W":
+        lon = -lon
+    elif ew != "E":
+        raise ValueError(ew)
+    return lat, lon
+
+
+def _velocity(knots: str, kmh: str | None, course: str) -> tuple[float | None, float | None]:
+    """Speed (knots, else km/h) in m/s and course in [0, 360); None where empty."""
+    k = _nonneg(knots)
+    sog = k * _KNOT_MPS if k is not None else None
+    if sog is None and kmh is not None:
+        v = _nonneg(kmh)
+        sog = v * _KMH_MPS if v is not None else None
+    c = _opt_float(course)
+    return sog, (c % 360.0 if c is not None else None)
+
+
+def _mode_ok(mode: str) -> bool:
+    """FAA mode field: absent/empty is fine (pre-2.3 receivers), else it must be a fix mode."""
+    return not mode or mode[0] in _MODE_QUALITY
+
+
+def _valid(kind: str, f: list[str]) -> bool:
+    """Does this sentence say it carries a valid fix (position or velocity)?"""
+    if kind == "GGA":
+        return f[5] in _GGA_FIX and bool(f[1]) and bool(f[3])
+    if kind == "RMC":
+        return f[1] == "A" and _mode_ok(f[11]) and f[12] != "V" and bool(f[2]) and bool(f[4])
+    if kind == "GNS":
+        return any(c in _MODE_QUALITY for c in f[5]) and bool(f[1]) and bool(f[3])
+    if kind == "GLL":
+        return f[5] == "A" and _mode_ok(f[6]) and bool(f[0]) and bool(f[2])
+    if kind == "VTG":
+        return _mode_ok(f[8])
+    if kind == "GSA":
+        return f[1] in ("2", "3")
+    return True  # GST has no validity flag
+
+
+class EpochAssembler:
+    """Per-source epoch assembly; see the module docstring for the rules.
+
+    ``fixes`` counts emitted fixes; ``dropped`` counts epochs that produced none, by
+    reason (``no_fix``, ``no_date``, ``duplicate_time``).
+    """
+
+    __slots__ = (
+        "_alt",
+        "_cog",
+        "_date_cache",
+        "_days",
+        "_expected",
+        "_hdop",
+        "_key",
+        "_last_days",
+        "_last_t",
+        "_last_tod",
+        "_lat",
+        "_lon",
+        "_miss",
+        "_open",
+        "_quality",
+        "_recent",
+        "_rx_t",
+        "_sats",
+        "_sog",
+        "_tod",
+        "_types",
+        "dropped",
+        "fixes",
+        "source",
+    )
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.fixes = 0
+        self.dropped: Counter[str] = Counter()
+        self._key: float | None = None  # time key of the open epoch, or of the last emitted one
+        self._open = False
+        self._types: set[str] = set()
+        self._expected: set[str] = set()
+        self._miss: dict[str, int] = {}
+        self._recent: dict[float, None] = {}  # keys of recently emitted epochs, oldest first
+        self._last_days: int | None = None
+        self._last_tod = 0.0
+        self._last_t: float | None = None
+        self._date_cache: tuple[str, int | None] = ("", None)
+        self._tod = 0.0
+        self._rx_t: float | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self._lat: float | None = None
+        self._lon = 0.0
+        self._alt: float | None = None
+        self._sog: float | None = None
+        self._cog: float | None = None
+        self._quality: int | None = None
+        self._hdop: float | None = None
+        self._sats: int | None = None
+        self._days: int | None = None
+
+    @property
+    def expected(self) -> frozenset[str]:
+        """The sentence types this source is currently known to send every epoch."""
+        return frozenset(self._expected)
+
+    def add(self, s: Sentence, rx_t: float | None, out: list[Fix]) -> str:
+        """Take one sentence; append any fix it completes to ``out``.
+
+        Returns the line's outcome: :data:`USED`, :data:`UNUSED` (its epoch was already
+        emitted, or no epoch was open), ``Reject.NO_FIX`` or
+        ``Reject.UNPARSABLE``.
+        """
+        kind, _talker, f = s
+        need = _NEED[kind]
+        if len(f) < need:
+            f = f + [""] * (need - len(f))
+        valid = _valid(kind, f)
+        ti = _TIME_IDX.get(kind)
+        if ti is not None:
+            tstr = f[ti]
+            if not tstr:
+                return Reject.UNPARSABLE if valid else Reject.NO_FIX
+            key = _time_key(tstr)
+            if key < 0:
+                return Reject.UNPARSABLE
+            if key != self._key:
+                if key in self._recent:
+                    return UNUSED if valid else Reject.NO_FIX
+                self._emit(out)  # a new time closes the open epoch, complete or not
+                self._start(key, tstr, rx_t)
+            elif not self._open:
+                self._learn_late(kind)
+                return UNUSED if valid else Reject.NO_FIX
+        elif not self._open:
+            if self._key is not None:
+                self._learn_late(kind)
+            return UNUSED if valid else Reject.NO_FIX
+        self._types.add(kind)
+        # A second sentence of a type (another talker, a second path) only fills gaps.
+        status: str = self._take(kind, f) if valid else Reject.NO_FIX
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def flush(self, out: list[Fix]) -> None:
+        """End of stream (or a long silence): emit the open epoch, if any."""
+        self._emit(out)
+
+    def _start(self, key: float, tstr: str, rx_t: float | None) -> None:
+        self._key = key
+        self._open = True
+        self._types.clear()
+        self._clear()
+        self._tod = int(tstr[0:2]) * 3600 + int(tstr[2:4]) * 60 + float(tstr[4:])
+        self._rx_t = rx_t
+
+    def _learn_late(self, kind: str) -> None:
+        # A member type after its epoch was emitted: wait for it from the next epoch on.
+        if kind in _MEMBERS or (kind == "GSA" and not self._expected & _HDOP_CARRIERS):
+            self._expected.add(kind)
+            self._miss.pop(kind, None)
+
+    def _take(self, kind: str, f: list[str]) -> str:
+        """Convert the fields of a valid sentence, then merge them; nothing merged on a bad value."""
+        try:
+            if kind == "GGA":
+                self._merge_fix(f, _GGA["lat"], int(f[5]), f[6], f[7], f[8], f[10])
+            elif kind == "GNS":
+                mode = next(c for c in f[5] if c in _MODE_QUALITY)
+                self._merge_fix(f, _GNS["lat"], _MODE_QUALITY[mode], f[6], f[7], f[8], f[9])
+            elif kind == "RMC":
+                sog, cog = _velocity(f[6], None, f[7])
+                pos = _latlon(f, _RMC["lat"]) if self._lat is None else None
+                days = self._date(f[8])  # an unknown date is no reason to drop the position
+                self._merge_velocity(sog, cog)
+                self._merge_position(pos, f[11])
+                if self._days is None:
+                    self._days = days
+            elif kind == "GLL":
+                pos = _latlon(f, _GLL["lat"]) if self._lat is None else None
+                self._merge_position(pos, f[6])
+            elif kind == "VTG":
+                if f[1] in ("T", ""):
+                    sog, cog = _velocity(f[4], f[6], f[0])
+                else:  # pre-2.3 VTG without unit letters: track, magnetic, knots, km/h
+                    sog, cog = _velocity(f[2], f[3], f[0])
+                self._merge_velocity(sog, cog)
+            elif kind == "GSA":
+                hdop = _nonneg(f[_GSA["hdop"]])
+                if self._hdop is None:
+                    self._hdop = hdop
+        except (ValueError, StopIteration):
+            return Reject.UNPARSABLE
+        return USED
+
+    def _merge_fix(self, f: list[str], i: int, q: int, sats: str, hdop: str, alt: str, sep: str) -> None:
+        """GGA/GNS: position, quality, satellites, HDOP, ellipsoid height."""
+        n = _opt_count(sats)
+        h = _nonneg(hdop)
+        a = _opt_float(alt)
+        g = _opt_float(sep)
+        pos = _latlon(f, i) if self._lat is None else None
+        # Everything converted: merge (first sentence that has a field wins).
+        if pos is not None:
+            self._lat, self._lon = pos
+        if self._quality is None:
+            self._quality = q
+        if self._sats is None:
+            self._sats = n
+        if self._hdop is None:
+            self._hdop = h
+        if self._alt is None and a is not None:
+            self._alt = a + (g or 0.0)
+
+    def _merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
+        """RMC/GLL: position, and a quality from the mode letter when nothing better came."""
+        if pos is not None:
+            self._lat, self._lon = pos
+        if self._quality is None:
+            self._quality = _MODE_QUALITY.get(mode[:1], 1)
+
+    def _merge_velocity(self, sog: float | None, cog: float | None) -> None:
+        if self._sog is None:
+            self._sog = sog
+        if self._cog is None:
+            self._cog = cog
+
+    def _date(self, s: str) -> int | None:
+        """RMC ``ddmmyy`` → days since 1970 (pynmea2's datestamp), None when unknown."""
+        cached, days = self._date_cache
+        if s == cached:
+            return days
+        try:
+            days = datestamp(s).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            days = None
+        if days is not None and days < _FIRST_TRUSTED_DAY:
+            days = None  # receiver clock not set yet (1980/2000) or a rolled-over week number
+        self._date_cache = (s, days)
+        return days
+
+    def _emit(self, out: list[Fix]) -> None:
+        if not self._open:
+            return
+        self._open = False
+        key = self._key
+        assert key is not None
+        self._recent[key] = None
+        if len(self._recent) > _RECENT:
+            del self._recent[next(iter(self._recent))]
+        self._learn(self._types)
+        if self._lat is None:
+            self.dropped["no_fix"] += 1
+            return
+        days = self._resolve_days()
+        if days is None:
+            self.dropped["no_date"] += 1
+            return
+        t = days * 86400.0 + self._tod
+        if t == self._last_t:
+            self.dropped["duplicate_time"] += 1
+            return
+        self._last_t = t
+        self.fixes += 1
+        out.append(
+            Fix(
+                self.source,
+                t,
+                self._lat,
+                self._lon,
+                self._alt,
+                self._sog,
+                self._cog,
+                self._quality or 1,
+                self._hdop,
+                self._sats,
+                self._rx_t,
+            )
+        )
+
+    def _learn(self, types: set[str]) -> None:
+        seen = types & _MEMBERS
+        if "GSA" in types and not seen & _HDOP_CARRIERS:
+            seen.add("GSA")
+        if seen == self._expected and not self._miss:
+            return  # the usual case: nothing new, nothing missing
+        for kind in self._expected - seen:
+            misses = self._miss.get(kind, 0) + 1
+            if misses >= _MISS_LIMIT:
+                self._expected.discard(kind)
+                self._miss.pop(kind, None)
+            else:
+                self._miss[kind] = misses
+        for kind in seen:
+            self._miss.pop(kind, None)
+        self._expected |= seen
+
+    def _resolve_days(self) -> int | None:
+        tod = self._tod
+        if self._days is not None:
+            days = self._days
+        elif self._rx_t is not None:
+            d0 = int(self._rx_t // 86400)
+            rx = self._rx_t
+            days = min((d0 - 1, d0, d0 + 1), key=lambda d: abs(d * 86400.0 + tod - rx))
+        elif self._last_days is not None:
+            days = self._last_days
+            if tod < self._last_tod - 43200.0:
+                days += 1  # time of day wrapped past midnight
+            elif tod > self._last_tod + 43200.0:
+                days -= 1  # a late sentence from just before midnight
+        else:
+            return None
+        self._last_days = days
+        self._last_tod = tod
+        return days

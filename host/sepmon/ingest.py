@@ -1,0 +1,176 @@
+"""Bytes from a source → fixes: framing, TAG blocks, checksum/type filter, epoch assembly.
+
+One :class:`NmeaIngest` per byte stream.  A stream may carry several sources: a line
+with a TAG block ``s:`` belongs to that source, every other line to the stream's
+default source; each source has its own :class:`~sepmon.epoch.EpochAssembler` and
+:class:`SourceStats`.  Framing rejections (before a source is known) are counted on
+the default source.
+
+Every line read is counted exactly once in its source's stats::
+
+    lines == sum(rejected.values()) + ignored + proprietary + used + unused
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sepmon.epoch import USED, EpochAssembler
+from sepmon.framing import LineFramer
+from sepmon.model import Fix
+from sepmon.nmea import Reject, parse_line
+from sepmon.tagblock import parse_tag_block
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_LINE = 512
+"""Host line bound (bytes, TAG block included, terminator excluded).  Boards drop at 120,
+but receivers read directly send 400+ character lines; anything longer is junk."""
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """Counters of one source.
+
+    ``lines``: lines attributed to the source; ``rejected``: by :class:`Reject` reason
+    (``checksum``, ``framing``, ``overlong``, ``unparsable``, ``no_fix``);
+    ``ignored``: types we do not use; ``proprietary``: checksum-valid ``$PSEP`` lines
+    handed on; ``used``: sentences merged into an epoch; ``unused``: valid sentences
+    for an epoch already emitted (late or duplicate); ``fixes``: fixes emitted;
+    ``epochs_dropped``: epochs without a fix, by reason (``no_fix``, ``no_date``,
+    ``duplicate_time``); ``callback_errors``: exceptions raised by ``on_proprietary``.
+    """
+
+    lines: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    ignored: int = 0
+    proprietary: int = 0
+    used: int = 0
+    unused: int = 0
+    fixes: int = 0
+    epochs_dropped: Counter[str] = field(default_factory=Counter)
+    callback_errors: int = 0
+
+
+class NmeaIngest:
+    """NMEA byte stream → :class:`~sepmon.model.Fix` list; never raises on any input."""
+
+    def __init__(
+        self,
+        default_source: str,
+        require_checksum: bool = True,
+        max_line: int = DEFAULT_MAX_LINE,
+        on_proprietary: Callable[[str, str], object] | None = None,
+    ) -> None:
+        self.default_source = default_source
+        self.require_checksum = require_checksum
+        self.on_proprietary = on_proprietary
+        self.stats: dict[str, SourceStats] = {}
+        self._framer = LineFramer(max_line)
+        self._assemblers: dict[str, tuple[EpochAssembler, SourceStats]] = {}
+        self._default = self._source(default_source)
+
+    def _source(self, name: str) -> tuple[EpochAssembler, SourceStats]:
+        entry = self._assemblers.get(name)
+        if entry is None:
+            asm = EpochAssembler(name)
+            st = SourceStats(epochs_dropped=asm.dropped)
+            entry = (asm, st)
+            self._assemblers[name] = entry
+            self.stats[name] = st
+        return entry
+
+    def feed(self, data: bytes, rx_t: float | None = None) -> list[Fix]:
+        """Take the next bytes of the stream; return the fixes they complete.
+
+        ``rx_t`` is the host receive time of ``data`` (unix seconds), used when a line
+        has no TAG ``c:`` time.
+        """
+        out: list[Fix] = []
+        for line in self._framer.feed(data):
+            self._line(line, rx_t, out)
+        self._framing_counts()
+        return out
+
+    def flush(self) -> list[Fix]:
+        """End of stream: the unterminated last line and every open epoch."""
+        out: list[Fix] = []
+        for line in self._framer.flush():
+            self._line(line, None, out)
+        self._framing_counts()
+        for asm, st in self._assemblers.values():
+            n = len(out)
+            asm.flush(out)
+            st.fixes += len(out) - n
+        return out
+
+    def _framing_counts(self) -> None:
+        counts = self._framer.counts
+        if counts:
+            st = self._default[1]
+            st.lines += counts.total()
+            st.rejected.update(counts)
+            counts.clear()
+
+    def _line(self, line: bytes, rx_t: float | None, out: list[Fix]) -> None:
+        asm, st = self._default
+        source = self.default_source
+        if line[0] == 0x5C:  # "\\": a TAG block
+            tagged = parse_tag_block(line, self.require_checksum)
+            if isinstance(tagged, Reject):
+                st.lines += 1
+                st.rejected[tagged] += 1
+                return
+            tags, line = tagged
+            if tags.source is not None and tags.source != source:
+                source = tags.source
+                asm, st = self._source(source)
+            if tags.rx_t is not None:
+                rx_t = tags.rx_t
+        st.lines += 1
+        s = parse_line(line, self.require_checksum)
+        if isinstance(s, Reject):
+            if s is Reject.IGNORED:
+                st.ignored += 1
+            else:
+                st.rejected[s] += 1
+            return
+        if s[0] == "PSEP":
+            st.proprietary += 1
+            if self.on_proprietary is not None:
+                try:
+                    self.on_proprietary(source, line.decode("ascii"))
+                except Exception:  # a decoder bug must not stop the positions flowing
+                    st.callback_errors += 1
+                    log.exception("on_proprietary failed for %s", source)
+            return
+        n = len(out)
+        status = asm.add(s, rx_t, out)
+        st.fixes += len(out) - n
+        if isinstance(status, Reject):
+            st.rejected[status] += 1
+        elif status == USED:
+            st.used += 1
+        else:
+            st.unused += 1
+
+
+def read_recording(
+    path: str | Path,
+    ingest: NmeaIngest | None = None,
+    chunk_size: int = 1 << 16,
+) -> Iterator[Fix]:
+    """Fixes of a recorded NMEA file, in order; the default source is the file's stem.
+
+    Pass an ``ingest`` to choose its options and read its ``stats`` afterwards.
+    """
+    path = Path(path)
+    ing = ingest if ingest is not None else NmeaIngest(path.stem)
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            yield from ing.feed(chunk)
+    yield from ing.flush()
