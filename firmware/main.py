@@ -7,7 +7,7 @@ without it the profile is guessed from ``sys.platform``.
 import sys
 
 try:
-    from board_profile import PROFILE
+    from board_profile import PROFILE  # type: ignore[import-not-found]  # written by `sepmon flash`
 except ImportError:
     PROFILE = {"rp2": "pico", "esp32": "esp32_devkit"}.get(sys.platform, "")
 

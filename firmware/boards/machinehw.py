@@ -59,14 +59,14 @@ class MachineHardware:
             ready = False
             for _ in self._poll.ipoll(0):
                 ready = True
-            if not ready or not self._in.readinto(one):
+            if not ready or not self._in.readinto(one):  # type: ignore[union-attr]
                 break
             buf[n] = one[0]
             n += 1
         return n
 
     def usb_write(self, buf, n):
-        return self._out.write(buf, n)
+        return self._out.write(buf, n)  # type: ignore[call-overload]  # MicroPython: write(buf, max_len)
 
     def buzzer(self, freq, duty):
         if duty and freq:

@@ -71,7 +71,7 @@ class Board:
         self.last_seq = -1
         self.alert_until = 0
         self.alert_valid = False
-        self.test_names = ()
+        self.test_names = ()  # type: tuple[str, ...]
         self.test_start = 0
         self.errors = 0
         self.last_error = None

@@ -3,34 +3,40 @@
 ``const`` is a no-op outside MicroPython; ``ticks_diff``/``ticks_add`` wrap like
 the board's millisecond ticks on MicroPython and are plain arithmetic on CPython
 (where the clock is a fake or ``time.monotonic``-based and never wraps).
+The ``TYPE_CHECKING`` branch is what the type checker sees (plain ints for
+ticks); it never runs.
 """
 
-try:
-    from micropython import const
-except ImportError:
+TYPE_CHECKING = False
 
-    def const(x):
-        return x
+if TYPE_CHECKING:
+    from typing import Any
 
+    def const(x: Any) -> Any: ...
+    def ticks_diff(a: int, b: int) -> int: ...
+    def ticks_add(a: int, b: int) -> int: ...
+    def mem_free() -> int: ...
 
-try:
-    from time import ticks_add, ticks_diff
-except ImportError:
+else:
+    try:
+        from micropython import const
+    except ImportError:
 
-    def ticks_diff(a, b):
-        return a - b
+        def const(x):
+            return x
 
-    def ticks_add(a, b):
-        return a + b
+    try:
+        from time import ticks_add, ticks_diff
+    except ImportError:
 
+        def ticks_diff(a, b):
+            return a - b
 
-try:
+        def ticks_add(a, b):
+            return a + b
+
     import gc as _gc
 
     def mem_free():
         f = getattr(_gc, "mem_free", None)
         return f() if f is not None else 0
-except ImportError:  # pragma: no cover - every Python has gc
-
-    def mem_free():
-        return 0

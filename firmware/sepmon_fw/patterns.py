@@ -70,8 +70,8 @@ class Annunciator:
         self.hw = hw
         self.name = ""
         self.tone = 0
-        self.bcad = ()
-        self.lcad = ()
+        self.bcad = ()  # type: tuple[int, ...]
+        self.lcad = ()  # type: tuple[int, ...]
         self.since = 0
         self.buzzer_on = False
         self.led_on = False
