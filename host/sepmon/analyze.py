@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
@@ -60,9 +61,19 @@ def _file_fixes(path: Path, config: Config, stats: dict[str, SourceStats]) -> It
         fh.close()
         for name, st in ingest.stats.items():
             if name in stats:
-                stats[name].merge(st)
+                _merge_stats(stats[name], st)
             else:
                 stats[name] = st
+
+
+def _merge_stats(into: SourceStats, other: SourceStats) -> None:
+    """One source recorded in several files: add its counters up."""
+    for f in fields(SourceStats):
+        a, b = getattr(into, f.name), getattr(other, f.name)
+        if isinstance(a, Counter):
+            a.update(b)
+        else:
+            setattr(into, f.name, a + b)
 
 
 def _fmt(v: float | None) -> str:

@@ -49,7 +49,11 @@ class BoardLink:
         elif isinstance(msg, Status):
             self.status, self.status_t = msg, now
         elif isinstance(msg, Ack):
-            if self.sent.pop(msg.seq, None) is not None:
+            sent_t = self.sent.pop(msg.seq, None)
+            if sent_t is not None:
+                # Acks come in order: whatever was sent before this one is superseded, not pending.
+                for seq in [s for s, t in self.sent.items() if t <= sent_t]:
+                    del self.sent[seq]
                 self.acks += 1
                 self.last_ack_t = now
                 if self.silent:

@@ -36,7 +36,7 @@ class DemoResult:
 
 def default_encounter(seed: int = 7) -> Simulation:
     """Head-on at 60 m/s each, passing 150 m apart after 60 s, plus a parked bystander."""
-    return simulate("head-on", seed=seed, rate=1, bystander=True, duration=90.0)
+    return simulate("head-on", seed=seed, rate=1, bystander=True, duration=110.0)
 
 
 async def play(
@@ -48,9 +48,15 @@ async def play(
     events_path: Path | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_board: Callable[[float, str, BoardView], None] | None = None,
-    linger_s: float = 1.0,
+    gps_off_s: float = 4.0,
+    host_off_s: float = 4.0,
 ) -> DemoResult:
-    """Play ``sim`` into one virtual board per source with the real daemon attached."""
+    """Play ``sim`` into one virtual board per source with the real daemon attached.
+
+    After the recording ends the boards keep running ``gps_off_s`` with a silent
+    GPS (they show "no GPS"), then the daemon stops and they run ``host_off_s``
+    more (they show "monitor offline" once the last alert's ttl runs out).
+    """
     result = DemoResult()
     sources = sorted({r.source for r in sim.records})
     boards = {s: VirtualBoard(s, workdir / s) for s in sources}
@@ -87,10 +93,11 @@ async def play(
                 poll_boards()
                 await asyncio.sleep(min(POLL_S, due - now))
             boards[rec.source].write_gps(rec.data)
-        end = time.monotonic() + linger_s
-        while time.monotonic() < end:
-            poll_boards()
-            await asyncio.sleep(POLL_S)
+        await _spin(poll_boards, gps_off_s)
+        daemon.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serve
+        await _spin(poll_boards, host_off_s)
     finally:
         daemon.stop()
         with contextlib.suppress(asyncio.CancelledError):
@@ -98,6 +105,13 @@ async def play(
         for board in boards.values():
             board.close()
     return result
+
+
+async def _spin(poll: Callable[[], None], seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        poll()
+        await asyncio.sleep(POLL_S)
 
 
 def run_demo(

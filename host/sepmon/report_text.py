@@ -36,8 +36,11 @@ def _dist(m: float | None) -> str:
 def event_line(ev: Event) -> str:
     """One line of rich markup describing an event."""
     when = clock(ev.t)
-    if ev.type != "level":
+    if ev.type in ("acquired", "lost", "regained"):
         return f"{when}  [magenta]{ev.a}[/] track {ev.type}"
+    if ev.type != "level":
+        detail = f": {ev.detail}" if ev.detail else ""
+        return f"{when}  [magenta]{ev.a}[/] {ev.type.replace('_', ' ')}{detail}"
     style = LEVEL_STYLE.get(ev.level or 0, "")
     arrow = "↑" if (ev.level or 0) > (ev.prev_level or 0) else "↓"
     cpa = f"CPA {_dist(ev.cpa_m)} in {ev.tcpa_s:.0f} s" if ev.tcpa_s is not None else "diverging"

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     def show(ev: Event) -> None:
         if not args.quiet:
-            console.print(event_line(ev))
+            console.print(event_line(ev), soft_wrap=True)
 
     result = run_analysis(
         args.recordings, config, events_out=args.events, tracks_out=args.tracks, on_event=show

@@ -30,7 +30,7 @@ PATTERN_TEXT = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``sepmon demo``."""
-    p.add_argument("--speed", type=float, default=3.0, help="replay speed (default 3×: about 30 s)")
+    p.add_argument("--speed", type=float, default=4.0, help="replay speed (default 4×: about 35 s)")
     p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration")
     p.add_argument("--events", metavar="OUT.jsonl", default="out/demo-events.jsonl", help="event log")
     p.add_argument("--seed", type=int, default=7, help="simulation seed")
@@ -59,12 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
     def on_event(ev: Event) -> None:
         if ev.type in ("level", "lost", "regained", "port_down", "board_silent", "log_error"):
-            console.print(event_line(ev))
+            console.print(event_line(ev), soft_wrap=True)
 
     def on_board(t: float, name: str, view: BoardView) -> None:
         text = PATTERN_TEXT.get(view.pattern, view.pattern)
         tone = f"buzzer {view.buzzer_hz} Hz" if view.buzzer_hz else "buzzer off"
-        console.print(f"    [dim]{t:5.1f} s[/] board [bold]{name:9}[/] {text}  ({tone})")
+        console.print(f"    [dim]{t:5.1f} s[/] board [bold]{name:9}[/] {text}  ({tone})", soft_wrap=True)
 
     result = run_demo(config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board)
     daemon = result.daemon
@@ -74,5 +74,9 @@ def run(args: argparse.Namespace) -> int:
         stats.update(ing.stats)
     print_summary(console, stats, daemon.monitor.pairs)
     reached = {name for _, name, v in result.board_changes if v.pattern == "warning"}
+    console.print(
+        "After the recording the GPS goes silent (boards: NO GPS), then the daemon stops "
+        "(boards: OFFLINE within the 3 s ttl): a board never looks clear by default."
+    )
     console.print(f"boards that sounded WARNING: {', '.join(sorted(reached)) or 'none'}; events in {events}")
     return 0 if {cpa.a, cpa.b} <= reached else 1
