@@ -185,6 +185,7 @@ class EpochAssembler:
         "_lat",
         "_lon",
         "_miss",
+        "_mode_quality",
         "_open",
         "_quality",
         "_recent",
@@ -222,7 +223,8 @@ class EpochAssembler:
         self._alt: float | None = None
         self._sog: float | None = None
         self._cog: float | None = None
-        self._quality: int | None = None
+        self._quality: int | None = None  # from GGA/GNS: wins over the RMC/GLL mode letter
+        self._mode_quality: int | None = None
         self._hdop: float | None = None
         self._sats: int | None = None
         self._days: int | None = None
@@ -345,8 +347,8 @@ class EpochAssembler:
         """RMC/GLL: position, and a quality from the mode letter when nothing better came."""
         if pos is not None:
             self._lat, self._lon = pos
-        if self._quality is None:
-            self._quality = _MODE_QUALITY.get(mode[:1], 1)
+        if self._mode_quality is None:
+            self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
 
     def _merge_velocity(self, sog: float | None, cog: float | None) -> None:
         if self._sog is None:
@@ -400,7 +402,7 @@ class EpochAssembler:
                 self._alt,
                 self._sog,
                 self._cog,
-                self._quality or 1,
+                self._quality or self._mode_quality or 1,
                 self._hdop,
                 self._sats,
                 self._rx_t,
