@@ -529,6 +529,7 @@ def test_received_messages_are_validated_and_ordered(broker: Broker, tmp_path: P
                     ("sepmon/siteB/track/alpha", msg(source="alpha", t=now + 0.4)),  # our own name
                     ("sepmon/siteC/track/delta", msg(source="delta")),  # not trusted: not even subscribed
                     ("sepmon/siteB/track/old", msg(source="old", t=now - 120)),  # late by our clock
+                    ("sepmon/siteB/track/bravo", msg(t=now + 3600)),  # a peer clock gone wrong
                     ("sepmon/siteB/status", codec.encode_status("siteB", "online", now)),
                 ]
                 for topic, payload in sends:
@@ -548,6 +549,7 @@ def test_received_messages_are_validated_and_ordered(broker: Broker, tmp_path: P
             1,
             1,
         )
+        assert s["future"] == 1
         assert "delta" not in {st.source for st in a.daemon.monitor.states()}
         assert a.output.peers == {"siteB": "online"}
         assert [e.detail for e in a.of_type("mqtt_conflict")] == [
@@ -581,6 +583,8 @@ def test_prefixed_names_and_tls(tmp_path: Path) -> None:
                 assert "siteB:bravo" in {st.source for st in a.daemon.monitor.states()}
                 await wait_for(lambda: bool(wrong.of_type("mqtt_down")), 3, "refusing an unknown CA")
                 assert not wrong.output.connected
+                detail = wrong.of_type("mqtt_down")[0].detail or ""
+                assert "certificate verify failed" in detail.lower(), detail
 
         asyncio.run(main())
     finally:

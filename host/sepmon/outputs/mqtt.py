@@ -20,7 +20,7 @@ Example::
     ca_file = "/etc/sepmon/ca.pem"                # optional: the system CAs otherwise
     # cert_file / key_file: client certificate; keepalive = 30; qos = 1; queue = 1000
     # prefix = false   (true: remote sources are named "<site>:<source>")
-    # max_age_s = 30   (remote fixes older than this by our clock are dropped)
+    # max_age_s = 30   (remote fixes further than this from our clock are dropped; 0: off)
 
 paho-mqtt runs the network in its own thread, reconnecting with backoff; every
 callback is handed to the asyncio loop with ``call_soon_threadsafe``, so all
@@ -38,6 +38,7 @@ import math
 import os
 import secrets
 import ssl
+import sys
 import threading
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -344,7 +345,13 @@ class MqttOutput:
         self._call(self._on_connected)
 
     def _mq_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
-        self._call(self._on_down, f"cannot reach MQTT broker {self.opts.broker}")
+        # paho calls this from inside its ``except OSError``: the exception says why
+        # (refused, unreachable, certificate not trusted, ...).
+        exc = sys.exception()
+        why = ""
+        if isinstance(exc, OSError):
+            why = f": {exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else exc}"
+        self._call(self._on_down, f"cannot reach MQTT broker {self.opts.broker}{why}")
 
     def _mq_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
@@ -537,8 +544,10 @@ class MqttOutput:
             self.stats["stale"] += 1  # duplicate or out of order
             return
         now = d.clock()
-        if self.opts.max_age_s > 0 and fix.t < now - self.opts.max_age_s:
-            self.stats["late"] += 1
+        if self.opts.max_age_s > 0 and abs(fix.t - now) > self.opts.max_age_s:
+            # Too old to matter, or from the future (a peer with a broken clock would
+            # otherwise make every later fix look like a duplicate).
+            self.stats["late" if fix.t < now else "future"] += 1
             return
         self.remote_last_t[name] = fix.t
         fix = Fix(
