@@ -1,0 +1,401 @@
+"""gpsd source: the JSON watch protocol against a scripted server, and a real gpsd fed by gpsfake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sepmon.checksum import nmea_checksum
+from sepmon.gpsd import MAX_LINE, GpsdLink, device_suffix, fix_from_tpv, parse_time
+from sepmon.ingest import NmeaIngest
+from sepmon.model import Fix
+from sepmon.sim import simulate
+from sepmon.sim.writer import write_recording
+from sepmon.sources import open_link, parse_source
+
+T0 = "2024-03-15T10:00:00.000Z"
+T0_UNIX = 1710496800.0
+
+
+def tpv(device: str = "/dev/ttyUSB0", time_: str = T0, **kw: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"class": "TPV", "device": device, "mode": 3, "time": time_, "lat": 47.25,
+                         "lon": 11.35, "altHAE": 1500.0, "altMSL": 1453.0, "geoidSep": 47.0,
+                         "speed": 60.0, "track": 70.0}  # fmt: skip
+    d.update(kw)
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def jl(*objs: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(o).encode() + b"\n" for o in objs)
+
+
+VERSION = {"class": "VERSION", "release": "3.22", "proto_major": 3, "proto_minor": 14}
+
+
+def devices(*paths: str) -> dict[str, Any]:
+    return {"class": "DEVICES", "devices": [{"class": "DEVICE", "path": p} for p in paths]}
+
+
+# ---- pure parts ------------------------------------------------------------------------------
+
+
+def test_parse_time() -> None:
+    assert parse_time(T0) == T0_UNIX
+    assert parse_time("2024-03-15T10:00:00.250Z") == T0_UNIX + 0.25
+    for bad in (None, "", "yesterday", 17, "2024-03-15T10:00:00"):
+        assert parse_time(bad) is None
+
+
+def test_fix_from_tpv_fields_and_fallbacks() -> None:
+    f = fix_from_tpv(tpv(status=2), "s", None, 5.0)
+    assert f is not None
+    assert (f.t, f.lat, f.lon, f.alt_m, f.sog_mps, f.cog_deg) == (T0_UNIX, 47.25, 11.35, 1500.0, 60.0, 70.0)
+    assert f.quality == 2 and f.rx_t == 5.0 and f.hdop is None
+    f = fix_from_tpv(tpv(altHAE=None), "s", None, None)
+    assert f is not None and f.alt_m == 1500.0  # MSL + geoid separation
+    f = fix_from_tpv(tpv(altHAE=None, altMSL=None, alt=1000.0, geoidSep=None), "s", None, None)
+    assert f is not None and f.alt_m == 1000.0  # old 'alt', missing separation counts 0
+    f = fix_from_tpv(tpv(mode=2), "s", None, None)
+    assert f is not None and f.alt_m is None  # 2D: no height even if gpsd sends one
+    for bad in (tpv(mode=1), tpv(mode=0), tpv(lat=None), tpv(time_="x"), tpv(status=8), tpv(lat=91.0)):
+        assert fix_from_tpv(bad, "s", None, None) is None
+
+
+def test_device_suffix() -> None:
+    assert device_suffix("/dev/ttyUSB0") == "ttyUSB0"
+    assert device_suffix("/dev/sepmon-E6614C311B4E6B21") == "sepmon-E6614C311B4E6B21"
+    assert device_suffix("tcp://10.0.0.5:2000") == "10.0.0.5_2000"
+    assert device_suffix("/dev/pts/3") == "3"
+
+
+# ---- against a scripted gpsd -----------------------------------------------------------------
+
+
+class FakeGpsd:
+    """A TCP server on 127.0.0.1 that answers each client with a script of byte chunks."""
+
+    def __init__(self, script: Callable[[int], list[bytes | float]]) -> None:
+        self.script = script
+        self.clients = 0
+        self.received: list[bytes] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> FakeGpsd:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        n = self.clients
+        self.clients += 1
+        # Cancelled: the test ended while the script was still sleeping.
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            self.received.append(await reader.readline())
+            for item in self.script(n):
+                if isinstance(item, float):
+                    await asyncio.sleep(item)
+                else:
+                    writer.write(item)
+                    await writer.drain()
+            writer.close()
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.fixes: list[tuple[str, Fix]] = []
+        self.states: list[tuple[str, bool, str]] = []
+
+    def on_fix(self, key: str, fix: Fix) -> None:
+        self.fixes.append((key, fix))
+
+    def on_state(self, key: str, up: bool, detail: str) -> None:
+        self.states.append((key, up, detail))
+
+
+@contextlib.asynccontextmanager
+async def running(port: int, name: str = "gps") -> AsyncIterator[tuple[GpsdLink, Collector]]:
+    got = Collector()
+    spec = parse_source("t", {"name": name, "url": f"gpsd://127.0.0.1:{port}"})
+    link = open_link(spec, asyncio.get_running_loop(), lambda *a: None, got.on_state, got.on_fix)
+    assert isinstance(link, GpsdLink)
+    link.start()
+    try:
+        yield link, got
+    finally:
+        link.stop()
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+HOLD_WAIT = 0.5
+SKY = {
+    "class": "SKY",
+    "device": "/dev/ttyUSB0",
+    "hdop": 0.9,
+    "satellites": [{"PRN": 1, "used": True}, {"PRN": 2, "used": False}, {"PRN": 3, "used": True}],
+}
+
+
+@pytest.mark.timeout(20)
+def test_one_device_watch_sky_and_epochs() -> None:
+    async def main() -> None:
+        t1 = "2024-03-15T10:00:01.000Z"
+        script = [
+            jl(VERSION, devices("/dev/ttyUSB0")),
+            # first epoch: RMC-only report (2D), then the full one: emitted once, the full one wins
+            jl(tpv(mode=2, altHAE=None, altMSL=None), tpv()),
+            jl(SKY),
+            jl(tpv(), tpv(time_=t1, lat=47.26), tpv(mode=1, time_="2024-03-15T10:00:02.000Z")),
+            3.0,
+        ]
+        async with FakeGpsd(lambda n: script) as srv, running(srv.port) as (link, got):
+            await until(lambda: len(got.fixes) == 2)
+            await asyncio.sleep(HOLD_WAIT)
+            assert srv.received[0].startswith(b"?WATCH=") and b'"json":true' in srv.received[0]
+            assert got.states[0][:2] == ("gps", True) and "3.22" in got.states[0][2]
+            (k0, f0), (k1, f1) = got.fixes
+            assert k0 == k1 == "gps" and f0.source == f1.source == "gps"  # one device: the plain name
+            assert f0.t == T0_UNIX and f0.alt_m == 1500.0 and f0.hdop is None
+            assert f1.t == T0_UNIX + 1 and f1.lat == 47.26 and f1.hdop == 0.9 and f1.sats == 2
+            assert link.counts["tpv_repeat"] == 1 and link.counts["tpv_no_fix"] == 1
+            assert link.write(b"x") is False
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_incomplete_epoch_is_emitted_after_hold() -> None:
+    async def main() -> None:
+        script = [jl(VERSION, devices("/dev/ttyUSB0"), tpv(mode=2, altHAE=None)), 3.0]
+        async with FakeGpsd(lambda n: script) as srv, running(srv.port) as (_link, got):
+            await until(lambda: len(got.fixes) == 1, timeout=2.0)
+            assert got.fixes[0][1].alt_m is None
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_several_devices_get_suffixed_names() -> None:
+    async def main() -> None:
+        t1 = "2024-03-15T10:00:01.000Z"
+        script = [
+            jl(VERSION, devices("/dev/ttyUSB0", "/dev/sepmon-ABC")),
+            jl(tpv("/dev/ttyUSB0"), tpv("/dev/sepmon-ABC", lat=48.0)),
+            jl(tpv("/dev/ttyUSB0", t1), tpv("/dev/sepmon-ABC", t1, lat=48.1)),
+            3.0,
+        ]
+        async with FakeGpsd(lambda n: script) as srv, running(srv.port, "field") as (link, got):
+            await until(lambda: len(got.fixes) == 4)
+            assert {k for k, _ in got.fixes} == {"field"}  # the link's key stays the configured name
+            by_src: dict[str, list[Fix]] = {}
+            for _, f in got.fixes:
+                by_src.setdefault(f.source, []).append(f)
+            assert sorted(by_src) == ["field-sepmon-ABC", "field-ttyUSB0"]
+            assert [f.lat for f in by_src["field-sepmon-ABC"]] == [48.0, 48.1]
+            assert link.names == {"/dev/ttyUSB0": "field-ttyUSB0", "/dev/sepmon-ABC": "field-sepmon-ABC"}
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_garbage_and_overlong_lines_are_counted_and_skipped() -> None:
+    async def main() -> None:
+        script = [
+            jl(VERSION),
+            b"{not json\n[1,2]\n",
+            b'{"class":"TPV","junk":"' + b"x" * (MAX_LINE * 3),  # no newline for a long while
+            b'"}\n',
+            jl(tpv()),
+            3.0,
+        ]
+        async with FakeGpsd(lambda n: script) as srv, running(srv.port) as (link, got):
+            await until(lambda: len(got.fixes) == 1)
+            assert link.counts["bad_json"] == 2 and link.counts["overlong"] >= 1
+            assert got.fixes[0][1].t == T0_UNIX
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_reconnects_after_gpsd_goes_away() -> None:
+    async def main() -> None:
+        def script(n: int) -> list[bytes | float]:
+            when = f"2024-03-15T10:00:0{n}.000Z"
+            return [jl(VERSION, tpv(time_=when)), 0.1] if n < 2 else [jl(VERSION), 3.0]
+
+        async with FakeGpsd(script) as srv, running(srv.port) as (_link, got):
+            await until(lambda: srv.clients >= 3 and len(got.fixes) == 2, timeout=8.0)
+            ups = [s for s in got.states if s[1]]
+            downs = [s for s in got.states if not s[1]]
+            assert len(ups) >= 3 and len(downs) >= 2
+            assert "closed" in downs[0][2]
+            assert [f.t for _, f in got.fixes] == [T0_UNIX, T0_UNIX + 1]
+
+    asyncio.run(main())
+
+
+@pytest.mark.timeout(20)
+def test_refused_connection_is_reported_once_and_retried() -> None:
+    async def main() -> None:
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        async with running(port) as (link, got):
+            await asyncio.sleep(1.5)  # several retries
+            assert len(got.states) == 1 and got.states[0][1] is False
+            assert f"127.0.0.1:{port}" in got.states[0][2]
+            assert link.up is False
+
+    asyncio.run(main())
+
+
+# ---- a real gpsd, fed by gpsfake -------------------------------------------------------------
+
+
+def _tools() -> tuple[str, str]:
+    gpsfake = shutil.which("gpsfake")
+    gpsd = shutil.which("gpsd") or next(
+        (p for p in ("/usr/sbin/gpsd", "/sbin/gpsd") if os.access(p, os.X_OK)), None
+    )
+    if gpsfake is None or gpsd is None:
+        reason = "gpsd and gpsfake (Debian packages gpsd, gpsd-clients) are not installed"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return gpsfake, gpsd
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+LEAD_IN = 40  # sentences gpsd ignores, so the client is watching before the first fix
+
+
+def _lead_in() -> bytes:
+    body = "GPTXT,01,01,02,sepmon test lead-in"
+    return f"${body}*{nmea_checksum(body):02X}\r\n".encode() * LEAD_IN
+
+
+@pytest.mark.timeout(120)
+def test_real_gpsd_matches_nmea_ingest(tmp_path: Path) -> None:
+    gpsfake, gpsd = _tools()
+    sim = simulate("head-on", duration=12, sentences="RMC,VTG,GGA,GSA,GSV")
+    files = write_recording(sim, tmp_path / "rec", per_source=True)
+    expected: dict[str, list[Fix]] = {}
+    fed = []
+    for path in files:
+        data = path.read_bytes()
+        ing = NmeaIngest(path.stem)
+        expected[path.stem] = ing.feed(data) + ing.flush()
+        assert len(expected[path.stem]) == 13
+        padded = tmp_path / f"fed-{path.name}"
+        padded.write_bytes(_lead_in() + data)
+        fed.append(str(padded))
+
+    port = _free_port()
+    env = dict(os.environ, PATH=f"{Path(gpsd).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    # -n: gpsd opens the ptys at once; -c: pace the feed so the client connects first; -1: once.
+    proc = subprocess.Popen(
+        [gpsfake, "-P", str(port), "-1", "-q", "-n", "-c", "0.01", *fed],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+
+        async def main() -> tuple[GpsdLink, Collector]:
+            deadline = time.monotonic() + 60
+            async with running(port, "gpsd") as (link, got):
+                want = sum(len(v) for v in expected.values())
+                while len(got.fixes) < want and time.monotonic() < deadline:
+                    if proc.poll() is not None and not link.up:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(HOLD_WAIT)
+                return link, got
+
+        link, got = asyncio.run(main())
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            _, err = proc.communicate()
+
+    assert any(up for _, up, _ in got.states), f"never connected to gpsd: {got.states} {err!r}"
+    by_src: dict[str, list[Fix]] = {}
+    for key, f in got.fixes:
+        assert key == "gpsd"
+        by_src.setdefault(f.source, []).append(f)
+    assert len(by_src) == 2, f"expected two devices, got {sorted(by_src)} ({link.devices}); {err!r}"
+    assert all(name.startswith("gpsd-") for name in by_src)  # several devices: suffixed names
+    matched = set()
+    for name, fixes in by_src.items():
+        # Which recording went to which pty is gpsfake's business: match on the first position.
+        stem = min(expected, key=lambda s: abs(expected[s][0].lat - fixes[0].lat))
+        matched.add(stem)
+        want = expected[stem]
+        assert [f.t for f in fixes] == [f.t for f in want], name
+        for got_f, exp in zip(fixes, want, strict=True):
+            assert abs(got_f.lat - exp.lat) < 1e-6 and abs(got_f.lon - exp.lon) < 1e-6
+            assert got_f.alt_m is not None and exp.alt_m is not None
+            assert abs(got_f.alt_m - exp.alt_m) < 0.01
+            assert got_f.sog_mps is not None and exp.sog_mps is not None
+            assert abs(got_f.sog_mps - exp.sog_mps) < 0.01
+            assert got_f.cog_deg is not None and exp.cog_deg is not None
+            assert abs(got_f.cog_deg - exp.cog_deg) < 0.01
+            assert got_f.quality == exp.quality
+        # HDOP and satellites come from SKY, which gpsd sends after the epoch's TPV: one epoch late.
+        assert fixes[0].hdop is None
+        assert [f.hdop for f in fixes[1:]] == [w.hdop for w in want[:-1]]
+        assert [f.sats for f in fixes[1:]] == [w.sats for w in want[:-1]]
+    assert matched == set(expected)
+
+
+@pytest.mark.timeout(20)
+def test_daemon_tracks_a_gpsd_source() -> None:
+    from sepmon.config import Config
+    from sepmon.daemon import Daemon
+    from sepmon.events import Event
+
+    async def main() -> None:
+        script = [jl(VERSION, devices("/dev/ttyUSB0"), tpv()), 3.0]
+        async with FakeGpsd(lambda n: script) as srv:
+            events: list[Event] = []
+            spec = parse_source("t", {"name": "gps", "url": f"gpsd://127.0.0.1:{srv.port}"})
+            daemon = Daemon(Config(), [spec], on_event=events.append)
+            task = asyncio.create_task(daemon.serve(install_signals=False))
+            await until(lambda: any(e.type == "acquired" for e in events))
+            daemon.stop()
+            await task
+            assert ("port_up", "gps") in [(e.type, e.a) for e in events]
+            assert ("acquired", "gps") in [(e.type, e.a) for e in events]
+
+    asyncio.run(main())
