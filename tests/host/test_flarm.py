@@ -1,0 +1,558 @@
+"""FLARM feed: encoding checked by an independent decoder, config errors, and the live TCP/serial output."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pytest
+from flarm_decoder import DecodeError, Pflaa, Pflau, Position, decode_line, decode_stream, split_lines
+
+from sepmon.config import parse_config
+from sepmon.daemon import Daemon
+from sepmon.errors import ConfigError
+from sepmon.flarm import FeedOptions, IdBook, burst, gga, rmc
+from sepmon.geo import enu_basis, geodetic_to_ecef, range_bearing
+from sepmon.ingest import NmeaIngest
+from sepmon.model import Fix, Level, TrackState
+from sepmon.outputs import build_outputs
+from sepmon.outputs.flarm import FlarmOutput, from_config
+from sepmon.sim import simulate
+from sepmon.sources import parse_source
+
+W = "outputs.flarm"
+
+
+def state(source: str, lat: float, lon: float, alt: float | None = 1000.0, **kw: Any) -> TrackState:
+    base: dict[str, Any] = dict(t=0.0, ve=0.0, vn=0.0, vu=0.0, quality=1, hdop=1.0, age_s=0.5, lost=False)
+    base.update(kw)
+    return TrackState(source=source, lat=lat, lon=lon, alt_m=alt, **base)
+
+
+@dataclass(frozen=True)
+class At:
+    """A simulated vehicle's true state at one time, as floats."""
+
+    lat: float
+    lon: float
+    h: float
+    ve: float
+    vn: float
+    vu: float
+
+    @property
+    def speed(self) -> float:
+        return math.hypot(self.ve, self.vn)
+
+    @property
+    def course(self) -> float:
+        return math.degrees(math.atan2(self.ve, self.vn)) % 360.0
+
+
+def truth_at(sim: Any, source: str, t: float) -> At:
+    s = sim.truth.sample(source, np.array([t]))
+    return At(*(float(np.ravel(getattr(s, k))[0]) for k in ("lat", "lon", "h", "ve", "vn", "vu")))
+
+
+def decoded(sentences: list[str]) -> list[Any]:
+    return [decode_line(s) for s in sentences]
+
+
+def only(items: list[Any], kind: type) -> list[Any]:
+    return [x for x in items if isinstance(x, kind)]
+
+
+# ---- the decoder itself -------------------------------------------------------------------------
+
+
+def test_decoder_reads_the_specification_examples_and_rejects_damage() -> None:
+    # The examples of the data port specification, with their checksums computed here.
+    def framed(body: str) -> str:
+        c = 0
+        for ch in body.encode():
+            c ^= ch
+        return f"${body}*{c:02X}"
+
+    u = decode_line(framed("PFLAU,3,1,2,1,2,-30,2,-32,755"))
+    assert isinstance(u, Pflau)
+    assert (u.rx, u.alarm_level, u.relative_bearing, u.relative_vertical, u.relative_distance) == (
+        3,
+        2,
+        -30,
+        -32,
+        755,
+    )
+    a = decode_line(framed("PFLAA,0,-1234,1234,220,2,DD8F12,180,,30,-1.4,1"))
+    assert isinstance(a, Pflaa)
+    assert (a.relative_north, a.relative_east, a.relative_vertical, a.id, a.track) == (
+        -1234,
+        1234,
+        220,
+        "DD8F12",
+        180,
+    )
+    assert (a.ground_speed, a.climb_rate, a.acft_type) == (30, -1.4, 1)
+    good = framed("PFLAU,0,1,2,1,0,,0,,,")
+    with pytest.raises(DecodeError, match="checksum"):
+        decode_line(good[:-1] + ("0" if good[-1] != "0" else "1"))
+    with pytest.raises(DecodeError, match="outside"):
+        decode_line(framed("PFLAU,0,1,2,1,4,,0,,,"))
+    with pytest.raises(DecodeError, match="inside a line"):
+        split_lines((good + "\r\n" + good[:9]).encode())
+
+
+# ---- encoding -----------------------------------------------------------------------------------
+
+
+def test_burst_without_own_fix_or_traffic_is_a_bare_pflau() -> None:
+    out = decoded(burst(None, [], {}, IdBook(), FeedOptions()))
+    assert len(out) == 1
+    u = out[0]
+    assert isinstance(u, Pflau)
+    assert (u.rx, u.gps, u.alarm_level, u.alarm_type) == (0, 0, 0, 0)
+    assert u.relative_bearing is None and u.relative_distance is None and u.id is None
+    own = state("alpha", 47.0, 11.0, ve=20.0)
+    out = decoded(burst(own, [own], {}, IdBook(), FeedOptions()))
+    assert len(out) == 1 and out[0].gps == 2 and out[0].relative_distance is None
+
+
+def _enu(own: TrackState, lat: float, lon: float, h: float) -> tuple[float, float]:
+    """East/north of a point in the own vehicle's tangent plane, straight from ECEF."""
+    d = geodetic_to_ecef(lat, lon, h) - geodetic_to_ecef(own.lat, own.lon, own.alt_m or 0.0)
+    e, n, _ = enu_basis(own.lat, own.lon)
+    return float(d @ e), float(d @ n)
+
+
+@pytest.mark.parametrize("scenario", ["head-on", "crossing", "climbing", "overtaking"])
+def test_geometry_matches_the_core_and_the_simulated_positions(scenario: str) -> None:
+    sim = simulate(scenario, seed=3, speed=80.0, cpa_time=60.0, vertical=250.0)
+    ids = IdBook()
+    for t in np.linspace(sim.truth.t0, sim.truth.t0 + sim.truth.duration, 7):
+        a, b = truth_at(sim, "alpha", t), truth_at(sim, "bravo", t)
+        own = state("alpha", a.lat, a.lon, a.h, ve=a.ve, vn=a.vn)
+        other = state("bravo", b.lat, b.lon, b.h, ve=b.ve, vn=b.vn, vu=b.vu)
+        out = decoded(burst(own, [own, other], {"bravo": Level.CAUTION}, ids, FeedOptions()))
+        [u] = only(out, Pflau)
+        rng, brg = (float(x) for x in range_bearing(own.lat, own.lon, other.lat, other.lon))
+        if rng > 20_000:
+            assert not only(out, Pflaa)
+            continue
+        [p] = only(out, Pflaa)
+        # Against the core: the surface range and bearing resolved north/east, rounded to metres.
+        assert abs(p.relative_north - rng * math.cos(math.radians(brg))) <= 0.5 + 1e-6
+        assert abs(p.relative_east - rng * math.sin(math.radians(brg))) <= 0.5 + 1e-6
+        assert abs(math.hypot(p.relative_north, p.relative_east) - rng) <= 1.0
+        assert abs(u.relative_distance - rng) <= 0.5 + 1e-6
+        # Against the simulated positions in the own tangent plane (height and curvature: < 0.1 %).
+        e, n = _enu(own, other.lat, other.lon, other.alt_m or 0.0)
+        tol = 2.0 + 1e-3 * rng
+        assert abs(p.relative_east - e) <= tol and abs(p.relative_north - n) <= tol
+        assert abs(p.relative_vertical - (b.h - a.h)) <= 0.5 + 1e-6
+        assert u.relative_vertical == p.relative_vertical
+        # Bearing relative to the own ground track, clockwise positive.
+        own_track = math.degrees(math.atan2(own.ve, own.vn))
+        want = (math.degrees(math.atan2(e, n)) - own_track + 180.0) % 360.0 - 180.0
+        assert abs((u.relative_bearing - want + 180.0) % 360.0 - 180.0) <= 0.6
+        # The intruder's own motion.
+        assert p.track is not None and abs((p.track - b.course + 180.0) % 360.0 - 180.0) <= 0.5
+        assert p.ground_speed == round(b.speed)
+        assert p.climb_rate == pytest.approx(round(b.vu, 1), abs=0.051)
+        assert (p.alarm_level, u.alarm_level, u.alarm_type) == (2, 2, 2)
+        assert p.id_type == 2 and p.id == u.id == ids.id_for("bravo")
+
+
+def test_pflau_reports_the_most_urgent_then_nearest_and_lists_in_that_order() -> None:
+    own = state("alpha", 47.0, 11.0, ve=15.0)
+    near = state("near", 47.01, 11.0)  # ~1.1 km north
+    far = state("far", 47.05, 11.0)  # ~5.6 km north
+    farther = state("farther", 47.0, 11.2)  # ~15 km east
+    ids = IdBook()
+    states = [own, far, near, farther]
+    out = decoded(burst(own, states, {"far": Level.WARNING, "near": Level.ADVISORY}, ids, FeedOptions()))
+    u = only(out, Pflau)[0]
+    assert (u.alarm_level, u.alarm_type, u.id, u.rx) == (3, 2, ids.id_for("far"), 3)
+    assert [p.id for p in only(out, Pflaa)] == [ids.id_for(s) for s in ("far", "near", "farther")]
+    # No alarm: the nearest vehicle as no-alarm traffic information (AlarmType 0).
+    out = decoded(burst(own, states, {}, ids, FeedOptions()))
+    u = only(out, Pflau)[0]
+    assert (u.alarm_level, u.alarm_type, u.id) == (0, 0, ids.id_for("near"))
+    assert u.relative_bearing == -90 or abs(u.relative_bearing + 90) <= 1  # ahead is east; north is left
+
+
+def test_range_filter_lost_tracks_and_target_cap() -> None:
+    own = state("alpha", 47.0, 11.0)
+    inside = state("inside", 47.17, 11.0)  # ~18.9 km
+    outside = state("outside", 47.2, 11.0)  # ~22.2 km
+    lost_quiet = state("lostq", 47.01, 11.0, lost=True)
+    lost_alarm = state("losta", 47.02, 11.0, lost=True)
+    out = decoded(
+        burst(
+            own,
+            [own, inside, outside, lost_quiet, lost_alarm],
+            {"losta": Level.WARNING},
+            IdBook(),
+            FeedOptions(),
+        )
+    )
+    ids = IdBook()
+    listed = {p.id for p in only(out, Pflaa)}
+    assert listed == {ids.id_for("inside"), ids.id_for("losta")}
+    assert only(out, Pflau)[0].rx == 2  # RX counts every vehicle heard, whatever the range; not lost ones
+    out = decoded(burst(own, [own, inside], {}, IdBook(), FeedOptions(range_m=10_000)))
+    assert not only(out, Pflaa)
+    many = [state(f"v{i:02d}", 47.0 + i * 1e-3, 11.0) for i in range(1, 30)]
+    out = decoded(burst(own, [own, *many], {}, IdBook(), FeedOptions(max_targets=5)))
+    assert len(only(out, Pflaa)) == 5 and only(out, Pflau)[0].rx == 29
+
+
+def test_unknown_heights_are_co_altitude_and_climb_is_clamped() -> None:
+    own = state("alpha", 47.0, 11.0, alt=None)
+    other = state("bravo", 47.01, 11.0, alt=900.0, vu=-50.0, ve=0.0, vn=0.0)
+    out = decoded(burst(own, [own, other], {}, IdBook(), FeedOptions(aircraft_types={"bravo": "D"})))
+    p = only(out, Pflaa)[0]
+    assert (p.relative_vertical, p.climb_rate, p.ground_speed, p.track, p.acft_type) == (0, -32.7, 0, 0, 13)
+
+
+def test_ids_are_stable_distinct_and_pinnable() -> None:
+    a, b = IdBook(), IdBook()
+    names = [f"veh{i}" for i in range(2000)]
+    got = [a.id_for(n) for n in names]
+    assert got == [b.id_for(n) for n in reversed(names)][::-1]  # order does not matter without collisions
+    assert len(set(got)) == len(got)
+    assert all(len(i) == 6 and int(i, 16) not in (0, 0xFFFFFF) for i in got)
+    pinned = IdBook({"bravo": IdBook().id_for("charlie")})
+    assert pinned.id_for("bravo") == IdBook().id_for("charlie")
+    assert pinned.id_for("charlie") != pinned.id_for("bravo")  # a collision is resolved, not shared
+
+
+def test_gga_rmc_round_trip_through_sepmon_ingest_and_the_decoder() -> None:
+    fix = Fix("alpha", 1710547199.996, -33.999999999, -0.5, 1234.5, 61.7, 359.96, 1, 0.8, 11)
+    sentences = [rmc(fix), gga(fix)]
+    r, g = decoded(sentences)
+    assert isinstance(r, Position) and isinstance(g, Position)
+    assert r.hhmmss == g.hhmmss == "000000.00" and r.ddmmyy == "160324"  # the carry into the next day
+    assert r.lat == pytest.approx(fix.lat, abs=1e-6) and r.lon == pytest.approx(fix.lon, abs=1e-6)
+    assert g.alt == 1234.5 and r.sog_kn == pytest.approx(61.7 * 3600 / 1852, abs=0.05)
+    ing = NmeaIngest("alpha")
+    data = ("\r\n".join(sentences) + "\r\n").encode()
+    fixes = ing.feed(data) + ing.flush()
+    assert len(fixes) == 1
+    back = fixes[0]
+    assert back.t == pytest.approx(1710547200.0)
+    assert back.lat == pytest.approx(fix.lat, abs=1e-6) and back.lon == pytest.approx(fix.lon, abs=1e-6)
+    assert back.alt_m == pytest.approx(1234.5) and back.quality == 1 and back.sats == 11
+    assert back.sog_mps == pytest.approx(61.7, abs=0.03)
+
+
+# ---- configuration ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"own": "alpha", "colour": 1}, r"^outputs\.flarm\.colour: unknown key$"),
+        ({}, r"^outputs\.flarm\.own: expected"),
+        ({"own": "alpha", "port": 70000}, r"^outputs\.flarm\.port: expected a whole number from 0 to 65535"),
+        ({"own": "alpha", "port": "2000"}, r"^outputs\.flarm\.port: "),
+        ({"own": "alpha", "port": True}, r"^outputs\.flarm\.port: "),
+        ({"own": "alpha", "bind": ""}, r"^outputs\.flarm\.bind: "),
+        ({"own": "alpha", "range_m": 0}, r"^outputs\.flarm\.range_m: "),
+        ({"own": "alpha", "range_m": 50_000}, r"^outputs\.flarm\.range_m: "),
+        ({"own": "alpha", "max_clients": 0}, r"^outputs\.flarm\.max_clients: "),
+        ({"own": "alpha", "max_buffer": 10}, r"^outputs\.flarm\.max_buffer: "),
+        ({"own": "alpha", "aircraft_type": "Z"}, r"^outputs\.flarm\.aircraft_type: "),
+        ({"own": "alpha", "aircraft_types": {"b": 16}}, r"^outputs\.flarm\.aircraft_types\.b: "),
+        ({"own": "alpha", "ids": {"b": "12345"}}, r"^outputs\.flarm\.ids\.b: "),
+        ({"own": "alpha", "ids": {"b": "FFFFFF"}}, r"^outputs\.flarm\.ids\.b: "),
+        (
+            {"own": "alpha", "ids": {"b": "abc123", "c": "ABC123"}},
+            r"^outputs\.flarm\.ids\.c: .*already pinned",
+        ),
+        ({"own": "alpha", "tcp": False}, r"^outputs\.flarm: tcp = false and no serial"),
+        ({"own": "alpha", "serial": 3}, r"^outputs\.flarm\.serial: "),
+        ({"own": "alpha", "baud": 0}, r"^outputs\.flarm\.baud: "),
+    ],
+)
+def test_config_errors_are_one_line(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        build_outputs({"flarm": table})
+    assert "\n" not in str(err.value)
+
+
+def test_config_defaults_and_registry() -> None:
+    [out] = build_outputs({"flarm": {"own": "alpha", "aircraft_type": 8, "ids": {"bravo": "abc123"}}})
+    assert isinstance(out, FlarmOutput) and out.name == "flarm"
+    s = out.settings
+    assert (s.port, s.bind, s.tcp, s.serial, s.max_clients) == (2000, "127.0.0.1", True, None, 8)
+    assert s.feed.range_m == 20_000 and s.feed.aircraft_type == "8" and s.ids == {"bravo": "ABC123"}
+    assert build_outputs({"flarm": {"own": "alpha", "enabled": False}}) == []
+
+
+# ---- the live output -------------------------------------------------------------------------
+
+
+def _inert_daemon(config_raw: dict[str, Any] | None = None, **kw: Any) -> Daemon:
+    """A daemon whose only link is a UDP listener nobody sends to: fixes come by inject_fix."""
+    spec = parse_source("test", {"name": "quiet", "url": "udp://127.0.0.1:0"})
+    return Daemon(parse_config(config_raw or {}), [spec], **kw)
+
+
+class Reader:
+    """A TCP client collecting bytes with their (daemon-clock) arrival times."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.data = bytearray()
+        self.chunks: list[tuple[float, bytes]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def connect(self, port: int) -> None:
+        reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        self.task = asyncio.create_task(self._run(reader))
+
+    async def _run(self, reader: asyncio.StreamReader) -> None:
+        while chunk := await reader.read(65536):
+            self.data += chunk
+            self.chunks.append((self.clock(), chunk))
+
+    async def close(self) -> None:
+        self.writer.close()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 2.0)
+
+    def timed_lines(self) -> list[tuple[float, str]]:
+        """(arrival time, line) for every complete line, in order."""
+        out, buf = [], b""
+        for t, chunk in self.chunks:
+            buf += chunk
+            *lines, buf = buf.split(b"\r\n")
+            out += [(t, ln.decode("ascii")) for ln in lines]
+        return out
+
+
+async def _wait_for(cond: Callable[[], bool], timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def test_pflau_every_second_with_no_traffic_in_real_time() -> None:
+    async def main() -> Reader:
+        out = from_config(W, {"own": "alpha", "port": 0})
+        daemon = _inert_daemon(outputs=[out])
+        task = asyncio.create_task(daemon.serve(install_signals=False))
+        await _wait_for(lambda: out.port is not None, 3.0)
+        assert out.port is not None
+        client = Reader(time.monotonic)
+        await client.connect(out.port)
+        await asyncio.sleep(2.6)
+        await client.close()
+        daemon.stop()
+        await asyncio.wait_for(task, 3.0)
+        return client
+
+    client = asyncio.run(main())
+    items = decode_stream(bytes(client.data))
+    assert items and all(isinstance(x, Pflau) and x.gps == 0 and x.rx == 0 for x in items)
+    times = [t for t, _ in client.timed_lines()]
+    assert len(times) in (2, 3)
+    assert all(0.75 <= b - a <= 1.25 for a, b in pairwise(times))
+
+
+def _fixes_of(sim: Any) -> list[Fix]:
+    """The simulated receivers' bytes read by sepmon's own ingest, in receive order."""
+    ings: dict[str, NmeaIngest] = {}
+    fixes: list[Fix] = []
+    for rx_t, source, data in sim.lines:
+        ing = ings.setdefault(source, NmeaIngest(source))
+        fixes += ing.feed(data, rx_t)
+    for ing in ings.values():
+        fixes += ing.flush()
+    return sorted(fixes, key=lambda f: f.rx_t if f.rx_t is not None else f.t)
+
+
+def test_live_feed_inside_the_daemon_head_on() -> None:
+    # 150 m/s each way from 9 km: minima (3000 m) violated ~20 s in. The daemon's clock runs at 5x.
+    sim = simulate("head-on", seed=7, speed=150.0, cpa_time=30.0, duration=23.0)
+    violation = sim.truth.first_violation("alpha", "bravo", 3000.0, 300.0)
+    assert violation is not None
+    intruder_from = sim.truth.t0 + 3.0  # bravo heard only from here: first the own vehicle alone
+    fixes = [f for f in _fixes_of(sim) if f.source == "alpha" or (f.rx_t or 0.0) >= intruder_from]
+    speedup = 5.0
+    sim_t0 = sim.truth.t0 - 2.5  # 2.5 s with nothing at all
+    wall_t0 = time.monotonic()
+
+    def clock() -> float:
+        return sim_t0 + speedup * (time.monotonic() - wall_t0)
+
+    end = sim.truth.t0 + sim.truth.duration
+
+    async def main() -> tuple[Reader, FlarmOutput]:
+        out = from_config(W, {"own": "alpha", "port": 0})
+        daemon = _inert_daemon(outputs=[out], clock=clock)
+        task = asyncio.create_task(daemon.serve(install_signals=False))
+        await _wait_for(lambda: out.port is not None, 3.0)
+        assert out.port is not None
+        client = Reader(clock)
+        await client.connect(out.port)
+        i = 0
+        while clock() < end:
+            now = clock()
+            while i < len(fixes) and (fixes[i].rx_t or 0.0) <= now:
+                daemon.inject_fix(fixes[i])
+                i += 1
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        await client.close()
+        daemon.stop()
+        await asyncio.wait_for(task, 3.0)
+        return client, out
+
+    client, out = asyncio.run(main())
+    assert out.errors == 0
+    # Every byte: complete lines, valid checksums, fields within the specification.
+    decode_stream(bytes(client.data))
+    lines = [(t, decode_line(ln)) for t, ln in client.timed_lines()]
+    pflau = [(t, x) for t, x in lines if isinstance(x, Pflau)]
+    times = [t for t, _ in pflau]
+    assert len(pflau) >= int(end - sim_t0) - 2
+    assert all(0.6 <= b - a <= 1.6 for a, b in pairwise(times)), times
+
+    ids = IdBook()
+    bravo_id = ids.id_for("bravo")
+    before_own = [x for t, x in pflau if t < sim.truth.t0 - 0.3]
+    assert before_own and all(x.gps == 0 and x.rx == 0 and x.relative_distance is None for x in before_own)
+    alone = [x for t, x in pflau if sim.truth.t0 + 1.5 < t < intruder_from - 0.3]
+    assert alone and all(x.gps == 2 and x.rx == 0 and x.relative_distance is None for x in alone)
+    assert not [x for t, x in lines if isinstance(x, Pflaa) and t < intruder_from - 0.3]
+
+    # The intruder: listed, at the right place, and the alarm reaches 3 before the minima are broken.
+    intruded = [(t, x) for t, x in pflau if t > intruder_from + 1.0]
+    assert intruded and all(x.rx == 1 and x.id == bravo_id for _, x in intruded)
+    first3 = next(t for t, x in pflau if x.alarm_level == 3)
+    assert first3 < violation - 2.0
+    levels = [x.alarm_level for t, x in pflau if t <= first3]
+    assert levels == sorted(levels), levels  # rising, never falling on the way in
+    pflaa = [(t, x) for t, x in lines if isinstance(x, Pflaa)]
+    assert pflaa and all(x.id == bravo_id and x.id_type == 2 for _, x in pflaa)
+    for t, p in pflaa:
+        a, b = truth_at(sim, "alpha", t), truth_at(sim, "bravo", t)
+        rng, brg = (float(v) for v in range_bearing(a.lat, a.lon, b.lat, b.lon))
+        # Noise, dead reckoning to the burst time and the client's arrival delay: tens of metres at 300 m/s.
+        assert abs(p.relative_north - rng * math.cos(math.radians(brg))) < 120.0
+        assert abs(p.relative_east - rng * math.sin(math.radians(brg))) < 120.0
+        assert abs(p.relative_vertical) < 40.0
+    # PFLAA and PFLAU of one burst agree on the level.
+    for (t, u), (t2, p) in zip(
+        [(t, x) for t, x in pflau if t > intruder_from + 1.0],
+        [(t, x) for t, x in pflaa if t > intruder_from + 1.0],
+        strict=False,
+    ):
+        if abs(t - t2) < 0.01:
+            assert u.alarm_level == p.alarm_level
+    # The own position went out as GGA/RMC, once per new fix, never repeated.
+    pos = [x for _, x in lines if isinstance(x, Position)]
+    assert pos and {p.kind for p in pos} == {"GGA", "RMC"}
+    rmc_times = [p.hhmmss for p in pos if p.kind == "RMC"]
+    assert len(rmc_times) == len(set(rmc_times))
+
+
+def test_slow_client_is_dropped_and_clients_are_bounded() -> None:
+    async def main() -> None:
+        out = from_config(W, {"own": "alpha", "port": 0, "max_clients": 2, "max_buffer": 4096})
+        daemon = _inert_daemon(outputs=[out])
+        await out.start(daemon)
+        assert out.port is not None
+        # A client that never reads, with a tiny receive window.
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        stuck.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(stuck, ("127.0.0.1", out.port))
+        good = Reader(time.monotonic)
+        await good.connect(out.port)
+        await _wait_for(lambda: out.client_count == 2, 2.0)
+        # A third client is refused: the server closes it at once.
+        r3, w3 = await asyncio.open_connection("127.0.0.1", out.port)
+        assert await asyncio.wait_for(r3.read(), 2.0) == b""
+        w3.close()
+        line = burst(None, [], {}, IdBook(), FeedOptions())[0]
+        t0 = time.monotonic()
+        for _ in range(4000):  # ~10 MB: far more than any socket buffer holds
+            out.send([line] * 100)
+            await asyncio.sleep(0)
+            if out.dropped_clients:
+                break
+        assert time.monotonic() - t0 < 5.0  # never waited for the stuck client
+        assert out.dropped_clients == 1
+        await _wait_for(lambda: out.client_count == 1, 2.0)
+        out.send([line])
+        await asyncio.sleep(0.2)
+        await out.stop()
+        await good.close()
+        stuck.close()
+        split_lines(bytes(good.data))  # the good client saw whole lines only
+        assert bytes(good.data).endswith((line + "\r\n").encode())
+
+    asyncio.run(main())
+
+
+def test_serial_output_on_a_pty_and_a_busy_port() -> None:
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+
+    t0 = 1_700_000_000.0
+
+    async def main() -> bytes:
+        out = from_config(W, {"own": "alpha", "tcp": False, "serial": path, "baud": 115200})
+        daemon = _inert_daemon(config_raw={})
+        daemon.inject_fix(
+            Fix("alpha", 1_700_000_000.0, 47.0, 11.0, 900.0, 20.0, 90.0, 1, 0.9, 9, rx_t=1_700_000_000.0)
+        )
+        await out.start(daemon)
+        for k in range(3):
+            out.on_tick(t0 + k)
+        await out.stop()
+        return _read_available(master)
+
+    try:
+        got = asyncio.run(main())
+    finally:
+        os.close(master)
+        os.close(slave)
+    items = decode_stream(got)
+    assert sum(isinstance(x, Pflau) for x in items) == 3
+    assert sum(isinstance(x, Position) for x in items) == 2  # one fix: RMC + GGA once
+
+
+def _read_available(fd: int) -> bytes:
+    """Everything readable from ``fd`` now."""
+    os.set_blocking(fd, False)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return got
+        if not chunk:
+            return got
+        got += chunk
+
+
+def test_serial_queue_keeps_whole_lines_when_the_port_does_not_drain() -> None:
+    from sepmon.outputs.flarm import SerialSink
+
+    sink = SerialSink("/nonexistent", 19200, limit=100)
+    line = b"$PFLAU,0,1,0,1,0,,0,,,*4E\r\n"
+    sink.pending += line[:10]  # pretend the first 10 bytes of a line are already waiting
+    sink.write(line * 10)  # port closed: nothing drains
+    assert bytes(sink.pending).count(b"\n") == 1  # the started line is finished, whole lines dropped
+    assert sink.dropped_bytes == 10 + len(line) * 10 - len(sink.pending)
