@@ -50,6 +50,7 @@ import termios
 import threading
 import time
 import tty
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -401,6 +402,9 @@ class Replayer:
     ``unplug(source)`` / ``replug(source)`` may be called from any thread.
     ``on_board(t, source, view)`` is called (from the playing thread) whenever a
     virtual board's pattern or level changes; ``t`` is seconds since play began.
+    With ``hold`` the ports (and boards, whose GPS then falls silent) keep running
+    after the last line until ``stop()``; ``wait_played()`` waits for the last line.
+    ``lateness()`` says how far behind schedule lines went out.
     """
 
     def __init__(
@@ -412,6 +416,7 @@ class Replayer:
         boards: bool = False,
         loop: bool = False,
         on_board: OnBoard | None = None,
+        hold: bool = False,
     ) -> None:
         if not (math.isfinite(speed) and speed >= 0):
             raise SepmonError(f"speed must be 0 (no pacing) or a positive factor, got {speed!r}", status=2)
@@ -427,6 +432,8 @@ class Replayer:
         self.boards = boards
         self.loop = loop
         self.on_board = on_board
+        self.hold = hold  # keep the ports (and boards) running after the last line, until stop()
+        self._played = threading.Event()
         self._own_dir = directory is None
         self.directory = Path(directory) if directory is not None else None
         self.ports: dict[str, str] = {}
@@ -448,6 +455,7 @@ class Replayer:
         self._t_play = 0.0
         self._serviced_at = -math.inf
         self.passes = 0
+        self._late: deque[float] = deque(maxlen=100_000)  # seconds each line went out after its due time
         self.error: BaseException | None = None
 
     # ---- ports ----
@@ -507,6 +515,16 @@ class Replayer:
         """Per-source counters."""
         return {name: port.stats for name, port in self._ports.items()}
 
+    def lateness(self) -> tuple[float, float, float]:
+        """Median, 95th percentile and maximum seconds a line was written after its due time.
+
+        Over the last 100 000 paced lines; zeros before any (and with ``speed=0``).
+        """
+        late = sorted(self._late)
+        if not late:
+            return 0.0, 0.0, 0.0
+        return late[len(late) // 2], late[min(len(late) - 1, int(len(late) * 0.95))], late[-1]
+
     def board_view(self, source: str) -> BoardView | None:
         """The virtual board's current state (None without boards)."""
         with self._lock:
@@ -522,6 +540,7 @@ class Replayer:
         try:
             self._play()
         finally:
+            self._played.set()
             self._done.set()
 
     def start(self) -> None:
@@ -539,11 +558,16 @@ class Replayer:
         except BaseException as exc:  # kept for the caller: a thread has nobody else to tell
             self.error = exc
         finally:
+            self._played.set()
             self._done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the end of playing; True when it has ended."""
         return self._done.wait(timeout)
+
+    def wait_played(self, timeout: float | None = None) -> bool:
+        """Wait until the last line has been written (with ``hold`` the ports run on)."""
+        return self._played.wait(timeout)
 
     @property
     def done(self) -> bool:
@@ -610,7 +634,9 @@ class Replayer:
         self._service()
         return not self._stop.wait(0.001)
 
-    def _write(self, source: str, data: bytes) -> None:
+    def _write(self, source: str, data: bytes, due: float | None = None) -> None:
+        if due is not None:
+            self._late.append(time.monotonic() - due)
         with self._lock:
             port = self._ports[source]
             port.write(data, self._wait_for_room if self.speed == 0 else None)
@@ -623,14 +649,21 @@ class Replayer:
             self.passes += 1
             for t, source, data in self._schedule:
                 if self.speed > 0:
-                    if not self._sleep_until(base + t / self.speed):
+                    due = base + t / self.speed
+                    if not self._sleep_until(due):
                         return
-                elif self._stop.is_set():
+                    self._write(source, data, due)
+                    continue
+                if self._stop.is_set():
                     return
                 self._write(source, data)
             if not self.loop:
                 break
             base = base + (last_t + LOOP_GAP_S) / self.speed if self.speed > 0 else time.monotonic()
+        self._played.set()
+        # A board outlives its recording: its GPS just goes silent (and it must say so).
+        while self.hold and self._sleep_until(time.monotonic() + BOARD_POLL_S):
+            pass
         # Let readers take the last lines (and boards forward them) before anyone closes the ports.
         end = time.monotonic() + DRAIN_S
         while not self._stop.is_set() and time.monotonic() < end:

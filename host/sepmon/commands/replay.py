@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
     stats = replayer.stats()
     lost = {n: s.dropped for n, s in stats.items() if s.dropped}
     summary = f"replayed {sum(s.lines for s in stats.values())} lines of {len(stats)} source(s)"
+    if speed > 0:
+        p50, _, worst = replayer.lateness()
+        summary += f", late by {p50 * 1000:.1f} ms median, {worst * 1000:.1f} ms at most"
     if lost:
         summary += "; lines dropped: " + ", ".join(f"{n} {k}" for n, k in lost.items())
     print(f"sepmon replay: {summary}", file=sys.stderr)
