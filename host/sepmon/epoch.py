@@ -257,7 +257,8 @@ class EpochAssembler:
             if key != self._key:
                 if key in self._recent:
                     return UNUSED if valid else Reject.NO_FIX
-                self._emit(out)  # a new time closes the open epoch, complete or not
+                if self._open:
+                    self._emit(out)  # a new time closes the open epoch, complete or not
                 self._start(key, tstr, rx_t)
             elif not self._open:
                 self._learn_late(kind)
@@ -431,9 +432,7 @@ class EpochAssembler:
         if self._days is not None:
             days = self._days
         elif self._rx_t is not None:
-            d0 = int(self._rx_t // 86400)
-            rx = self._rx_t
-            days = min((d0 - 1, d0, d0 + 1), key=lambda d: abs(d * 86400.0 + tod - rx))
+            days = round((self._rx_t - tod) / 86400.0)  # the day that puts the fix nearest rx_t
         elif self._last_days is not None:
             days = self._last_days
             if tod < self._last_tod - 43200.0:

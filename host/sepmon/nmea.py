@@ -14,8 +14,9 @@ Field *meaning* (is there a fix, what are the values) is interpreted by
 :mod:`sepmon.epoch`, which converts only the fields an epoch actually uses; the field
 positions come from pynmea2's sentence tables (:data:`FIELD`), so they are not
 re-invented here.  We do not call ``pynmea2.parse`` itself: its regex and its own
-second checksum pass cost more than everything else on the path, and we already know
-the type and have checked the sum (see README of the ingest: speed target).
+second checksum pass cost more than everything else on the path, and by then we
+already know the type and have checked the sum (the ingest must keep up with a bare
+``pynmea2.parse`` loop).
 """
 
 from __future__ import annotations
