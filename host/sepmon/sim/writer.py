@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 
 def _tag_block(source: str, rx_t: float) -> bytes:
-    """``\\s:<source>,c:<ms>*hh\\`` — local stand-in until ``sepmon.tagblock.format_tag_block`` exists."""
+    """``\\s:<source>,c:<ms>*hh\\``: the simulator's documented field order.
+
+    ``sepmon.tagblock.format_tag_block`` (used by ``sepmon record``) writes the same
+    fields in the order ``c:,s:``; every reader accepts both. Kept here so that
+    simulator output stays byte-for-byte what its tests and docs pin down.
+    """
     body = f"s:{source},c:{round(rx_t * 1000.0)}"
     return f"\\{body}*{nmea_checksum(body):02X}\\".encode("ascii")
 
