@@ -19,6 +19,7 @@ from flarm_decoder import DecodeError, Pflaa, Pflau, Position, decode_line, deco
 from sepmon.config import parse_config
 from sepmon.daemon import Daemon
 from sepmon.errors import ConfigError
+from sepmon.events import Event
 from sepmon.flarm import FeedOptions, IdBook, burst, gga, rmc
 from sepmon.geo import enu_basis, geodetic_to_ecef, range_bearing
 from sepmon.ingest import NmeaIngest
@@ -468,10 +469,17 @@ def test_live_feed_inside_the_daemon_head_on() -> None:
 
 def test_slow_client_is_dropped_and_clients_are_bounded() -> None:
     async def main() -> None:
+        events: list[Event] = []
         out = from_config(W, {"own": "alpha", "port": 0, "max_clients": 2, "max_buffer": 4096})
-        daemon = _inert_daemon(outputs=[out])
+        daemon = _inert_daemon(outputs=[out], on_event=events.append)
         await out.start(daemon)
         assert out.port is not None
+        # A second feed on the same port: reported, not raised, retried later.
+        busy = from_config(W, {"own": "alpha", "port": out.port})
+        await busy.start(daemon)
+        assert busy.port is None
+        assert [e.type for e in events] == ["flarm_up", "flarm_down"]
+        assert f"cannot listen on 127.0.0.1:{out.port}" in (events[1].detail or "")
         # A client that never reads, with a tiny receive window.
         stuck = socket.socket()
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
@@ -493,6 +501,10 @@ def test_slow_client_is_dropped_and_clients_are_bounded() -> None:
                 break
         assert time.monotonic() - t0 < 5.0  # never waited for the stuck client
         assert out.dropped_clients == 1
+        details = [e.detail or "" for e in events if e.type == "flarm_client"]
+        assert sum(d.endswith(" connected") for d in details) == 2
+        assert sum("refused" in d for d in details) == 1
+        assert sum("bytes behind" in d for d in details) == 1
         await _wait_for(lambda: out.client_count == 1, 2.0)
         out.send([line])
         await asyncio.sleep(0.2)

@@ -346,6 +346,7 @@ class FlarmOutput:
             self.errors += 1
             if self.errors in (1, 10, 100, 1000):
                 log.exception("flarm output: %s", exc)
+                self._report("flarm_error", f"{type(exc).__name__}: {exc} ({self.errors} so far)")
 
     # ---- building and sending ---------------------------------------------------------------
 
@@ -388,9 +389,10 @@ class FlarmOutput:
             if w.is_closing():
                 self._drop(w, abort=False)
                 continue
-            if w.transport.get_write_buffer_size() > limit:  # backlog the kernel would not take
+            backlog = w.transport.get_write_buffer_size()
+            if backlog > limit:  # bytes the kernel would not take: the client is not reading
                 self.dropped_clients += 1
-                log.warning("flarm output: dropped a client that fell %d bytes behind", limit)
+                self._report("flarm_client", f"dropped {_peer(w)}: {backlog} bytes behind")
                 self._drop(w, abort=True)
                 continue
             w.write(data)
@@ -418,8 +420,10 @@ class FlarmOutput:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._clients) >= self.settings.max_clients:
             writer.close()  # refused: the app sees a closed connection and retries later
+            self._report("flarm_client", f"refused {_peer(writer)}: already {len(self._clients)} clients")
             return
         self._clients.add(writer)
+        self._report("flarm_client", f"{_peer(writer)} connected")
         try:
             # Apps send configuration queries ($PFLAC, $PFLAV); read and ignore them so
             # nothing piles up, and learn of a hang-up at once.
@@ -428,22 +432,42 @@ class FlarmOutput:
         except (ConnectionError, OSError):
             pass
         finally:
+            if writer in self._clients:
+                self._report("flarm_client", f"{_peer(writer)} disconnected")
             self._drop(writer, abort=False)
 
     def _drop(self, writer: asyncio.StreamWriter, *, abort: bool) -> None:
         self._clients.discard(writer)
         with contextlib.suppress(Exception):
-            if abort:
+            if abort or writer.transport.get_write_buffer_size() > 0:
                 writer.transport.abort()  # a stuck client's queue will never drain: discard it
             else:
                 writer.close()
 
     def _problem(self, what: str, detail: str) -> None:
-        """Say once that something is wrong (not every retry)."""
+        """Say once that something is wrong (not at every retry)."""
         if self._problems.get(what) != detail:
             self._problems[what] = detail
-            log.warning("flarm output: %s", detail)
+            self._report("flarm_down", detail)
 
     def _resolved(self, what: str, detail: str) -> None:
         self._problems.pop(what, None)
+        self._report("flarm_up", detail)
+
+    def _report(self, type_: str, detail: str) -> None:
+        """An event from this output, through the daemon: event log, console, other outputs."""
         log.info("flarm output: %s", detail)
+        d = self._daemon
+        if d is None:
+            return
+        with contextlib.suppress(Exception):
+            # The daemon has no public way yet for outputs to report; the MQTT output does the same.
+            d._emit([Event(t=d.clock(), type=type_, a="flarm", detail=detail)])
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    """``host:port`` of a TCP client, for events."""
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"client {peer[0]}:{peer[1]}"
+    return "a client"
