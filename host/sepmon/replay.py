@@ -34,7 +34,9 @@ the port late gets current lines, not a burst of old ones (not with ``speed=0``)
 
 With ``boards=True`` each port is a :class:`~sepmon.virtualboard.VirtualBoard`:
 the recording feeds the firmware's GPS UART, and the daemon sees the board's
-``$PSEPI``/``$PSEPS`` and drives its alert patterns with ``$PSEPA``.
+``$PSEPI``/``$PSEPS`` and drives its alert patterns with ``$PSEPA``.  A
+recording made from real boards holds their ``$PSEP`` lines too; those are not
+fed to a virtual board (it sends its own), but go out as recorded without boards.
 """
 
 from __future__ import annotations
@@ -271,6 +273,7 @@ class PortStats:
 
     lines: int = 0  # written (or handed to the board's GPS input)
     dropped: int = 0  # lines lost: port unplugged, or its buffer full
+    skipped: int = 0  # a recorded board's own $PSEP lines, not fed to a virtual board
     flushed_bytes: int = 0  # backlog nobody read, discarded after STALE_S
 
 
@@ -336,6 +339,10 @@ class _Port:
             self.stats.dropped += 1
             return
         if self.board is not None:
+            if data.startswith(b"$PSEP"):
+                # Recorded from a real board: the virtual one speaks for itself.
+                self.stats.skipped += 1
+                return
             self.board.write_gps(data)
             self.stats.lines += 1
             return

@@ -280,6 +280,8 @@ def test_boards_speak_the_protocol_and_report_pattern_changes(tmp_path: Path) ->
     path = tmp_path / "rec.nmea"
     write_recording(sim, path)
     rec = load_recording([path])
+    recorded_board = _nmea("PSEPS,1000,10,0,0,50000")  # from a real board: not fed to the virtual one
+    rec.lines["alpha"].insert(1, rec.lines["alpha"][0]._replace(data=recorded_board))
     changes: list[tuple[float, str, BoardView]] = []
     with Replayer(
         rec.lines, tmp_path / "p", speed=1, boards=True, on_board=lambda t, s, v: changes.append((t, s, v))
@@ -291,11 +293,14 @@ def test_boards_speak_the_protocol_and_report_pattern_changes(tmp_path: Path) ->
         got = [d for _, d in _read_lines({"a": fd}, lambda: r.done)["a"]]
         os.close(fd)
         assert r.board_view("alpha") is not None
+        assert r.stats()["alpha"].skipped == 1
     assert any(d.startswith(b"$PSEPI,") for d in got)
     assert any(d.startswith(b"$PSEPS,") for d in got)
     assert any(d.startswith(b"$PSEPK,1*") for d in got)
+    assert recorded_board not in got
     gps = [d for d in got if d.startswith(b"$GP")]
-    assert gps == [ln.data for ln in rec.lines["alpha"]]  # forwarded unchanged, in order
+    # GPS lines forwarded unchanged, in order.
+    assert gps == [ln.data for ln in rec.lines["alpha"] if ln.data != recorded_board]
     alpha = [(v.pattern, v.level) for _, s, v in changes if s == "alpha"]
     assert alpha[0][0] == "offline" and ("warning", 3) in alpha
     assert [v.pattern for _, s, v in changes if s == "bravo"] == ["offline"]
