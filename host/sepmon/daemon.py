@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import signal
 import time
@@ -146,6 +147,10 @@ class Daemon:
 
     # ---- outputs --------------------------------------------------------------------------
 
+    def report(self, event: Event) -> None:
+        """Log an event from an output or extension (link errors, peers, ...)."""
+        self._emit([event])
+
     def _emit(self, events: list[Event]) -> None:
         notify: set[str] = set()
         for ev in events:
@@ -187,6 +192,16 @@ class Daemon:
                 self._send_alert(name)
                 self._emit(board.check(now))
 
+    def _stats_events(self) -> list[Event]:
+        """One ``source_stats`` event per source: what was read and rejected, for the record."""
+        now = self.clock()
+        events = []
+        for ing in self.ingests.values():
+            for name, st in ing.stats.items():
+                counts = {"lines": st.lines, "fixes": st.fixes, "ignored": st.ignored, **st.rejected}
+                events.append(Event(t=now, type="source_stats", a=name, detail=json.dumps(counts)))
+        return events
+
     # ---- lifecycle ------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -217,6 +232,7 @@ class Daemon:
             for ing in self.ingests.values():
                 for fix in ing.flush():
                     self._fix(fix)
+            self._emit(self._stats_events())
             for out in self.outputs:
                 await out.stop()
             if self.log is not None:

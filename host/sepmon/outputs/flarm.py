@@ -462,7 +462,7 @@ class FlarmOutput:
             return
         with contextlib.suppress(Exception):
             # The daemon has no public way yet for outputs to report; the MQTT output does the same.
-            d._emit([Event(t=d.clock(), type=type_, a="flarm", detail=detail)])
+            d.report(Event(t=d.clock(), type=type_, a="flarm", detail=detail))
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
