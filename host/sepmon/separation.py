@@ -47,11 +47,11 @@ import numpy as np
 import numpy.typing as npt
 
 from sepmon.geo import (
-    arc_from_chord,
-    bearing_from_chord,
+    arc_from_chord_xyz,
+    bearing_xyz,
     enu_basis,
     geodetic_to_ecef,
-    mid_frame,
+    mid_frame_xyz,
 )
 from sepmon.model import Level, TrackState
 from sepmon.spatial import all_pairs
@@ -198,11 +198,13 @@ class TrackArrays:
     quality: npt.NDArray[np.int64]
     age_s: FloatArray
     lost: BoolArray
-    _ecef0: FloatArray = field(init=False, repr=False)
-    _east: FloatArray = field(init=False, repr=False)
-    _north: FloatArray = field(init=False, repr=False)
-    _up: FloatArray = field(init=False, repr=False)
-    _vel: FloatArray = field(init=False, repr=False)  # horizontal velocity in ECEF
+    # Derived per-track columns, one 1-D array per vector component (see geo's kernels):
+    # surface ECEF position, local east (x, y; z is 0), north, up, horizontal velocity in ECEF.
+    _pos: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
+    _east: tuple[FloatArray, FloatArray] = field(init=False, repr=False)
+    _north: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
+    _up: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
+    _vel: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
     _margin_h: FloatArray = field(init=False, repr=False)
     _margin_v: FloatArray = field(init=False, repr=False)
 
@@ -225,16 +227,20 @@ class TrackArrays:
         if np.any(np.abs(self.lat) > 90.0):
             raise ValueError("latitude outside [-90, 90]")
 
+        def cols(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+            a = a.reshape(n, 3)
+            return tuple(np.ascontiguousarray(a[:, k]) for k in range(3))  # type: ignore[return-value]
+
         # Horizontal geometry uses the surface points (height 0).
-        set_(self, "_ecef0", geodetic_to_ecef(self.lat, self.lon).reshape(n, 3))
+        set_(self, "_pos", cols(geodetic_to_ecef(self.lat, self.lon)))
         east, north, up = enu_basis(self.lat, self.lon)
-        set_(self, "_east", east.reshape(n, 3))
-        set_(self, "_north", north.reshape(n, 3))
-        set_(self, "_up", up.reshape(n, 3))
+        set_(self, "_east", cols(east)[:2])
+        set_(self, "_north", cols(north))
+        set_(self, "_up", cols(up))
         # Horizontal velocity only: vertical rate is handled along each track's own up axis,
         # so a climb never leaks into the horizontal relative motion of distant pairs.
-        vel = east * self.ve[:, None] + north * self.vn[:, None]
-        set_(self, "_vel", vel.reshape(n, 3))
+        vel = east.reshape(n, 3) * self.ve[:, None] + north.reshape(n, 3) * self.vn[:, None]
+        set_(self, "_vel", cols(vel))
         speed = np.hypot(self.ve, self.vn)
         set_(self, "_margin_h", uncertainty_margin_m(self.hdop, self.quality, self.age_s, speed))
         set_(self, "_margin_v", vertical_margin_m(self.hdop, self.quality, self.age_s, self.vu))
@@ -318,37 +324,59 @@ class PairResult:
 
 
 def _per_pair(x: ArrayLike, n: int, name: str) -> FloatArray:
+    """A scalar (kept 0-d: it broadcasts for free) or one value per pair."""
     a = np.asarray(x, dtype=np.float64)
-    try:
-        out = np.broadcast_to(a, (n,))
-    except ValueError:
-        raise ValueError(f"{name} must be a scalar or have one value per pair ({n})") from None
-    if not np.all(np.isfinite(out)) or np.any(out < 0):
+    if a.ndim > 1 or (a.ndim == 1 and a.shape != (n,) and a.shape != (1,)):
+        raise ValueError(f"{name} must be a scalar or have one value per pair ({n})")
+    if not np.all(np.isfinite(a)) or np.any(a < 0):
         raise ValueError(f"{name} must be finite and >= 0")
-    return np.asarray(out, dtype=np.float64)
+    return a
+
+
+def _column(x: FloatArray, n: int) -> FloatArray:
+    """``x`` as a writable array of n values (it may be a broadcastable scalar)."""
+    return x if x.shape == (n,) else np.full(n, x, dtype=np.float64)
 
 
 def _interval_below(
-    p0: FloatArray, p1: FloatArray, v0: FloatArray, v1: FloatArray, limit: FloatArray
+    p2: FloatArray, pv: FloatArray, v2: FloatArray, limit: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Open time interval where |p + v t| < limit for 2-D (or, with zeros, 1-D) linear motion.
+    """Open time interval where |p + v t| < limit for 2-D linear motion.
 
-    Returns (t_lo, t_hi); empty intervals have t_lo >= t_hi. Without relative
-    motion the interval is everything or nothing.
+    Takes |p|², p·v and |v|². Returns (t_lo, t_hi); empty intervals have
+    t_lo >= t_hi. Without relative motion the interval is everything or nothing.
     """
-    v2 = v0 * v0 + v1 * v1
-    pv = p0 * v0 + p1 * v1
-    p2 = p0 * p0 + p1 * p1
     lim2 = limit * limit
     moving = v2 > _V2_EPS
-    safe_v2 = np.where(moving, v2, 1.0)
     disc = pv * pv - v2 * (p2 - lim2)
     sq = np.sqrt(np.maximum(disc, 0.0))
-    t_lo = np.where(disc > 0, (-pv - sq) / safe_v2, np.inf)
-    t_hi = np.where(disc > 0, (-pv + sq) / safe_v2, -np.inf)
-    inside = p2 < lim2
-    t_lo = np.where(moving, t_lo, np.where(inside, -np.inf, np.inf))
-    t_hi = np.where(moving, t_hi, np.where(inside, np.inf, -np.inf))
+    with np.errstate(all="ignore"):  # not moving: overwritten below
+        t_lo = (-pv - sq) / v2
+        t_hi = (sq - pv) / v2
+    empty = disc <= 0
+    t_lo[empty] = np.inf
+    t_hi[empty] = -np.inf
+    if not np.all(moving):
+        still = ~moving
+        inside = p2 < lim2
+        t_lo[still] = np.where(inside[still], -np.inf, np.inf)
+        t_hi[still] = -t_lo[still]
+    return t_lo, t_hi
+
+
+def _interval_below_1d(p: FloatArray, v: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Open time interval where |p + v t| < limit for 1-D linear motion (see :func:`_interval_below`)."""
+    moving = v * v > _V2_EPS
+    with np.errstate(all="ignore"):  # not moving: overwritten below
+        t1 = (-limit - p) / v
+        t2 = (limit - p) / v
+    t_lo = np.minimum(t1, t2)
+    t_hi = np.maximum(t1, t2)
+    if not np.all(moving):
+        still = ~moving
+        inside = np.abs(p) < limit
+        t_lo[still] = np.where(inside[still], -np.inf, np.inf)
+        t_hi[still] = -t_lo[still]
     return t_lo, t_hi
 
 
@@ -372,6 +400,10 @@ def evaluate_pairs(
     :class:`PairResult` for the columns. Raises ValueError if a pair pairs a
     track with itself (a source is never traffic to itself) or an index is
     out of range.
+
+    Cost: about 60 passes over the pairs, all 1-D and elementwise (no Python
+    loop over pairs); each result depends only on its own pair, so evaluating
+    a pair alone or among others gives the same bits.
     """
     ia_ = np.asarray(ia, dtype=np.intp).ravel()
     ib_ = np.asarray(ib, dtype=np.intp).ravel()
@@ -391,72 +423,89 @@ def evaluate_pairs(
     cf = _per_pair(caution_factor, n, "caution_factor")
     af = _per_pair(advisory_factor, n, "advisory_factor")
 
-    # --- current geometry -------------------------------------------------------------
-    chord = tracks._ecef0[ib_] - tracks._ecef0[ia_]
-    up_a, up_b = tracks._up[ia_], tracks._up[ib_]
-    range_m = arc_from_chord(chord, up_a, up_b)
-    bearing = bearing_from_chord(chord, tracks._east[ia_], tracks._north[ia_])
+    def take(col: FloatArray, idx: IntArray) -> FloatArray:
+        return np.asarray(col.take(idx), dtype=np.float64)
 
-    alt_a, alt_b = tracks.alt[ia_], tracks.alt[ib_]
-    alt_known = np.isfinite(alt_a) & np.isfinite(alt_b)
-    dz = np.where(alt_known, alt_b - alt_a, 0.0)
-    vertical = np.abs(dz)
+    # --- current geometry -------------------------------------------------------------
+    pos, up = tracks._pos, tracks._up
+    chord = tuple(take(c, ib_) - take(c, ia_) for c in pos)
+    up_a = tuple(take(c, ia_) for c in up)
+    up_b = tuple(take(c, ib_) for c in up)
+    east_m, north_m, up_m = mid_frame_xyz(up_a, up_b)  # type: ignore[arg-type]
+    range_m, ce, cn = arc_from_chord_xyz(chord, east_m, north_m, up_m[2])  # type: ignore[arg-type]
+    bearing = bearing_xyz(
+        chord,  # type: ignore[arg-type]
+        (take(tracks._east[0], ia_), take(tracks._east[1], ia_)),
+        (take(tracks._north[0], ia_), take(tracks._north[1], ia_), take(tracks._north[2], ia_)),
+    )
+
+    alt_a, alt_b = take(tracks.alt, ia_), take(tracks.alt, ib_)
+    dz = alt_b - alt_a  # NaN when either altitude is unknown
+    alt_known = np.isfinite(dz)
     # Unknown altitude: co-altitude for all time, so no vertical closure either.
-    dvz = np.where(alt_known, tracks.vu[ib_] - tracks.vu[ia_], 0.0)
+    dvz = take(tracks.vu, ib_) - take(tracks.vu, ia_)
+    if not np.all(alt_known):
+        dz[~alt_known] = 0.0
+        dvz[~alt_known] = 0.0
+    vertical = np.abs(dz)
 
     # --- relative motion in the midpoint ENU frame --------------------------------------
-    east_m, north_m, _ = mid_frame(up_a, up_b)
-    ce = np.einsum("ij,ij->i", chord, east_m)
-    cn = np.einsum("ij,ij->i", chord, north_m)
-    ch = np.hypot(ce, cn)
+    ch2 = ce * ce + cn * cn
     # Rescale the chord's horizontal projection to the surface range.
-    scale = np.where(ch > 0, range_m / np.where(ch > 0, ch, 1.0), 0.0)
+    ch = np.sqrt(ch2)
+    scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
     pe, pn = ce * scale, cn * scale
-    dv = tracks._vel[ib_] - tracks._vel[ia_]
-    ve = np.einsum("ij,ij->i", dv, east_m)
-    vn = np.einsum("ij,ij->i", dv, north_m)
+    dvx, dvy, dvz_e = (take(c, ib_) - take(c, ia_) for c in tracks._vel)
+    ve = dvx * east_m[0] + dvy * east_m[1]
+    vn = dvx * north_m[0] + dvy * north_m[1] + dvz_e * north_m[2]
 
     v2 = ve * ve + vn * vn
     pv = pe * ve + pn * vn
     closing = (v2 > _V2_EPS) & (pv <= 0)
-    tcpa = np.where(closing, np.maximum(-pv / np.where(closing, v2, 1.0), 0.0), np.nan)
-    t_or_0 = np.where(closing, tcpa, 0.0)
-    cpa_h = np.where(closing, np.hypot(pe + ve * t_or_0, pn + vn * t_or_0), range_m)
-    cpa_v = np.where(closing, np.abs(dz + dvz * t_or_0), vertical)
+    tcpa = np.divide(-pv, v2, out=np.full(n, np.nan), where=closing)
+    np.maximum(tcpa, 0.0, out=tcpa, where=closing)
+    not_closing = ~closing
+    t_or_0 = tcpa.copy()
+    t_or_0[not_closing] = 0.0
+    qe = pe + ve * t_or_0
+    qn = pn + vn * t_or_0
+    cpa_h = np.sqrt(qe * qe + qn * qn)
+    cpa_h[not_closing] = range_m[not_closing]
+    cpa_v = np.abs(dz + dvz * t_or_0)  # t = 0: exactly the current vertical separation
 
     # --- widened minima ---------------------------------------------------------------
-    m_h = tracks._margin_h[ia_] + tracks._margin_h[ib_]
-    m_v = tracks._margin_v[ia_] + tracks._margin_v[ib_]
+    m_h = take(tracks._margin_h, ia_) + take(tracks._margin_h, ib_)
+    m_v = take(tracks._margin_v, ia_) + take(tracks._margin_v, ib_)
     h_eff = h_min_ + m_h
     v_eff = v_min_ + m_v
 
     # --- predicted first violation ----------------------------------------------------
-    zeros = np.zeros(n)
-    h_lo, h_hi = _interval_below(pe, pn, ve, vn, h_eff)
-    z_lo, z_hi = _interval_below(dz, zeros, dvz, zeros, v_eff)
+    h_lo, h_hi = _interval_below(pe * pe + pn * pn, pv, v2, h_eff)
+    z_lo, z_hi = _interval_below_1d(dz, dvz, v_eff)
     violated_now = (range_m < h_eff) & (vertical < v_eff)
     t_lo = np.maximum(np.maximum(h_lo, z_lo), 0.0)
     t_hi = np.minimum(h_hi, z_hi)
     horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
     predicted = (t_lo < t_hi) & (t_lo <= horizon)
-    t_violation = np.where(violated_now, 0.0, np.where(predicted, t_lo, np.nan))
+    t_violation = t_lo
+    t_violation[~predicted] = np.nan
+    t_violation[violated_now] = 0.0
 
     # --- levels -----------------------------------------------------------------------
+    # Highest matching rule wins: assign the lowest level first, overwrite upwards.
     def below(factor: FloatArray) -> BoolArray:
         return np.asarray((range_m < factor * h_min_ + m_h) & (vertical < factor * v_min_ + m_v))
 
-    now_level = np.select(
-        [violated_now, below(cf), below(af)],
-        [int(Level.WARNING), int(Level.CAUTION), int(Level.ADVISORY)],
-        default=int(Level.NONE),
-    )
-    tv = np.where(np.isnan(t_violation), np.inf, t_violation)
-    pred_level = np.select(
-        [tv <= warn_, tv <= caution_, tv <= advisory_],
-        [int(Level.WARNING), int(Level.CAUTION), int(Level.ADVISORY)],
-        default=int(Level.NONE),
-    )
-    level = np.maximum(now_level, pred_level).astype(np.int8)
+    now_level = np.zeros(n, dtype=np.int8)
+    now_level[below(af)] = Level.ADVISORY
+    now_level[below(cf)] = Level.CAUTION
+    now_level[violated_now] = Level.WARNING
+    tv = t_violation  # NaN compares False, like +inf would
+    pred_level = np.zeros(n, dtype=np.int8)
+    pred_level[tv <= advisory_] = Level.ADVISORY
+    pred_level[tv <= caution_] = Level.CAUTION
+    pred_level[tv <= warn_] = Level.WARNING
+    level = np.maximum(now_level, pred_level)
 
     return PairResult(
         ia=ia_,
@@ -470,8 +519,8 @@ def evaluate_pairs(
         t_violation_s=t_violation,
         level=level,
         lost=tracks.lost[ia_] | tracks.lost[ib_],
-        h_min_eff_m=h_eff,
-        v_min_eff_m=v_eff,
+        h_min_eff_m=_column(h_eff, n),
+        v_min_eff_m=_column(v_eff, n),
     )
 
 

@@ -186,3 +186,11 @@ def test_range_symmetric_and_non_negative(lat1: float, lon1: float, lat2: float,
     assert float(r_ab) == float(r_ba)  # bit-identical, not just close
     assert np.isfinite(r_ab)
     assert 0.0 <= float(b_ab) < 360.0
+
+
+def test_near_antipodal_range_is_symmetric() -> None:
+    # up_a + up_b vanishes here; the mid frame must still be the same seen from either end.
+    r_ab = range_bearing(0.0, 180.0, 1.192092896e-07, 1.192092896e-07)[0]
+    r_ba = range_bearing(1.192092896e-07, 1.192092896e-07, 0.0, 180.0)[0]
+    assert float(r_ab) == float(r_ba)
+    assert 19_000_000.0 < float(r_ab) <= math.pi * WGS84_A
