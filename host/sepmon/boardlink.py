@@ -183,7 +183,8 @@ def flash(
     table = profile_table(fw, profile)
     check_port_free(port)
     try:
-        t = SerialTransport(port, baudrate=115200)
+        # a read timeout: on pty devices mpremote reads blocking, and a silent device would hang it
+        t = SerialTransport(port, baudrate=115200, timeout=2)
     except TransportError as exc:
         raise SepmonError(f"cannot open {port}: {exc}") from None
     try:
@@ -224,7 +225,8 @@ def flash(
             try:
                 t.fs_writefile(path, data)
             except (OSError, TransportError) as exc:
-                raise SepmonError(f"writing {path} to the board failed: {exc}") from None
+                last = (str(exc).strip().splitlines() or ["?"])[-1]
+                raise SepmonError(f"writing {path} to the board failed: {last}") from None
         say("resetting the board")
         t.exit_raw_repl()
         t.serial.write(b"\x04")  # soft reset in the friendly REPL: runs main.py

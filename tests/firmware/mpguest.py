@@ -28,26 +28,24 @@ _gc.disable()  # see module docstring: a collection frees live objects in this W
 import io as _io, os as _os, vfs as _vfs
 
 class _WFile:
+    """A file open for writing: appends in place (no copy per write: the guest never collects)."""
     def __init__(self, fs, path, binary, data):
-        self.fs = fs
-        self.path = path
         self.binary = binary
         self.data = bytearray(data)
-        fs.files[path] = bytes(self.data)
+        fs.files[path] = self.data
     def write(self, b):
         if not self.binary:
             b = b.encode()
         self.data.extend(b)
-        self.fs.files[self.path] = bytes(self.data)
         return len(b)
     def flush(self):
         pass
     def close(self):
-        self.fs.files[self.path] = bytes(self.data)
+        pass
     def __enter__(self):
         return self
     def __exit__(self, *a):
-        self.close()
+        pass
 
 class RamFS:
     """Files and directories in two dicts; mounted at / it is the guest's flash."""
@@ -169,7 +167,8 @@ class Guest:
         self.run(f"__fs.files[{path.strip('/')!r}] = {data!r}")
 
     def get(self, path: str) -> bytes | None:
-        out = self.run(f"print(repr(__fs.files.get({path.strip('/')!r})))").strip()
+        p = path.strip("/")
+        out = self.run(f"_v = __fs.files.get({p!r})\nprint(repr(None if _v is None else bytes(_v)))").strip()
         import ast
 
         v = ast.literal_eval(out)
