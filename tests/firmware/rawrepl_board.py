@@ -31,7 +31,10 @@ import tty
 
 from mpguest import Guest
 
-BANNER = b'MicroPython v1.27.0-virtual on 2025-01-01; sepmon virtual board (wasm)\r\nType "help()" for more information.\r\n'
+BANNER = (
+    b"MicroPython v1.27.0-virtual on 2025-01-01; sepmon virtual board (wasm)\r\n"
+    b'Type "help()" for more information.\r\n'
+)
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 WINDOW = 128
 ERR_MARK = "\x00VB-ERR\x00"

@@ -130,7 +130,7 @@ def test_profile_platform_mismatch(monkeypatch: pytest.MonkeyPatch, board: RawRe
         return "rp2" if expr == "sys.platform" else real_eval(self, expr, parse)
 
     monkeypatch.setattr(SerialTransport, "eval", fake_eval)
-    with pytest.raises(SepmonError, match="profile tbeam is for esp32 boards, but the board on .* is rp2"):
+    with pytest.raises(SepmonError, match=r"profile tbeam is for esp32 boards, but the board on .* is rp2"):
         boardlink.flash(board.port, "tbeam")
     assert board.snapshot() == {}
 
