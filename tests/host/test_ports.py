@@ -1,0 +1,109 @@
+"""``sepmon ports``: finds sepmon boards by listening for their identity."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import serial
+
+from sepmon.boardlink import probe_port
+from sepmon.cli import main
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+if str(FIRMWARE) not in sys.path:
+    sys.path.insert(0, str(FIRMWARE))
+
+from sepmon_fw.app import Board  # noqa: E402
+from sepmon_fw.hal import FakeHardware  # noqa: E402
+
+
+class PtyBoard:
+    """The real firmware core (CPython) on a pty: what a board sends on its USB port."""
+
+    def __init__(
+        self, profile: str, start_ms: int = 0, speak: bool = True, boot_after_s: float = 0.0
+    ) -> None:
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.port = os.ttyname(self.slave)
+        self.hw = FakeHardware(board_id="e6614103e7")
+        self.board = Board(self.hw, profile)
+        self.stop = threading.Event()
+        self.speak = speak
+        self.hw.now = start_ms
+        self.boot_after_s = boot_after_s
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self) -> None:
+        time.sleep(self.boot_after_s)  # "powered on" after the host started listening
+        t0 = time.monotonic()
+        while not self.stop.is_set():
+            if self.speak:
+                self.board.step(self.hw.now)
+                out = self.hw.take_output()
+                if out:
+                    os.write(self.master, out)
+            time.sleep(0.02)
+            self.hw.now = int((time.monotonic() - t0) * 1000)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def boards() -> Iterator[list[PtyBoard]]:
+    made: list[PtyBoard] = []
+    yield made
+    for b in made:
+        b.close()
+
+
+def test_ports_identifies_boards(boards: list[PtyBoard], capsys: pytest.CaptureFixture[str]) -> None:
+    a = PtyBoard("esp32_devkit", boot_after_s=0.5)
+    quiet = PtyBoard("pico", speak=False)
+    boards += [a, quiet]
+    t = time.monotonic()
+    assert main(["ports", a.port, quiet.port, "--listen", "2"]) == 0
+    assert time.monotonic() - t < 5
+    out = capsys.readouterr().out
+    lines = {ln.split("\t")[0]: ln for ln in out.splitlines()}
+    assert "sepmon board e6614103e7, firmware 0.1.0, profile esp32_devkit, protocol 1" in lines[a.port]
+    assert "no sepmon board heard" in lines[quiet.port]
+
+
+def test_busy_port_reported(boards: list[PtyBoard]) -> None:
+    a = PtyBoard("pico")
+    boards.append(a)
+    holder = serial.Serial(a.port, exclusive=True)
+    try:
+        pr = probe_port(a.port, "", 0.5)
+    finally:
+        holder.close()
+    assert pr.state == "busy"
+
+
+def test_status_only_board(boards: list[PtyBoard]) -> None:
+    """Joined between two identities: it is recognised as a sepmon board from its status lines."""
+    a = PtyBoard("tbeam")
+    boards.append(a)
+    time.sleep(0.3)  # boot identity already sent; drain it
+    with serial.Serial(a.port, timeout=0.2) as s:
+        s.read(4096)
+    pr = probe_port(a.port, "", 2.5)
+    assert pr.state == "sepmon?" and pr.identity is None
+
+
+def test_missing_port(tmp_path: Path) -> None:
+    pr = probe_port(str(tmp_path / "nope"), "", 0.1)
+    assert pr.state == "error"
