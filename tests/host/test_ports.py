@@ -37,7 +37,6 @@ class PtyBoard:
         self.board = Board(self.hw, profile)
         self.stop = threading.Event()
         self.speak = speak
-        self.hw.now = start_ms
         self.boot_after_s = boot_after_s
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.thread.start()
