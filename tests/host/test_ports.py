@@ -27,9 +27,7 @@ from sepmon_fw.hal import FakeHardware  # noqa: E402
 class PtyBoard:
     """The real firmware core (CPython) on a pty: what a board sends on its USB port."""
 
-    def __init__(
-        self, profile: str, start_ms: int = 0, speak: bool = True, boot_after_s: float = 0.0
-    ) -> None:
+    def __init__(self, profile: str, speak: bool = True, uptime_ms: int = 0) -> None:
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.port = os.ttyname(self.slave)
@@ -37,13 +35,15 @@ class PtyBoard:
         self.board = Board(self.hw, profile)
         self.stop = threading.Event()
         self.speak = speak
-        self.boot_after_s = boot_after_s
+        if uptime_ms:  # booted a while ago: the boot identity went out before anyone listened
+            self.board.step(0)
+            self.hw.take_output()
+        self.uptime_ms = uptime_ms
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.thread.start()
 
     def loop(self) -> None:
-        time.sleep(self.boot_after_s)  # "powered on" after the host started listening
-        t0 = time.monotonic()
+        t0 = time.monotonic() - self.uptime_ms / 1000
         while not self.stop.is_set():
             if self.speak:
                 self.board.step(self.hw.now)
@@ -69,12 +69,14 @@ def boards() -> Iterator[list[PtyBoard]]:
 
 
 def test_ports_identifies_boards(boards: list[PtyBoard], capsys: pytest.CaptureFixture[str]) -> None:
-    a = PtyBoard("esp32_devkit", boot_after_s=0.5)
+    # booted 9 s ago: its next identity is due in about 1 s (then every 10 s)
+    a = PtyBoard("esp32_devkit", uptime_ms=9_000)
     quiet = PtyBoard("pico", speak=False)
     boards += [a, quiet]
     t = time.monotonic()
-    assert main(["ports", a.port, quiet.port, "--listen", "2"]) == 0
-    assert time.monotonic() - t < 5
+    assert main(["ports", a.port, "--listen", "12"]) == 0
+    assert time.monotonic() - t < 12  # stops listening once the identity is in
+    assert main(["ports", quiet.port, "--listen", "1"]) == 0
     out = capsys.readouterr().out
     lines = {ln.split("\t")[0]: ln for ln in out.splitlines()}
     assert "sepmon board e6614103e7, firmware 0.1.0, profile esp32_devkit, protocol 1" in lines[a.port]
@@ -94,11 +96,8 @@ def test_busy_port_reported(boards: list[PtyBoard]) -> None:
 
 def test_status_only_board(boards: list[PtyBoard]) -> None:
     """Joined between two identities: it is recognised as a sepmon board from its status lines."""
-    a = PtyBoard("tbeam")
+    a = PtyBoard("tbeam", uptime_ms=1_000)
     boards.append(a)
-    time.sleep(0.3)  # boot identity already sent; drain it
-    with serial.Serial(a.port, timeout=0.2) as s:
-        s.read(4096)
     pr = probe_port(a.port, "", 2.5)
     assert pr.state == "sepmon?" and pr.identity is None
 
