@@ -16,6 +16,7 @@ danger is still evidence) as if reported at the latest time.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 
@@ -25,6 +26,8 @@ import numpy.typing as npt
 from sepmon.model import Level
 
 PairKey = tuple[str, str]
+_LEVELS = frozenset(int(x) for x in Level)
+_LEVEL_OF = {int(x): x for x in Level}
 
 
 def pair_key(a: str, b: str) -> PairKey:
@@ -62,7 +65,10 @@ class _PairHistory:
             self.samples.popleft()
 
     def level(self) -> int:
-        return max(raw for _, raw in self.samples)
+        samples = self.samples
+        if len(samples) == 1:
+            return samples[0][1]
+        return max(raw for _, raw in samples)
 
 
 class AlertHysteresis:
@@ -77,10 +83,16 @@ class AlertHysteresis:
 
     def update(self, key: Sequence[str], raw_level: int, t: float) -> Level:
         """Report the raw level of a pair at time ``t``; return the level to show."""
-        raw = int(Level(int(raw_level)))  # validates 0..3
-        if not np.isfinite(t):
+        raw = int(raw_level)
+        if raw not in _LEVELS:
+            raise ValueError(f"{raw_level!r} is not a valid Level")
+        if not math.isfinite(t):
             raise ValueError(f"t must be finite, got {t}")
-        k = _norm(key)
+        # Fast path: the monitor hands over keys already in order.
+        if type(key) is tuple and len(key) == 2 and key[0] < key[1]:
+            k: PairKey = key
+        else:
+            k = _norm(key)
         hist = self._pairs.get(k)
         if hist is None:
             hist = self._pairs[k] = _PairHistory()
@@ -91,7 +103,7 @@ class AlertHysteresis:
             return Level(hist.level())
         hist.add(float(t), raw)
         hist.prune(t - self.hold_s)
-        return Level(hist.level())
+        return _LEVEL_OF[hist.level()]
 
     def update_many(
         self, keys: Iterable[Sequence[str]], raw_levels: npt.ArrayLike, t: float

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from sepmon.alerting import AlertHysteresis
-from sepmon.config import Config
+from sepmon.config import Config, SeparationRule
 from sepmon.events import Event
 from sepmon.model import Fix, Level, TrackState
 from sepmon.separation import TrackArrays, evaluate_pairs
@@ -80,6 +81,14 @@ class Monitor:
         self.hysteresis = AlertHysteresis(config.hold_s)
         self.pairs: dict[tuple[str, str], PairStatus] = {}
         self.now = -math.inf
+        # Rule of each pair of sources seen so far (the config does not change under us).
+        self._rules: dict[tuple[str, str], SeparationRule] = {}
+
+    def _rule(self, a: str, b: str) -> SeparationRule:
+        rule = self._rules.get((a, b))
+        if rule is None:
+            rule = self._rules[(a, b)] = self.config.rule_for(a, b)
+        return rule
 
     def on_fix(self, fix: Fix) -> list[Event]:
         """Take one fix and re-evaluate the pairs its source is part of."""
@@ -102,15 +111,20 @@ class Monitor:
         return events
 
     def _pair_indices(self, states: list[TrackState], only: str | None) -> list[tuple[int, int]]:
-        idx = []
-        for i, sa in enumerate(states):
-            for j in range(i + 1, len(states)):
-                sb = states[j]
-                if only is not None and only not in (sa.source, sb.source):
-                    continue
-                if self.config.rule_for(sa.source, sb.source).check:
-                    idx.append((i, j))
-        return idx
+        """Index pairs (i < j) of the states to check, in (i, j) order; only those with ``only``."""
+        n = len(states)
+        names = [s.source for s in states]
+        rule = self._rule
+        if only is None:
+            return [(i, j) for i in range(n) for j in range(i + 1, n) if rule(names[i], names[j]).check]
+        try:
+            k = names.index(only)
+        except ValueError:
+            return []
+        me = names[k]
+        return [(i, k) for i in range(k) if rule(names[i], me).check] + [
+            (k, j) for j in range(k + 1, n) if rule(me, names[j]).check
+        ]
 
     def _evaluate(self, now: float, only: str | None) -> list[Event]:
         states = sorted(self.tracker.states(now), key=lambda s: s.source)
@@ -119,19 +133,37 @@ class Monitor:
             return []
         ia = np.fromiter((p[0] for p in pairs), dtype=np.intp, count=len(pairs))
         ib = np.fromiter((p[1] for p in pairs), dtype=np.intp, count=len(pairs))
-        rules = [self.config.rule_for(states[i].source, states[j].source) for i, j in pairs]
-        res = evaluate_pairs(
-            TrackArrays.from_states(states),
-            ia,
-            ib,
-            h_min=np.array([r.horizontal_m for r in rules]),
-            v_min=np.array([r.vertical_m for r in rules]),
-            warn_s=np.array([r.warning_s for r in rules]),
-            caution_s=np.array([r.caution_s for r in rules]),
-            advisory_s=np.array([r.advisory_s for r in rules]),
-            caution_factor=np.array([r.caution_factor for r in rules]),
-            advisory_factor=np.array([r.advisory_factor for r in rules]),
-        )
+        rules = [self._rule(states[i].source, states[j].source) for i, j in pairs]
+        first = rules[0]
+        if all(r is first for r in rules):  # one class for every pair: scalars broadcast
+            minima: dict[str, Any] = {
+                "h_min": first.horizontal_m,
+                "v_min": first.vertical_m,
+                "warn_s": first.warning_s,
+                "caution_s": first.caution_s,
+                "advisory_s": first.advisory_s,
+                "caution_factor": first.caution_factor,
+                "advisory_factor": first.advisory_factor,
+            }
+        else:
+            minima = {
+                "h_min": np.array([r.horizontal_m for r in rules]),
+                "v_min": np.array([r.vertical_m for r in rules]),
+                "warn_s": np.array([r.warning_s for r in rules]),
+                "caution_s": np.array([r.caution_s for r in rules]),
+                "advisory_s": np.array([r.advisory_s for r in rules]),
+                "caution_factor": np.array([r.caution_factor for r in rules]),
+                "advisory_factor": np.array([r.advisory_factor for r in rules]),
+            }
+        res = evaluate_pairs(TrackArrays.from_states(states), ia, ib, **minima)
+        # Python floats once per column: indexing numpy arrays element by element is slow.
+        lost_c = res.lost.tolist()
+        range_c = res.range_m.tolist()
+        vert_c = res.vertical_m.tolist()
+        bearing_c = res.bearing_deg.tolist()
+        tcpa_c = res.tcpa_s.tolist()
+        cpa_c = res.cpa_h_m.tolist()
+        level_c = res.level.tolist()
         events = []
         for k, (i, j) in enumerate(pairs):
             key = (states[i].source, states[j].source)
@@ -139,15 +171,15 @@ class Monitor:
             if st is None:
                 st = self.pairs[key] = PairStatus(*key)
             prev = st.level
-            st.lost = bool(res.lost[k])
+            st.lost = lost_c[k]
             st.t = now
-            st.range_m = float(res.range_m[k])
-            st.vertical_m = float(res.vertical_m[k])
-            st.bearing_deg = float(res.bearing_deg[k])
-            tcpa = float(res.tcpa_s[k])
+            st.range_m = range_c[k]
+            st.vertical_m = vert_c[k]
+            st.bearing_deg = bearing_c[k]
+            tcpa = tcpa_c[k]
             st.tcpa_s = tcpa if math.isfinite(tcpa) else None
-            st.cpa_m = float(res.cpa_h_m[k])
-            st.raw_level = Level(int(res.level[k]))
+            st.cpa_m = cpa_c[k]
+            st.raw_level = Level(level_c[k])
             if not st.lost:
                 # While a side is lost its level is held, never decayed: a lost track is not clear.
                 st.level = self.hysteresis.update(key, st.raw_level, now)

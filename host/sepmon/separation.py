@@ -40,6 +40,7 @@ track is never silently reported as clear, callers show it as "lost".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -95,6 +96,9 @@ FRESH_AGE_S: float = 1.0
 VERTICAL_MARGIN_FACTOR: float = 1.5
 """GNSS vertical error is typically ~1.5× the horizontal one (VDOP ≈ 1.5 HDOP)."""
 
+_GOOD_MIN, _GOOD_MAX = min(GOOD_QUALITIES), max(GOOD_QUALITIES)
+assert frozenset(range(_GOOD_MIN, _GOOD_MAX + 1)) == GOOD_QUALITIES  # a range: two compares test it
+
 # Squared relative speed (m²/s²) below which two tracks are "not moving relative to each other".
 _V2_EPS: float = 1e-12
 
@@ -131,7 +135,7 @@ def _hdop_fix_term(hdop: ArrayLike, quality: ArrayLike) -> FloatArray:
     h = np.asarray(hdop, dtype=np.float64)
     q = np.asarray(quality)
     h = np.where(np.isfinite(h) & (h > 0), h, HDOP_UNKNOWN)
-    good = np.isin(q, list(GOOD_QUALITIES))
+    good = (q >= _GOOD_MIN) & (q <= _GOOD_MAX)
     return np.asarray(K95 * UERE_M * h + np.where(good, 0.0, DEGRADED_MARGIN_M), dtype=np.float64)
 
 
@@ -221,10 +225,12 @@ class TrackArrays:
                 raise ValueError(f"column {name!r} has {getattr(self, name).size} rows, expected {n}")
         if len(set(self.source)) != n:
             raise ValueError("duplicate source names: one row per source")
-        for name in ("lat", "lon", "ve", "vn", "vu", "age_s"):
-            if not np.all(np.isfinite(getattr(self, name))):
-                raise ValueError(f"column {name!r} must be finite")
-        if np.any(np.abs(self.lat) > 90.0):
+        must_be_finite = ("lat", "lon", "ve", "vn", "vu", "age_s")
+        if not np.isfinite(np.concatenate([getattr(self, name) for name in must_be_finite])).all():
+            for name in must_be_finite:
+                if not np.all(np.isfinite(getattr(self, name))):
+                    raise ValueError(f"column {name!r} must be finite")
+        if n and float(np.abs(self.lat).max()) > 90.0:
             raise ValueError("latitude outside [-90, 90]")
 
         def cols(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -326,6 +332,11 @@ class PairResult:
 def _per_pair(x: ArrayLike, n: int, name: str) -> FloatArray:
     """A scalar (kept 0-d: it broadcasts for free) or one value per pair."""
     a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 0:  # the usual case: one class of pairs, cheap to check
+        v = float(a)
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be finite and >= 0")
+        return a
     if a.ndim > 1 or (a.ndim == 1 and a.shape != (n,) and a.shape != (1,)):
         raise ValueError(f"{name} must be a scalar or have one value per pair ({n})")
     if not np.all(np.isfinite(a)) or np.any(a < 0):
