@@ -102,7 +102,6 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeMachine]:
     monkeypatch.delitem(sys.modules, "boards.machinehw", raising=False)
     stdin = Stdio()
     monkeypatch.setattr(sys, "stdin", stdin)
-    monkeypatch.setattr(sys, "stdout", Out())
     import gc
     import select
     import time
@@ -149,9 +148,11 @@ def test_profile_builds_hardware_on_its_pins(name: str, machine: FakeMachine) ->
     assert hw.mem_free() == 4242
 
 
-def test_io_paths(machine: FakeMachine) -> None:
+def test_io_paths(machine: FakeMachine, monkeypatch: pytest.MonkeyPatch) -> None:
     from boards import pico
 
+    out = Out()
+    monkeypatch.setattr(sys, "stdout", out)  # here: pytest's capture re-sets sys.stdout per phase
     hw = pico.make_hardware()
     buf = bytearray(8)
     assert hw.uart_read(buf) == 0
@@ -166,7 +167,7 @@ def test_io_paths(machine: FakeMachine) -> None:
         got += buf[:n]
     assert bytes(got) == b"$PSEPT,all*00\r\n"
     assert hw.usb_write(bytearray(b"hello world"), 5) == 5
-    assert sys.stdout.data == b"hello"  # type: ignore[attr-defined]
+    assert out.data == b"hello"
 
 
 def test_watchdog_started_on_first_feed_and_parked(machine: FakeMachine) -> None:
