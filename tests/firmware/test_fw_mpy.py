@@ -48,6 +48,10 @@ def test_compiled_firmware_runs_in_micropython(tmp_path: Path) -> None:
         g.put("scenarios.py", (HERE / "scenarios.py").read_bytes())
         listing = g.listing()
         assert "sepmon_fw/app.mpy" in listing and "sepmon_fw/app.py" not in listing
+        free0 = int(g.run("import gc\nprint(gc.mem_free())"))
+        g.run("import sepmon_fw.app")
+        used = free0 - int(g.run("print(gc.mem_free())"))
+        print(f"\nMicroPython heap: firmware import from .mpy {used} bytes")
         out = g.run("import scenarios\nprint(repr(scenarios.scn_failsafes()))")
     finally:
         g.close()
