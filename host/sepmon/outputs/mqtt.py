@@ -377,7 +377,7 @@ class MqttOutput:
             return
         ev = Event(t=d.clock(), type=type_, a="mqtt", detail=detail)
         with contextlib.suppress(Exception):
-            d._emit([ev])
+            d.report(ev)
 
     def _set_link(self, type_: str, detail: str) -> None:
         if detail != self._link_detail:
