@@ -4,13 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench fuzz soak clean
+.PHONY: demo test lint typecheck unit bench fuzz soak clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# Programs the integration tests run for real (each test starts and stops its own
+# instance on 127.0.0.1). Installed with apt when missing and we are allowed to.
+SYSTEM_TOOLS := gpsd gpsfake mosquitto mosquitto_passwd openssl
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || PATH="$$PATH:/usr/sbin" command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    gpsd gpsd-clients mosquitto mosquitto-clients openssl >/dev/null; \
+	  for s in gpsd gpsd.socket mosquitto; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/sepmon demo
