@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GGA, RMC, Rig, nmea
+from fwtest import GGA, RMC, Rig, nmea
 
 from sepmon_fw import app
 from sepmon_fw.patterns import ORDER, PATTERNS

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from conftest import GGA, RMC, nmea
+from fwtest import GGA, RMC, nmea
 
 from sepmon_fw.framer import MAX_LINE, LineFramer
 

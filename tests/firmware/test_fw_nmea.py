@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import nmea
+from fwtest import nmea
 
 from sepmon_fw import nmea as fw
 

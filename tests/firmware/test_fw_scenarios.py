@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import scenarios
-from conftest import nmea
+from fwtest import nmea
 
 HERE = Path(__file__).resolve().parent
 
