@@ -26,7 +26,7 @@ from sepmon.commands import simulate as simulate_command
 from sepmon.sim import FaultModel, Simulation, SimulationError, simulate, write_recording, write_truth_csv
 from sepmon.sim.receiver import SIGMA_H_PER_HDOP, _fmt_angle
 
-TAG_RE = re.compile(rb"^\\(s:([^,*]+),c:(\d+))\*([0-9A-F]{2})\\(.*)\r\n$", re.S)
+TAG_RE = re.compile(rb"^\\(c:(\d+),s:([^,*]+))\*([0-9A-F]{2})\\(.*)\r\n$", re.S)
 M_PER_DEG_LAT = 111_200.0  # good to 0.5 % near 47° N, plenty for noise-size comparisons
 
 
@@ -180,7 +180,7 @@ def test_tag_blocks_are_valid_and_receive_times_monotonic(tmp_path: Path) -> Non
     for line, rec in zip(lines, sim.records, strict=True):
         m = TAG_RE.match(line + b"\r\n")
         assert m, line
-        body, source, ms, hh, sentence = m.groups()
+        body, ms, source, hh, sentence = m.groups()
         assert int(hh, 16) == nmea_checksum(body)
         assert source.decode() == rec.source
         ms_i = int(ms)
@@ -417,7 +417,7 @@ def test_cli_writes_recording_truth_and_prints_summary(
     line = printed[0]
     assert "2 vehicles" in line and f"{len(out.read_bytes().splitlines())} lines" in line
     assert "true CPA alpha/bravo at +50.00 s (00:00:20.00Z): 0.0 m horizontal" in line
-    assert out.read_bytes().startswith(b"\\s:") and truth.read_text().startswith("t,utc,source")
+    assert out.read_bytes().startswith(b"\\c:") and truth.read_text().startswith("t,utc,source")
     assert out.read_bytes() == _recording_of(
         simulate(
             "head-on", seed=3, rate=5, separation=6000, miss=0, start="2024-03-15T23:59:30Z", faults=True

@@ -39,7 +39,7 @@ identical bytes; the seed drives the noise and faults (and the layout of
 ``many``), the geometry of the other scenarios comes from the parameters alone.
 
 Recording format (multi-source): one line per received line,
-``\s:<source>,c:<unix ms>*hh\$GPGGA,...*hh\r\n`` (TAG checksum over
+``\c:<unix ms>,s:<source>*hh\$GPGGA,...*hh\r\n`` (TAG checksum over
 ``s:...,c:...``), merged in receive-time order. Faulty lines (``--faults``)
 keep the TAG block; what follows it is the damaged line or the binary garbage.
 """

@@ -1,6 +1,6 @@
 """Recording files: NMEA 4.10 TAG-blocked multi-source text, or one plain file per source.
 
-Multi-source line: ``\\s:<source>,c:<rx ms>*hh\\<line as received>`` where the
+Multi-source line: ``\\c:<rx ms>,s:<source>*hh\\<line as received>`` where the
 line as received ends in CRLF (``c:`` is unix time in integer milliseconds).
 Per-source files hold the received lines only; the source is the file stem.
 """
@@ -13,28 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sepmon.checksum import nmea_checksum
 from sepmon.sim.params import SimulationError
+from sepmon.tagblock import format_tag_block
 
 if TYPE_CHECKING:
     from sepmon.sim.simulation import Simulation
 
 
-def _tag_block(source: str, rx_t: float) -> bytes:
-    """``\\s:<source>,c:<ms>*hh\\``: the simulator's documented field order.
-
-    ``sepmon.tagblock.format_tag_block`` (used by ``sepmon record``) writes the same
-    fields in the order ``c:,s:``; every reader accepts both. Kept here so that
-    simulator output stays byte-for-byte what its tests and docs pin down.
-    """
-    body = f"s:{source},c:{round(rx_t * 1000.0)}"
-    return f"\\{body}*{nmea_checksum(body):02X}\\".encode("ascii")
-
-
 def recording_bytes(lines: Iterable[tuple[float, str, bytes]]) -> Iterator[bytes]:
     """Each (rx_t, source, data) as one TAG-blocked recording line."""
     for rx_t, source, data in lines:
-        yield _tag_block(source, rx_t) + data
+        yield format_tag_block(source, rx_t).encode("ascii") + data
 
 
 def write_recording(sim: Simulation, path: str | Path, per_source: bool = False) -> list[Path]:
