@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -433,6 +433,42 @@ def evaluate_pairs(
     advisory_ = _per_pair(advisory_s, n, "advisory_s")
     cf = _per_pair(caution_factor, n, "caution_factor")
     af = _per_pair(advisory_factor, n, "advisory_factor")
+    params = (h_min_, v_min_, warn_, caution_, advisory_, cf, af)
+    if n <= _BLOCK:
+        return _evaluate_block(tracks, ia_, ib_, *params)
+    # Blocks keep every temporary small (in cache, and reused by the allocator
+    # instead of fresh pages each time); results are elementwise, so the same bits.
+    parts = [
+        _evaluate_block(
+            tracks,
+            ia_[k : k + _BLOCK],
+            ib_[k : k + _BLOCK],
+            *(x if x.ndim == 0 or x.size == 1 else x[k : k + _BLOCK] for x in params),
+        )
+        for k in range(0, n, _BLOCK)
+    ]
+    return PairResult(
+        **{f.name: np.concatenate([getattr(r, f.name) for r in parts]) for f in fields(PairResult)}
+    )
+
+
+# Pairs evaluated at once: ~50 live float64 temporaries of this length stay within L2.
+_BLOCK = 8192
+
+
+def _evaluate_block(
+    tracks: TrackArrays,
+    ia_: IntArray,
+    ib_: IntArray,
+    h_min_: FloatArray,
+    v_min_: FloatArray,
+    warn_: FloatArray,
+    caution_: FloatArray,
+    advisory_: FloatArray,
+    cf: FloatArray,
+    af: FloatArray,
+) -> PairResult:
+    n = ia_.size
 
     def take(col: FloatArray, idx: IntArray) -> FloatArray:
         return np.asarray(col.take(idx), dtype=np.float64)

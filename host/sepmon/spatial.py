@@ -39,6 +39,10 @@ _FORWARD_OFFSETS = tuple(
 )
 
 
+# Candidate pairs expanded at once (see candidate_pairs).
+_BLOCK = 32768
+
+
 def all_pairs(n: int) -> tuple[IntArray, IntArray]:
     """Every unordered pair (i, j) with 0 <= i < j < n, as two index arrays.
 
@@ -110,20 +114,37 @@ def candidate_pairs(lat: npt.ArrayLike, lon: npt.ArrayLike, radius_m: float) -> 
     r_pos = np.concatenate(row_pos)
     r_first = np.concatenate(row_first)
     r_len = np.concatenate(row_len)
-    total = int(r_len.sum())
-    # Expand the rows: pa repeats the row's position, pb counts through its run.
-    pa = np.repeat(r_pos, r_len)
-    pb = np.arange(total) + np.repeat(r_first - (np.cumsum(r_len) - r_len), r_len)
-
-    # The chord is a lower bound of the range: discard what is surely too far.
-    d = xs[pb] - xs[pa]
-    d2 = d * d
-    d = ys[pb] - ys[pa]
-    d2 += d * d
-    d = zs[pb] - zs[pa]
-    d2 += d * d
-    keep = d2 <= limit * limit
-    ia, ib = order[pa[keep]], order[pb[keep]]
+    # Expand the rows into point pairs a block of rows at a time: pa repeats the
+    # row's position, pb counts through its run. Blocks keep the temporaries small
+    # (cached, and reused by the allocator rather than fresh pages every call).
+    ends = np.cumsum(r_len)
+    limit2 = limit * limit
+    ia_parts: list[IntArray] = []
+    ib_parts: list[IntArray] = []
+    lo_row = 0
+    while lo_row < r_len.size:
+        base = int(ends[lo_row - 1]) if lo_row else 0
+        hi_row = max(int(np.searchsorted(ends, base + _BLOCK, side="right")), lo_row + 1)
+        lens = r_len[lo_row:hi_row]
+        total = int(ends[hi_row - 1]) - base
+        if total:
+            pa = np.repeat(r_pos[lo_row:hi_row], lens)
+            first = np.repeat(r_first[lo_row:hi_row] - (ends[lo_row:hi_row] - lens - base), lens)
+            pb = np.arange(total) + first
+            # The chord is a lower bound of the range: discard what is surely too far.
+            d = xs[pb] - xs[pa]
+            d2 = d * d
+            d = ys[pb] - ys[pa]
+            d2 += d * d
+            d = zs[pb] - zs[pa]
+            d2 += d * d
+            keep = d2 <= limit2
+            ia_parts.append(order[pa[keep]])
+            ib_parts.append(order[pb[keep]])
+        lo_row = hi_row
+    if not ia_parts:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    ia, ib = np.concatenate(ia_parts), np.concatenate(ib_parts)
     # Back to caller indices, i < j, sorted by (i, j) through one packed key.
     packed = (np.minimum(ia, ib).astype(np.int64) << 32) | np.maximum(ia, ib)
     packed.sort()
