@@ -1,0 +1,102 @@
+"""Monitor: fixes in, events out; hysteresis, lost tracks, threats per board."""
+
+from __future__ import annotations
+
+import math
+
+from sepmon.config import parse_config
+from sepmon.model import Fix, Level
+from sepmon.monitor import Monitor
+
+M_PER_DEG = 6_371_008.8 * math.pi / 180.0
+
+
+def fix(src: str, t: float, north_m: float, sog: float = 0.0, cog: float = 0.0, alt: float = 1000.0) -> Fix:
+    return Fix(src, t, 47.0 + north_m / M_PER_DEG, 11.0, alt, sog, cog, 1, 1.0, 10, None)
+
+
+def head_on(mon: Monitor, t0: float, seconds: int, gap0: float = 8000.0, v: float = 50.0) -> list:
+    """alpha flies north from 0, bravo south from gap0, 1 Hz."""
+    events = []
+    for k in range(seconds):
+        t = t0 + k
+        events += mon.tick(t)
+        events += mon.on_fix(fix("alpha", t, v * k, v, 0.0))
+        events += mon.on_fix(fix("bravo", t, gap0 - v * k, v, 180.0))
+    return events
+
+
+def test_levels_rise_in_order_and_fall_after_hold() -> None:
+    mon = Monitor(parse_config({"separation": {"hold_s": 3}}))
+    ev = head_on(mon, 1000.0, 160)  # ends 8 km apart again, beyond the advisory ring
+    levels = [(e.t, e.level) for e in ev if e.type == "level"]
+    assert [lv for _, lv in levels] == [1, 2, 3, 2, 1, 0]
+    t_warn = levels[2][0]
+    # 100 m/s closing from 8 km: minima (3 km) crossed at t0 + 50 s; warning ≥ 8 s before
+    assert t_warn <= 1000.0 + 50.0 - 8.0
+    st = mon.pairs[("alpha", "bravo")]
+    assert st.max_level == Level.WARNING and st.min_range_m < 60
+
+
+def test_vertical_separation_prevents_alert() -> None:
+    mon = Monitor(parse_config({}))
+    ev = []
+    for k in range(100):
+        t = float(k)
+        ev += mon.on_fix(fix("alpha", t, 50.0 * k, 50.0, 0.0, alt=1000.0))
+        ev += mon.on_fix(fix("bravo", t, 8000 - 50.0 * k, 50.0, 180.0, alt=2500.0))
+    assert not [e for e in ev if e.type == "level"]
+
+
+def test_lost_track_holds_level_and_is_flagged() -> None:
+    mon = Monitor(parse_config({"separation": {"hold_s": 2, "stale_s": 3}}))
+    head_on(mon, 0.0, 46)  # warning by now, still closing
+    assert mon.pairs[("alpha", "bravo")].level == Level.WARNING
+    # bravo goes silent; alpha keeps reporting
+    ev = []
+    for k in range(46, 80):
+        ev += mon.tick(float(k))
+        ev += mon.on_fix(fix("alpha", float(k), 50.0 * k, 50.0, 0.0))
+    assert [e.a for e in ev if e.type == "lost"] == ["bravo"]
+    st = mon.pairs[("alpha", "bravo")]
+    assert st.lost and st.level == Level.WARNING  # held, never decayed to clear
+    threat = mon.threat_for("alpha")
+    assert threat.level == Level.WARNING and threat.traffic_lost and not threat.own_unknown
+    assert mon.threat_for("bravo").own_unknown
+
+
+def test_far_lost_track_does_not_degrade_others() -> None:
+    mon = Monitor(parse_config({"separation": {"stale_s": 2}}))
+    for k in range(3):
+        mon.on_fix(fix("alpha", float(k), 0.0))
+        mon.on_fix(fix("bravo", float(k), 50_000.0))
+    for k in range(3, 10):
+        mon.tick(float(k))
+        mon.on_fix(fix("alpha", float(k), 0.0))
+    threat = mon.threat_for("alpha")
+    assert not threat.traffic_lost and not threat.own_unknown and threat.level == Level.NONE
+
+
+def test_unknown_board_is_own_unknown() -> None:
+    mon = Monitor(parse_config({}))
+    assert mon.threat_for("nobody").own_unknown
+
+
+def test_alias_merges_two_paths_into_one_source() -> None:
+    mon = Monitor(parse_config({"aliases": {"alpha-radio": "alpha"}}))
+    for k in range(5):
+        mon.on_fix(fix("alpha", float(k), 0.0))
+        mon.on_fix(fix("alpha-radio", float(k), 0.0))  # the same epoch again via the radio
+        mon.on_fix(fix("bravo", float(k), 10_000.0))
+    assert set(mon.tracker.tracks) == {"alpha", "bravo"}
+    assert mon.tracker.tracks["alpha"].duplicates == 5
+    assert set(mon.pairs) == {("alpha", "bravo")}
+
+
+def test_unchecked_pairs_are_never_evaluated() -> None:
+    cfg = parse_config(
+        {"groups": {"own": ["alpha", "bravo"]}, "pairs": [{"groups": ["own", "own"], "check": False}]}
+    )
+    mon = Monitor(cfg)
+    head_on(mon, 0.0, 60)
+    assert mon.pairs == {}
