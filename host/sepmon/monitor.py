@@ -59,13 +59,21 @@ class PairStatus:
 
 @dataclass(frozen=True, slots=True)
 class Threat:
-    """The most urgent pair a source is part of, seen from that source."""
+    """The most urgent pair a source is part of, seen from that source.
+
+    ``own_unknown``: the host has no current position for ``source`` itself (never
+    acquired, or lost). ``traffic_lost``: a counterpart near enough to matter (an
+    alerting pair, or within the advisory ring) is lost. Either means the board
+    must not look clear, whatever ``level`` says.
+    """
 
     level: Level
     other: str | None
     bearing_deg: float
     range_m: float
     lost: bool
+    own_unknown: bool = False
+    traffic_lost: bool = False
 
 
 def _track_event(e: TrackEvent) -> Event:
@@ -192,15 +200,32 @@ class Monitor:
     def threat_for(self, source: str) -> Threat:
         """The highest-level pair that ``source`` is part of (ties: the nearer)."""
         best: Threat | None = None
+        traffic_lost = False
         for (a, b), st in self.pairs.items():
             if source not in (a, b):
                 continue
             other = b if source == a else a
             bearing = st.bearing_deg if source == a else (st.bearing_deg + 180.0) % 360.0
+            if st.lost and self._other_lost(other) and self._matters(st):
+                traffic_lost = True
             cand = Threat(st.level, other, bearing, st.range_m, st.lost)
             if best is None or (cand.level, -cand.range_m) > (best.level, -best.range_m):
                 best = cand
-        return best or Threat(Level.NONE, None, math.nan, math.nan, False)
+        track = self.tracker.tracks.get(self.config.canonical(source))
+        own_unknown = track is None or track.lost or track.last is None
+        base = best or Threat(Level.NONE, None, math.nan, math.nan, False)
+        return replace(base, own_unknown=own_unknown, traffic_lost=traffic_lost)
+
+    def _other_lost(self, other: str) -> bool:
+        track = self.tracker.tracks.get(other)
+        return track is None or track.lost
+
+    def _matters(self, st: PairStatus) -> bool:
+        """A lost counterpart matters when its pair alerts or it was last seen inside the advisory ring."""
+        if st.level > Level.NONE:
+            return True
+        rule = self.config.rule_for(st.a, st.b)
+        return bool(st.range_m <= rule.horizontal_m * rule.advisory_factor)
 
     def states(self) -> Iterable[TrackState]:
         """Current state of every track at the monitor's clock."""
