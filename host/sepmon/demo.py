@@ -1,8 +1,8 @@
 """The showcase: a simulated encounter played into virtual boards, the real daemon on their ports.
 
 Everything a real installation has is here except the radios: the firmware's
-logic on each board, pseudo-terminals for USB cables, the daemon reading them,
-alerts going back, buzzer and LED reacting.
+logic on each board (``Replayer`` with ``boards=True``), pseudo-terminals for USB
+cables, the daemon reading them, alerts going back, buzzer and LED reacting.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,10 @@ from pathlib import Path
 from sepmon.config import Config
 from sepmon.daemon import Daemon
 from sepmon.events import Event
+from sepmon.replay import Replayer, ReplayLine
 from sepmon.sim import Simulation, simulate
 from sepmon.sources import SourceSpec
-from sepmon.virtualboard import BoardView, VirtualBoard
-
-POLL_S = 0.002
+from sepmon.virtualboard import BoardView
 
 
 @dataclass
@@ -39,12 +37,20 @@ def default_encounter(seed: int = 7) -> Simulation:
     return simulate("head-on", seed=seed, rate=1, bystander=True, duration=110.0)
 
 
+def _lines(sim: Simulation) -> dict[str, list[ReplayLine]]:
+    t0 = sim.records[0].rx_t
+    out: dict[str, list[ReplayLine]] = {}
+    for rec in sim.records:
+        out.setdefault(rec.source, []).append(ReplayLine(rec.rx_t - t0, rec.data))
+    return out
+
+
 async def play(
     sim: Simulation,
     config: Config,
     workdir: Path,
     *,
-    speed: float = 3.0,
+    speed: float = 4.0,
     events_path: Path | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_board: Callable[[float, str, BoardView], None] | None = None,
@@ -58,60 +64,42 @@ async def play(
     more (they show "monitor offline" once the last alert's ttl runs out).
     """
     result = DemoResult()
-    sources = sorted({r.source for r in sim.records})
-    boards = {s: VirtualBoard(s, workdir / s) for s in sources}
+    loop = asyncio.get_running_loop()
 
     def record_event(ev: Event) -> None:
         result.events.append(ev)
         if on_event is not None:
             on_event(ev)
 
-    specs = [SourceSpec(name=s, url=b.port, kind="serial") for s, b in boards.items()]
+    def board_changed(t: float, name: str, view: BoardView) -> None:
+        # Called from the replay thread: hand over to the loop so output stays in order.
+        def note() -> None:
+            result.board_changes.append((t, name, view))
+            if on_board is not None:
+                on_board(t, name, view)
+
+        loop.call_soon_threadsafe(note)
+
+    replayer = Replayer(_lines(sim), workdir, speed=speed, boards=True, hold=True, on_board=board_changed)
+    ports = replayer.open()
+    specs = [SourceSpec(name=name, url=port, kind="serial") for name, port in ports.items()]
     daemon = Daemon(config, specs, events_path=events_path, on_event=record_event)
     result.daemon = daemon
     serve = asyncio.create_task(daemon.serve(install_signals=False))
-    last_view: dict[str, BoardView] = {}
-    t_start = time.monotonic()
-    t0 = sim.records[0].rx_t
-
-    def poll_boards() -> None:
-        for name, board in boards.items():
-            board.poll()
-            view = board.view()
-            prev = last_view.get(name)
-            if prev is None or (prev.pattern, prev.level) != (view.pattern, view.level):
-                last_view[name] = view
-                t = time.monotonic() - t_start
-                result.board_changes.append((t, name, view))
-                if on_board is not None:
-                    on_board(t, name, view)
-
     try:
-        for rec in sim.records:
-            due = t_start + (rec.rx_t - t0) / speed
-            while (now := time.monotonic()) < due:
-                poll_boards()
-                await asyncio.sleep(min(POLL_S, due - now))
-            boards[rec.source].write_gps(rec.data)
-        await _spin(poll_boards, gps_off_s)
+        replayer.start()
+        await asyncio.to_thread(replayer.wait_played)
+        await asyncio.sleep(gps_off_s)
         daemon.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await serve
-        await _spin(poll_boards, host_off_s)
+        await serve
+        await asyncio.sleep(host_off_s)
     finally:
         daemon.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await serve
-        for board in boards.values():
-            board.close()
+        await asyncio.to_thread(replayer.close)
+    await asyncio.sleep(0)  # let the last board notes run
     return result
-
-
-async def _spin(poll: Callable[[], None], seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        poll()
-        await asyncio.sleep(POLL_S)
 
 
 def run_demo(
