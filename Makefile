@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check host tests firmware bench
-	$(BIN)/ruff format --check host tests bench
+	$(BIN)/ruff format --check host tests bench firmware
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
