@@ -4,14 +4,28 @@ Each reader calls ``on_data(key, data, rx_t)`` on the event loop with the bytes 
 read and the host time they arrived, and ``on_state(key, up, detail)`` when the
 link goes up or down. Readers never raise: a link that fails is reported and
 retried with backoff until the daemon stops.
+
+Network input is bounded (see docs/security.md): listeners bind 127.0.0.1 unless
+the URL names another address (which is reported once as an ``exposed`` event);
+a TCP connection delivers only complete lines, a line longer than
+``MAX_PEER_LINE`` is dropped without being buffered; every TCP connection and
+every UDP sender address has its own token buckets for bytes/s and lines/s
+(``max_rate_bps``, ``max_rate_lps``), whatever exceeds them is dropped, counted
+and reported once per burst (``rate_limited``); a listener holds at most
+``max_peers`` connections or sender addresses, the others are refused and
+counted (``peer_refused``, once per burst).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import logging
+import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +34,33 @@ from typing import Any, Protocol
 import serial
 
 from sepmon.errors import ConfigError
+from sepmon.events import Event
 from sepmon.model import Fix
+
+log = logging.getLogger(__name__)
 
 OnData = Callable[[str, bytes, float], None]
 OnState = Callable[[str, bool, str], None]
 OnFix = Callable[[str, "Fix"], None]
+OnEvent = Callable[[Event], None]
 
 KINDS = ("serial", "tcp", "tcp-listen", "udp", "file", "gpsd")
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0)  # then 1 s forever: a replugged cable is back within ~1 s
 MAX_PEERS = 16
+"""Default ``max_peers``: connections a ``tcp-listen`` source holds, senders a ``udp`` one tracks."""
 MAX_PEER_LINE = 4096
+"""Longest line (bytes, terminator included) a TCP connection may send; longer ones are dropped unbuffered."""
+MAX_RATE_BPS = 65536
+"""Default ``max_rate_bps`` per TCP connection / UDP sender: ~6x a 115200-baud receiver running flat out."""
+MAX_RATE_LPS = 1000
+"""Default ``max_rate_lps``: a 10 Hz receiver sends ~100 lines/s; a multiplexer of several, a few hundred."""
+BUCKET_S = 2.0
+"""Depth of the token buckets in seconds of rate: a connection may catch up a 2 s stall at once."""
+QUIET_S = 10.0
+"""A burst of drops (or refusals) ends after this long without one; the next one is a new event."""
+SENDER_IDLE_S = 60.0
+"""A UDP sender not heard for this long gives its slot up to a new one."""
+NETWORK_KEYS = ("max_peers", "max_rate_bps", "max_rate_lps")
 
 
 @dataclass(frozen=True)
@@ -47,12 +78,17 @@ class SourceSpec:
     kind: str
     baud: int = 115200
     board: bool = True  # send alert commands to it (serial only)
+    max_peers: int = MAX_PEERS  # tcp-listen: connections; udp: sender addresses
+    max_rate_bps: int = MAX_RATE_BPS  # per TCP connection / UDP sender
+    max_rate_lps: int = MAX_RATE_LPS  # per TCP connection / UDP sender
 
     @property
     def host_port(self) -> tuple[str, int]:
-        """``(host, port)`` of a network URL."""
+        """``(host, port)`` of a network URL; an empty host is 127.0.0.1 (``[::1]`` → ``::1``)."""
         rest = self.url.split("://", 1)[1]
         host, _, port = rest.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
         return host or "127.0.0.1", int(port)
 
 
@@ -72,7 +108,7 @@ def _kind(url: str) -> str:
 def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
     """Validate one ``[[sources]]`` table."""
     for key in entry:
-        if key not in ("name", "url", "baud", "board"):
+        if key not in ("name", "url", "baud", "board", *NETWORK_KEYS):
             raise ConfigError(f"{where}.{key}: unknown key")
     name, url = entry.get("name"), entry.get("url")
     if not isinstance(name, str) or not name or "," in name or "*" in name:
@@ -86,7 +122,21 @@ def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
     board = entry.get("board", kind == "serial")
     if not isinstance(board, bool):
         raise ConfigError(f"{where}.board: expected true or false")
-    spec = SourceSpec(name=name, url=url, kind=kind, baud=baud, board=board and kind == "serial")
+    limits: dict[str, int] = {}
+    for key, lo, hi, kinds in (
+        ("max_peers", 1, 1024, ("tcp-listen", "udp")),
+        ("max_rate_bps", 100, 1_000_000_000, ("tcp", "tcp-listen", "udp")),
+        ("max_rate_lps", 1, 10_000_000, ("tcp", "tcp-listen", "udp")),
+    ):
+        if key not in entry:
+            continue
+        if kind not in kinds:
+            raise ConfigError(f"{where}.{key}: only for {', '.join(k + '://' for k in kinds)} sources")
+        v = entry[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ConfigError(f"{where}.{key}: expected a whole number from {lo} to {hi}, got {v!r}")
+        limits[key] = v
+    spec = SourceSpec(name=name, url=url, kind=kind, baud=baud, board=board and kind == "serial", **limits)
     if kind in ("tcp", "tcp-listen", "udp", "gpsd"):
         try:
             spec.host_port  # noqa: B018 - validation
@@ -207,41 +257,237 @@ class SerialLink:
                     self.loop.call_soon_threadsafe(self.on_data, self.spec.name, data, time.time())
 
 
+def exposed(host: str) -> bool:
+    """True when listening on ``host`` is reachable from other machines (not a loopback address)."""
+    if host.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name: whatever it resolves to, assume it is reachable
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``rate * BUCKET_S`` saved up; starts full."""
+
+    __slots__ = ("depth", "rate", "t", "tokens")
+
+    def __init__(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self.depth = rate * BUCKET_S
+        self.tokens = self.depth
+        self.t = now
+
+    def refill(self, now: float) -> None:
+        """Add what accrued since the last call (``now`` is monotonic)."""
+        if now > self.t:
+            self.tokens = min(self.depth, self.tokens + (now - self.t) * self.rate)
+            self.t = now
+
+
+def _line_count(data: bytes) -> int:
+    # CRLF, LF and CR-only terminators all count one per line.
+    return max(data.count(b"\n"), data.count(b"\r"))
+
+
+class PeerGate:
+    """What one TCP connection or UDP sender may deliver: whole lines within its rates.
+
+    ``stream=True`` (TCP): bytes are cut at the last line terminator and the rest is
+    kept for the next read, at most ``MAX_PEER_LINE`` bytes of it; a longer line is
+    dropped as it arrives (never buffered) up to its terminator. So peers of one
+    listener never splice lines into each other, and a peer that never sends a
+    newline costs nothing but the bytes of one read. ``stream=False`` (UDP): a
+    datagram is passed or dropped whole.
+    """
+
+    __slots__ = ("_skip", "_tail", "bytes", "label", "last_drop", "last_seen", "lines", "link", "stream")
+
+    def __init__(self, link: NetworkLink, label: str, *, stream: bool) -> None:
+        now = time.monotonic()
+        self.link = link
+        self.label = label
+        self.stream = stream
+        self.bytes = TokenBucket(link.spec.max_rate_bps, now)
+        self.lines = TokenBucket(link.spec.max_rate_lps, now)
+        self.last_drop = -math.inf
+        self.last_seen = now
+        self._tail = b""
+        self._skip = False
+
+    def feed(self, data: bytes) -> bytes:
+        """The part of ``data`` to deliver (may be empty)."""
+        now = time.monotonic()
+        self.last_seen = now
+        if self.stream:
+            data = self._frame(data)
+            if not data:
+                return b""
+        self.bytes.refill(now)
+        self.lines.refill(now)
+        n, nl = len(data), _line_count(data)
+        if n <= self.bytes.tokens and nl <= self.lines.tokens:
+            self.bytes.tokens -= n
+            self.lines.tokens -= nl
+            return data
+        keep = b""
+        if self.stream:  # pass the lines that fit, drop the rest (whole lines: the stream stays aligned)
+            parts = data.splitlines(keepends=True)
+            i = 0
+            while i < len(parts) and len(parts[i]) <= self.bytes.tokens and self.lines.tokens >= 1:
+                self.bytes.tokens -= len(parts[i])
+                self.lines.tokens -= 1
+                i += 1
+            keep = b"".join(parts[:i])
+        self._dropped(now, n - len(keep), nl - _line_count(keep))
+        return keep
+
+    def _frame(self, data: bytes) -> bytes:
+        if self._skip:  # inside an over-long line: discard up to its end
+            cut = _first_terminator(data)
+            if cut < 0:
+                return b""
+            data = data[cut:]
+            self._skip = False
+        buf = self._tail + data if self._tail else data
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
+        out, self._tail = buf[: cut + 1], buf[cut + 1 :]
+        if len(self._tail) > MAX_PEER_LINE:
+            self._tail = b""
+            self._skip = True
+            self.link.stats["overlong"] += 1
+        return out
+
+    def _dropped(self, now: float, nbytes: int, nlines: int) -> None:
+        stats = self.link.stats
+        stats["rate_dropped_bytes"] += nbytes
+        stats["rate_dropped_lines"] += nlines
+        if now - self.last_drop > QUIET_S:
+            stats["rate_limited"] += 1
+            s = self.link.spec
+            self.link.report(
+                "rate_limited",
+                f"{self.label} sends more than {s.max_rate_bps} B/s or {s.max_rate_lps} lines/s: "
+                f"dropping the excess ({stats['rate_dropped_bytes']} bytes dropped on this source so far)",
+            )
+        self.last_drop = now
+
+
+def _first_terminator(data: bytes) -> int:
+    a, b = data.find(b"\n"), data.find(b"\r")
+    return b if a < 0 else a if b < 0 else min(a, b)
+
+
+def _addr(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"[{addr[0]}]:{addr[1]}" if ":" in str(addr[0]) else f"{addr[0]}:{addr[1]}"
+    return "a peer"
+
+
 class _StreamProtocol(asyncio.Protocol):
-    def __init__(self, key: str, on_data: OnData, on_lost: Callable[[str], None]) -> None:
-        self.key = key
-        self.on_data = on_data
+    """One TCP connection: whole lines through its :class:`PeerGate`."""
+
+    def __init__(self, link: NetworkLink, on_lost: Callable[[str], None]) -> None:
+        self.link = link
         self.on_lost = on_lost
+        self.gate: PeerGate | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.gate = PeerGate(self.link, _addr(transport.get_extra_info("peername")), stream=True)
 
     def data_received(self, data: bytes) -> None:
-        self.on_data(self.key, data, time.time())
+        if self.gate is None:
+            return
+        data = self.gate.feed(data)
+        if data:
+            self.link.on_data(self.link.spec.name, data, time.time())
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.gate = None  # an unterminated last line is dropped, never glued to the next connection
         self.on_lost(str(exc) if exc else "connection closed")
 
 
+class _ListenerPeer(_StreamProtocol):
+    """A connection accepted by a ``tcp-listen`` source; refused beyond ``max_peers``."""
+
+    def __init__(self, link: NetworkLink) -> None:
+        super().__init__(link, lambda _detail: None)
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        link = self.link
+        peer = _addr(transport.get_extra_info("peername"))
+        if len(link.peers) >= link.spec.max_peers:  # bounded: a flood of peers can't exhaust us
+            transport.close()
+            link.refused(f"refused {peer}: already {len(link.peers)} connections (max_peers)")
+            return
+        super().connection_made(transport)
+        self.transport = transport
+        link.peers.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.peers.discard(self)
+        self.gate = None
+
+
 class _DatagramProtocol(asyncio.DatagramProtocol):
-    def __init__(self, key: str, on_data: OnData) -> None:
-        self.key = key
-        self.on_data = on_data
+    """A UDP listener: one :class:`PeerGate` per sender address, at most ``max_peers`` of them."""
+
+    def __init__(self, link: NetworkLink) -> None:
+        self.link = link
+        self.senders: dict[Any, PeerGate] = {}
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        link = self.link
+        gate = self.senders.get(addr)
+        if gate is None:
+            if len(self.senders) >= link.spec.max_peers:
+                cutoff = time.monotonic() - SENDER_IDLE_S
+                for old in [a for a, g in self.senders.items() if g.last_seen < cutoff]:
+                    del self.senders[old]
+            if len(self.senders) >= link.spec.max_peers:
+                link.refused(f"ignoring {_addr(addr)}: already {len(self.senders)} senders (max_peers)")
+                return
+            gate = self.senders[addr] = PeerGate(link, _addr(addr), stream=False)
         # A datagram is whole sentences; make sure the last one is terminated.
-        self.on_data(self.key, data if data.endswith(b"\n") else data + b"\r\n", time.time())
+        data = gate.feed(data if data.endswith(b"\n") else data + b"\r\n")
+        if data:
+            link.on_data(link.spec.name, data, time.time())
 
 
 class NetworkLink:
-    """TCP client, TCP server or UDP listener; reconnects (client) with backoff."""
+    """TCP client, TCP server or UDP listener; reconnects (client) with backoff.
 
-    def __init__(self, spec: SourceSpec, loop: asyncio.AbstractEventLoop, on_data: OnData, on_state: OnState):
+    ``stats`` counts what the bounds cost: ``overlong`` lines, ``rate_dropped_bytes``
+    and ``rate_dropped_lines``, ``rate_limited`` bursts, ``peers_refused``.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        loop: asyncio.AbstractEventLoop,
+        on_data: OnData,
+        on_state: OnState,
+        on_event: OnEvent | None = None,
+    ):
         self.spec = spec
         self.loop = loop
         self.on_data = on_data
         self.on_state = on_state
+        self.on_event = on_event
         self.up = False
+        self.stats: Counter[str] = Counter()
+        self.peers: set[_ListenerPeer] = set()
+        self.address: tuple[str, int] | None = None  # (host, port) listened on, once listening
         self._task: asyncio.Task[None] | None = None
         self._closers: list[Callable[[], None]] = []
-        self._peers = 0
+        self._last_refusal = -math.inf
+        self._udp: _DatagramProtocol | None = None
+
+    @property
+    def senders(self) -> int:
+        """UDP sender addresses tracked now."""
+        return len(self._udp.senders) if self._udp is not None else 0
 
     def start(self) -> None:
         """Start connecting / listening."""
@@ -254,31 +500,66 @@ class NetworkLink:
         for close in self._closers:
             with contextlib.suppress(Exception):
                 close()
+        for peer in list(self.peers):
+            transport = peer.transport
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    transport.close()
 
     def write(self, data: bytes) -> bool:
         """Network sources are read-only."""
         return False
+
+    def report(self, type_: str, detail: str) -> None:
+        """An event about this source (through the daemon when it gave ``on_event``)."""
+        if self.on_event is None:
+            log.warning("%s: %s: %s", self.spec.name, type_, detail)
+            return
+        with contextlib.suppress(Exception):  # reporting must never break reading
+            self.on_event(Event(t=time.time(), type=type_, a=self.spec.name, detail=detail))
+
+    def refused(self, detail: str) -> None:
+        """A connection or sender beyond ``max_peers``: counted, reported once per burst."""
+        self.stats["peers_refused"] += 1
+        now = time.monotonic()
+        if now - self._last_refusal > QUIET_S:
+            self.report("peer_refused", f"{detail}; {self.stats['peers_refused']} refused so far")
+        self._last_refusal = now
 
     def _state(self, up: bool, detail: str) -> None:
         if up != self.up or not up:
             self.up = up
             self.on_state(self.spec.name, up, detail)
 
+    def _listening(self, proto: str, host: str, sockname: Any) -> None:
+        self.address = (str(sockname[0]), int(sockname[1]))
+        sock_port = self.address[1]
+        where = f"[{host}]:{sock_port}" if ":" in host else f"{host}:{sock_port}"
+        self._state(True, f"listening {proto} {where}")
+        if exposed(host):
+            anyone = "all interfaces" if host in ("0.0.0.0", "::") else "not loopback"
+            self.report(
+                "exposed",
+                f"listening {proto} on {where} ({anyone}): anyone who can reach it can send positions; "
+                "firewall it or bind 127.0.0.1",
+            )
+
     async def _run(self) -> None:
         host, port = self.spec.host_port
         kind = self.spec.kind
         try:
             if kind == "udp":
-                udp, _ = await self.loop.create_datagram_endpoint(
-                    lambda: _DatagramProtocol(self.spec.name, self.on_data), local_addr=(host, port)
+                udp, proto = await self.loop.create_datagram_endpoint(
+                    lambda: _DatagramProtocol(self), local_addr=(host, port)
                 )
+                self._udp = proto
                 self._closers.append(udp.close)
-                self._state(True, f"listening udp {host}:{port}")
+                self._listening("udp", host, udp.get_extra_info("sockname"))
                 return
             if kind == "tcp-listen":
-                server = await self.loop.create_server(self._accept, host, port)
+                server = await self.loop.create_server(lambda: _ListenerPeer(self), host, port)
                 self._closers.append(server.close)
-                self._state(True, f"listening tcp {host}:{port}")
+                self._listening("tcp", host, server.sockets[0].getsockname())
                 return
         except OSError as exc:
             self._state(False, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
@@ -292,7 +573,7 @@ class NetworkLink:
                 lost.set()
 
             def factory(on_lost: Callable[[str], None] = on_lost) -> asyncio.Protocol:
-                return _StreamProtocol(self.spec.name, self.on_data, on_lost)
+                return _StreamProtocol(self, on_lost)
 
             try:
                 transport, _ = await self.loop.create_connection(factory, host, port)
@@ -305,21 +586,6 @@ class NetworkLink:
             self._closers.append(transport.close)
             self._state(True, f"connected to {host}:{port}")
             await lost.wait()
-
-    def _accept(self) -> asyncio.Protocol:
-        link = self
-
-        class Peer(_StreamProtocol):
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                if link._peers >= MAX_PEERS:  # bounded: a flood of peers can't exhaust us
-                    transport.close()
-                    return
-                link._peers += 1
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                link._peers = max(0, link._peers - 1)
-
-        return Peer(self.spec.name, self.on_data, lambda _d: None)
 
 
 class FileLink:
@@ -393,8 +659,14 @@ def open_link(
     on_data: OnData,
     on_state: OnState,
     on_fix: OnFix | None = None,
+    *,
+    on_event: OnEvent | None = None,
 ) -> Link:
-    """The reader for a spec (not started). Links that deliver fixes, not bytes, use ``on_fix``."""
+    """The reader for a spec (not started). Links that deliver fixes, not bytes, use ``on_fix``.
+
+    ``on_event`` receives what a network link has to say about its peers (``exposed``,
+    ``rate_limited``, ``peer_refused``); without it those go to the ``logging`` module.
+    """
     if spec.kind == "gpsd":
         from sepmon.gpsd import GpsdLink  # lazy: only configurations that use gpsd need it
 
@@ -405,4 +677,4 @@ def open_link(
         return SerialLink(spec, loop, on_data, on_state)
     if spec.kind == "file":
         return FileLink(spec, loop, on_data, on_state)
-    return NetworkLink(spec, loop, on_data, on_state)
+    return NetworkLink(spec, loop, on_data, on_state, on_event)
