@@ -218,7 +218,9 @@ class Daemon:
         for out in self.outputs:
             await out.start(self)
         for spec in self.specs:
-            link = open_link(spec, loop, self._on_data, self._on_state, self._on_link_fix)
+            link = open_link(
+                spec, loop, self._on_data, self._on_state, self._on_link_fix, on_event=self.report
+            )
             self.links[spec.name] = link
             link.start()
         try:
