@@ -45,6 +45,7 @@ from sepmon.errors import ConfigError
 from sepmon.events import Event
 from sepmon.flarm import ACFT_TYPES, FeedOptions, IdBook, burst, is_flarm_id, levels_for
 from sepmon.model import Fix
+from sepmon.sources import exposed
 
 if TYPE_CHECKING:
     from sepmon.daemon import Daemon
@@ -269,6 +270,7 @@ class FlarmOutput:
         self._last_fix_t: float | None = None
         self._problems: dict[str, str] = {}
         self._opening: asyncio.Task[None] | None = None
+        self._warned_exposed = False
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -295,6 +297,14 @@ class FlarmOutput:
             try:
                 self._server = await asyncio.start_server(self._client, s.bind, s.port)
                 self._resolved("tcp", f"serving FLARM feed on {s.bind}:{self.port}")
+                if exposed(s.bind) and not self._warned_exposed:
+                    self._warned_exposed = True  # once per run, not at every re-listen
+                    anyone = "all interfaces" if s.bind in ("0.0.0.0", "::") else "not loopback"
+                    self._report(
+                        "exposed",
+                        f"FLARM feed on {s.bind}:{self.port} ({anyone}): anyone who can reach it "
+                        "sees the traffic picture; firewall it or bind 127.0.0.1",
+                    )
             except OSError as exc:
                 self._problem("tcp", f"cannot listen on {s.bind}:{s.port}: {exc.strerror or exc}")
         if self._serial is not None and not self._serial.is_open:
