@@ -88,6 +88,7 @@ def run_analysis(
     tracks_out: str | Path | None = None,
     on_event: Callable[[Event], None] | None = None,
     tick_s: float = 1.0,
+    batch_s: float = 0.1,
 ) -> AnalysisResult:
     """Run recordings through the monitor; write events JSONL / tracks CSV when asked."""
     files = [Path(p) for p in paths]
@@ -117,15 +118,20 @@ def run_analysis(
 
     try:
         streams = [_file_fixes(p, config, result.stats) for p in files]
-        next_tick = -math.inf
+        next_tick = next_eval = -math.inf
         for fix in heapq.merge(*streams, key=clock_time):
             now = clock_time(fix)
+            if now >= next_eval:
+                # Fixes within one batch window are evaluated together, as the live
+                # daemon evaluates the fixes of one read together.
+                emit(monitor.evaluate())
+                next_eval = now + batch_s
             if now >= next_tick:
                 if math.isfinite(next_tick):
                     emit(monitor.tick(now))
                 next_tick = math.floor(now / tick_s) * tick_s + tick_s
             result.fixes += 1
-            emit(monitor.on_fix(fix))
+            emit(monitor.on_fix(fix, evaluate=False))
             if writer is not None:
                 src = config.canonical(fix.source)
                 writer.writerow(
@@ -141,6 +147,7 @@ def run_analysis(
                         _fmt(fix.hdop),
                     )
                 )
+        emit(monitor.evaluate())
     finally:
         if log is not None:
             log.close()

@@ -113,20 +113,23 @@ class Daemon:
     def _on_data(self, key: str, data: bytes, rx_t: float) -> None:
         self.status[key].bytes_in += len(data)
         fixes = self.ingests[key].feed(data, rx_t)
-        for fix in fixes:
-            self._fix(fix)
+        if fixes:
+            for fix in fixes:
+                self._fix(fix)
+            self._emit(self.monitor.evaluate())  # once for everything this read completed
 
     def inject_fix(self, fix: Fix) -> None:
         """A fix from a source that delivers fixes rather than bytes (gpsd, MQTT peers)."""
         if fix.rx_t is None:
             fix = replace(fix, rx_t=self.clock())
         self._fix(fix)
+        self._emit(self.monitor.evaluate())
 
     def _on_link_fix(self, key: str, fix: Fix) -> None:
         self.inject_fix(fix)
 
     def _fix(self, fix: Fix) -> None:
-        self._emit(self.monitor.on_fix(fix))
+        self._emit(self.monitor.on_fix(fix, evaluate=False))
         for out in self.outputs:
             out.on_fix(fix)
 
@@ -234,6 +237,7 @@ class Daemon:
             for ing in self.ingests.values():
                 for fix in ing.flush():
                     self._fix(fix)
+            self._emit(self.monitor.evaluate())
             self._emit(self._stats_events())
             for out in self.outputs:
                 await out.stop()

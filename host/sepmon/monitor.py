@@ -91,6 +91,7 @@ class Monitor:
         self.now = -math.inf
         # Rule of each pair of sources seen so far (the config does not change under us).
         self._rules: dict[tuple[str, str], SeparationRule] = {}
+        self._dirty: set[str] = set()  # sources with a fix not yet evaluated
 
     def _rule(self, a: str, b: str) -> SeparationRule:
         rule = self._rules.get((a, b))
@@ -98,8 +99,13 @@ class Monitor:
             rule = self._rules[(a, b)] = self.config.rule_for(a, b)
         return rule
 
-    def on_fix(self, fix: Fix) -> list[Event]:
-        """Take one fix and re-evaluate the pairs its source is part of."""
+    def on_fix(self, fix: Fix, evaluate: bool = True) -> list[Event]:
+        """Take one fix and (unless ``evaluate`` is False) re-evaluate the pairs its source is part of.
+
+        Callers holding several fixes at once (a chunk read from a port, a batch of a
+        recording) pass ``evaluate=False`` and call :meth:`evaluate` after the last:
+        the pairs are then evaluated once for all of them.
+        """
         source = self.config.canonical(fix.source)
         if source != fix.source:
             fix = replace(fix, source=source)
@@ -108,33 +114,49 @@ class Monitor:
         accepted, tevents = self.tracker.update(fix)
         events = [_track_event(e) for e in tevents]
         if accepted:
-            events.extend(self._evaluate(now, only=source))
+            self._dirty.add(source)
+            if evaluate:
+                events.extend(self.evaluate())
         return events
+
+    def evaluate(self) -> list[Event]:
+        """Evaluate the pairs of every source that has a new fix since the last evaluation."""
+        if not self._dirty:
+            return []
+        dirty, self._dirty = self._dirty, set()
+        return self._evaluate(self.now, only=dirty)
 
     def tick(self, now: float) -> list[Event]:
         """Advance the clock: mark stale tracks lost and let levels decay after their hold."""
         self.now = max(self.now, now)
         events = [_track_event(e) for e in self.tracker.check(self.now)]
+        self._dirty.clear()
         events.extend(self._evaluate(self.now, only=None))
         return events
 
-    def _pair_indices(self, states: list[TrackState], only: str | None) -> list[tuple[int, int]]:
-        """Index pairs (i < j) of the states to check, in (i, j) order; only those with ``only``."""
+    def _pair_indices(self, states: list[TrackState], only: set[str] | None) -> list[tuple[int, int]]:
+        """Index pairs (i < j) of the states to check, in (i, j) order; only those touching ``only``."""
         n = len(states)
         names = [s.source for s in states]
         rule = self._rule
         if only is None:
             return [(i, j) for i in range(n) for j in range(i + 1, n) if rule(names[i], names[j]).check]
-        try:
-            k = names.index(only)
-        except ValueError:
-            return []
-        me = names[k]
-        return [(i, k) for i in range(k) if rule(names[i], me).check] + [
-            (k, j) for j in range(k + 1, n) if rule(me, names[j]).check
+        mine = [k for k, name in enumerate(names) if name in only]
+        if len(mine) == 1:  # the common case, O(n)
+            k = mine[0]
+            me = names[k]
+            return [(i, k) for i in range(k) if rule(names[i], me).check] + [
+                (k, j) for j in range(k + 1, n) if rule(me, names[j]).check
+            ]
+        touched = set(mine)
+        return [
+            (i, j)
+            for i in range(n)
+            for j in range(i + 1, n)
+            if (i in touched or j in touched) and rule(names[i], names[j]).check
         ]
 
-    def _evaluate(self, now: float, only: str | None) -> list[Event]:
+    def _evaluate(self, now: float, only: set[str] | None) -> list[Event]:
         states = sorted(self.tracker.states(now), key=lambda s: s.source)
         pairs = self._pair_indices(states, only)
         if not pairs:
