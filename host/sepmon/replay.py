@@ -650,6 +650,9 @@ class Replayer:
 
     def _play(self) -> None:
         self._t_play = time.monotonic()
+        with self._lock:
+            for port in self._ports.values():
+                port._drained_at = self._t_play  # a backlog is aged from when playing began, not open()
         base = self._t_play
         last_t = self._schedule[-1][0] if self._schedule else 0.0
         while not self._stop.is_set():

@@ -262,6 +262,23 @@ def test_backlog_nobody_reads_is_discarded(tmp_path: Path) -> None:
     assert first >= 50  # nothing older than about STALE_S when the port was opened
 
 
+def test_backlog_age_counts_from_when_playing_starts(tmp_path: Path) -> None:
+    # A reader that opened the port long before playing began (a daemon waiting for the
+    # replay) and is busy for a moment must still get the first bytes: they are fresh.
+    # A board writes its identity in its first poll, before the backlog is first measured.
+    lines = [(0.0, _nmea("GPTXT,1")), (0.3, _nmea("GPTXT,2"))]
+    with Replayer({"alpha": lines}, tmp_path, speed=1, boards=True) as r:
+        fd = _open_port(r.ports["alpha"])
+        time.sleep(STALE_S + 0.2)
+        r.start()
+        time.sleep(0.2)  # well under STALE_S
+        got = _read_lines({"a": fd}, lambda: r.done)["a"]
+        os.close(fd)
+        assert r.stats()["alpha"].flushed_bytes == 0
+    assert got and got[0][1].startswith(b"$PSEPI,"), got[:2]
+    assert [d for _, d in got if d.startswith(b"$GPTXT")] == [d for _, d in lines]
+
+
 def test_loop_starts_over(tmp_path: Path) -> None:
     lines = [(0.0, _nmea("GPTXT,a")), (0.5, _nmea("GPTXT,b"))]
     with Replayer({"alpha": lines}, tmp_path, speed=10, loop=True) as r:
