@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import os
 import stat
+import sys
+import tomllib
 
 from rich.console import Console
 from rich.live import Live
@@ -39,12 +41,63 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
 
 
+SECRET_KEYS = ("password_file", "key_file")
+"""Keys of ``[outputs.*]`` tables that name a file holding a secret."""
+
+
+def _secret_files(path: str) -> list[tuple[str, str]]:
+    """``(key, file)`` of every secret file the configuration names (empty if it does not parse)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []  # load_config reports what is wrong with it
+    outputs = raw.get("outputs")
+    found: list[tuple[str, str]] = []
+    if isinstance(outputs, dict):
+        for name, table in outputs.items():
+            if isinstance(table, dict):
+                for key in SECRET_KEYS:
+                    if isinstance(table.get(key), str) and table[key]:
+                        found.append((f"outputs.{name}.{key}", table[key]))
+    return found
+
+
 def _check_permissions(path: str | None) -> None:
+    """Refuse files other users could change or read (exit 2); warn about a group-writable config.
+
+    Anyone who can write the configuration can point the daemon at their own
+    sources, turn alerts off or send the credentials it names elsewhere; anyone
+    who can read a password or key file has the credentials.
+    """
     if path is None:
         return
-    mode = os.stat(path).st_mode
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # load_config says what is wrong with it
     if mode & stat.S_IWOTH:
-        raise SepmonError(f"{path}: refusing a configuration that anyone may write (chmod o-w {path})")
+        raise SepmonError(
+            f"{path}: refusing a configuration that anyone may write (chmod o-w {path})", status=2
+        )
+    secrets = _secret_files(path)
+    if mode & stat.S_IWGRP:
+        why = "it names credentials" if secrets else "it decides what is monitored"
+        print(
+            f"sepmon run: warning: {path}: the group may write this configuration "
+            f"and {why} (chmod g-w {path})",
+            file=sys.stderr,
+        )
+    for key, file in secrets:
+        try:
+            smode = os.stat(file).st_mode
+        except OSError:
+            continue  # the output's own check reports a missing file
+        if smode & (stat.S_IROTH | stat.S_IWOTH):
+            raise SepmonError(
+                f"{file} ({key}): refusing a secret file that anyone may read or write (chmod o-rw {file})",
+                status=2,
+            )
 
 
 def run(args: argparse.Namespace) -> int:
