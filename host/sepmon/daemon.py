@@ -173,15 +173,16 @@ class Daemon:
                 notify.add(ev.a)
                 if ev.b is not None:
                     notify.add(ev.b)
-        for name in notify:
-            if name in self.boards:
+        for name in self.boards:
+            if self.config.canonical(name) in notify:  # a board on an alias port is that source's board
                 self._send_alert(name)
 
     def _send_alert(self, name: str) -> None:
         link = self.links.get(name)
         if link is None:
             return
-        data = self.boards[name].alert(self.monitor.threat_for(name), self.clock())
+        threat = self.monitor.threat_for(self.config.canonical(name))
+        data = self.boards[name].alert(threat, self.clock())
         link.write(data)
 
     def _tick(self) -> None:
