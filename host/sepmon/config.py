@@ -101,7 +101,10 @@ _TOP_KEYS = {"separation", "groups", "aliases", "pairs", "ingest", "sources", "o
 def _number(where: str, value: Any, *, positive: bool = True, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ConfigError(f"{where}: must be finite, got an integer too large for a float") from None
     if not math.isfinite(v):
         raise ConfigError(f"{where}: must be finite, got {value!r}")
     if positive and v <= 0:
@@ -233,7 +236,7 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{p}: cannot read: {exc}") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, int over 4300 digits, deep nesting
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     try:
         return parse_config(data)
