@@ -18,6 +18,7 @@ PROTO_VERSION = 1
 SEQ_MAX = 65535
 TTL_MAX_MS = 60000
 MAX_SENTENCE = 120
+UINT_MAX = 9_999_999_999  # the decoder reads at most 10 digits per integer field
 
 # Pattern names the firmware knows for $PSEPT (plus "all": every pattern in turn).
 PATTERNS = ("clear", "advisory", "caution", "warning", "offline", "nogps")
@@ -115,7 +116,9 @@ def _body(msg: Message) -> str:
     if isinstance(msg, Status):
         fields = (msg.uptime_ms, msg.lines_fwd, msg.lines_dropped, msg.gps_silent_ms, msg.mem_free)
         names = ("uptime_ms", "lines_fwd", "lines_dropped", "gps_silent_ms", "mem_free")
-        return ",".join(("PSEPS", *(str(_check_uint(n, v)) for n, v in zip(names, fields, strict=True))))
+        return ",".join(
+            ("PSEPS", *(str(_check_uint(n, v, UINT_MAX)) for n, v in zip(names, fields, strict=True)))
+        )
     if isinstance(msg, Ack):
         return f"PSEPK,{_check_uint('seq', msg.seq, SEQ_MAX)}"
     if isinstance(msg, AlertCommand):
@@ -131,8 +134,8 @@ def _body(msg: Message) -> str:
         rng = ""
         if msg.range_m is not None:
             r = float(msg.range_m)
-            if not 0 <= r < 1e10:
-                raise ProtocolError(f"range_m must be 0..1e10, got {msg.range_m!r}")
+            if not 0 <= r < UINT_MAX + 0.5:  # rounds to at most 10 digits
+                raise ProtocolError(f"range_m must be 0..{UINT_MAX}, got {msg.range_m!r}")
             rng = str(round(r))
         return f"PSEPA,{msg.seq},{msg.level},{bearing},{rng},{msg.ttl_ms}"
     if isinstance(msg, SelfTest):
