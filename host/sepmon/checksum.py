@@ -38,8 +38,8 @@ def split_checksum(sentence: str) -> tuple[str, str | None]:
 def checksum_ok(sentence: str) -> bool:
     """True when ``sentence`` carries a two-hex-digit checksum (either case) that matches."""
     body, given = split_checksum(sentence)
-    if given is None or len(given) != 2:
-        return False
+    if given is None or len(given) != 2 or not all(c in "0123456789abcdefABCDEF" for c in given):
+        return False  # int(.., 16) alone would take "+f", " f" or "_f"
     try:
         return int(given, 16) == nmea_checksum(body)
     except ValueError:
