@@ -1,0 +1,12 @@
+"""atheris harness: the $PSEP decoders on both sides, the firmware framer, encoder round trips.
+
+Run through ``fuzz/run.py`` (seed corpus, time budget, RSS check), or by hand:
+``python fuzz/fuzz_protocol.py -max_total_time=60 CORPUS_DIR``.
+"""
+
+from __future__ import annotations
+
+from harness import main
+
+if __name__ == "__main__":
+    main("protocol")
