@@ -18,8 +18,9 @@ up after its epoch was emitted is learned at once; a learned type is forgotten a
 it was missing from three epochs in a row.  Sentences for an epoch already emitted
 (late GSA, duplicates via a second path) are counted ``unused`` and change nothing.
 
-Date: from the epoch's RMC; else from the receive time (TAG ``c:`` or the caller's
-clock), choosing the date that puts the fix nearest to it; else the last date used,
+Date: from the epoch's RMC, unless that puts the fix more than a day from the receive
+time (a GPS week rollover: 1024 weeks back); else from the receive time (TAG ``c:`` or
+the caller's clock), choosing the date that puts the fix nearest to it; else the last date used,
 advanced when the time of day wraps past midnight.  Dates before 2001 (receivers
 whose clock starts in 1980 or 2000, two-digit years 80/99) and unparsable dates count
 as unknown.  An epoch with no position is dropped as ``no_fix``, one with no date as
@@ -431,6 +432,11 @@ class EpochAssembler:
         tod = self._tod
         if self._days is not None:
             days = self._days
+            rx = self._rx_t
+            if rx is not None and abs(days * 86400.0 + tod - rx) > 86400.0:
+                # More than a day off the receive time: a GPS week rollover (1024 weeks
+                # back) or a clock not set yet. The receive time's day wins.
+                days = round((rx - tod) / 86400.0)
         elif self._rx_t is not None:
             days = round((self._rx_t - tod) / 86400.0)  # the day that puts the fix nearest rx_t
         elif self._last_days is not None:

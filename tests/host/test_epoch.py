@@ -270,6 +270,32 @@ def test_date_from_receive_time_picks_the_nearest_day() -> None:
     assert out[0].rx_t == rx
 
 
+def test_rmc_date_more_than_a_day_off_the_receive_time_gives_way_to_it() -> None:
+    # GPS week rollover: the receiver says 2004-07-30 (1024 weeks back) on 2024-03-15.
+    # The receive time's day wins, so epochs with and without RMC agree on the date.
+    rolled = "300704"
+    asm = EpochAssembler("a")
+    sentences = [
+        rmc("120000.00", date=rolled),
+        gga("120000.00"),
+        gga("120001.00"),
+        rmc("120002.00", date=rolled),
+    ]
+    out, _ = feed(asm, sentences, rx_t=T0 + 0.1)
+    asm.flush(out)
+    assert [f.t for f in out] == [T0, T0 + 1, T0 + 2]
+    # Within a day the receiver's own date stands (just after midnight, a late line).
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [rmc("235959.80")], rx_t=calendar.timegm((2024, 3, 16, 0, 0, 0)) + 0.4)
+    asm.flush(out)
+    assert out[0].t == pytest.approx(calendar.timegm((2024, 3, 15, 23, 59, 59)) + 0.8)
+    # Without a receive time (a plain file read offline) there is nothing better than the RMC date.
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [rmc("120000.00", date=rolled)])
+    asm.flush(out)
+    assert out[0].t == calendar.timegm((2004, 7, 30, 12, 0, 0))
+
+
 def test_midnight_rollover_without_rmc() -> None:
     asm = EpochAssembler("a")
     out, _ = feed(asm, [rmc("235959.00"), gga("235959.00"), gga("000000.00"), gga("000001.00")])
