@@ -8,6 +8,10 @@ state tests and the demo read.
 
 The port is published as a symlink (``link``) that survives ``reopen()``, so a
 "cable pulled and replugged" keeps its name, as a udev rule would on real hardware.
+
+Fault switch for tests: ``mute_acks = True`` drops every ``$PSEPK`` acknowledgement the
+firmware sends (a board whose USB TX path is half broken, or firmware stuck between
+reading commands and answering them); everything else still goes out.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class VirtualBoard:
         self.master = -1
         self._slave = -1
         self.dropped_out = 0
+        self.mute_acks = False  # fault switch: drop outgoing $PSEPK lines
+        self.muted_acks = 0
         self.open()
 
     @property
@@ -129,6 +135,12 @@ class VirtualBoard:
             if not self.hw.gps and not self.hw.host:
                 break
         out = self.hw.take_output()
+        if out and self.mute_acks and b"$PSEPK" in out:
+            # The firmware writes whole lines, so the output splits cleanly into them.
+            lines = out.splitlines(keepends=True)
+            kept = [ln for ln in lines if not ln.startswith(b"$PSEPK")]
+            self.muted_acks += len(lines) - len(kept)
+            out = b"".join(kept)
         if out and self.master >= 0:
             try:
                 os.write(self.master, out)
