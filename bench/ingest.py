@@ -1,0 +1,127 @@
+"""Ingest: NMEA lines per second through sepmon, next to pynmea2 and pynmeagps on the same lines.
+
+Baselines get the bare sentences, TAG blocks cut off and already split into
+lines (pynmea2: ``str`` without terminator, pynmeagps: ``bytes`` with CRLF), so
+they do strictly less work than sepmon, which reads the file, frames, checks the
+TAG block and sentence checksums and assembles fixes.
+
+- ingest: :class:`sepmon.ingest.NmeaIngest` over the whole corpus (≥ 1 M lines).
+- analyze: :func:`sepmon.analyze.run_analysis` (ingest + tracker + monitor, what
+  ``sepmon analyze`` runs) over the first ANALYZE_LINES lines: the monitor, not
+  the parsing, sets its pace, and the whole corpus would take minutes.
+- pynmeagps is ~10× slower than pynmea2, so it gets the first PYNMEAGPS_LINES lines.
+"""
+
+from __future__ import annotations
+
+import common
+
+common.single_core()
+
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pynmea2  # noqa: E402
+from corpus import corpus_path  # noqa: E402
+from pynmeagps import NMEAReader  # noqa: E402
+
+from sepmon.analyze import run_analysis  # noqa: E402
+from sepmon.config import Config  # noqa: E402
+from sepmon.ingest import NmeaIngest  # noqa: E402
+
+ANALYZE_LINES = 100_000
+PYNMEAGPS_LINES = 100_000
+CHUNK = 1 << 20
+TARGET_RATIO = 1.0
+
+
+def bare(line: bytes) -> bytes:
+    return line[line.rindex(b"\\") + 1 :] if line[:1] == b"\\" else line
+
+
+def rate_pynmea2(lines: list[str]) -> float:
+    parse = pynmea2.parse
+    t0 = time.perf_counter()
+    for line in lines:
+        parse(line)
+    return len(lines) / (time.perf_counter() - t0)
+
+
+def rate_pynmeagps(lines: list[bytes]) -> float:
+    parse = NMEAReader.parse
+    t0 = time.perf_counter()
+    for line in lines:
+        parse(line)
+    return len(lines) / (time.perf_counter() - t0)
+
+
+def rate_ingest(path: Path, n_lines: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    ing = NmeaIngest(path.stem)
+    fixes = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            fixes += len(ing.feed(chunk))
+    fixes += len(ing.flush())
+    return n_lines / (time.perf_counter() - t0), fixes
+
+
+def rate_analyze(path: Path, n_lines: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    result = run_analysis([path], Config())
+    return n_lines / (time.perf_counter() - t0), result.fixes
+
+
+def main() -> None:
+    path = corpus_path()
+    raw = path.read_bytes().splitlines(keepends=True)
+    n = len(raw)
+    prefix = common.OUT / f"{path.stem}-first{ANALYZE_LINES}.nmea"
+    if not prefix.exists():
+        prefix.write_bytes(b"".join(raw[:ANALYZE_LINES]))
+    bare_b = [bare(x) for x in raw]
+    bare_s = [x.decode("ascii").rstrip("\r\n") for x in bare_b]
+    del raw
+    common.log(f"ingest corpus: {n} lines, {path.stat().st_size / 1e6:.0f} MB")
+
+    ours, fixes = rate_ingest(path, n)
+    base = rate_pynmea2(bare_s)
+    common.log(f"  sepmon ingest {ours:.0f} lines/s ({fixes} fixes), pynmea2 {base:.0f} lines/s")
+    gps = rate_pynmeagps(bare_b[:PYNMEAGPS_LINES])
+    common.log(f"  pynmeagps {gps:.0f} lines/s (first {PYNMEAGPS_LINES})")
+    base_prefix = rate_pynmea2(bare_s[:ANALYZE_LINES])
+    ana, ana_fixes = rate_analyze(prefix, ANALYZE_LINES)
+    common.log(f"  sepmon analyze {ana:.0f} lines/s ({ana_fixes} fixes), pynmea2 {base_prefix:.0f} lines/s")
+
+    rows = [
+        common.Row(
+            metric=f"ingest (NmeaIngest), {n} lines",
+            value=f"{ours / 1e3:.1f} k lines/s",
+            baseline=f"pynmea2.parse loop {base / 1e3:.1f} k/s",
+            ratio=f"{ours / base:.2f}×",
+            target=f"≥ {TARGET_RATIO:.1f}×",
+            met=ours / base >= TARGET_RATIO,
+            note=f"{fixes} fixes; the file read, framing, TAG blocks and checksums included",
+        ),
+        common.Row(
+            metric="ingest vs pynmeagps",
+            value=f"{ours / 1e3:.1f} k lines/s",
+            baseline=f"NMEAReader.parse loop {gps / 1e3:.1f} k/s",
+            ratio=f"{ours / gps:.2f}×",
+            note=f"pynmeagps timed on the first {PYNMEAGPS_LINES} lines",
+        ),
+        common.Row(
+            metric=f"sepmon analyze (run_analysis), first {ANALYZE_LINES} lines",
+            value=f"{ana / 1e3:.1f} k lines/s",
+            baseline=f"pynmea2.parse loop {base_prefix / 1e3:.1f} k/s",
+            ratio=f"{ana / base_prefix:.2f}×",
+            target=f"≥ {TARGET_RATIO:.1f}×",
+            met=ana / base_prefix >= TARGET_RATIO,
+            note=f"{ana_fixes} fixes of 40 sources; the monitor re-evaluates 39 pairs per fix",
+        ),
+    ]
+    common.emit(rows)
+
+
+if __name__ == "__main__":
+    main()
