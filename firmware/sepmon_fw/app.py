@@ -14,8 +14,17 @@ except ImportError:
 from sepmon_fw import FW_VERSION, PROTO_VERSION
 from sepmon_fw.compat import ticks_add, ticks_diff
 from sepmon_fw.framer import LineFramer
-from sepmon_fw.nmea import Writer, decode_command, encode_ack, encode_identity, encode_status
-from sepmon_fw.patterns import LEVEL_NAMES, ORDER, PATTERNS, Annunciator
+from sepmon_fw.nmea import (
+    CMD_ALERT,
+    CMD_TEST,
+    Writer,
+    encode_ack,
+    encode_identity,
+    encode_status,
+    match,
+    parse_command,
+)
+from sepmon_fw.patterns import LEVEL_NAMES, ORDER, ORDER_BYTES, SINGLES, Annunciator
 
 IDENT_PERIOD_MS = const(10000)
 STATUS_PERIOD_MS = const(1000)
@@ -26,12 +35,15 @@ USB_STALL_MS = const(5000)  # no USB write progress for this long: stop feeding 
 UART_CHUNK = const(64)
 USB_CHUNK = const(32)
 
+_ALL = (b"all",)
+
 
 class Board:
     """All of the firmware's state. Read-only attributes for tests and the virtual board:
 
     ``pattern`` (name of the pattern shown: clear, advisory, caution, warning,
-    offline, nogps), ``level`` (last level from the host, -1 before any),
+    offline, nogps, degraded), ``level`` (last level from the host, -1 before any),
+    ``flags`` (the last ``$PSEPA``'s flags, a bitmask of ``nmea.FLAG_*``),
     ``lines_fwd``, ``lines_dropped``, ``cmds_ok``, ``cmds_ignored``,
     ``errors`` (exceptions caught in ``step``), ``last_error``, ``healthy``
     (whether the last step fed the watchdog), ``ann`` (the Annunciator with
@@ -48,6 +60,7 @@ class Board:
         self.uart_rx = bytearray(UART_CHUNK)
         self.usb_rx = bytearray(USB_CHUNK)
         self.out = Writer(128)
+        self._cmd = [0, 0, 0, 0, 0, 0]  # parse_command fills it in place
         self._on_gps = self.on_gps_line  # bound once: no allocation per line
         self._on_cmd = self.on_cmd_line
         self.gps = LineFramer(self._on_gps)
@@ -68,6 +81,7 @@ class Board:
         self.level = -1
         self.bearing = -1
         self.range_m = -1
+        self.flags = 0
         self.last_seq = -1
         self.alert_until = 0
         self.alert_valid = False
@@ -122,34 +136,37 @@ class Board:
 
     # ---- input from the host
     def on_cmd_line(self, buf, n):
-        c = decode_command(buf, n)
-        if c is None:
-            self.cmds_bad += 1
-            return
-        if c[0] == "A":
-            self.last_seq = c[1]
-            self.level = c[2]
-            self.bearing = c[3]
-            self.range_m = c[4]
-            self.alert_until = ticks_add(self.now, c[5])
+        c = self._cmd
+        kind = parse_command(buf, n, c)  # allocates nothing: commands come every second
+        if kind == CMD_ALERT:
+            self.last_seq = c[0]
+            self.level = c[1]
+            self.bearing = c[2]
+            self.range_m = c[3]
+            self.alert_until = ticks_add(self.now, c[4])
+            self.flags = c[5]
             self.alert_valid = True
             self.cmds_ok += 1
             w = self.out
-            self._write(w.buf, encode_ack(w, c[1]))
+            self._write(w.buf, encode_ack(w, c[0]))
             return
-        name = c[1]
-        if name == "all":
-            self.test_names = ORDER
-        elif name in PATTERNS:
-            self.test_names = (name,)
-        else:
-            self.cmds_bad += 1
+        if kind == CMD_TEST:
+            k = match(buf, c[0], c[1], ORDER_BYTES)
+            if k >= 0:
+                self.test_names = SINGLES[k]
+            elif match(buf, c[0], c[1], _ALL) == 0:
+                self.test_names = ORDER
+            else:
+                self.cmds_bad += 1
+                return
+            self.cmds_ok += 1
+            self.test_start = self.now
             return
-        self.cmds_ok += 1
-        self.test_start = self.now
+        self.cmds_bad += 1
 
     # ---- state
     def choose_pattern(self, now):
+        """offline > warning > nogps > caution/advisory > degraded > clear (a self-test first)."""
         if self.test_names:
             k = ticks_diff(now, self.test_start) // SELFTEST_MS
             if k < len(self.test_names):
@@ -163,6 +180,8 @@ class Board:
             return "warning"
         if ticks_diff(now, self.last_gps) >= GPS_SILENT_MS:
             return "nogps"
+        if self.level == 0 and self.flags:
+            return "degraded"  # the host is online but not really watching: never "clear"
         return LEVEL_NAMES[self.level]
 
     def step(self, now):

@@ -1,7 +1,8 @@
 """NMEA 0183 checksums and the ``$PSEP*`` sentences, board side.
 
-Everything here works on a bytearray plus a length so the hot path (checksum of
-a forwarded GPS line) allocates nothing. The host has its own implementation in
+Everything here works on a bytearray plus a length so the hot paths (checksum of
+a forwarded GPS line, parsing a host command with ``parse_command``) allocate
+nothing. The host has its own implementation in
 ``sepmon.protocol``; tests check that each side accepts what the other writes.
 """
 
@@ -193,56 +194,128 @@ def _field_int(buf, s, e, empty):
 # Limits of the fields of $PSEPA, as the host must send them.
 SEQ_MAX = const(65535)
 TTL_MAX_MS = const(60000)
+FLAGS_MAX = const(8)  # at most this many letters in the flags field
+
+# Flags of $PSEPA (6th field, letters A-Z in any order; unknown letters are ignored).
+FLAG_OWN_UNKNOWN = const(1)  # N: the host has no current position for this board's vehicle
+FLAG_TRAFFIC_LOST = const(2)  # L: a counterpart that matters is lost
+
+# What parse_command() found.
+CMD_NONE = const(0)
+CMD_ALERT = const(1)
+CMD_TEST = const(2)
 
 
-def decode_command(buf, n):
-    """Parse a host command in buf[0:n] (no CR/LF; trailing CR/LF tolerated).
+def _field_flags(buf, s, e):
+    """Bitmask of the flags field buf[s:e] (``[A-Z]{0,8}``), or -1 when it is not one."""
+    if e - s > FLAGS_MAX:
+        return -1
+    f = 0
+    while s < e:
+        c = buf[s]
+        if c < 0x41 or c > 0x5A:
+            return -1
+        if c == 0x4E:  # N
+            f |= FLAG_OWN_UNKNOWN
+        elif c == 0x4C:  # L
+            f |= FLAG_TRAFFIC_LOST
+        s += 1
+    return f
 
-    Returns ``("A", seq, level, bearing_deg, range_m, ttl_ms)`` for ``$PSEPA``
-    (bearing/range are -1 when the field is empty), ``("T", pattern)`` for
-    ``$PSEPT``, or None for anything else: wrong or missing checksum, unknown
-    sentence, wrong field count, a value out of range.
+
+def parse_command(buf, n, out):
+    """Parse a host command in buf[0:n] (trailing CR/LF tolerated) without allocating.
+
+    ``out`` is a list of at least 6 ints, filled in place. Returns:
+
+    - ``CMD_ALERT`` for ``$PSEPA,<seq>,<level>,<bearing>,<range>,<ttl>[,<flags>]``:
+      ``out[0:6]`` = seq, level, bearing_deg, range_m, ttl_ms, flags (bearing
+      and range -1 when empty; flags a bitmask of ``FLAG_*``, 0 when the field
+      is empty or absent, as in the 5-field form of protocol 1);
+    - ``CMD_TEST`` for ``$PSEPT,<name>``: the name (``[a-z_]+``) is
+      ``buf[out[0]:out[1]]``; whether it is a known pattern is the caller's business;
+    - ``CMD_NONE`` for anything else: wrong or missing checksum, unknown
+      sentence, wrong field count, a value out of range. ``out`` may then hold junk.
     """
     while n > 0 and (buf[n - 1] == 0x0A or buf[n - 1] == 0x0D):
         n -= 1
     if n < 10 or buf[0] != _DOLLAR or check(buf, n) != CK_OK:
-        return None
+        return CMD_NONE
     if not (buf[1] == 0x50 and buf[2] == 0x53 and buf[3] == 0x45 and buf[4] == 0x50 and buf[6] == _COMMA):
-        return None  # not $PSEP?,
+        return CMD_NONE  # not $PSEP?,
     kind = buf[5]
     end = n - 3
-    # Field boundaries: starts[k]..ends[k].
-    bounds = []
-    s = 7
-    i = 7
-    while i < end:
-        if buf[i] == _COMMA:
-            bounds.append((s, i))
-            s = i + 1
-        i += 1
-    bounds.append((s, end))
-    if kind == 0x41:  # A
-        if len(bounds) != 5:
-            return None
-        seq = _field_int(buf, bounds[0][0], bounds[0][1], None)
-        level = _field_int(buf, bounds[1][0], bounds[1][1], None)
-        bearing = _field_int(buf, bounds[2][0], bounds[2][1], -1)
-        rng = _field_int(buf, bounds[3][0], bounds[3][1], -1)
-        ttl = _field_int(buf, bounds[4][0], bounds[4][1], None)
-        if seq is None or level is None or bearing is None or rng is None or ttl is None:
-            return None
-        if seq > SEQ_MAX or level > 3 or bearing > 359 or ttl < 1 or ttl > TTL_MAX_MS:
-            return None
-        return ("A", seq, level, bearing, rng, ttl)
-    if kind == 0x54:  # T
-        if len(bounds) != 1:
-            return None
-        s, e = bounds[0]
-        if s == e:
-            return None
-        name = bytes(buf[s:e]).decode()
-        for c in name:
-            if not ("a" <= c <= "z" or c == "_"):
-                return None
-        return ("T", name)
+    if kind == 0x41:  # A: walk the fields, no list of boundaries
+        k = 0
+        s = 7
+        i = 7
+        while True:
+            if i == end or buf[i] == _COMMA:
+                if k == 5:
+                    v = _field_flags(buf, s, i)
+                    if v < 0:
+                        return CMD_NONE
+                elif k < 5:
+                    v = _field_int(buf, s, i, -1 if k == 2 or k == 3 else None)
+                    if v is None:
+                        return CMD_NONE
+                else:
+                    return CMD_NONE  # too many fields
+                out[k] = v
+                k += 1
+                if i == end:
+                    break
+                s = i + 1
+            i += 1
+        if k == 5:
+            out[5] = 0  # protocol 1 without flags
+        elif k != 6:
+            return CMD_NONE
+        if out[0] > SEQ_MAX or out[1] > 3 or out[2] > 359 or out[4] < 1 or out[4] > TTL_MAX_MS:
+            return CMD_NONE
+        return CMD_ALERT
+    if kind == 0x54:  # T: one field, [a-z_]+
+        if end == 7:
+            return CMD_NONE
+        i = 7
+        while i < end:
+            c = buf[i]
+            if not (0x61 <= c <= 0x7A or c == 0x5F):
+                return CMD_NONE  # also rejects a second field (comma)
+            i += 1
+        out[0] = 7
+        out[1] = end
+        return CMD_TEST
+    return CMD_NONE
+
+
+def match(buf, s, e, names):
+    """Index of buf[s:e] in ``names`` (a tuple of bytes), or -1; allocates nothing."""
+    ln = e - s
+    k = 0
+    while k < len(names):  # no enumerate(): it would allocate
+        name = names[k]
+        if len(name) == ln:
+            i = 0
+            while i < ln and name[i] == buf[s + i]:
+                i += 1
+            if i == ln:
+                return k
+        k += 1
+    return -1
+
+
+def decode_command(buf, n):
+    """:func:`parse_command` as a tuple (allocates: for tests, tools and rare paths).
+
+    ``("A", seq, level, bearing_deg, range_m, ttl_ms, flags)`` for ``$PSEPA``
+    (bearing/range -1 when empty, flags the ``FLAG_*`` bitmask), ``("T", name)``
+    for ``$PSEPT``, None for anything else.
+    """
+    out = [0, 0, 0, 0, 0, 0]
+    k = parse_command(buf, n, out)
+    if k == CMD_ALERT:
+        return ("A", out[0], out[1], out[2], out[3], out[4], out[5])
+    if k == CMD_TEST:
+        return ("T", bytes(buf[out[0] : out[1]]).decode())
     return None

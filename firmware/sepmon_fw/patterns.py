@@ -18,6 +18,15 @@ from sepmon_fw.compat import ticks_diff
 DUTY_ON = const(32768)  # 50 % of the 16-bit PWM range: loudest square wave for a piezo
 
 # name: (tone_hz, buzzer cadence, LED cadence)
+#
+# Which one the board shows (first that applies; see Board.choose_pattern):
+#   offline > warning > nogps > caution/advisory > degraded > clear
+# offline: the host is gone, nothing the board shows about traffic is current.
+# warning: sounds even with the board's own GPS silent (the host may know more).
+# nogps: the board's own GPS is silent, so lower levels are stale.
+# degraded: level 0, but the host says it is not really watching (flags N/L);
+#   below any traffic level (an advisory is more urgent and already "not clear"),
+#   above clear (which it replaces: the board never looks clear while blind).
 PATTERNS = {
     # level 0: silent, short LED blip every 2 s ("alive, nothing near")
     "clear": (0, (), (50, 1950)),
@@ -31,10 +40,22 @@ PATTERNS = {
     "offline": (440, (500, 2500), (100, 100, 100, 2700)),
     # nothing from the GPS for 3 s: short chirp every 3 s, LED 1 s on / 1 s off
     "nogps": (700, (50, 2950), (1000, 1000)),
+    # level 0 with flags (own position unknown to the host, or a nearby counterpart lost):
+    # two short low beeps every 10 s, LED triple blink every 4 s. Not silent, since a
+    # silent board reads as "clear"; sparse, since it can last long (waiting for a fix)
+    # and a nagging board gets unplugged; low pitch (between offline's 440 and nogps's
+    # 700 Hz) groups it with the equipment states, apart from the traffic tones (>= 1 kHz);
+    # the LED blink count tells the quiet states apart: 1 clear, 2 offline, 3 degraded.
+    "degraded": (560, (80, 120, 80, 9720), (100, 200, 100, 200, 100, 3300)),
 }
 
 LEVEL_NAMES = ("clear", "advisory", "caution", "warning")
-ORDER = ("clear", "advisory", "caution", "warning", "offline", "nogps")
+# $PSEPT,all plays these in turn
+ORDER = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded")
+# ORDER as bytes, for matching a $PSEPT name in the receive buffer without allocating
+ORDER_BYTES = (b"clear", b"advisory", b"caution", b"warning", b"offline", b"nogps", b"degraded")
+# one-pattern self-tests, built once
+SINGLES = (("clear",), ("advisory",), ("caution",), ("warning",), ("offline",), ("nogps",), ("degraded",))
 
 
 def phase_on(cadence, t):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sepmon.events import Event
 from sepmon.model import Level
 from sepmon.monitor import Threat
-from sepmon.protocol import SEQ_MAX, Ack, AlertCommand, Identity, Status, encode, try_decode
+from sepmon.protocol import SEQ_MAX, Ack, AlertCommand, Identity, Status, alert_flags, encode, try_decode
 
 ALERT_TTL_MS = 3000  # three missed heartbeats and the board shows "monitor offline"
 ACK_TIMEOUT_S = 3.0
@@ -34,6 +34,7 @@ class BoardLink:
     bad_lines: int = 0
     silent: bool = False
     last_level: Level = Level.NONE
+    last_flags: str = ""
 
     def on_line(self, line: str, now: float) -> list[Event]:
         """Take one checksum-valid ``$PSEP`` line from the board."""
@@ -64,7 +65,12 @@ class BoardLink:
         return []
 
     def alert(self, threat: Threat, now: float) -> bytes:
-        """The next ``$PSEPA`` for this board's vehicle (also the heartbeat)."""
+        """The next ``$PSEPA`` for this board's vehicle (also the heartbeat).
+
+        Its flags say when the host is not really watching: ``N`` no current
+        position for this vehicle, ``L`` a counterpart that matters is lost; at
+        level 0 the board then shows "degraded", never "clear".
+        """
         self.seq = self.seq % SEQ_MAX + 1
         has_intruder = threat.level > Level.NONE and math.isfinite(threat.range_m)
         cmd = AlertCommand(
@@ -73,12 +79,14 @@ class BoardLink:
             bearing_deg=round(threat.bearing_deg) % 360 if has_intruder else None,
             range_m=round(threat.range_m) if has_intruder else None,
             ttl_ms=ALERT_TTL_MS,
+            flags=alert_flags(own_unknown=threat.own_unknown, traffic_lost=threat.traffic_lost),
         )
         self.sent[self.seq] = now
         while len(self.sent) > 32:
             del self.sent[next(iter(self.sent))]
         self.last_sent_t = now
         self.last_level = threat.level
+        self.last_flags = cmd.flags
         return encode(cmd)
 
     def check(self, now: float) -> list[Event]:

@@ -21,12 +21,23 @@ MAX_SENTENCE = 120
 UINT_MAX = 9_999_999_999  # the decoder reads at most 10 digits per integer field
 
 # Pattern names the firmware knows for $PSEPT (plus "all": every pattern in turn).
-PATTERNS = ("clear", "advisory", "caution", "warning", "offline", "nogps")
+PATTERNS = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded")
 SELFTEST_NAMES = (*PATTERNS, "all")
 
 _TOKEN = re.compile(r"[A-Za-z0-9._\-]{1,32}\Z")
 _UINT = re.compile(r"[0-9]{1,10}\Z")
 _NUM = re.compile(r"[0-9]{1,10}(\.[0-9]+)?\Z")
+_FLAGS = re.compile(r"[A-Z]{0,8}\Z")
+
+# Letters of the $PSEPA flags field, written in this order. A board ignores letters it does not know.
+FLAG_OWN_UNKNOWN = "N"  # the host has no current position for this board's vehicle
+FLAG_TRAFFIC_LOST = "L"  # a counterpart that matters (alerting, or last seen in the advisory ring) is lost
+FLAGS_MAX = 8
+
+
+def alert_flags(*, own_unknown: bool, traffic_lost: bool) -> str:
+    """The flags field for a threat: ``""``, ``"N"``, ``"L"`` or ``"NL"``."""
+    return (FLAG_OWN_UNKNOWN if own_unknown else "") + (FLAG_TRAFFIC_LOST if traffic_lost else "")
 
 
 class ProtocolError(ValueError):
@@ -63,11 +74,16 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class AlertCommand:
-    """``$PSEPA,<seq>,<level>,<bearing_deg>,<range_m>,<ttl_ms>``: alert state and host heartbeat.
+    """``$PSEPA,<seq>,<level>,<bearing_deg>,<range_m>,<ttl_ms>[,<flags>]``: alert state and host heartbeat.
 
     ``bearing_deg`` (0–359, whole degrees on the wire) and ``range_m`` (whole
     metres) are None when there is no intruder; ``ttl_ms`` (1–60000) is how long
     the board may show this level before it falls back to "monitor offline".
+    ``flags`` (``[A-Z]{0,8}``): ``N`` the host has no position for the board's
+    own vehicle, ``L`` a counterpart that matters is lost; at level 0 either
+    makes the board show "degraded" instead of "clear". Unknown letters are
+    carried through and ignored by the board. Written only when not empty: the
+    5-field sentence is what boards without flag support take (see :func:`encode`).
     """
 
     seq: int
@@ -75,6 +91,7 @@ class AlertCommand:
     bearing_deg: float | None
     range_m: float | None
     ttl_ms: int
+    flags: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +154,11 @@ def _body(msg: Message) -> str:
             if not 0 <= r < UINT_MAX + 0.5:  # rounds to at most 10 digits
                 raise ProtocolError(f"range_m must be 0..{UINT_MAX}, got {msg.range_m!r}")
             rng = str(round(r))
-        return f"PSEPA,{msg.seq},{msg.level},{bearing},{rng},{msg.ttl_ms}"
+        if not isinstance(msg.flags, str) or not _FLAGS.match(msg.flags):
+            raise ProtocolError(f"flags must be 0-{FLAGS_MAX} letters A-Z, got {msg.flags!r}")
+        # No flags: the 5-field form, which boards from before the flags field accept too.
+        flags = f",{msg.flags}" if msg.flags else ""
+        return f"PSEPA,{msg.seq},{msg.level},{bearing},{rng},{msg.ttl_ms}{flags}"
     if isinstance(msg, SelfTest):
         if msg.pattern not in SELFTEST_NAMES:
             raise ProtocolError(f"self-test pattern must be one of {', '.join(SELFTEST_NAMES)}")
@@ -217,7 +238,11 @@ def decode(line: str | bytes) -> Message | None:
             raise ProtocolError(f"seq out of range: {seq}")
         return Ack(seq)
     if tag == "PSEPA":
-        want(5)
+        if len(args) not in (5, 6):  # 5: the form without flags
+            raise ProtocolError(f"{tag}: expected 5 or 6 fields, got {len(args)}")
+        flags = args[5] if len(args) == 6 else ""
+        if not _FLAGS.match(flags):
+            raise ProtocolError(f"flags: not 0-{FLAGS_MAX} letters A-Z: {flags!r}")
         seq = _uint("seq", args[0])
         level = _uint("level", args[1])
         bearing = _num_or_none("bearing_deg", args[2])
@@ -231,7 +256,7 @@ def decode(line: str | bytes) -> Message | None:
             raise ProtocolError(f"bearing_deg out of range: {bearing}")
         if not 1 <= ttl <= TTL_MAX_MS:
             raise ProtocolError(f"ttl_ms out of range: {ttl}")
-        return AlertCommand(seq, level, bearing, rng, ttl)
+        return AlertCommand(seq, level, bearing, rng, ttl, flags)
     if tag == "PSEPT":
         want(1)
         if args[0] not in SELFTEST_NAMES:

@@ -51,6 +51,16 @@ class Rig:
             t += every_ms
         return bytes(out)
 
-    def alert(self, seq: int, level: int, ttl: int = 2000, bearing: str = "90", rng: str = "1500") -> bytes:
-        self.hw.host_in(nmea(f"PSEPA,{seq},{level},{bearing},{rng},{ttl}"))
+    def alert(
+        self,
+        seq: int,
+        level: int,
+        ttl: int = 2000,
+        bearing: str = "90",
+        rng: str = "1500",
+        flags: str | None = None,
+    ) -> bytes:
+        """Send ``$PSEPA`` (the 5-field form when ``flags`` is None) and step once."""
+        extra = "" if flags is None else f",{flags}"
+        self.hw.host_in(nmea(f"PSEPA,{seq},{level},{bearing},{rng},{ttl}{extra}"))
         return self.step(1)

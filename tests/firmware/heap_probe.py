@@ -1,9 +1,11 @@
-"""Runs inside MicroPython (and CPython): heap use of the firmware's forwarding path.
+"""Runs inside MicroPython (and CPython): heap use of the firmware's forwarding and command paths.
 
-``measure(lines, steps)`` warms a Board up on allocation-free fake hardware,
-then forwards ``lines`` with the heap locked (any allocation would raise
-MemoryError inside ``step`` and be counted in ``errors``), and reports
-``gc.mem_free()`` before and after.
+``measure(block, warm_blocks, blocks, warm_cmds, cmds)`` warms a Board up on
+allocation-free fake hardware, then forwards ``block`` ``blocks`` times with
+the heap locked (any allocation would raise MemoryError inside ``step`` and be
+counted in ``errors``), and reports ``gc.mem_free()`` before and after. Host
+commands (``$PSEPA``/``$PSEPT`` lines, one every ``cmd_every`` ms) go in over
+the USB side: ``warm_cmds`` during the warm-up, ``cmds`` while locked.
 """
 
 import gc
@@ -14,15 +16,21 @@ except ImportError:
     micropython = None
 
 from sepmon_fw.app import Board
+from sepmon_fw.patterns import PATTERNS
 
 
 class QuietHW:
-    def __init__(self, data):
+    def __init__(self, data, cmds=(), cmd_every=1000):
         self.data = data
         self.pos = 0
         self.now = 0
         self.written = 0
         self.feeds = 0
+        self.cmds = cmds
+        self.cmd_every = cmd_every
+        self.ci = 0  # command being sent
+        self.cpos = 0  # bytes of it sent
+        self.next_cmd = 0
 
     def uart_read(self, buf):
         n = len(self.data) - self.pos
@@ -37,7 +45,23 @@ class QuietHW:
         return n
 
     def usb_read(self, buf):
-        return 0
+        if self.ci >= len(self.cmds) or self.now < self.next_cmd:
+            return 0
+        c = self.cmds[self.ci]
+        n = len(c) - self.cpos
+        if n > len(buf):
+            n = len(buf)
+        i = 0
+        p = self.cpos
+        while i < n:
+            buf[i] = c[p + i]
+            i += 1
+        self.cpos = p + n
+        if self.cpos == len(c):
+            self.ci += 1
+            self.cpos = 0
+            self.next_cmd = self.now + self.cmd_every
+        return n
 
     def usb_write(self, buf, n):
         self.written += n
@@ -67,18 +91,28 @@ def free():
     return f() if f else 0
 
 
-def measure(block, warm_blocks, blocks):
-    hw = QuietHW(block * (warm_blocks + blocks))
+def measure(block, warm_blocks, blocks, warm_cmds=(), cmds=(), cmd_every=1000):
+    hw = QuietHW(block * (warm_blocks + blocks), warm_cmds, 50)
     f_start = free()
     b = Board(hw, "pico")
     f_board = free()
     step = b.step
-    # warm-up: every code path of forwarding, status and identity runs once
-    while hw.pos < len(block) * warm_blocks:
+    # warm-up: every code path of forwarding, status and identity (and the commands) runs once
+    while hw.pos < len(block) * warm_blocks or hw.ci < len(hw.cmds):
         hw.now += 50
         step(hw.now)
+    hw.cmds = cmds
+    hw.cmd_every = cmd_every
+    hw.ci = 0
+    hw.next_cmd = hw.now
     fwd0 = b.lines_fwd
     sent0 = hw.written
+    ok0 = b.cmds_ok
+    bad0 = b.cmds_ignored
+    seen = {}
+    for name in PATTERNS:
+        seen[name] = 0
+    last = b.pattern
     f0 = free()
     if micropython is not None:
         micropython.heap_lock()
@@ -86,6 +120,9 @@ def measure(block, warm_blocks, blocks):
         while hw.pos < len(hw.data):
             hw.now += 50
             step(hw.now)
+            if b.pattern is not last:
+                last = b.pattern
+                seen[last] += 1
     finally:
         if micropython is not None:
             micropython.heap_unlock()
@@ -99,4 +136,8 @@ def measure(block, warm_blocks, blocks):
         "dropped": b.lines_dropped,
         "uptime": b.uptime,
         "bytes_out": hw.written - sent0,
+        "cmds_sent": hw.ci,
+        "cmds_ok": b.cmds_ok - ok0,
+        "cmds_ignored": b.cmds_ignored - bad0,
+        "patterns": [k for k in PATTERNS if seen[k]],
     }

@@ -129,6 +129,41 @@ def scn_patterns():
     return sig
 
 
+def scn_degraded():
+    r = R()
+    res = {}
+    r.run(100, gps=GGA, gps_every=50)
+    for flags in ("N", "", "L", "NL", "Q", "LN"):
+        o = r.send("PSEPA,1,0,,,60000," + flags)
+        res["flags_" + flags] = [r.b.pattern, r.b.flags, len(tags(o, b"PSEPK"))]
+    r.send("PSEPA,2,0,,,60000")
+    res["five_fields"] = r.b.pattern
+    r.send("PSEPA,3,1,10,5000,60000,N")
+    res["advisory_N"] = r.b.pattern
+    r.send("PSEPA,4,0,,,60000,N")
+    # what degraded sounds and looks like: beeps in its 10 s period, LED blinks in its 4 s one
+    beeps = 0
+    blinks_4s = 0
+    tone = 0
+    on = False
+    led = False
+    t = 0
+    while t < 9900:
+        r.run(10, gps=GGA if t % 1000 == 0 else None)
+        if r.hw.buzzer_duty and not on:
+            beeps += 1
+            tone = r.hw.buzzer_freq
+        on = r.hw.buzzer_duty > 0
+        if r.hw.led_state and not led and t < 3900:
+            blinks_4s += 1
+        led = r.hw.led_state
+        t += 10
+    res["sound"] = [r.b.pattern, tone, beeps, blinks_4s]
+    r.run(3100)  # own GPS silent
+    res["nogps"] = r.b.pattern
+    return res
+
+
 def scn_watchdog():
     r = R()
     r.run(1000)
@@ -145,4 +180,12 @@ def scn_watchdog():
     return [a, b, c, d, r.b.errors, r.b.healthy]
 
 
-ALL = ("scn_forwarding", "scn_cadence", "scn_ack_and_reject", "scn_failsafes", "scn_patterns", "scn_watchdog")
+ALL = (
+    "scn_forwarding",
+    "scn_cadence",
+    "scn_ack_and_reject",
+    "scn_failsafes",
+    "scn_patterns",
+    "scn_degraded",
+    "scn_watchdog",
+)

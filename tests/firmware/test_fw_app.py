@@ -109,6 +109,40 @@ def test_warning_wins_over_nogps_offline_wins_over_all(rig: Rig) -> None:
     assert rig.board.pattern == "offline"
 
 
+def test_degraded_at_level_0_with_flags(rig: Rig) -> None:
+    rig.step(0)
+    out = rig.alert(1, 0, flags="N")
+    assert nmea("PSEPK,1") in out
+    assert rig.board.pattern == "degraded" and rig.board.flags == 1
+    rig.run(500, gps=GGA, gps_every_ms=250)
+    rig.alert(2, 0, flags="")  # 6-field form, empty flags: clear again
+    assert rig.board.pattern == "clear" and rig.board.flags == 0
+    rig.alert(3, 0, flags="L")
+    assert rig.board.pattern == "degraded" and rig.board.flags == 2
+    rig.alert(4, 0)  # 5-field form: no flags
+    assert rig.board.pattern == "clear"
+    rig.alert(5, 0, flags="X")  # only letters this firmware does not know: nothing to show
+    assert rig.board.pattern == "clear"
+
+
+def test_degraded_precedence(rig: Rig) -> None:
+    """offline > warning > nogps > caution/advisory > degraded > clear."""
+    rig.step(0)
+    rig.hw.gps_in(GGA)
+    for level, shown in ((1, "advisory"), (2, "caution"), (3, "warning"), (0, "degraded")):
+        rig.alert(level, level, ttl=60_000, flags="NL")
+        assert rig.board.pattern == shown, level
+    rig.run(3_100)  # the board's own GPS falls silent: nogps hides degraded
+    assert rig.board.pattern == "nogps"
+    rig.hw.gps_in(GGA)
+    rig.run(20)
+    assert rig.board.pattern == "degraded"
+    rig.alert(9, 0, ttl=1_000, flags="N")
+    rig.hw.gps_in(GGA)
+    rig.run(1_100)  # ttl ran out
+    assert rig.board.pattern == "offline"
+
+
 def test_bad_commands_ignored_and_counted(rig: Rig) -> None:
     rig.step(0)
     good = nmea("PSEPA,5,3,10,100,2000")
@@ -165,7 +199,8 @@ def test_every_state_has_a_distinct_pattern() -> None:
     assert len(tones) == len(PATTERNS) - 1  # every sounding state has its own pitch
     assert all(f == 0 for f, _, _ in traces["clear"])  # level 0 is silent
     assert all(led for _, _, led in traces["warning"])  # warning: LED steady
-    for name in ("offline", "nogps", "advisory", "caution", "warning"):
+    assert "degraded" in PATTERNS and "degraded" in ORDER
+    for name in ("offline", "nogps", "advisory", "caution", "warning", "degraded"):
         assert any(d > 0 for _, d, _ in traces[name]), name
 
 

@@ -1,4 +1,5 @@
-"""Heap: after warm-up, forwarding GPS lines (and the 1 s status, the 10 s identity) allocates nothing.
+"""Heap: after warm-up, forwarding GPS lines (and the 1 s status, the 10 s identity) allocates nothing,
+and neither do the host's commands (``$PSEPA`` with and without flags, ``$PSEPT``, rejected lines).
 
 Measured inside MicroPython with the heap locked (``micropython.heap_lock``):
 any allocation would raise MemoryError inside ``step``, which counts it in
@@ -46,6 +47,64 @@ def test_forwarding_allocates_nothing_in_micropython() -> None:
     assert r["free_before"] == r["free_after"]
 
 
+def _commands() -> tuple[tuple[bytes, ...], tuple[bytes, ...], int, int]:
+    """(warm-up commands, locked-window commands, how many the board takes, how many it ignores)."""
+    nmea = scenarios.nmea
+    flags = (None, "", "N", "L", "NL", "QX", "LN")  # None: the 5-field form
+    levels = (0, 0, 1, 0, 2, 0, 3, 0)
+    alerts = []
+    for i in range(21):
+        lv = levels[i % len(levels)]
+        f = flags[i % len(flags)]
+        where = ",," if lv == 0 else ",90,1500.5"
+        alerts.append(nmea(f"PSEPA,{60000 + i},{lv}{where},3000" + ("" if f is None else "," + f)))
+    bad = nmea("PSEPA,7,0,,,3000,N")
+    rejected = [bad[:-4] + b"00\r\n", nmea("PSEPT,disco"), nmea("PSEPA,7,0,,,3000,n")]
+    tests = [nmea("PSEPT,degraded"), nmea("PSEPT,all")]
+    warm = (*alerts[:7], *rejected, tests[0], nmea("PSEPT,all"), nmea("PSEPT,clear"))
+    locked = alerts[:10] + rejected[:2] + tests[:1] + alerts[10:] + rejected[2:] + tests[1:]
+    return warm, tuple(locked), len(alerts) + len(tests), len(rejected)
+
+
+def test_commands_allocate_nothing_in_micropython() -> None:
+    mpguest = pytest.importorskip("mpguest")
+    warm, locked, n_ok, n_bad = _commands()
+    g = mpguest.Guest()
+    try:
+        for path, data in mpguest.firmware_files(include_main=False).items():
+            g.put(path, data)
+        g.put("heap_probe.py", (HERE / "heap_probe.py").read_bytes())
+        block = scenarios.GGA + scenarios.RMC
+        call = f"heap_probe.measure({block!r}, 20, 200, {warm!r}, {locked!r}, 700)"
+        out = g.run(f"import heap_probe\nprint(repr({call}))")
+        r = ast.literal_eval(out.strip())
+    finally:
+        g.close()
+    print(
+        f"\nMicroPython heap: {r['cmds_sent']} host commands ($PSEPA with flags, $PSEPT, rejected "
+        f"lines) and {r['lines']} GPS lines with the heap locked: "
+        f"{r['free_before'] - r['free_after']} bytes allocated"
+    )
+    assert r["errors"] == 0, "something allocated with the heap locked"
+    assert r["cmds_sent"] == len(locked)
+    assert (r["cmds_ok"], r["cmds_ignored"]) == (n_ok, n_bad)
+    # every pattern the commands lead to was switched to with the heap locked
+    assert set(r["patterns"]) >= {"clear", "advisory", "caution", "warning", "degraded"}
+    assert r["lines"] == 400 and r["dropped"] == 0
+    assert r["free_before"] == r["free_after"]
+
+
+def test_command_probe_in_cpython() -> None:
+    """The same probe under CPython (no heap lock): the commands do what the heap test assumes."""
+    import heap_probe
+
+    warm, locked, n_ok, n_bad = _commands()
+    r = heap_probe.measure(scenarios.GGA + scenarios.RMC, 20, 200, warm, locked, 700)
+    assert r["errors"] == 0 and r["cmds_sent"] == len(locked)
+    assert (r["cmds_ok"], r["cmds_ignored"]) == (n_ok, n_bad)
+    assert set(r["patterns"]) >= {"clear", "advisory", "caution", "warning", "degraded"}
+
+
 def test_heap_lock_really_catches_allocation() -> None:
     """The probe would notice: an allocating step under heap_lock shows up as an error."""
     mpguest = pytest.importorskip("mpguest")
@@ -69,3 +128,28 @@ def test_heap_lock_really_catches_allocation() -> None:
     finally:
         g.close()
     assert r["errors"] > 0
+
+
+def test_heap_lock_sees_the_command_path() -> None:
+    """Commands really run in the locked window: the allocating decoder there shows up as errors."""
+    mpguest = pytest.importorskip("mpguest")
+    warm, locked, _, _ = _commands()
+    g = mpguest.Guest()
+    try:
+        for path, data in mpguest.firmware_files(include_main=False).items():
+            g.put(path, data)
+        g.put("heap_probe.py", (HERE / "heap_probe.py").read_bytes())
+        block = scenarios.GGA + scenarios.RMC
+        out = g.run(
+            "import heap_probe\n"
+            "from sepmon_fw import app, nmea\n"
+            "def _tuple_parse(buf, n, out):\n"
+            "    r = nmea.decode_command(buf, n)\n"  # builds a list and a tuple per command
+            "    return nmea.parse_command(buf, n, out)\n"
+            "app.parse_command = _tuple_parse\n"
+            f"print(repr(heap_probe.measure({block!r}, 2, 20, {warm!r}, {locked[:3]!r}, 100)))"
+        )
+        r = ast.literal_eval(out.strip())
+    finally:
+        g.close()
+    assert r["errors"] == 3

@@ -85,9 +85,25 @@ def test_failsafes(result: Any) -> None:
 
 def test_patterns_distinct(result: Any) -> None:
     sig = result("scn_patterns")
-    assert len({tuple(v) for v in sig.values()}) == 6
+    assert len(sig) == 7
+    assert len({tuple(v) for v in sig.values()}) == 7
     assert sig["clear"][:2] == [0, 0]
     assert sig["warning"][2] == 2900
+    assert sig["degraded"][:2] == [560, 2]  # two low beeps, then quiet for 10 s
+
+
+def test_degraded(result: Any) -> None:
+    r = result("scn_degraded")
+    assert r["flags_N"] == ["degraded", 1, 1]  # shown, and acknowledged like any alert
+    assert r["flags_"] == ["clear", 0, 1]  # empty flags field
+    assert r["flags_L"] == ["degraded", 2, 1]
+    assert r["flags_NL"] == ["degraded", 3, 1]
+    assert r["flags_Q"] == ["clear", 0, 1]  # unknown letter: accepted, ignored
+    assert r["flags_LN"] == ["degraded", 3, 1]
+    assert r["five_fields"] == "clear"
+    assert r["advisory_N"] == "advisory"  # a traffic level outranks degraded
+    assert r["sound"] == ["degraded", 560, 2, 3]  # 2 beeps in 10 s; LED: 3 blinks in 4 s
+    assert r["nogps"] == "nogps"
 
 
 def test_watchdog(result: Any) -> None:

@@ -18,6 +18,7 @@ from sepmon.protocol import (
     ProtocolError,
     SelfTest,
     Status,
+    alert_flags,
     decode,
     encode,
     try_decode,
@@ -38,6 +39,18 @@ def test_encode_examples() -> None:
     assert encode(SelfTest("all")) == frame_line("PSEPT,all")
     assert encode(Identity(1, "e661", "0.1.0", "pico")) == frame_line("PSEPI,1,e661,0.1.0,pico")
     assert encode(Status(1, 2, 3, 4, 5)) == frame_line("PSEPS,1,2,3,4,5")
+    # flags: a 6th field when there are any; none, the 5-field form older boards take
+    assert encode(AlertCommand(3, 0, None, None, 3000, "N")) == frame_line("PSEPA,3,0,,,3000,N")
+    assert encode(AlertCommand(3, 0, None, None, 3000, "NL")) == frame_line("PSEPA,3,0,,,3000,NL")
+    assert encode(AlertCommand(3, 0, None, None, 3000, "")) == frame_line("PSEPA,3,0,,,3000")
+    assert encode(SelfTest("degraded")) == frame_line("PSEPT,degraded")
+
+
+def test_alert_flags_in_fixed_order() -> None:
+    assert alert_flags(own_unknown=False, traffic_lost=False) == ""
+    assert alert_flags(own_unknown=True, traffic_lost=False) == "N"
+    assert alert_flags(own_unknown=False, traffic_lost=True) == "L"
+    assert alert_flags(own_unknown=True, traffic_lost=True) == "NL"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +61,9 @@ def test_encode_examples() -> None:
         AlertCommand(1, 1, None, None, 0),
         AlertCommand(1, 1, float("nan"), None, 1000),
         AlertCommand(1, 1, None, -5, 1000),
+        AlertCommand(1, 0, None, None, 1000, "n"),
+        AlertCommand(1, 0, None, None, 1000, "N,L"),
+        AlertCommand(1, 0, None, None, 1000, "NLNLNLNLN"),
         SelfTest("disco"),
         Identity(1, "has,comma", "0.1", "pico"),
         Status(-1, 0, 0, 0, 0),
@@ -64,6 +80,11 @@ def test_decode_examples() -> None:
     assert decode(frame_line("PSEPS,1000,5,1,200,180000").decode()) == Status(1000, 5, 1, 200, 180000)
     assert decode(frame_line("PSEPK,65535")) == Ack(65535)
     assert decode(frame_line("PSEPA,1,3,10.5,,2000")) == AlertCommand(1, 3, 10.5, None, 2000)
+    assert decode(frame_line("PSEPA,1,0,,,2000,")) == AlertCommand(1, 0, None, None, 2000, "")
+    assert decode(frame_line("PSEPA,1,0,,,2000,NL")) == AlertCommand(1, 0, None, None, 2000, "NL")
+    # unknown letters (a newer host) are kept on the host and ignored by the board
+    assert decode(frame_line("PSEPA,1,0,,,2000,XNZ")) == AlertCommand(1, 0, None, None, 2000, "XNZ")
+    assert decode(frame_line("PSEPT,degraded")) == SelfTest("degraded")
     assert decode(frame_line("GPGGA,1,2")) is None
     assert decode(b"hello") is None
 
@@ -78,6 +99,11 @@ def test_decode_examples() -> None:
         (frame_line("PSEPA,1,5,,,100"), "level out of range"),
         (frame_line("PSEPA,1,1,360,,100"), "bearing_deg out of range"),
         (frame_line("PSEPA,1,1,,,0"), "ttl_ms out of range"),
+        (frame_line("PSEPA,1,1,,,100,N,L"), "expected 5 or 6 fields"),
+        (frame_line("PSEPA,1,1,,100"), "expected 5 or 6 fields"),
+        (frame_line("PSEPA,1,1,,,100,n"), "flags"),
+        (frame_line("PSEPA,1,1,,,100,N1"), "flags"),
+        (frame_line("PSEPA,1,1,,,100,ABCDEFGHI"), "flags"),
         (frame_line("PSEPT,disco"), "unknown self-test pattern"),
         (frame_line("PSEPZ,1"), "unknown sentence type"),
         (frame_line("PSEPI,1,a b,0.1,pico"), "bad board_id"),
@@ -109,17 +135,30 @@ def fw_decode(line: bytes) -> tuple[object, ...] | None:
     return None if r is None else tuple(r)
 
 
+def fw_flag_bits(flags: str) -> int:
+    """What the board makes of a flags field: N and L are bits, other letters ignored."""
+    return (fw.FLAG_OWN_UNKNOWN if "N" in flags else 0) | (fw.FLAG_TRAFFIC_LOST if "L" in flags else 0)
+
+
+def test_flag_letters_agree() -> None:
+    for own, lost, bits in ((True, False, fw.FLAG_OWN_UNKNOWN), (False, True, fw.FLAG_TRAFFIC_LOST)):
+        line = encode(AlertCommand(1, 0, None, None, 1000, alert_flags(own_unknown=own, traffic_lost=lost)))
+        assert fw_decode(line) == ("A", 1, 0, -1, -1, 1000, bits)
+    assert fw.FLAGS_MAX == 8
+
+
 @given(
     seq=st.integers(0, 65535),
     level=st.integers(0, 3),
     bearing=st.none() | st.floats(0, 359.49),
     rng=st.none() | st.floats(0, 1e7),
     ttl=st.integers(1, 60000),
+    flags=st.from_regex(r"[A-Z]{0,8}", fullmatch=True),
 )
 def test_host_alert_accepted_by_firmware(
-    seq: int, level: int, bearing: float | None, rng: float | None, ttl: int
+    seq: int, level: int, bearing: float | None, rng: float | None, ttl: int, flags: str
 ) -> None:
-    line = encode(AlertCommand(seq, level, bearing, rng, ttl))
+    line = encode(AlertCommand(seq, level, bearing, rng, ttl, flags))
     assert fw_decode(line) == (
         "A",
         seq,
@@ -127,12 +166,36 @@ def test_host_alert_accepted_by_firmware(
         -1 if bearing is None else round(bearing),
         -1 if rng is None else round(rng),
         ttl,
+        fw_flag_bits(flags),
     )
 
 
-@pytest.mark.parametrize("name", ["clear", "advisory", "caution", "warning", "offline", "nogps", "all"])
+@given(st.text(alphabet=st.characters(codec="ascii", exclude_characters="*$\r\n"), max_size=10))
+def test_host_and_firmware_agree_on_which_flags_fields_are_valid(flags: str) -> None:
+    line = frame_line(f"PSEPA,9,0,,,1000,{flags}")
+    host = try_decode(line)
+    board = fw_decode(line)
+    assert (host is None) == (board is None), (flags, host, board)
+    if isinstance(host, AlertCommand):
+        assert board == ("A", 9, 0, -1, -1, 1000, fw_flag_bits(host.flags))
+
+
+@pytest.mark.parametrize(
+    "name", ["clear", "advisory", "caution", "warning", "offline", "nogps", "degraded", "all"]
+)
 def test_host_selftest_accepted_by_firmware(name: str) -> None:
     assert fw_decode(encode(SelfTest(name))) == ("T", name)
+
+
+def test_host_pattern_names_are_the_firmwares() -> None:
+    from sepmon.protocol import PATTERNS
+    from sepmon_fw.patterns import ORDER, ORDER_BYTES, SINGLES
+    from sepmon_fw.patterns import PATTERNS as FW_PATTERNS
+
+    assert PATTERNS == ORDER
+    assert set(FW_PATTERNS) == set(ORDER)
+    assert tuple(n.encode() for n in ORDER) == ORDER_BYTES
+    assert tuple((n,) for n in ORDER) == SINGLES
 
 
 def test_corrupted_host_command_rejected_by_firmware() -> None:
