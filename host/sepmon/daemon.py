@@ -102,6 +102,7 @@ class Daemon:
                 require_checksum=config.ingest.require_checksum,
                 max_line=config.ingest.max_line,
                 on_proprietary=self._on_proprietary,
+                trust_tags=s.trust_tags,
             )
             for s in self.specs
         }

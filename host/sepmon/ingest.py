@@ -65,8 +65,13 @@ class NmeaIngest:
         require_checksum: bool = True,
         max_line: int = DEFAULT_MAX_LINE,
         on_proprietary: Callable[[str, str], object] | None = None,
+        trust_tags: bool = True,
     ) -> None:
         self.default_source = default_source
+        # A TAG block names a source and a receive time. From a recording that is the
+        # truth; from a live link it is a claim any peer could make about any vehicle,
+        # so live links pass trust_tags=False: tags are checked and then ignored.
+        self.trust_tags = trust_tags
         self.require_checksum = require_checksum
         self.on_proprietary = on_proprietary
         self.stats: dict[str, SourceStats] = {}
@@ -126,11 +131,12 @@ class NmeaIngest:
                 st.rejected[tagged] += 1
                 return
             tags, line = tagged
-            if tags.source is not None and tags.source != source:
-                source = tags.source
-                asm, st = self._source(source)
-            if tags.rx_t is not None:
-                rx_t = tags.rx_t
+            if self.trust_tags:
+                if tags.source is not None and tags.source != source:
+                    source = tags.source
+                    asm, st = self._source(source)
+                if tags.rx_t is not None:
+                    rx_t = tags.rx_t
         st.lines += 1
         s = parse_line(line, self.require_checksum)
         if isinstance(s, Reject):

@@ -81,6 +81,9 @@ class SourceSpec:
     max_peers: int = MAX_PEERS  # tcp-listen: connections; udp: sender addresses
     max_rate_bps: int = MAX_RATE_BPS  # per TCP connection / UDP sender
     max_rate_lps: int = MAX_RATE_LPS  # per TCP connection / UDP sender
+    # Honour NMEA TAG blocks (source name, receive time) in the stream. Off by default:
+    # on a live link a tag is a claim any peer could make about any vehicle.
+    trust_tags: bool = False
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -108,7 +111,7 @@ def _kind(url: str) -> str:
 def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
     """Validate one ``[[sources]]`` table."""
     for key in entry:
-        if key not in ("name", "url", "baud", "board", *NETWORK_KEYS):
+        if key not in ("name", "url", "baud", "board", "trust_tags", *NETWORK_KEYS):
             raise ConfigError(f"{where}.{key}: unknown key")
     name, url = entry.get("name"), entry.get("url")
     if not isinstance(name, str) or not name or "," in name or "*" in name:
@@ -122,6 +125,9 @@ def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
     board = entry.get("board", kind == "serial")
     if not isinstance(board, bool):
         raise ConfigError(f"{where}.board: expected true or false")
+    trust_tags = entry.get("trust_tags", False)
+    if not isinstance(trust_tags, bool):
+        raise ConfigError(f"{where}.trust_tags: expected true or false")
     limits: dict[str, int] = {}
     for key, lo, hi, kinds in (
         ("max_peers", 1, 1024, ("tcp-listen", "udp")),
@@ -136,7 +142,15 @@ def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             raise ConfigError(f"{where}.{key}: expected a whole number from {lo} to {hi}, got {v!r}")
         limits[key] = v
-    spec = SourceSpec(name=name, url=url, kind=kind, baud=baud, board=board and kind == "serial", **limits)
+    spec = SourceSpec(
+        name=name,
+        url=url,
+        kind=kind,
+        baud=baud,
+        board=board and kind == "serial",
+        trust_tags=trust_tags,
+        **limits,
+    )
     if kind in ("tcp", "tcp-listen", "udp", "gpsd"):
         try:
             spec.host_port  # noqa: B018 - validation
