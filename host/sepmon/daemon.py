@@ -174,6 +174,8 @@ class Daemon:
                 notify.add(ev.a)
                 if ev.b is not None:
                     notify.add(ev.b)
+            elif ev.type in ("acquired", "lost", "regained"):
+                notify.update(self.boards)  # the degraded flags of any board may change
         for name in self.boards:
             if self.config.canonical(name) in notify:  # a board on an alias port is that source's board
                 self._send_alert(name)

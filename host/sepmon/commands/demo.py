@@ -25,6 +25,7 @@ PATTERN_TEXT = {
     "warning": "[bold red]WARNING[/]   LED steady, rapid beeping",
     "offline": "[magenta]OFFLINE[/]   LED double flash, long low tone: monitor offline",
     "nogps": "[magenta]NO GPS[/]    LED 1 s on/off, chirp every 3 s",
+    "degraded": "[magenta]DEGRADED[/]  LED triple blink, two low beeps every 10 s: picture incomplete",
 }
 
 
