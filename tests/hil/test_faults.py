@@ -159,8 +159,13 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     boards = Replayer(board_lines, tmp / "ports", speed=1.0, boards=True, hold=True)
     raw = Replayer(raw_lines, tmp / "ports", speed=1.0, hold=True)
     ports = boards.open() | raw.open()
-    config = _config(tmp / "zoo.toml", extra='[aliases]\n"alpha-radio" = "alpha"\n')
-    daemon = DaemonProcess(ports, tmp / "events.jsonl", config)
+    # The relays' ports are trusted to name their vehicle in TAG blocks (live links ignore tags otherwise).
+    relays = "".join(
+        f'[[sources]]\nname = "{s}"\nurl = "{ports[s]}"\ntrust_tags = true\n' for s in ("tag1", "tag2")
+    )
+    config = _config(tmp / "zoo.toml", extra='[aliases]\n"alpha-radio" = "alpha"\n' + relays)
+    cli_ports = {s: p for s, p in ports.items() if s not in ("tag1", "tag2")}
+    daemon = DaemonProcess(cli_ports, tmp / "events.jsonl", config)
     views: dict[str, Any] = {}
     marks: dict[str, float] = {}
     try:
@@ -245,8 +250,9 @@ def test_gps_without_fix_goes_lost_not_clear(zoo: dict[str, Any]) -> None:
     assert pair and pair[-1]["level"] == 3
     assert zoo["views"]["golf"].pattern == "warning"
     assert zoo["views"]["fox"].pattern == "warning"
-    # A receiver that never had a fix: no track, no pairs, nothing alerting from it.
+    # A receiver that never had a fix: no track, no pairs, and its board never shows clear.
     assert "acquired" not in _types(ev, "hotel")
+    assert zoo["views"]["hotel"].pattern not in ("clear", "offline"), zoo["views"]["hotel"]
 
 
 def test_time_jumps_back_and_forward_keep_the_track(zoo: dict[str, Any]) -> None:
