@@ -26,17 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sepmon.errors import SepmonError
-
-
-def firmware_dir() -> Path:
-    """Where ``sepmon_fw`` lives: ``firmware/`` beside ``host/`` in a source checkout."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent / "firmware" / "sepmon_fw"
-        if cand.is_dir():
-            return cand.parent
-    raise SepmonError("firmware/sepmon_fw not found: virtual boards need a source checkout of sepmon")
+from sepmon.flashing import firmware_dir
 
 
 def _firmware() -> tuple[Any, Any]:

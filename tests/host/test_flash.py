@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from sepmon import boardlink
+from sepmon import flashing
 from sepmon.cli import main
 from sepmon.errors import SepmonError
 
@@ -131,15 +131,15 @@ def test_profile_platform_mismatch(monkeypatch: pytest.MonkeyPatch, board: RawRe
 
     monkeypatch.setattr(SerialTransport, "eval", fake_eval)
     with pytest.raises(SepmonError, match=r"profile tbeam is for esp32 boards, but the board on .* is rp2"):
-        boardlink.flash(board.port, "tbeam")
+        flashing.flash(board.port, "tbeam")
     assert board.snapshot() == {}
 
 
 def test_firmware_files_per_profile() -> None:
-    fw = boardlink.firmware_dir()
-    for name in boardlink.profile_names(fw):
-        files = boardlink.firmware_files(fw, name)
+    fw = flashing.firmware_dir()
+    for name in flashing.profile_names(fw):
+        files = flashing.firmware_files(fw, name)
         assert f"boards/{name}.py" in files
-        others = set(boardlink.profile_names(fw)) - {name}
+        others = set(flashing.profile_names(fw)) - {name}
         assert not any(f"boards/{o}.py" in files for o in others)
         assert files["board_profile.py"] == f'PROFILE = "{name}"\n'.encode()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from sepmon.boardlink import probe_port
+from sepmon.flashing import probe_port
 from sepmon.cli import main
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"

@@ -44,10 +44,10 @@ DANGEROUS_MODULES = {"pickle", "cPickle", "marshal", "shelve", "dill", "cloudpic
 UNSAFE_YAML = {"load", "load_all", "unsafe_load", "unsafe_load_all", "full_load", "full_load_all"}
 
 ALLOWED: dict[tuple[str, str], str] = {
-    ("host/sepmon/boardlink.py", "exec"): (
+    ("host/sepmon/flashing.py", "exec"): (
         "mpremote transport .exec() of a constant string on the board being flashed; nothing received"
     ),
-    ("host/sepmon/boardlink.py", "eval"): (
+    ("host/sepmon/flashing.py", "eval"): (
         "mpremote transport .eval() of constant expressions (sys.platform, .mpy version) on the board"
     ),
     ("host/sepmon/cli.py", "import_module"): (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sepmon.boardlink import firmware_dir, flash, profile_names
+from sepmon.flashing import firmware_dir, flash, profile_names
 from sepmon.errors import SepmonError
 
 NAME = "flash"

@@ -1,4 +1,4 @@
-"""Talking to sepmon boards over serial: firmware files, profiles, flashing via mpremote, identity.
+"""Getting firmware onto boards and finding them: firmware tree, profiles, flashing via mpremote, identity.
 
 Used by ``sepmon flash`` and ``sepmon ports``. mpremote is used as a library
 (its ``SerialTransport``: raw REPL, raw-paste, filesystem helpers).
