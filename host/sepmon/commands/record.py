@@ -7,10 +7,10 @@ import asyncio
 import math
 import sys
 
+from sepmon.commands._common import add_ports_argument, all_sources
 from sepmon.config import load_config
 from sepmon.errors import SepmonError
 from sepmon.record import Recorder
-from sepmon.sources import parse_sources, spec_from_arg
 
 NAME = "record"
 HELP = "record NMEA from serial ports / sources into one TAG-blocked file (appends, crash-safe)"
@@ -18,12 +18,7 @@ HELP = "record NMEA from serial ports / sources into one TAG-blocked file (appen
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``sepmon record``."""
-    p.add_argument(
-        "ports",
-        nargs="*",
-        metavar="[NAME=]PORT",
-        help="serial devices or URLs (socket://, tcp://, tcp-listen://, udp://, file://), beside [[sources]]",
-    )
+    add_ports_argument(p)
     p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration ([[sources]], ingest.max_line)")
     p.add_argument("-o", "--output", metavar="OUT.nmea", help="recording to append to (created if missing)")
     p.add_argument("--duration", metavar="S", help="stop after S seconds (default: until SIGINT/SIGTERM)")
@@ -42,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if not (math.isfinite(duration) and duration > 0):
             raise SepmonError(f"--duration must be a positive number of seconds, got {args.duration!r}", 2)
     config = load_config(args.config)
-    specs = parse_sources(config.raw.get("sources")) + [spec_from_arg(a) for a in args.ports]
+    specs = all_sources(config.raw.get("sources"), args.ports)
 
     def note(text: str) -> None:
         print(f"sepmon record: {text}", file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ import tomllib
 from rich.console import Console
 from rich.live import Live
 
+from sepmon.commands._common import add_ports_argument, all_sources
 from sepmon.config import load_config
 from sepmon.daemon import Daemon
 from sepmon.errors import SepmonError
@@ -19,7 +20,6 @@ from sepmon.events import Event
 from sepmon.liveview import LiveView
 from sepmon.outputs import build_outputs
 from sepmon.report_text import event_line
-from sepmon.sources import parse_sources, spec_from_arg
 
 NAME = "run"
 HELP = "run the live monitor on serial ports / network sources and alert the boards"
@@ -27,12 +27,7 @@ HELP = "run the live monitor on serial ports / network sources and alert the boa
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``sepmon run``."""
-    p.add_argument(
-        "ports",
-        nargs="*",
-        metavar="[NAME=]PORT",
-        help="serial devices or URLs (socket://, tcp://, tcp-listen://, udp://, file://), beside [[sources]]",
-    )
+    add_ports_argument(p)
     p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration")
     p.add_argument("--events", metavar="FILE.jsonl", help="append events to this JSON Lines file")
     p.add_argument(
@@ -104,11 +99,7 @@ def run(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM."""
     _check_permissions(args.config)
     config = load_config(args.config)
-    specs = parse_sources(config.raw.get("sources")) + [spec_from_arg(a) for a in args.ports]
-    names = [s.name for s in specs]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise SepmonError(f"source name used twice: {', '.join(dup)}", status=2)
+    specs = all_sources(config.raw.get("sources"), args.ports)
     outputs = build_outputs(config.raw.get("outputs"))
     if args.check_config:
         print(f"configuration OK: {len(specs)} source(s), {len(outputs)} output(s)")

@@ -1,0 +1,31 @@
+"""Arguments shared by the commands that open sources (``run``, ``record``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from sepmon.errors import ConfigError
+from sepmon.sources import SourceSpec, parse_sources, spec_from_arg
+
+
+def add_ports_argument(p: argparse.ArgumentParser) -> None:
+    """The positional ``[NAME=]PORT...`` list."""
+    p.add_argument(
+        "ports",
+        nargs="*",
+        metavar="[NAME=]PORT",
+        help="serial devices or URLs (socket://, rfc2217://, loop://, tcp://, tcp-listen://, udp://, "
+        "file://, gpsd://), beside [[sources]] of the configuration",
+    )
+
+
+def all_sources(config_sources: Any, ports: Sequence[str]) -> list[SourceSpec]:
+    """``[[sources]]`` plus the command line's ports; a name used twice is a ConfigError."""
+    specs = parse_sources(config_sources) + [spec_from_arg(a) for a in ports]
+    names = [s.name for s in specs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"source name used twice: {', '.join(dup)}")
+    return specs
