@@ -102,16 +102,16 @@ class DaemonProcess:
             time.sleep(0.05)
         pytest.fail(f"timed out waiting; events: {[(e['type'], e['a']) for e in self.read_events()]}")
 
-    def terminate(self) -> tuple[int, str, str]:
+    def terminate(self, timeout: float = 10.0) -> tuple[int, str, str]:
         """SIGTERM and wait; returns (status, stdout, stderr)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         if self._readers:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=timeout)
             for t in self._readers:
                 t.join(timeout=5)
             return self.proc.returncode, *self.output()
-        out, err = self.proc.communicate(timeout=10)
+        out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, out, err
 
     def kill(self) -> None:
