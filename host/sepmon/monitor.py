@@ -6,19 +6,23 @@ and the live daemon run exactly the same code.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from sepmon.alerting import AlertHysteresis
 from sepmon.config import Config, SeparationRule
 from sepmon.events import Event
 from sepmon.model import Fix, Level, TrackState
 from sepmon.separation import TrackArrays, evaluate_pairs
-from sepmon.track import Tracker, TrackEvent, clock_time
+from sepmon.track import M_PER_DEG as _M_PER_DEG
+from sepmon.track import Track, Tracker, TrackEvent, clock_time
+
+_COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
 
 
 @dataclass
@@ -80,18 +84,119 @@ def _track_event(e: TrackEvent) -> Event:
     return Event(t=e.t, type=str(e.type), a=e.source)
 
 
+class _PairTable:
+    """Every pair's state as numpy columns, one row per pair id.
+
+    The hysteresis here is ``sepmon.alerting.AlertHysteresis``'s rule, vectorised
+    (a per-pair Python object was most of the cost of an evaluation): a raw level
+    holds until the next report, and the shown level is the highest raw level in
+    effect during ``[t - hold_s, t]``. ``held_end[p, L]`` is when pair ``p``'s raw
+    level last dropped below ``L``; level ``L`` is still shown while
+    ``t - held_end < hold_s``. Tested against ``AlertHysteresis``.
+    """
+
+    t: npt.NDArray[np.float64]
+    range_m: npt.NDArray[np.float64]
+    vertical_m: npt.NDArray[np.float64]
+    bearing_deg: npt.NDArray[np.float64]
+    tcpa_s: npt.NDArray[np.float64]
+    cpa_m: npt.NDArray[np.float64]
+    min_range_m: npt.NDArray[np.float64]
+    held_end: npt.NDArray[np.float64]
+    level: npt.NDArray[np.int8]
+    raw_level: npt.NDArray[np.int8]
+    max_level: npt.NDArray[np.int8]
+    lost: npt.NDArray[np.bool_]
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.keys: list[tuple[str, str]] = []
+        self.ids: dict[tuple[str, str], int] = {}
+        self._alloc(64)
+
+    def _alloc(self, cap: int) -> None:
+        def grow(name: str, fill: float | bool, dtype: type[np.generic], shape: tuple[int, ...] = ()) -> None:
+            new = np.full((cap, *shape), fill, dtype=dtype)
+            old = getattr(self, name, None)
+            if old is not None:
+                new[: len(old)] = old
+            setattr(self, name, new)
+
+        for name in ("t", "range_m", "vertical_m", "bearing_deg", "tcpa_s", "cpa_m"):
+            grow(name, math.nan, np.float64)
+        grow("min_range_m", math.inf, np.float64)
+        grow("level", 0, np.int8)
+        grow("raw_level", 0, np.int8)
+        grow("max_level", 0, np.int8)
+        grow("lost", False, np.bool_)
+        grow("held_end", -math.inf, np.float64, (4,))
+        self.cap = cap
+
+    def ids_of(self, keys: list[tuple[str, str]]) -> npt.NDArray[np.intp]:
+        """Pair ids of ``keys``, new pairs added."""
+        ids = self.ids
+        out = np.empty(len(keys), dtype=np.intp)
+        for k, key in enumerate(keys):
+            pid = ids.get(key)
+            if pid is None:
+                pid = ids[key] = len(self.keys)
+                self.keys.append(key)
+                if pid >= self.cap:
+                    self._alloc(self.cap * 2)
+            out[k] = pid
+        return out
+
+    def hysteresis(
+        self, pid: npt.NDArray[np.intp], raw: npt.NDArray[np.int8], t: float
+    ) -> npt.NDArray[np.int8]:
+        """Take raw levels of pairs ``pid`` at time ``t``; return the levels to show."""
+        prev = self.raw_level[pid]
+        for lv in (1, 2, 3):
+            dropped = pid[(prev >= lv) & (raw < lv)]
+            self.held_end[dropped, lv] = t
+        self.raw_level[pid] = raw
+        shown = raw.copy()
+        held = (t - self.held_end[pid]) < self.hold_s
+        for lv in (1, 2, 3):
+            shown[held[:, lv] & (shown < lv)] = lv
+        return shown
+
+    def status(self, pid: int) -> PairStatus:
+        """One pair as a ``PairStatus``."""
+        tcpa = float(self.tcpa_s[pid])
+        return PairStatus(
+            *self.keys[pid],
+            t=float(self.t[pid]),
+            level=Level(int(self.level[pid])),
+            raw_level=Level(int(self.raw_level[pid])),
+            range_m=float(self.range_m[pid]),
+            vertical_m=float(self.vertical_m[pid]),
+            bearing_deg=float(self.bearing_deg[pid]),
+            tcpa_s=tcpa if math.isfinite(tcpa) else None,
+            cpa_m=float(self.cpa_m[pid]),
+            lost=bool(self.lost[pid]),
+            min_range_m=float(self.min_range_m[pid]),
+            max_level=Level(int(self.max_level[pid])),
+        )
+
+
 class Monitor:
     """Fixes in (any order of sources), events out; holds every pair's status."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.tracker = Tracker(config.stale_s)
-        self.hysteresis = AlertHysteresis(config.hold_s)
-        self.pairs: dict[tuple[str, str], PairStatus] = {}
+        self._table = _PairTable(config.hold_s)
+        self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
+        self._by_source: dict[str, list[tuple[str, str]]] = {}
         self.now = -math.inf
         # Rule of each pair of sources seen so far (the config does not change under us).
         self._rules: dict[tuple[str, str], SeparationRule] = {}
         self._dirty: set[str] = set()  # sources with a fix not yet evaluated
+        # Every track's latest data as columns, so an evaluation builds numpy arrays
+        # straight from lists instead of a TrackState object per track.
+        self._names: list[str] = []  # sorted, so pairs come out as (a, b) with a < b
+        self._cols: dict[str, list[float]] = {k: [] for k in _COLUMNS}
 
     def _rule(self, a: str, b: str) -> SeparationRule:
         rule = self._rules.get((a, b))
@@ -114,6 +219,7 @@ class Monitor:
         accepted, tevents = self.tracker.update(fix)
         events = [_track_event(e) for e in tevents]
         if accepted:
+            self._store(self.tracker.tracks[source])
             self._dirty.add(source)
             if evaluate:
                 events.extend(self.evaluate())
@@ -134,10 +240,53 @@ class Monitor:
         events.extend(self._evaluate(self.now, only=None))
         return events
 
-    def _pair_indices(self, states: list[TrackState], only: set[str] | None) -> list[tuple[int, int]]:
-        """Index pairs (i < j) of the states to check, in (i, j) order; only those touching ``only``."""
-        n = len(states)
-        names = [s.source for s in states]
+    def _store(self, track: Track) -> None:
+        """Write a track's latest fix and motion into its row of the columns."""
+        fix = track.last
+        assert fix is not None
+        name = track.source
+        k = bisect.bisect_left(self._names, name)
+        cols = self._cols
+        if k == len(self._names) or self._names[k] != name:
+            self._names.insert(k, name)
+            for col in cols.values():
+                col.insert(k, 0.0)
+        nan = math.nan
+        cols["lat"][k] = fix.lat
+        cols["lon"][k] = fix.lon
+        cols["alt"][k] = nan if fix.alt_m is None else fix.alt_m
+        cols["ve"][k] = track.ve
+        cols["vn"][k] = track.vn
+        cols["vu"][k] = track.vu
+        cols["hdop"][k] = nan if fix.hdop is None else fix.hdop
+        cols["quality"][k] = fix.quality
+        cols["clock"][k] = track.last_clock
+
+    def _arrays(self, now: float) -> TrackArrays:
+        """Every track at ``now``, dead-reckoned by at most ``stale_s`` (as ``Track.state`` does)."""
+        c = {k: np.array(v, dtype=np.float64) for k, v in self._cols.items()}
+        age = np.maximum(0.0, now - c["clock"])
+        dt = np.minimum(age, self.config.stale_s)
+        lat0 = c["lat"]
+        cos_lat = np.maximum(np.cos(np.radians(lat0)), 1e-6)
+        lon = c["lon"] + c["ve"] * dt / (_M_PER_DEG * cos_lat)
+        return TrackArrays(
+            source=tuple(self._names),
+            lat=lat0 + c["vn"] * dt / _M_PER_DEG,
+            lon=(lon + 180.0) % 360.0 - 180.0,
+            alt=c["alt"] + c["vu"] * dt,
+            ve=c["ve"],
+            vn=c["vn"],
+            vu=c["vu"],
+            hdop=c["hdop"],
+            quality=c["quality"].astype(np.int64),
+            age_s=age,
+            lost=age > self.config.stale_s,
+        )
+
+    def _pair_indices(self, names: list[str], only: set[str] | None) -> list[tuple[int, int]]:
+        """Index pairs (i < j) of the tracks to check, in (i, j) order; only those touching ``only``."""
+        n = len(names)
         rule = self._rule
         if only is None:
             return [(i, j) for i in range(n) for j in range(i + 1, n) if rule(names[i], names[j]).check]
@@ -157,13 +306,13 @@ class Monitor:
         ]
 
     def _evaluate(self, now: float, only: set[str] | None) -> list[Event]:
-        states = sorted(self.tracker.states(now), key=lambda s: s.source)
-        pairs = self._pair_indices(states, only)
+        names = self._names
+        pairs = self._pair_indices(names, only)
         if not pairs:
             return []
         ia = np.fromiter((p[0] for p in pairs), dtype=np.intp, count=len(pairs))
         ib = np.fromiter((p[1] for p in pairs), dtype=np.intp, count=len(pairs))
-        rules = [self._rule(states[i].source, states[j].source) for i, j in pairs]
+        rules = [self._rule(names[i], names[j]) for i, j in pairs]
         first = rules[0]
         if all(r is first for r in rules):  # one class for every pair: scalars broadcast
             minima: dict[str, Any] = {
@@ -185,47 +334,52 @@ class Monitor:
                 "caution_factor": np.array([r.caution_factor for r in rules]),
                 "advisory_factor": np.array([r.advisory_factor for r in rules]),
             }
-        res = evaluate_pairs(TrackArrays.from_states(states), ia, ib, **minima)
-        # Python floats once per column: indexing numpy arrays element by element is slow.
-        lost_c = res.lost.tolist()
-        range_c = res.range_m.tolist()
-        vert_c = res.vertical_m.tolist()
-        bearing_c = res.bearing_deg.tolist()
-        tcpa_c = res.tcpa_s.tolist()
-        cpa_c = res.cpa_h_m.tolist()
-        level_c = res.level.tolist()
-        events = []
-        for k, (i, j) in enumerate(pairs):
-            key = (states[i].source, states[j].source)
-            st = self.pairs.get(key)
-            if st is None:
-                st = self.pairs[key] = PairStatus(*key)
-            prev = st.level
-            st.lost = lost_c[k]
-            st.t = now
-            st.range_m = range_c[k]
-            st.vertical_m = vert_c[k]
-            st.bearing_deg = bearing_c[k]
-            tcpa = tcpa_c[k]
-            st.tcpa_s = tcpa if math.isfinite(tcpa) else None
-            st.cpa_m = cpa_c[k]
-            st.raw_level = Level(level_c[k])
-            if not st.lost:
-                # While a side is lost its level is held, never decayed: a lost track is not clear.
-                st.level = self.hysteresis.update(key, st.raw_level, now)
-                st.min_range_m = min(st.min_range_m, st.range_m)
-                st.max_level = max(st.max_level, st.level)
-            if st.level != prev:
-                events.append(st.event(now, prev))
-        return events
+        res = evaluate_pairs(self._arrays(now), ia, ib, **minima)
+        keys = [(names[i], names[j]) for i, j in pairs]
+        tab = self._table
+        n_before = len(tab.keys)
+        pid = tab.ids_of(keys)
+        for key in tab.keys[n_before:]:  # new pairs: index them by source for threat_for
+            self._by_source.setdefault(key[0], []).append(key)
+            self._by_source.setdefault(key[1], []).append(key)
+        prev = tab.level[pid].copy()
+        tab.t[pid] = now
+        tab.lost[pid] = res.lost
+        tab.range_m[pid] = res.range_m
+        tab.vertical_m[pid] = res.vertical_m
+        tab.bearing_deg[pid] = res.bearing_deg
+        tab.tcpa_s[pid] = res.tcpa_s
+        tab.cpa_m[pid] = res.cpa_h_m
+        # While a side is lost its level is held, never decayed: a lost track is not clear.
+        live = ~res.lost
+        if live.all():
+            lp, raw, rng = pid, res.level.astype(np.int8), res.range_m
+        else:
+            lp, raw, rng = pid[live], res.level[live].astype(np.int8), res.range_m[live]
+        if lp.size:
+            shown = tab.hysteresis(lp, raw, now)
+            tab.level[lp] = shown
+            tab.min_range_m[lp] = np.minimum(tab.min_range_m[lp], rng)
+            tab.max_level[lp] = np.maximum(tab.max_level[lp], shown)
+        self._pairs_cache = None
+        changed = np.flatnonzero(tab.level[pid] != prev)
+        return [tab.status(int(pid[k])).event(now, Level(int(prev[k]))) for k in changed]
+
+    @property
+    def pairs(self) -> dict[tuple[str, str], PairStatus]:
+        """Every evaluated pair's status (a snapshot, rebuilt after each evaluation)."""
+        if self._pairs_cache is None:
+            tab = self._table
+            self._pairs_cache = {key: tab.status(pid) for pid, key in enumerate(tab.keys)}
+        return self._pairs_cache
 
     def threat_for(self, source: str) -> Threat:
         """The highest-level pair that ``source`` is part of (ties: the nearer)."""
         best: Threat | None = None
         traffic_lost = False
-        for (a, b), st in self.pairs.items():
-            if source not in (a, b):
-                continue
+        pairs = self.pairs
+        for a, b in self._by_source.get(source, ()):
+            st = pairs[(a, b)]
             other = b if source == a else a
             bearing = st.bearing_deg if source == a else (st.bearing_deg + 180.0) % 360.0
             if st.lost and self._other_lost(other) and self._matters(st):

@@ -17,7 +17,7 @@ from sepmon.model import Fix, TrackState
 
 # Spherical metres per degree: good to 0.5 % over the few hundred metres a
 # velocity window spans, which is far below GPS noise.
-_M_PER_DEG = 6_371_008.8 * math.pi / 180.0
+M_PER_DEG = 6_371_008.8 * math.pi / 180.0
 # One-sigma horizontal position error per unit HDOP (a typical single-frequency UERE).
 SIGMA_H_PER_HDOP_M = 2.5
 SIGMA_V_PER_HDOP_M = 3.75
@@ -104,8 +104,8 @@ class Track:
             c = math.radians(fix.cog_deg)
             self.ve, self.vn = speed * math.sin(c), speed * math.cos(c)
         elif dt > 0.5:
-            ve = (fix.lon - first.lon) * _M_PER_DEG * cos_lat / dt
-            vn = (fix.lat - first.lat) * _M_PER_DEG / dt
+            ve = (fix.lon - first.lon) * M_PER_DEG * cos_lat / dt
+            vn = (fix.lat - first.lat) * M_PER_DEG / dt
             # Two noisy positions: three sigma of their difference over dt.
             sigma = SIGMA_H_PER_HDOP_M * max(1.0, fix.hdop or 3.0)
             floor = max(3.0 * sigma * math.sqrt(2.0) / dt, speed_noise_floor_mps(fix.hdop))
@@ -131,8 +131,8 @@ class Track:
             raise ValueError(f"track {self.source} has no fix yet")
         age = max(0.0, now - self.last_clock)
         dt = min(age, self.stale_s)
-        lat = fix.lat + self.vn * dt / _M_PER_DEG
-        lon = fix.lon + self.ve * dt / (_M_PER_DEG * max(math.cos(math.radians(fix.lat)), 1e-6))
+        lat = fix.lat + self.vn * dt / M_PER_DEG
+        lon = fix.lon + self.ve * dt / (M_PER_DEG * max(math.cos(math.radians(fix.lat)), 1e-6))
         alt = None if fix.alt_m is None else fix.alt_m + self.vu * dt
         return TrackState(
             source=self.source,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sepmon.alerting import AlertHysteresis
 from sepmon.config import parse_config
 from sepmon.model import Fix, Level
-from sepmon.monitor import Monitor
+from sepmon.monitor import Monitor, _PairTable
 
 M_PER_DEG = 6_371_008.8 * math.pi / 180.0
 
@@ -100,3 +105,28 @@ def test_unchecked_pairs_are_never_evaluated() -> None:
     mon = Monitor(cfg)
     head_on(mon, 0.0, 60)
     assert mon.pairs == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hold=st.sampled_from([0.0, 1.0, 2.5, 5.0]),
+    steps=st.lists(
+        st.tuples(st.floats(0.0, 3.0), st.lists(st.integers(0, 3), min_size=3, max_size=3)),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_vectorised_hysteresis_matches_alert_hysteresis(
+    hold: float, steps: list[tuple[float, list[int]]]
+) -> None:
+    """The monitor's column hysteresis is AlertHysteresis's rule, pair for pair, step for step."""
+    table = _PairTable(hold)
+    keys = [("a", "b"), ("a", "c"), ("b", "c")]
+    pid = table.ids_of(keys)
+    ref = AlertHysteresis(hold)
+    t = 0.0
+    for dt, raws in steps:
+        t += dt
+        shown = table.hysteresis(pid, np.array(raws, dtype=np.int8), t)
+        expected = [int(ref.update(k, r, t)) for k, r in zip(keys, raws, strict=True)]
+        assert shown.tolist() == expected
