@@ -47,6 +47,7 @@ OnEvent = Callable[[Event], None]
 KINDS = ("serial", "tcp", "tcp-listen", "udp", "file", "gpsd")
 BACKOFF_S = (0.1, 0.2, 0.5, 1.0)  # then 1 s forever: a replugged cable is back within ~1 s
 MAX_PEERS = 16
+MAX_PENDING = 1 << 20  # bytes a serial reader may hold for a busy loop before dropping the oldest
 """Default ``max_peers``: connections a ``tcp-listen`` source holds, senders a ``udp`` one tracks."""
 MAX_PEER_LINE = 4096
 """Longest line (bytes, terminator included) a TCP connection may send; longer ones are dropped unbuffered."""
@@ -202,6 +203,11 @@ class SerialLink:
         self._port: serial.SerialBase | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending = bytearray()
+        self._pending_t = 0.0
+        self._scheduled = False
+        self.dropped_bytes = 0
         self._thread = threading.Thread(target=self._run, name=f"serial:{spec.name}", daemon=True)
         self.up = False
 
@@ -227,6 +233,34 @@ class SerialLink:
         except (serial.SerialException, OSError, ValueError, TypeError) as exc:
             self._fail(f"write failed: {exc}")
             return False
+
+    def _hand_over(self, data: bytes, rx_t: float) -> None:
+        """Queue bytes for the loop; one callback drains whatever piled up meanwhile.
+
+        When the loop is busy, reads coalesce into one chunk (evaluated once) instead
+        of one callback per read queueing up without bound. A loop that is more than
+        ``MAX_PENDING`` bytes behind loses the oldest bytes, counted in ``dropped_bytes``.
+        """
+        with self._pending_lock:
+            if not self._pending:
+                self._pending_t = rx_t
+            self._pending += data
+            if len(self._pending) > MAX_PENDING:
+                cut = len(self._pending) - MAX_PENDING
+                del self._pending[:cut]
+                self.dropped_bytes += cut
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            data, self._pending = bytes(self._pending), bytearray()
+            rx_t = self._pending_t
+            self._scheduled = False
+        if data:
+            self.on_data(self.spec.name, data, rx_t)
 
     def _close(self) -> None:
         port, self._port = self._port, None
@@ -268,7 +302,7 @@ class SerialLink:
                         self._fail(str(exc) or type(exc).__name__)
                     break
                 if data:
-                    self.loop.call_soon_threadsafe(self.on_data, self.spec.name, data, time.time())
+                    self._hand_over(data, time.time())
 
 
 def exposed(host: str) -> bool:

@@ -185,3 +185,41 @@ def test_live_view_shows_sources_pairs_and_boards() -> None:
     text = console.export_text()
     for needle in ("Sources", "Pairs", "Boards", "alpha", "bravo", "alpha ↔ bravo", "q1"):
         assert needle in text, needle
+
+
+def test_serial_reads_coalesce_while_the_loop_is_busy() -> None:
+    """A busy loop gets one callback with everything read meanwhile, not one per read."""
+    import os
+    import tty
+
+    from sepmon.sources import SerialLink
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    calls: list[bytes] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        up = asyncio.Event()
+        link = SerialLink(
+            spec_from_arg(f"p={os.ttyname(slave)}"),
+            loop,
+            lambda _k, data, _t: calls.append(data),
+            lambda _k, is_up, _d: up.set() if is_up else None,
+        )
+        link.start()
+        await asyncio.wait_for(up.wait(), 5)
+        for k in range(200):
+            os.write(master, b"$GPTXT,%03d*00\r\n" % k)
+            time.sleep(0.001)  # the loop is blocked: reads pile up in the link
+        await asyncio.sleep(0.3)
+        link.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        os.close(master)
+        os.close(slave)
+    data = b"".join(calls)
+    assert data == b"".join(b"$GPTXT,%03d*00\r\n" % k for k in range(200))  # nothing lost, in order
+    assert len(calls) <= 3
