@@ -29,8 +29,8 @@ demo: $(STAMP)
 	$(BIN)/sepmon demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check host tests firmware bench
-	$(BIN)/ruff format --check host tests bench firmware
+	$(BIN)/ruff check host tests firmware bench fuzz soak
+	$(BIN)/ruff format --check host tests bench firmware fuzz soak
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -45,3 +45,9 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py
+
+soak: $(STAMP)
+	$(BIN)/python soak/run.py
