@@ -19,6 +19,9 @@ SEQ_MAX = 65535
 TTL_MAX_MS = 60000
 MAX_SENTENCE = 120
 UINT_MAX = 9_999_999_999  # the decoder reads at most 10 digits per integer field
+# Status counters run for as long as the board does: uptime_ms passes 10 digits after
+# 116 days, so status fields may have up to 20.
+STATUS_MAX = 10**20 - 1
 
 # Pattern names the firmware knows for $PSEPT (plus "all": every pattern in turn).
 PATTERNS = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded")
@@ -26,6 +29,7 @@ SELFTEST_NAMES = (*PATTERNS, "all")
 
 _TOKEN = re.compile(r"[A-Za-z0-9._\-]{1,32}\Z")
 _UINT = re.compile(r"[0-9]{1,10}\Z")
+_STATUS_UINT = re.compile(r"[0-9]{1,20}\Z")
 _NUM = re.compile(r"[0-9]{1,10}(\.[0-9]+)?\Z")
 _FLAGS = re.compile(r"[A-Z]{0,8}\Z")
 
@@ -134,7 +138,7 @@ def _body(msg: Message) -> str:
         fields = (msg.uptime_ms, msg.lines_fwd, msg.lines_dropped, msg.gps_silent_ms, msg.mem_free)
         names = ("uptime_ms", "lines_fwd", "lines_dropped", "gps_silent_ms", "mem_free")
         return ",".join(
-            ("PSEPS", *(str(_check_uint(n, v, UINT_MAX)) for n, v in zip(names, fields, strict=True)))
+            ("PSEPS", *(str(_check_uint(n, v, STATUS_MAX)) for n, v in zip(names, fields, strict=True)))
         )
     if isinstance(msg, Ack):
         return f"PSEPK,{_check_uint('seq', msg.seq, SEQ_MAX)}"
@@ -174,8 +178,8 @@ def encode(msg: Message) -> bytes:
     return line
 
 
-def _uint(name: str, text: str) -> int:
-    if not _UINT.match(text):
+def _uint(name: str, text: str, pattern: re.Pattern[str] = _UINT) -> int:
+    if not pattern.match(text):
         raise ProtocolError(f"{name}: not an unsigned integer: {text!r}")
     return int(text)
 
@@ -229,7 +233,7 @@ def decode(line: str | bytes) -> Message | None:
     if tag == "PSEPS":
         want(5)
         names = ("uptime_ms", "lines_fwd", "lines_dropped", "gps_silent_ms", "mem_free")
-        u, f, d, g, m = (_uint(n, a) for n, a in zip(names, args, strict=True))
+        u, f, d, g, m = (_uint(n, a, _STATUS_UINT) for n, a in zip(names, args, strict=True))
         return Status(u, f, d, g, m)
     if tag == "PSEPK":
         want(1)

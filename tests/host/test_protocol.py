@@ -241,3 +241,13 @@ def test_firmware_board_output_decodes_on_host() -> None:
     assert msgs[0] == Identity(1, "e66141", "0.1.0", "tbeam")
     assert Ack(12) in msgs
     assert next(m for m in msgs if isinstance(m, Status)) == Status(1000, 0, 0, 1000, 99)
+
+
+def test_status_of_a_board_up_for_years_still_decodes() -> None:
+    """uptime_ms passes 10 digits after 116 days; a long-running board must not go unheard."""
+    from sepmon.protocol import STATUS_MAX, Status, decode, encode
+
+    long_up = Status(3 * 365 * 86_400_000, 10**11, 5, 0, 150_000)
+    assert decode(encode(long_up)) == long_up
+    biggest = Status(STATUS_MAX, STATUS_MAX, STATUS_MAX, STATUS_MAX, STATUS_MAX)
+    assert decode(encode(biggest)) == biggest
