@@ -47,7 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 fuzz: $(STAMP)
-	$(BIN)/python fuzz/run.py
+	$(BIN)/python fuzz/run.py --time 300 --min-total 1000000
 
 soak: $(STAMP)
 	$(BIN)/python soak/run.py
