@@ -140,7 +140,11 @@ def _velocity(knots: str, kmh: str | None, course: str) -> tuple[float | None, f
         v = _nonneg(kmh)
         sog = v * _KMH_MPS if v is not None else None
     c = _opt_float(course)
-    return sog, (c % 360.0 if c is not None else None)
+    if c is not None:
+        c %= 360.0
+        if c >= 360.0:  # a tiny negative course rounds up to 360.0 under %
+            c = 0.0
+    return sog, c
 
 
 def _mode_ok(mode: str) -> bool:
@@ -343,7 +347,9 @@ class EpochAssembler:
         if self._hdop is None:
             self._hdop = h
         if self._alt is None and a is not None:
-            self._alt = a + (g or 0.0)
+            h = a + (g or 0.0)
+            if math.isfinite(h):  # two huge finite fields can add up to infinity
+                self._alt = h
 
     def _merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
         """RMC/GLL: position, and a quality from the mode letter when nothing better came."""
