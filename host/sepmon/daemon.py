@@ -108,6 +108,7 @@ class Daemon:
         }
         self._stop = asyncio.Event()
         self._last_heartbeat = -math.inf
+        self._eval_pending = False
 
     # ---- inputs (called on the loop) ------------------------------------------------------
 
@@ -117,7 +118,23 @@ class Daemon:
         if fixes:
             for fix in fixes:
                 self._fix(fix)
-            self._emit(self.monitor.evaluate())  # once for everything this read completed
+            self._evaluate_soon()
+
+    def _evaluate_soon(self) -> None:
+        """Evaluate once the reads already waiting on the loop are in: one evaluation for all of them.
+
+        Ports hand their bytes over one callback each; evaluating in each would cost
+        O(sources) per port and, under load, make every read wait for the evaluations
+        of every port queued before it. ``call_soon`` runs after the callbacks already
+        queued, so a quiet loop evaluates at once and a busy one once per round.
+        """
+        if not self._eval_pending:
+            self._eval_pending = True
+            asyncio.get_running_loop().call_soon(self._evaluate_now)
+
+    def _evaluate_now(self) -> None:
+        self._eval_pending = False
+        self._emit(self.monitor.evaluate())
 
     def inject_fix(self, fix: Fix) -> None:
         """A fix from a source that delivers fixes rather than bytes (gpsd, MQTT peers)."""
