@@ -1,6 +1,8 @@
-"""Run every benchmark (each in its own single-core, single-thread process) and print one table.
+"""Run every benchmark (each in its own process) and print one table.
 
-    python bench/run.py                 # core, ingest, memory (a few minutes; corpus cached in out/bench)
+Each runs single-core and single-threaded, except latency: the real daemon on the machine's cores.
+
+    python bench/run.py                 # core, ingest, memory, latency, fw_heap (~9 min; corpus cached)
     python bench/run.py core memory     # only some
     python bench/run.py --memory-minutes=60   # the full accelerated hour (about half an hour here)
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from common import THREAD_VARS, Row, print_table
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("core", "ingest", "memory")
+BENCHES = ("core", "ingest", "memory", "latency", "fw_heap")
 
 
 def run(name: str, extra: list[str]) -> list[Row]:
