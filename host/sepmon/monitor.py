@@ -374,19 +374,35 @@ class Monitor:
         return self._pairs_cache
 
     def threat_for(self, source: str) -> Threat:
-        """The highest-level pair that ``source`` is part of (ties: the nearer)."""
+        """The highest-level pair that ``source`` is part of (ties: the nearer).
+
+        Read straight from the pair columns: it runs for every board on every
+        alert, so it must not build a ``PairStatus`` per pair.
+        """
+        tab = self._table
+        keys = self._by_source.get(source, ())
         best: Threat | None = None
         traffic_lost = False
-        pairs = self.pairs
-        for a, b in self._by_source.get(source, ()):
-            st = pairs[(a, b)]
-            other = b if source == a else a
-            bearing = st.bearing_deg if source == a else (st.bearing_deg + 180.0) % 360.0
-            if st.lost and self._other_lost(other) and self._matters(st):
-                traffic_lost = True
-            cand = Threat(st.level, other, bearing, st.range_m, st.lost)
-            if best is None or (cand.level, -cand.range_m) > (best.level, -best.range_m):
-                best = cand
+        if keys:
+            idx = np.fromiter((tab.ids[k] for k in keys), dtype=np.intp, count=len(keys))
+            level, rng = tab.level[idx], tab.range_m[idx]
+            k = int(np.lexsort((np.nan_to_num(rng, nan=np.inf), -level.astype(np.int16)))[0])
+            pid = int(idx[k])
+            a, b = tab.keys[pid]
+            bearing = float(tab.bearing_deg[pid])
+            best = Threat(
+                Level(int(level[k])),
+                b if source == a else a,
+                bearing if source == a else (bearing + 180.0) % 360.0,
+                float(rng[k]),
+                bool(tab.lost[pid]),
+            )
+            for m in np.flatnonzero(tab.lost[idx]).tolist():  # rare: only pairs with a lost side
+                a, b = tab.keys[int(idx[m])]
+                other = b if source == a else a
+                if self._other_lost(other) and self._matters(a, b, int(level[m]), float(rng[m])):
+                    traffic_lost = True
+                    break
         track = self.tracker.tracks.get(self.config.canonical(source))
         own_unknown = track is None or track.lost or track.last is None
         base = best or Threat(Level.NONE, None, math.nan, math.nan, False)
@@ -396,12 +412,12 @@ class Monitor:
         track = self.tracker.tracks.get(other)
         return track is None or track.lost
 
-    def _matters(self, st: PairStatus) -> bool:
+    def _matters(self, a: str, b: str, level: int, range_m: float) -> bool:
         """A lost counterpart matters when its pair alerts or it was last seen inside the advisory ring."""
-        if st.level > Level.NONE:
+        if level > Level.NONE:
             return True
-        rule = self.config.rule_for(st.a, st.b)
-        return bool(st.range_m <= rule.horizontal_m * rule.advisory_factor)
+        rule = self._rule(a, b)
+        return bool(range_m <= rule.horizontal_m * rule.advisory_factor)
 
     def states(self) -> Iterable[TrackState]:
         """Current state of every track at the monitor's clock."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sepmon.events import Event
@@ -33,20 +34,27 @@ def _dist(m: float | None) -> str:
     return f"{m / 1000:.2f} km" if m >= 1000 else f"{m:.0f} m"
 
 
-def event_line(ev: Event) -> str:
-    """One line of rich markup describing an event."""
+def event_line(ev: Event, markup: bool = True) -> str:
+    """One line describing an event: rich markup, or plain text (``markup=False``, for logs)."""
+
+    def m(style: str, text: str) -> str:
+        return f"[{style}]{escape(text)}[/]" if markup and style else text
+
+    def t(text: str) -> str:
+        return escape(text) if markup else text  # names and details may hold "[": not markup
+
     when = clock(ev.t)
     if ev.type in ("acquired", "lost", "regained"):
-        return f"{when}  [magenta]{ev.a}[/] track {ev.type}"
+        return f"{when}  {m('magenta', ev.a)} track {ev.type}"
     if ev.type != "level":
-        detail = f": {ev.detail}" if ev.detail else ""
-        return f"{when}  [magenta]{ev.a}[/] {ev.type.replace('_', ' ')}{detail}"
+        detail = f": {t(ev.detail)}" if ev.detail else ""
+        return f"{when}  {m('magenta', ev.a)} {ev.type.replace('_', ' ')}{detail}"
     style = LEVEL_STYLE.get(ev.level or 0, "")
     arrow = "↑" if (ev.level or 0) > (ev.prev_level or 0) else "↓"
     cpa = f"CPA {_dist(ev.cpa_m)} in {ev.tcpa_s:.0f} s" if ev.tcpa_s is not None else "diverging"
-    lost = " [magenta](track lost)[/]" if ev.lost else ""
+    lost = " " + m("magenta", "(track lost)") if ev.lost else ""
     return (
-        f"{when}  {ev.a} ↔ {ev.b}  [{style}]{arrow} {level_name(ev.level):8}[/] "
+        f"{when}  {t(ev.a)} ↔ {t(ev.b or '')}  {m(style, f'{arrow} {level_name(ev.level):8}')} "
         f"range {_dist(ev.range_m)}  vertical {_dist(ev.vertical_m)}  {cpa}{lost}"
     )
 

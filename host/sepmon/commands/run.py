@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         if view is not None:
             view.add_event(ev)
         else:
-            console.print(event_line(ev), soft_wrap=True)
+            # Services: plain text straight to stdout (rich's markup rendering costs the
+            # event loop time that alerts need).
+            print(event_line(ev, markup=False), flush=True)
 
     daemon = Daemon(config, specs, events_path=args.events, on_event=on_event, outputs=outputs)
     if args.quiet or not console.is_terminal:
