@@ -60,6 +60,19 @@ class LineFramer:
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return the sentence lines completed by it, in order."""
+        out: list[bytes] = []
+        for piece in self.physical(data):
+            if piece:
+                self.sentences(piece, out)
+        return out
+
+    def physical(self, data: bytes) -> list[bytes]:
+        """Add ``data``; return the physical lines it completes (some may be empty).
+
+        The first half of :meth:`feed`: a caller with a fast path of its own for common
+        lines passes each line on to :meth:`sentences` only when that fast path does not
+        apply (:class:`sepmon.ingest.NmeaIngest` does).
+        """
         if self._skip:
             i = _first_terminator(data)
             if i < 0:
@@ -68,29 +81,28 @@ class LineFramer:
             self._skip = False
         buf = self._buf + data if self._buf else data
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
-        out: list[bytes] = []
         if cut >= 0:
             self._buf = buf[cut + 1 :]
-            for piece in buf[:cut].splitlines():
-                if piece:
-                    self._piece(piece, out)
+            pieces = buf[:cut].splitlines()
         else:
             self._buf = buf
+            pieces = []
         if len(self._buf) > self.max_physical:
             self.counts[OVERLONG] += 1
             self._buf = b""
             self._skip = True
-        return out
+        return pieces
 
     def flush(self) -> list[bytes]:
         """End of stream: the unterminated tail (files often lack a final newline)."""
         out: list[bytes] = []
         tail, self._buf, self._skip = self._buf, b"", False
         if tail:
-            self._piece(tail, out)
+            self.sentences(tail, out)
         return out
 
-    def _piece(self, piece: bytes, out: list[bytes]) -> None:
+    def sentences(self, piece: bytes, out: list[bytes]) -> None:
+        """Append the sentence lines of one non-empty physical line to ``out``."""
         n = len(piece)
         if n > self.max_physical:
             self.counts[OVERLONG] += 1

@@ -14,18 +14,35 @@ Every line read is counted exactly once in its source's stats::
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sepmon.checksum import nmea_checksum
 from sepmon.epoch import USED, EpochAssembler
 from sepmon.framing import LineFramer
 from sepmon.model import Fix
-from sepmon.nmea import Reject, parse_line
-from sepmon.tagblock import parse_tag_block
+from sepmon.nmea import _USED_B, HEX2, Reject, parse_line
+from sepmon.tagblock import _MS_THRESHOLD, parse_tag_block
 
 log = logging.getLogger(__name__)
+
+# The fast path: one whole physical line of the shape every recording and TAG relay
+# writes, ``\\c:<digits>,s:<name>*hh\\$<addr>,<fields>*hh`` (TAG fields in either order),
+# printable ASCII, no other start character, TAG or checksum character anywhere.  Such
+# a line is one sentence to the framer, and parse_tag_block + parse_line would accept or
+# reject it exactly as the inline code in NmeaIngest.feed does (tests/host/
+# test_ingest_fast.py holds the two paths to that).  Anything else takes the full path.
+_PRINT = rb"\x20\x22\x23\x25-\x29\x2b-\x5b\x5d-\x7e"  # printable ASCII but $ ! * \\
+_NAME = rb"[\x20\x22\x23\x25-\x29\x2b\x2d-\x39\x3b-\x5b\x5d-\x7e]+"  # and not , or :
+_FAST_LINE = re.compile(
+    rb"\\(?:c:([0-9]{1,18}),s:(" + _NAME + rb")|s:(" + _NAME + rb"),c:([0-9]{1,18}))"
+    rb"\*([0-9A-Fa-f]{2})\\\$([A-OQ-Z0-9][A-Z0-9]{4}),([" + _PRINT + rb"]*)\*([0-9A-Fa-f]{2})"
+)
+# "c:" + ",s:": the TAG checksum of a fast line is this ^ XOR(name) ^ XOR(digits), in either order.
+_TAG_KEYS_XOR = nmea_checksum(b"c:,s:")
 
 DEFAULT_MAX_LINE = 512
 """Host line bound (bytes, TAG block included, terminator excluded).  Boards drop at 120,
@@ -78,6 +95,11 @@ class NmeaIngest:
         self._framer = LineFramer(max_line)
         self._assemblers: dict[str, tuple[EpochAssembler, SourceStats]] = {}
         self._default = self._source(default_source)
+        # Fast path caches, filled only by lines that passed every check, so their size
+        # is bounded by the sources and sentence types seen, never by junk:
+        # TAG name → (its checksum part, assembler, stats); address → (type, talker, XOR).
+        self._fast_sources: dict[bytes, tuple[int, EpochAssembler, SourceStats]] = {}
+        self._fast_addrs: dict[bytes, tuple[str, str, int]] = {}
 
     def _source(self, name: str) -> tuple[EpochAssembler, SourceStats]:
         entry = self._assemblers.get(name)
@@ -96,10 +118,74 @@ class NmeaIngest:
         has no TAG ``c:`` time.
         """
         out: list[Fix] = []
-        for line in self._framer.feed(data):
-            self._line(line, rx_t, out)
+        framer = self._framer
+        max_len = framer.max_len
+        fast_line = _FAST_LINE.fullmatch
+        sources = self._fast_sources
+        addrs = self._fast_addrs
+        trust = self.trust_tags
+        default_asm, default_st = self._default
+        for piece in framer.physical(data):
+            m = fast_line(piece) if len(piece) <= max_len else None
+            if m is None:
+                if piece:
+                    lines: list[bytes] = []
+                    framer.sentences(piece, lines)
+                    for line in lines:
+                        self._line(line, rx_t, out)
+                continue
+            # Inline: what _line does with this line, minus the work its shape makes moot.
+            c, name, name2, c2, tag_ck, addr, body, ck = m.groups()
+            if c is None:
+                c, name = c2, name2
+            entry = sources.get(name)
+            k = entry[0] if entry is not None else nmea_checksum(name) ^ _TAG_KEYS_XOR
+            if k ^ nmea_checksum(c) != HEX2[tag_ck]:
+                default_st.lines += 1
+                default_st.rejected[Reject.CHECKSUM] += 1
+                continue
+            if entry is None:
+                entry = self._fast_source(name, k)
+            if trust:
+                _k, asm, st = entry
+                t = float(c)
+                line_rx_t: float | None = t / 1000.0 if t > _MS_THRESHOLD else t
+            else:
+                asm, st, line_rx_t = default_asm, default_st, rx_t
+            st.lines += 1
+            kind = addrs.get(addr)
+            if kind is None:
+                if addr[2:] not in _USED_B:
+                    st.ignored += 1  # the sentence checksum is not checked, as in parse_line
+                    continue
+                kind = self._fast_addr(addr)
+            if kind[2] ^ nmea_checksum(body) != HEX2[ck]:
+                st.rejected[Reject.CHECKSUM] += 1
+                continue
+            n = len(out)
+            status = asm.add((kind[0], kind[1], body.decode("ascii").split(",")), line_rx_t, out)
+            if len(out) != n:
+                st.fixes += len(out) - n
+            if status == USED:
+                st.used += 1
+            elif isinstance(status, Reject):
+                st.rejected[status] += 1
+            else:
+                st.unused += 1
         self._framing_counts()
         return out
+
+    def _fast_source(self, name: bytes, k: int) -> tuple[int, EpochAssembler, SourceStats]:
+        asm, st = self._source(name.decode("ascii")) if self.trust_tags else self._default
+        entry = (k, asm, st)
+        self._fast_sources[name] = entry
+        return entry
+
+    def _fast_addr(self, addr: bytes) -> tuple[str, str, int]:
+        text = addr.decode("ascii")
+        kind = (text[2:], text[:2], nmea_checksum(addr) ^ 0x2C)  # the comma after the address
+        self._fast_addrs[addr] = kind
+        return kind
 
     def flush(self) -> list[Fix]:
         """End of stream: the unterminated last line and every open epoch."""

@@ -140,3 +140,13 @@ def test_single_byte_corruption_of_a_used_sentence_is_caught(pos: int, value: in
     assert got != ("GGA", "GP", GGA_FIELDS)
     if isinstance(got, tuple):
         assert got[0] != "GGA" or got[1] != "GP"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=1200))
+def test_checksum_is_the_xor_of_every_byte(data: bytes) -> None:
+    """The folding checksum equals the plain XOR loop at every length (short, 64/128 edges, long)."""
+    c = 0
+    for b in data:
+        c ^= b
+    assert nmea_checksum(data) == c
