@@ -31,6 +31,7 @@ from sepmon.sources import Link, SourceSpec, open_link
 
 TICK_S = 0.2
 HEARTBEAT_S = 1.0
+FULL_TICK_S = 1.0
 
 
 class Output(Protocol):
@@ -108,6 +109,7 @@ class Daemon:
         }
         self._stop = asyncio.Event()
         self._last_heartbeat = -math.inf
+        self._last_full_tick = -math.inf
         self._eval_pending = False
 
     # ---- inputs (called on the loop) ------------------------------------------------------
@@ -207,7 +209,12 @@ class Daemon:
 
     def _tick(self) -> None:
         now = self.clock()
-        self._emit(self.monitor.tick(now))
+        if now - self._last_full_tick >= FULL_TICK_S:
+            # All pairs, so held levels decay: once a second, as analyze does.
+            self._last_full_tick = now
+            self._emit(self.monitor.tick(now))
+        else:
+            self._emit(self.monitor.check(now))
         for out in self.outputs:
             out.on_tick(now)
         if now - self._last_heartbeat >= HEARTBEAT_S:

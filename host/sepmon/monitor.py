@@ -189,6 +189,7 @@ class Monitor:
         self._table = _PairTable(config.hold_s)
         self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
         self._by_source: dict[str, list[tuple[str, str]]] = {}
+        self._ids_cache: dict[str, npt.NDArray[np.intp]] = {}
         self.now = -math.inf
         # Rule of each pair of sources seen so far (the config does not change under us).
         self._rules: dict[tuple[str, str], SeparationRule] = {}
@@ -231,6 +232,18 @@ class Monitor:
             return []
         dirty, self._dirty = self._dirty, set()
         return self._evaluate(self.now, only=dirty)
+
+    def check(self, now: float) -> list[Event]:
+        """Advance the clock and mark stale tracks lost; only their pairs are re-evaluated.
+
+        Cheap enough for every few hundred milliseconds; :meth:`tick` (all pairs,
+        so held levels decay) is for once a second.
+        """
+        self.now = max(self.now, now)
+        tevents = self.tracker.check(self.now)
+        for e in tevents:
+            self._dirty.add(e.source)
+        return [_track_event(e) for e in tevents] + self.evaluate()
 
     def tick(self, now: float) -> list[Event]:
         """Advance the clock: mark stale tracks lost and let levels decay after their hold."""
@@ -380,13 +393,13 @@ class Monitor:
         alert, so it must not build a ``PairStatus`` per pair.
         """
         tab = self._table
-        keys = self._by_source.get(source, ())
+        idx = self._source_ids(source)
         best: Threat | None = None
         traffic_lost = False
-        if keys:
-            idx = np.fromiter((tab.ids[k] for k in keys), dtype=np.intp, count=len(keys))
+        if idx.size:
             level, rng = tab.level[idx], tab.range_m[idx]
-            k = int(np.lexsort((np.nan_to_num(rng, nan=np.inf), -level.astype(np.int16)))[0])
+            # Highest level first, then the nearest: one key, one argmax.
+            k = int(np.argmax(level * 1e9 - np.fmin(rng, 1e8)))  # fmin: a NaN range counts as far
             pid = int(idx[k])
             a, b = tab.keys[pid]
             bearing = float(tab.bearing_deg[pid])
@@ -397,16 +410,30 @@ class Monitor:
                 float(rng[k]),
                 bool(tab.lost[pid]),
             )
-            for m in np.flatnonzero(tab.lost[idx]).tolist():  # rare: only pairs with a lost side
-                a, b = tab.keys[int(idx[m])]
-                other = b if source == a else a
-                if self._other_lost(other) and self._matters(a, b, int(level[m]), float(rng[m])):
-                    traffic_lost = True
-                    break
+            lost = tab.lost[idx]
+            if lost.any():  # rare: only pairs with a lost side
+                for m in np.flatnonzero(lost).tolist():
+                    a, b = tab.keys[int(idx[m])]
+                    other = b if source == a else a
+                    if self._other_lost(other) and self._matters(a, b, int(level[m]), float(rng[m])):
+                        traffic_lost = True
+                        break
         track = self.tracker.tracks.get(self.config.canonical(source))
         own_unknown = track is None or track.lost or track.last is None
-        base = best or Threat(Level.NONE, None, math.nan, math.nan, False)
-        return replace(base, own_unknown=own_unknown, traffic_lost=traffic_lost)
+        if best is None:
+            return Threat(Level.NONE, None, math.nan, math.nan, False, own_unknown, traffic_lost)
+        return Threat(
+            best.level, best.other, best.bearing_deg, best.range_m, best.lost, own_unknown, traffic_lost
+        )
+
+    def _source_ids(self, source: str) -> npt.NDArray[np.intp]:
+        """Pair ids of every pair ``source`` is part of (cached until new pairs appear)."""
+        cached = self._ids_cache.get(source)
+        keys = self._by_source.get(source, ())
+        if cached is None or cached.size != len(keys):
+            tab = self._table
+            cached = self._ids_cache[source] = np.array([tab.ids[k] for k in keys], dtype=np.intp)
+        return cached
 
     def _other_lost(self, other: str) -> bool:
         track = self.tracker.tracks.get(other)
