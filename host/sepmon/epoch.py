@@ -66,6 +66,7 @@ _HDOP_CARRIERS = frozenset({"GGA", "GNS"})
 _GGA_FIX = frozenset("123456")
 # FAA mode letter → GGA-style quality.  N (none), S (simulator), M (manual) are not fixes.
 _MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
+_isfinite = math.isfinite
 
 
 def _time_key(s: str) -> float:
@@ -85,7 +86,7 @@ def _opt_float(s: str) -> float | None:
     if not s:
         return None
     v = float(s)
-    if not math.isfinite(v):
+    if not _isfinite(v):
         raise ValueError(s)
     return v
 
@@ -208,7 +209,9 @@ class EpochAssembler:
         "_rx_t",
         "_sats",
         "_sog",
+        "_tkey",
         "_tod",
+        "_tstr",
         "_types",
         "dropped",
         "fixes",
@@ -231,6 +234,8 @@ class EpochAssembler:
         self._date_cache: tuple[str, int | None] = ("", None)
         self._tod = 0.0
         self._rx_t: float | None = None
+        self._tstr = ""  # the last time string seen and its _time_key
+        self._tkey = -1.0
         self._clear()
 
     def _clear(self) -> None:
@@ -267,7 +272,11 @@ class EpochAssembler:
             tstr = f[ti]
             if not tstr:
                 return Reject.UNPARSABLE if valid else Reject.NO_FIX
-            key = _time_key(tstr)
+            if tstr == self._tstr:  # RMC, GGA, ... of one epoch carry the same time string
+                key = self._tkey
+            else:
+                key = self._tkey = _time_key(tstr)
+                self._tstr = tstr
             if key < 0:
                 return Reject.UNPARSABLE
             if key != self._key:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sepmon.checksum import nmea_checksum
+from sepmon.checksum import nmea_checksum, xor_long
 from sepmon.epoch import USED, EpochAssembler
 from sepmon.framing import LineFramer
 from sepmon.model import Fix
@@ -43,6 +43,10 @@ _FAST_LINE = re.compile(
 )
 # "c:" + ",s:": the TAG checksum of a fast line is this ^ XOR(name) ^ XOR(digits), in either order.
 _TAG_KEYS_XOR = nmea_checksum(b"c:,s:")
+# XOR of every digit string of one to three digits: the TAG time's last digits.
+_XOR_DIGITS = {
+    d.encode(): nmea_checksum(d.encode()) for n in (1, 2, 3) for d in (f"{i:0{n}d}" for i in range(10**n))
+}
 
 DEFAULT_MAX_LINE = 512
 """Host line bound (bytes, TAG block included, terminator excluded).  Boards drop at 120,
@@ -100,6 +104,7 @@ class NmeaIngest:
         # TAG name → (its checksum part, assembler, stats); address → (type, talker, XOR).
         self._fast_sources: dict[bytes, tuple[int, EpochAssembler, SourceStats]] = {}
         self._fast_addrs: dict[bytes, tuple[str, str, int]] = {}
+        self._c_head = (b"", 0)  # leading digits of the last TAG time and their XOR
 
     def _source(self, name: str) -> tuple[EpochAssembler, SourceStats]:
         entry = self._assemblers.get(name)
@@ -125,6 +130,7 @@ class NmeaIngest:
         addrs = self._fast_addrs
         trust = self.trust_tags
         default_asm, default_st = self._default
+        c_head, c_head_xor = self._c_head
         for piece in framer.physical(data):
             m = fast_line(piece) if len(piece) <= max_len else None
             if m is None:
@@ -140,7 +146,12 @@ class NmeaIngest:
                 c, name = c2, name2
             entry = sources.get(name)
             k = entry[0] if entry is not None else nmea_checksum(name) ^ _TAG_KEYS_XOR
-            if k ^ nmea_checksum(c) != HEX2[tag_ck]:
+            # The time's leading digits change once a second (or slower) whatever the
+            # source: XOR them once, look the last three up.
+            head = c[:-3]
+            if head != c_head:
+                c_head, c_head_xor = head, nmea_checksum(head)
+            if k ^ c_head_xor ^ _XOR_DIGITS[c[-3:]] != HEX2[tag_ck]:
                 default_st.lines += 1
                 default_st.rejected[Reject.CHECKSUM] += 1
                 continue
@@ -159,7 +170,7 @@ class NmeaIngest:
                     st.ignored += 1  # the sentence checksum is not checked, as in parse_line
                     continue
                 kind = self._fast_addr(addr)
-            if kind[2] ^ nmea_checksum(body) != HEX2[ck]:
+            if kind[2] ^ xor_long(body) != HEX2[ck]:
                 st.rejected[Reject.CHECKSUM] += 1
                 continue
             n = len(out)
@@ -172,6 +183,7 @@ class NmeaIngest:
                 st.rejected[status] += 1
             else:
                 st.unused += 1
+        self._c_head = (c_head, c_head_xor)
         self._framing_counts()
         return out
 
