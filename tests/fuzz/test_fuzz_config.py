@@ -97,8 +97,3 @@ def test_mqtt_decoders(payload: bytes) -> None:
 @pytest.mark.parametrize("data", fuzzlib.crashers("config"), ids=lambda b: b[:24].hex())
 def test_config_regressions(data: bytes) -> None:
     fuzzlib.one_config(data)
-
-
-@pytest.mark.parametrize("data", fuzzlib.crashers("mqtt"), ids=lambda b: b[:24].hex())
-def test_mqtt_regressions(data: bytes) -> None:
-    fuzzlib.one_mqtt(data)
