@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 # writes, ``\\c:<digits>,s:<name>*hh\\$<addr>,<fields>*hh`` (TAG fields in either order),
 # printable ASCII, no other start character, TAG or checksum character anywhere.  Such
 # a line is one sentence to the framer, and parse_tag_block + parse_line would accept or
-# reject it exactly as the inline code in NmeaIngest.feed does (tests/host/
-# test_ingest_fast.py holds the two paths to that).  Anything else takes the full path.
+# reject it exactly as the inline code in NmeaIngest.feed does (test_ingest_fast.py
+# holds the two paths to that).  Anything else takes the full path.
 _PRINT = rb"\x20\x22\x23\x25-\x29\x2b-\x5b\x5d-\x7e"  # printable ASCII but $ ! * \\
 _NAME = rb"[\x20\x22\x23\x25-\x29\x2b\x2d-\x39\x3b-\x5b\x5d-\x7e]+"  # and not , or :
 _FAST_LINE = re.compile(
