@@ -40,21 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from sepmon.errors import ConfigError
+from sepmon.separation import Minima
 
 DEFAULT_GROUP = "default"
 
 
 @dataclass(frozen=True)
-class SeparationRule:
-    """Minima and look-ahead times for one class of pairs."""
+class SeparationRule(Minima):
+    """The minima of one class of pairs (``separation.Minima``), and whether to check it at all."""
 
-    horizontal_m: float = 3000.0
-    vertical_m: float = 300.0
-    warning_s: float = 8.0
-    caution_s: float = 12.0
-    advisory_s: float = 18.0
-    caution_factor: float = 1.5
-    advisory_factor: float = 2.0
     check: bool = True
 
 
@@ -132,15 +126,16 @@ def _rule(
             changes[key] = _number(path, value, minimum=1.0)
         else:
             changes[key] = _number(path, value)
-    rule = replace(base, **changes)
-    if not rule.warning_s <= rule.caution_s <= rule.advisory_s:
+    v = {name: getattr(base, name) for name in _RULE_KEYS} | changes
+    # Checked here, before Minima's own checks, to name the table in the message.
+    if not v["warning_s"] <= v["caution_s"] <= v["advisory_s"]:
         raise ConfigError(
             f"{where}: warning_s ≤ caution_s ≤ advisory_s is required, got "
-            f"{rule.warning_s:g}, {rule.caution_s:g}, {rule.advisory_s:g}"
+            f"{v['warning_s']:g}, {v['caution_s']:g}, {v['advisory_s']:g}"
         )
-    if rule.caution_factor > rule.advisory_factor:
+    if v["caution_factor"] > v["advisory_factor"]:
         raise ConfigError(f"{where}: caution_factor must not exceed advisory_factor")
-    return rule
+    return replace(base, **changes)
 
 
 def _table(where: str, value: Any) -> Mapping[str, Any]:
