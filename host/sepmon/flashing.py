@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,24 +237,8 @@ def flash(
     return FlashResult(port, profile, tuple(files), compiled, platform, identity)
 
 
-def read_lines(ser: serial.Serial, deadline: float) -> list[bytes]:
-    """Whatever complete lines arrive before ``deadline`` (time.monotonic)."""
-    lines: list[bytes] = []
-    buf = b""
-    while time.monotonic() < deadline:
-        ser.timeout = max(0.0, min(0.2, deadline - time.monotonic()))
-        chunk = ser.read(256)
-        if not chunk:
-            continue
-        buf += chunk
-        *done, buf = buf.split(b"\n")
-        lines.extend(done)
-    return lines
-
-
-def wait_identity(ser: serial.Serial, timeout_s: float) -> Identity | None:
-    """Read lines until a ``$PSEPI`` arrives or ``timeout_s`` passes."""
-    deadline = time.monotonic() + timeout_s
+def _messages(ser: serial.Serial, deadline: float) -> Iterator[object]:
+    """The sepmon messages that arrive before ``deadline`` (time.monotonic); other lines skipped."""
     buf = b""
     while time.monotonic() < deadline:
         ser.timeout = max(0.0, min(0.2, deadline - time.monotonic()))
@@ -268,8 +252,15 @@ def wait_identity(ser: serial.Serial, timeout_s: float) -> Identity | None:
                 msg = decode(line.strip())
             except ProtocolError:
                 continue
-            if isinstance(msg, Identity):
-                return msg
+            if msg is not None:
+                yield msg
+
+
+def wait_identity(ser: serial.Serial, timeout_s: float) -> Identity | None:
+    """Read lines until a ``$PSEPI`` arrives or ``timeout_s`` passes."""
+    for msg in _messages(ser, time.monotonic() + timeout_s):
+        if isinstance(msg, Identity):
+            return msg
     return None
 
 
@@ -292,23 +283,11 @@ def probe_port(port: str, description: str, listen_s: float, baudrate: int = 115
         return PortProbe(port, description, "error", detail=str(exc).splitlines()[0][:120])
     seen_status = False
     try:
-        deadline = time.monotonic() + listen_s
-        buf = b""
-        while time.monotonic() < deadline:
-            chunk = ser.read(256)
-            if not chunk:
-                continue
-            buf += chunk
-            *done, buf = buf.split(b"\n")
-            for line in done:
-                try:
-                    msg = decode(line.strip())
-                except ProtocolError:
-                    continue
-                if isinstance(msg, Identity):
-                    return PortProbe(port, description, "sepmon", msg)
-                if isinstance(msg, Status):
-                    seen_status = True
+        for msg in _messages(ser, time.monotonic() + listen_s):
+            if isinstance(msg, Identity):
+                return PortProbe(port, description, "sepmon", msg)
+            if isinstance(msg, Status):
+                seen_status = True
     finally:
         ser.close()
     if seen_status:
