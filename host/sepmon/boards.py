@@ -97,14 +97,22 @@ class BoardLink:
             return [Event(t=now, type="board_silent", a=self.source, detail="alerts not acknowledged")]
         return []
 
-    def summary(self, now: float) -> tuple[str, str, str, str]:
-        """(id, firmware, last status, ack state) for the live view."""
+    def summary(self, now: float) -> tuple[str, str, str, str, str]:
+        """(id, firmware, last status, ack state, what the board was last told) for the live view."""
         ident = self.identity
         status = "—" if self.status is None else f"{now - self.status_t:.1f} s ago"
         acks = "[bold red]not acknowledging[/]" if self.silent else f"{self.acks} ok"
+        if self.last_sent_t == -math.inf:
+            told = "—"
+        elif self.last_level == Level.NONE and self.last_flags:
+            # What the board shows: degraded, with why (N own position unknown, L traffic lost).
+            told = f"[bold magenta]DEGRADED[/] {self.last_flags}"
+        else:
+            told = self.last_level.name
         return (
             ident.board_id if ident else "—",
             ident.fw_version if ident else "—",
             status,
             acks,
+            told,
         )

@@ -6,6 +6,7 @@ import math
 from collections import deque
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from sepmon.daemon import Daemon
@@ -42,7 +43,7 @@ class LiveView:
         for name, st in d.status.items():
             tr = tracks.get(name)
             ingest = d.ingests[name].stats.get(name)
-            link = "[green]up[/]" if st.up else f"[bold red]down[/] {st.detail[:40]}"
+            link = "[green]up[/]" if st.up else f"[bold red]down[/] {escape(st.detail[:40])}"
             if tr is None or tr.last is None:
                 fix, hdop, age = "[red]no fix[/]", "—", "—"
             else:
@@ -64,7 +65,7 @@ class LiveView:
             pairs.add_row(f"{a} ↔ {b}", _km(p.range_m), _km(p.vertical_m), tcpa, _km(p.cpa_m), level)
 
         boards = Table(title="Boards", title_justify="left", expand=True)
-        for col in ("board", "id", "firmware", "last status", "acks"):
+        for col in ("board", "id", "firmware", "last status", "acks", "told"):
             boards.add_column(col)
         for name, bl in d.boards.items():
             boards.add_row(name, *bl.summary(now))
