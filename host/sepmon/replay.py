@@ -364,6 +364,8 @@ class _Port:
     def service(self, now: float, flush_stale: bool) -> None:
         """Run the board / discard what the other side sent; drop a backlog nobody reads."""
         if not self.plugged:
+            if self.board is not None:
+                self.board.poll()  # a board on its own battery runs on with no cable: it shows offline
             return
         if self.board is not None:
             self.board.poll()
@@ -613,7 +615,7 @@ class Replayer:
         with self._lock:
             for port in self._ports.values():
                 port.service(now, flush_stale=self.speed > 0)
-                if port.board is not None and port.plugged:
+                if port.board is not None:
                     view = port.board.view()
                     last = port.last_view
                     if last is None or (last.pattern, last.level) != (view.pattern, view.level):
