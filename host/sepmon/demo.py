@@ -56,8 +56,12 @@ async def play(
     on_board: Callable[[float, str, BoardView], None] | None = None,
     gps_off_s: float = 4.0,
     host_off_s: float = 4.0,
+    on_refresh: Callable[[Daemon], None] | None = None,
 ) -> DemoResult:
     """Play ``sim`` into one virtual board per source with the real daemon attached.
+
+    ``on_refresh(daemon)`` is called four times a second while the daemon runs (the
+    live view).
 
     After the recording ends the boards keep running ``gps_off_s`` with a silent
     GPS (they show "no GPS"), then the daemon stops and they run ``host_off_s``
@@ -86,6 +90,13 @@ async def play(
     daemon = Daemon(config, specs, events_path=events_path, on_event=record_event)
     result.daemon = daemon
     serve = asyncio.create_task(daemon.serve(install_signals=False))
+
+    async def refresh() -> None:
+        while on_refresh is not None and not serve.done():
+            on_refresh(daemon)
+            await asyncio.sleep(0.25)
+
+    refresher = asyncio.create_task(refresh())
     try:
         replayer.start()
         await asyncio.to_thread(replayer.wait_played)
@@ -97,6 +108,7 @@ async def play(
         daemon.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await serve
+        await refresher
         await asyncio.to_thread(replayer.close)
     await asyncio.sleep(0)  # let the last board notes run
     return result
@@ -109,6 +121,7 @@ def run_demo(
     events_path: Path | None,
     on_event: Callable[[Event], None] | None = None,
     on_board: Callable[[float, str, BoardView], None] | None = None,
+    on_refresh: Callable[[Daemon], None] | None = None,
     sim: Simulation | None = None,
 ) -> DemoResult:
     """The whole demo in a temporary directory of ptys; returns what happened."""
@@ -116,5 +129,5 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="sepmon-demo-") as tmp:
         return asyncio.run(
             play(sim, config, Path(tmp), speed=speed, events_path=events_path, on_event=on_event,
-                 on_board=on_board)
+                 on_board=on_board, on_refresh=on_refresh)
         )  # fmt: skip

@@ -6,11 +6,14 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
 
 from sepmon.config import load_config
+from sepmon.daemon import Daemon
 from sepmon.demo import default_encounter, run_demo
 from sepmon.errors import SepmonError
 from sepmon.events import Event
+from sepmon.liveview import LiveView
 from sepmon.report_text import event_line, print_summary
 from sepmon.virtualboard import BoardView
 
@@ -67,7 +70,19 @@ def run(args: argparse.Namespace) -> int:
         tone = f"buzzer {view.buzzer_hz} Hz" if view.buzzer_hz else "buzzer off"
         console.print(f"    [dim]{t:5.1f} s[/] board [bold]{name:9}[/] {text}  ({tone})", soft_wrap=True)
 
-    result = run_demo(config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board)
+    if console.is_terminal:
+        # The live view of `sepmon run`, redrawn under the scrolling timeline.
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+
+            def refresh(daemon: Daemon) -> None:
+                live.update(LiveView(daemon).render())
+
+            result = run_demo(
+                config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board,
+                on_refresh=refresh,
+            )  # fmt: skip
+    else:
+        result = run_demo(config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board)
     daemon = result.daemon
     assert daemon is not None
     stats = {}
