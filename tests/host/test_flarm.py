@@ -492,6 +492,12 @@ def test_slow_client_is_dropped_and_clients_are_bounded() -> None:
         r3, w3 = await asyncio.open_connection("127.0.0.1", out.port)
         assert await asyncio.wait_for(r3.read(), 2.0) == b""
         w3.close()
+        # A connect flood: every one refused and counted, one event for the burst.
+        for _ in range(20):
+            rf, wf = await asyncio.open_connection("127.0.0.1", out.port)
+            assert await asyncio.wait_for(rf.read(), 2.0) == b""
+            wf.close()
+        assert out.refused == 21
         line = burst(None, [], {}, IdBook(), FeedOptions())[0]
         t0 = time.monotonic()
         for _ in range(4000):  # ~10 MB: far more than any socket buffer holds

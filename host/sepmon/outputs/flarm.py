@@ -37,6 +37,7 @@ import contextlib
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ from sepmon.sources import exposed
 if TYPE_CHECKING:
     from sepmon.daemon import Daemon
 
+REFUSED_REPORT_S = 10.0  # at most one refused-client event per this many seconds
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2000
@@ -430,7 +432,15 @@ class FlarmOutput:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._clients) >= self.settings.max_clients:
             writer.close()  # refused: the app sees a closed connection and retries later
-            self._report("flarm_client", f"refused {_peer(writer)}: already {len(self._clients)} clients")
+            self.refused += 1
+            now = time.monotonic()
+            if now - self._refused_reported >= REFUSED_REPORT_S:  # a connect flood is one line, not many
+                self._refused_reported = now
+                self._report(
+                    "flarm_client",
+                    f"refused {_peer(writer)}: already {len(self._clients)} clients "
+                    f"({self.refused} refused so far)",
+                )
             return
         self._clients.add(writer)
         self._report("flarm_client", f"{_peer(writer)} connected")
@@ -464,6 +474,9 @@ class FlarmOutput:
         self._problems.pop(what, None)
         self._report("flarm_up", detail)
 
+    refused = 0
+    _refused_reported = -math.inf
+
     def _report(self, type_: str, detail: str) -> None:
         """An event from this output, through the daemon: event log, console, other outputs."""
         log.info("flarm output: %s", detail)
@@ -471,7 +484,6 @@ class FlarmOutput:
         if d is None:
             return
         with contextlib.suppress(Exception):
-            # The daemon has no public way yet for outputs to report; the MQTT output does the same.
             d.report(Event(t=d.clock(), type=type_, a="flarm", detail=detail))
 
 
