@@ -23,6 +23,7 @@ from sepmon.track import M_PER_DEG as _M_PER_DEG
 from sepmon.track import Track, Tracker, TrackEvent, clock_time
 
 _COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
+_LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
 
 
 @dataclass
@@ -82,6 +83,33 @@ class Threat:
 
 def _track_event(e: TrackEvent) -> Event:
     return Event(t=e.t, type=str(e.type), a=e.source)
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Every checked pair of the current tracks as index columns, in (i, j) order, i < j.
+
+    Rebuilt only when a track appears (rows are the sorted source names), so an
+    evaluation selects its pairs with two numpy gathers instead of a Python loop
+    over pairs and a rule lookup per pair.
+    """
+
+    ia: npt.NDArray[np.intp]
+    ib: npt.NDArray[np.intp]
+    pid: npt.NDArray[np.intp]  # row in the pair table
+    minima: dict[str, Any]  # evaluate_pairs keywords: scalars, or one value per pair
+    per_pair: bool  # minima are per-pair arrays (several pair classes)
+
+
+_MINIMA_FIELDS = (
+    ("h_min", "horizontal_m"),
+    ("v_min", "vertical_m"),
+    ("warn_s", "warning_s"),
+    ("caution_s", "caution_s"),
+    ("advisory_s", "advisory_s"),
+    ("caution_factor", "caution_factor"),
+    ("advisory_factor", "advisory_factor"),
+)
 
 
 class _PairTable:
@@ -194,10 +222,13 @@ class Monitor:
         # Rule of each pair of sources seen so far (the config does not change under us).
         self._rules: dict[tuple[str, str], SeparationRule] = {}
         self._dirty: set[str] = set()  # sources with a fix not yet evaluated
-        # Every track's latest data as columns, so an evaluation builds numpy arrays
-        # straight from lists instead of a TrackState object per track.
-        self._names: list[str] = []  # sorted, so pairs come out as (a, b) with a < b
-        self._cols: dict[str, list[float]] = {k: [] for k in _COLUMNS}
+        # Every track's latest data as columns (one row per column, one column per
+        # track, sorted by name so pairs come out as (a, b) with a < b): an evaluation
+        # slices them instead of building a TrackState object per track.
+        self._names: list[str] = []
+        self._row: dict[str, int] = {}
+        self._data = np.zeros((len(_COLUMNS), 0), dtype=np.float64)
+        self._layout: _Layout | None = None  # pairs of the current rows; None: rebuild
 
     def _rule(self, a: str, b: str) -> SeparationRule:
         rule = self._rules.get((a, b))
@@ -254,108 +285,135 @@ class Monitor:
         return events
 
     def _store(self, track: Track) -> None:
-        """Write a track's latest fix and motion into its row of the columns."""
+        """Write a track's latest fix and motion into its column of the data."""
         fix = track.last
         assert fix is not None
         name = track.source
-        k = bisect.bisect_left(self._names, name)
-        cols = self._cols
-        if k == len(self._names) or self._names[k] != name:
-            self._names.insert(k, name)
-            for col in cols.values():
-                col.insert(k, 0.0)
+        k = self._row.get(name)
+        if k is None:
+            k = self._insert(name)
         nan = math.nan
-        cols["lat"][k] = fix.lat
-        cols["lon"][k] = fix.lon
-        cols["alt"][k] = nan if fix.alt_m is None else fix.alt_m
-        cols["ve"][k] = track.ve
-        cols["vn"][k] = track.vn
-        cols["vu"][k] = track.vu
-        cols["hdop"][k] = nan if fix.hdop is None else fix.hdop
-        cols["quality"][k] = fix.quality
-        cols["clock"][k] = track.last_clock
+        self._data[:, k] = (
+            fix.lat,
+            fix.lon,
+            nan if fix.alt_m is None else fix.alt_m,
+            track.ve,
+            track.vn,
+            track.vu,
+            nan if fix.hdop is None else fix.hdop,
+            fix.quality,
+            track.last_clock,
+        )
+
+    def _insert(self, name: str) -> int:
+        """A new track: give it its sorted column; the pair layout is rebuilt on next use."""
+        k = bisect.bisect_left(self._names, name)
+        self._names.insert(k, name)
+        self._row = {n: i for i, n in enumerate(self._names)}
+        self._data = np.insert(self._data, k, 0.0, axis=1)
+        self._layout = None
+        return k
 
     def _arrays(self, now: float) -> TrackArrays:
         """Every track at ``now``, dead-reckoned by at most ``stale_s`` (as ``Track.state`` does)."""
-        c = {k: np.array(v, dtype=np.float64) for k, v in self._cols.items()}
-        age = np.maximum(0.0, now - c["clock"])
+        d = self._data
+        lat0, lon0, ve, vn, vu, clock = d[_LAT], d[_LON], d[_VE], d[_VN], d[_VU], d[_CLOCK]
+        age = np.maximum(now - clock, 0.0)
         dt = np.minimum(age, self.config.stale_s)
-        lat0 = c["lat"]
         cos_lat = np.maximum(np.cos(np.radians(lat0)), 1e-6)
-        lon = c["lon"] + c["ve"] * dt / (_M_PER_DEG * cos_lat)
+        lon = lon0 + ve * dt / (_M_PER_DEG * cos_lat)
         return TrackArrays(
             source=tuple(self._names),
-            lat=lat0 + c["vn"] * dt / _M_PER_DEG,
+            lat=lat0 + vn * dt / _M_PER_DEG,
             lon=(lon + 180.0) % 360.0 - 180.0,
-            alt=c["alt"] + c["vu"] * dt,
-            ve=c["ve"],
-            vn=c["vn"],
-            vu=c["vu"],
-            hdop=c["hdop"],
-            quality=c["quality"].astype(np.int64),
+            alt=d[_ALT] + vu * dt,
+            ve=ve,
+            vn=vn,
+            vu=vu,
+            hdop=d[_HDOP],
+            quality=d[_QUALITY].astype(np.int64),
             age_s=age,
             lost=age > self.config.stale_s,
         )
 
-    def _pair_indices(self, names: list[str], only: set[str] | None) -> list[tuple[int, int]]:
-        """Index pairs (i < j) of the tracks to check, in (i, j) order; only those touching ``only``."""
-        n = len(names)
-        rule = self._rule
-        if only is None:
-            return [(i, j) for i in range(n) for j in range(i + 1, n) if rule(names[i], names[j]).check]
-        mine = [k for k, name in enumerate(names) if name in only]
-        if len(mine) == 1:  # the common case, O(n)
-            k = mine[0]
-            me = names[k]
-            return [(i, k) for i in range(k) if rule(names[i], me).check] + [
-                (k, j) for j in range(k + 1, n) if rule(me, names[j]).check
-            ]
-        touched = set(mine)
-        return [
-            (i, j)
-            for i in range(n)
-            for j in range(i + 1, n)
-            if (i in touched or j in touched) and rule(names[i], names[j]).check
-        ]
+    def _build_layout(self) -> _Layout:
+        """Every checked pair of the current rows, their pair-table ids and minima.
 
-    def _evaluate(self, now: float, only: set[str] | None) -> list[Event]:
+        The rule of a pair depends only on the groups of its two sources, so rules are
+        looked up once per pair of groups and spread over the pairs with numpy.
+        """
         names = self._names
-        pairs = self._pair_indices(names, only)
-        if not pairs:
-            return []
-        ia = np.fromiter((p[0] for p in pairs), dtype=np.intp, count=len(pairs))
-        ib = np.fromiter((p[1] for p in pairs), dtype=np.intp, count=len(pairs))
-        rules = [self._rule(names[i], names[j]) for i, j in pairs]
-        first = rules[0]
-        if all(r is first for r in rules):  # one class for every pair: scalars broadcast
-            minima: dict[str, Any] = {
-                "h_min": first.horizontal_m,
-                "v_min": first.vertical_m,
-                "warn_s": first.warning_s,
-                "caution_s": first.caution_s,
-                "advisory_s": first.advisory_s,
-                "caution_factor": first.caution_factor,
-                "advisory_factor": first.advisory_factor,
-            }
+        n = len(names)
+        group_of = self.config.group_of
+        groups = [group_of(name) for name in names]
+        group_ids: dict[str, int] = {}
+        member: list[str] = []  # one source of each group, to ask the config with
+        gidx = np.empty(n, dtype=np.intp)
+        for k, (name, g) in enumerate(zip(names, groups, strict=True)):
+            if g not in group_ids:
+                group_ids[g] = len(member)
+                member.append(name)
+            gidx[k] = group_ids[g]
+        rules: list[SeparationRule] = []
+        rule_ids: dict[SeparationRule, int] = {}
+        table = np.empty((len(member), len(member)), dtype=np.intp)
+        for g1, a in enumerate(member):
+            for g2, b in enumerate(member):
+                rule = self._rule(a, b) if a < b else self._rule(b, a)
+                r = rule_ids.get(rule)
+                if r is None:
+                    r = rule_ids[rule] = len(rules)
+                    rules.append(rule)
+                table[g1, g2] = r
+        ia, ib = np.triu_indices(n, 1)
+        rid = table[gidx[ia], gidx[ib]]
+        if not all(r.check for r in rules):
+            keep = np.array([r.check for r in rules], dtype=np.bool_)[rid]
+            ia, ib, rid = ia[keep], ib[keep], rid[keep]
+        ia = ia.astype(np.intp)
+        ib = ib.astype(np.intp)
+        used = np.unique(rid)
+        per_pair = used.size > 1
+        minima: dict[str, Any]
+        if per_pair:
+            minima = {kw: np.array([getattr(r, attr) for r in rules])[rid] for kw, attr in _MINIMA_FIELDS}
+        elif used.size:
+            minima = {kw: getattr(rules[int(used[0])], attr) for kw, attr in _MINIMA_FIELDS}
         else:
-            minima = {
-                "h_min": np.array([r.horizontal_m for r in rules]),
-                "v_min": np.array([r.vertical_m for r in rules]),
-                "warn_s": np.array([r.warning_s for r in rules]),
-                "caution_s": np.array([r.caution_s for r in rules]),
-                "advisory_s": np.array([r.advisory_s for r in rules]),
-                "caution_factor": np.array([r.caution_factor for r in rules]),
-                "advisory_factor": np.array([r.advisory_factor for r in rules]),
-            }
-        res = evaluate_pairs(self._arrays(now), ia, ib, **minima)
-        keys = [(names[i], names[j]) for i, j in pairs]
+            minima = {}
+        return _Layout(ia, ib, self._pair_ids(ia, ib), minima, per_pair)
+
+    def _pair_ids(self, ia: npt.NDArray[np.intp], ib: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """Pair-table ids of the index pairs; new pairs are added and indexed by source."""
+        names = self._names
         tab = self._table
         n_before = len(tab.keys)
-        pid = tab.ids_of(keys)
+        pid = tab.ids_of([(names[i], names[j]) for i, j in zip(ia.tolist(), ib.tolist(), strict=True)])
         for key in tab.keys[n_before:]:  # new pairs: index them by source for threat_for
             self._by_source.setdefault(key[0], []).append(key)
             self._by_source.setdefault(key[1], []).append(key)
-        prev = tab.level[pid].copy()
+        return pid
+
+    def _evaluate(self, now: float, only: set[str] | None) -> list[Event]:
+        lay = self._layout
+        if lay is None:
+            lay = self._layout = self._build_layout()
+        if not lay.ia.size:
+            return []
+        ia, ib, pid, minima = lay.ia, lay.ib, lay.pid, lay.minima
+        if only is not None:
+            rows = np.zeros(len(self._names), dtype=np.bool_)
+            rows[[self._row[s] for s in only if s in self._row]] = True
+            sel = np.flatnonzero(rows[ia] | rows[ib])
+            if not sel.size:
+                return []
+            if sel.size < ia.size:
+                ia, ib, pid = ia[sel], ib[sel], pid[sel]
+                if lay.per_pair:
+                    minima = {k: v[sel] for k, v in minima.items()}
+        res = evaluate_pairs(self._arrays(now), ia, ib, **minima)
+        tab = self._table
+        prev = tab.level[pid]  # fancy indexing: a copy
         tab.t[pid] = now
         tab.lost[pid] = res.lost
         tab.range_m[pid] = res.range_m
