@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -44,11 +44,16 @@ class Event:
 
     def to_json(self) -> str:
         """One compact JSON object, floats rounded to what the sensors can resolve."""
-        d: dict[str, Any] = asdict(self)
-        for k, v in d.items():
+        d: dict[str, Any] = {}
+        for k in _FIELDS:  # not dataclasses.asdict: it deep-copies every value, on the alert path
+            v = getattr(self, k)
             if isinstance(v, float):
-                d[k] = None if not math.isfinite(v) else round(v, 3 if k == "t" else 1)
+                v = None if not math.isfinite(v) else round(v, 3 if k == "t" else 1)
+            d[k] = v
         return json.dumps(d, separators=(",", ":"))
+
+
+_FIELDS = tuple(f.name for f in fields(Event))
 
 
 def event_from_json(line: str) -> Event:
