@@ -20,7 +20,7 @@ from sepmon.events import Event
 from sepmon.model import Fix, Level, TrackState
 from sepmon.separation import TrackArrays, evaluate_pairs
 from sepmon.track import M_PER_DEG as _M_PER_DEG
-from sepmon.track import Track, Tracker, TrackEvent, clock_time
+from sepmon.track import Track, Tracker, TrackEvent
 
 _COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
 _LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
@@ -246,10 +246,11 @@ class Monitor:
         source = self.config.canonical(fix.source)
         if source != fix.source:
             fix = replace(fix, source=source)
-        now = max(self.now, clock_time(fix))
-        self.now = now
+        clock = fix.rx_t if fix.rx_t is not None else fix.t  # clock_time(fix), inline: once per fix
+        if clock > self.now:
+            self.now = clock
         accepted, tevents = self.tracker.update(fix)
-        events = [_track_event(e) for e in tevents]
+        events = [_track_event(e) for e in tevents] if tevents else []
         if accepted:
             self._store(self.tracker.tracks[source])
             self._dirty.add(source)

@@ -72,7 +72,8 @@ class Track:
     def update(self, fix: Fix) -> bool:
         """Take a fix; False when it is a duplicate or older than what we have."""
         last = self.last
-        clock = clock_time(fix)
+        clock = fix.rx_t if fix.rx_t is not None else fix.t  # clock_time(fix), inline: once per fix
+        history = self.history
         if last is not None:
             if fix.t == last.t:
                 self.duplicates += 1
@@ -83,12 +84,12 @@ class Track:
                 if clock - self.last_clock < 1.0:
                     self.out_of_order += 1
                     return False
-                self.history.clear()
+                history.clear()
             elif fix.t - last.t > self.stale_s:
-                self.history.clear()  # no velocity across a gap
-        self.history.append(fix)
-        while len(self.history) > 2 and fix.t - self.history[1].t >= self.window_s:
-            self.history.popleft()
+                history.clear()  # no velocity across a gap
+        history.append(fix)
+        while len(history) > 2 and fix.t - history[1].t >= self.window_s:
+            history.popleft()
         self.last = fix
         self.last_clock = clock
         self._estimate_velocity()
@@ -98,12 +99,12 @@ class Track:
         fix = self.history[-1]
         first = self.history[0]
         dt = fix.t - first.t
-        cos_lat = max(math.cos(math.radians(fix.lat)), 1e-6)
         if fix.sog_mps is not None and fix.cog_deg is not None:
             speed = fix.sog_mps if fix.sog_mps >= speed_noise_floor_mps(fix.hdop) else 0.0
             c = math.radians(fix.cog_deg)
             self.ve, self.vn = speed * math.sin(c), speed * math.cos(c)
         elif dt > 0.5:
+            cos_lat = max(math.cos(math.radians(fix.lat)), 1e-6)
             ve = (fix.lon - first.lon) * M_PER_DEG * cos_lat / dt
             vn = (fix.lat - first.lat) * M_PER_DEG / dt
             # Two noisy positions: three sigma of their difference over dt.
@@ -157,18 +158,18 @@ class Tracker:
         self.stale_s = stale_s
         self.tracks: dict[str, Track] = {}
 
-    def update(self, fix: Fix) -> tuple[bool, list[TrackEvent]]:
+    def update(self, fix: Fix) -> tuple[bool, tuple[TrackEvent, ...]]:
         """Feed one fix; returns (accepted, events)."""
         track = self.tracks.get(fix.source)
-        events: list[TrackEvent] = []
         if track is None:
             track = self.tracks[fix.source] = Track(fix.source, self.stale_s)
-            events.append(TrackEvent(clock_time(fix), TrackEventType.ACQUIRED, fix.source))
+            accepted = track.update(fix)
+            return accepted, (TrackEvent(clock_time(fix), TrackEventType.ACQUIRED, fix.source),)
         accepted = track.update(fix)
         if accepted and track.lost:
             track.lost = False
-            events.append(TrackEvent(clock_time(fix), TrackEventType.REGAINED, fix.source))
-        return accepted, events
+            return accepted, (TrackEvent(clock_time(fix), TrackEventType.REGAINED, fix.source),)
+        return accepted, ()
 
     def check(self, now: float) -> list[TrackEvent]:
         """Mark tracks that have not updated for ``stale_s`` as lost (once each)."""
