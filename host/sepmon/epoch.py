@@ -40,11 +40,13 @@ from __future__ import annotations
 import datetime
 import math
 from collections import Counter
+from collections.abc import Callable
+from types import MethodType
 
 from pynmea2.nmea_utils import datestamp, dm_to_sd
 
 from sepmon.model import Fix
-from sepmon.nmea import FIELD, Reject, Sentence
+from sepmon.nmea import USED_TYPES, Reject, Sentence
 
 # Line outcomes besides the Reject reasons.
 USED = "used"
@@ -57,16 +59,13 @@ _FIRST_TRUSTED_DAY = datetime.date(2001, 1, 1).toordinal() - _EPOCH_ORDINAL
 _MISS_LIMIT = 3
 _RECENT = 64
 
-_GGA, _RMC, _GNS, _GLL, _VTG, _GSA = (FIELD[k] for k in ("GGA", "RMC", "GNS", "GLL", "VTG", "GSA"))
-_TIME_IDX = {k: FIELD[k]["timestamp"] for k in ("GGA", "RMC", "GNS", "GLL", "GST")}
-# Pad short (truncated but checksum-valid) sentences so every index we read exists.
-_NEED = {k: len(v) for k, v in FIELD.items()}
 _MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
 _HDOP_CARRIERS = frozenset({"GGA", "GNS"})
 _GGA_FIX = frozenset("123456")
 # FAA mode letter → GGA-style quality.  N (none), S (simulator), M (manual) are not fixes.
 _MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
 _isfinite = math.isfinite
+_INF = math.inf
 
 
 def _time_key(s: str) -> float:
@@ -86,23 +85,17 @@ def _opt_float(s: str) -> float | None:
     if not s:
         return None
     v = float(s)
-    if not _isfinite(v):
+    if not -_INF < v < _INF:  # NaN fails both comparisons
         raise ValueError(s)
     return v
 
 
 def _nonneg(s: str) -> float | None:
-    v = _opt_float(s)
-    if v is not None and v < 0:
-        raise ValueError(s)
-    return v
-
-
-def _opt_count(s: str) -> int | None:
+    """Empty → None; otherwise a finite float >= 0 (-0.0 included) or ValueError."""
     if not s:
         return None
-    v = int(s)
-    if v < 0:
+    v = float(s)
+    if not 0.0 <= v < _INF:
         raise ValueError(s)
     return v
 
@@ -157,28 +150,6 @@ def _velocity(knots: str, kmh: str | None, course: str) -> tuple[float | None, f
         if c >= 360.0:  # a tiny negative course rounds up to 360.0 under %
             c = 0.0
     return sog, c
-
-
-def _mode_ok(mode: str) -> bool:
-    """FAA mode field: absent/empty is fine (pre-2.3 receivers), else it must be a fix mode."""
-    return not mode or mode[0] in _MODE_QUALITY
-
-
-def _valid(kind: str, f: list[str]) -> bool:
-    """Does this sentence say it carries a valid fix (position or velocity)?"""
-    if kind == "GGA":
-        return f[5] in _GGA_FIX and bool(f[1]) and bool(f[3])
-    if kind == "RMC":
-        return f[1] == "A" and _mode_ok(f[11]) and f[12] != "V" and bool(f[2]) and bool(f[4])
-    if kind == "GNS":
-        return any(c in _MODE_QUALITY for c in f[5]) and bool(f[1]) and bool(f[3])
-    if kind == "GLL":
-        return f[5] == "A" and _mode_ok(f[6]) and bool(f[0]) and bool(f[2])
-    if kind == "VTG":
-        return _mode_ok(f[8])
-    if kind == "GSA":
-        return f[1] in ("2", "3")
-    return True  # GST has no validity flag
 
 
 class EpochAssembler:
@@ -260,48 +231,203 @@ class EpochAssembler:
 
         Returns the line's outcome: :data:`USED`, :data:`UNUSED` (its epoch was already
         emitted, or no epoch was open), ``Reject.NO_FIX`` or
-        ``Reject.UNPARSABLE``.
+        ``Reject.UNPARSABLE``.  The same as ``self.handler(s[0])(s[2], rx_t, out)``.
         """
-        kind, _talker, f = s
-        need = _NEED[kind]
-        if len(f) < need:
-            f = f + [""] * (need - len(f))
-        valid = _valid(kind, f)
-        ti = _TIME_IDX.get(kind)
-        if ti is not None:
-            tstr = f[ti]
-            if not tstr:
-                return Reject.UNPARSABLE if valid else Reject.NO_FIX
-            if tstr == self._tstr:  # RMC, GGA, ... of one epoch carry the same time string
-                key = self._tkey
-            else:
-                key = self._tkey = _time_key(tstr)
-                self._tstr = tstr
-            if key < 0:
-                return Reject.UNPARSABLE
-            if key != self._key:
-                if key in self._recent:
-                    return UNUSED if valid else Reject.NO_FIX
-                if self._open:
-                    self._emit(out)  # a new time closes the open epoch, complete or not
-                self._start(key, tstr, rx_t)
-            elif not self._open:
-                self._learn_late(kind)
-                return UNUSED if valid else Reject.NO_FIX
-        elif not self._open:
-            if self._key is not None:
-                self._learn_late(kind)
-            return UNUSED if valid else Reject.NO_FIX
-        self._types.add(kind)
-        # A second sentence of a type (another talker, a second path) only fills gaps.
-        status: str = self._take(kind, f) if valid else Reject.NO_FIX
-        if self._expected and self._expected <= self._types:
-            self._emit(out)
-        return status
+        return _ADD[s[0]](self, s[2], rx_t, out)
+
+    def handler(self, kind: str) -> Handler:
+        """:meth:`add` for one sentence type (a ``USED_TYPES`` member), bound to this assembler.
+
+        ``handler(kind)(fields, rx_t, out)`` does what ``add((kind, talker, fields), rx_t,
+        out)`` does without dispatching on the type: the ingest fast path looks the
+        handler up once per source and address and calls it for each such sentence.
+        """
+        return MethodType(_ADD[kind], self)
 
     def flush(self, out: list[Fix]) -> None:
         """End of stream (or a long silence): emit the open epoch, if any."""
         self._emit(out)
+
+    # One add per sentence type (dispatched through _ADD, see the end of the module):
+    # validity, time and merge of a type in one place, so a sentence pays for no
+    # if-chain on its type and no table look-ups.  Every one follows the same steps:
+    # pad a short (truncated but checksum-valid) sentence so every index read exists;
+    # validity; the epoch it belongs to (_enter for a timed type, _closed for a
+    # time-less one); note the type; convert and merge the fields if valid; emit when
+    # every expected type is in.  Fields are indexed by number, at pynmea2's positions
+    # (sepmon.nmea.FIELD; test_epoch.py holds the numbers to that table).
+
+    def _enter(self, kind: str, tstr: str, valid: bool, rx_t: float | None, out: list[Fix]) -> str | None:
+        """Epoch of a timed sentence whose time is not (or not known to be) the open epoch's.
+
+        None when the sentence belongs to the open epoch (started here for a new time,
+        after emitting the previous one); otherwise the line's outcome.  The callers
+        skip this call when ``tstr`` is the open epoch's time string, the usual case.
+        """
+        if not tstr:
+            return Reject.UNPARSABLE if valid else Reject.NO_FIX
+        if tstr == self._tstr:  # RMC, GGA, ... of one epoch carry the same time string
+            key = self._tkey
+        else:
+            key = self._tkey = _time_key(tstr)
+            self._tstr = tstr
+        if key < 0:
+            return Reject.UNPARSABLE
+        if key != self._key:
+            if key in self._recent:
+                return UNUSED if valid else Reject.NO_FIX
+            if self._open:
+                self._emit(out)  # a new time closes the open epoch, complete or not
+            self._start(key, tstr, rx_t)
+        elif not self._open:
+            self._learn_late(kind)
+            return UNUSED if valid else Reject.NO_FIX
+        return None
+
+    def _closed(self, kind: str, valid: bool) -> str:
+        """Outcome of a time-less sentence when no epoch is open."""
+        if self._key is not None:
+            self._learn_late(kind)
+        return UNUSED if valid else Reject.NO_FIX
+
+    def _add_gga(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        if len(f) < 14:
+            f = f + [""] * (14 - len(f))
+        valid = f[5] in _GGA_FIX and f[1] != "" and f[3] != ""
+        tstr = f[0]
+        if tstr != self._tstr or self._tkey != self._key or not self._open:
+            early = self._enter("GGA", tstr, valid, rx_t, out)
+            if early is not None:
+                return early
+        self._types.add("GGA")
+        # A second sentence of a type (another talker, a second path) only fills gaps.
+        status = self._merge_fix(f, int(f[5]), f[10]) if valid else Reject.NO_FIX
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _add_gns(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        if len(f) < 12:
+            f = f + [""] * (12 - len(f))
+        # The first fix mode letter of any constellation; 0 when there is none.
+        q = next((_MODE_QUALITY[c] for c in f[5] if c in _MODE_QUALITY), 0)
+        valid = q > 0 and f[1] != "" and f[3] != ""
+        tstr = f[0]
+        if tstr != self._tstr or self._tkey != self._key or not self._open:
+            early = self._enter("GNS", tstr, valid, rx_t, out)
+            if early is not None:
+                return early
+        self._types.add("GNS")
+        status = self._merge_fix(f, q, f[9]) if valid else Reject.NO_FIX
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _add_rmc(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        if len(f) < 13:
+            f = f + [""] * (13 - len(f))
+        mode = f[11]
+        valid = (
+            f[1] == "A"
+            and (not mode or mode[0] in _MODE_QUALITY)  # absent/empty: a pre-2.3 receiver
+            and f[12] != "V"
+            and f[2] != ""
+            and f[4] != ""
+        )
+        tstr = f[0]
+        if tstr != self._tstr or self._tkey != self._key or not self._open:
+            early = self._enter("RMC", tstr, valid, rx_t, out)
+            if early is not None:
+                return early
+        self._types.add("RMC")
+        status = self._take_rmc(f) if valid else Reject.NO_FIX
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _add_gll(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        if len(f) < 7:
+            f = f + [""] * (7 - len(f))
+        mode = f[6]
+        valid = f[5] == "A" and (not mode or mode[0] in _MODE_QUALITY) and f[0] != "" and f[2] != ""
+        tstr = f[4]
+        if tstr != self._tstr or self._tkey != self._key or not self._open:
+            early = self._enter("GLL", tstr, valid, rx_t, out)
+            if early is not None:
+                return early
+        self._types.add("GLL")
+        status: str = Reject.NO_FIX
+        if valid:
+            try:
+                pos = _latlon(f, 0) if self._lat is None else None
+            except ValueError:
+                status = Reject.UNPARSABLE
+            else:
+                self._merge_position(pos, mode)
+                status = USED
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _add_gst(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        # GST has no validity flag and nothing a Fix takes: it only opens or joins an epoch.
+        tstr = f[0] if f else ""
+        if tstr != self._tstr or self._tkey != self._key or not self._open:
+            early = self._enter("GST", tstr, True, rx_t, out)
+            if early is not None:
+                return early
+        self._types.add("GST")
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return USED
+
+    def _add_vtg(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        if len(f) < 9:
+            f = f + [""] * (9 - len(f))
+        mode = f[8]
+        valid = not mode or mode[0] in _MODE_QUALITY
+        if not self._open:
+            return self._closed("VTG", valid)
+        self._types.add("VTG")
+        status: str = Reject.NO_FIX
+        if valid:
+            try:
+                if f[1] in ("T", ""):
+                    sog, cog = _velocity(f[4], f[6], f[0])
+                else:  # pre-2.3 VTG without unit letters: track, magnetic, knots, km/h
+                    sog, cog = _velocity(f[2], f[3], f[0])
+            except ValueError:
+                status = Reject.UNPARSABLE
+            else:
+                if self._sog is None:
+                    self._sog = sog
+                if self._cog is None:
+                    self._cog = cog
+                status = USED
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _add_gsa(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        if len(f) < 17:
+            f = f + [""] * (17 - len(f))
+        valid = f[1] in ("2", "3")
+        if not self._open:
+            return self._closed("GSA", valid)
+        self._types.add("GSA")
+        status: str = Reject.NO_FIX
+        if valid:
+            try:
+                hdop = _nonneg(f[15])
+            except ValueError:
+                status = Reject.UNPARSABLE
+            else:
+                if self._hdop is None:
+                    self._hdop = hdop
+                status = USED
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
 
     def _start(self, key: float, tstr: str, rx_t: float | None) -> None:
         self._key = key
@@ -317,46 +443,28 @@ class EpochAssembler:
             self._expected.add(kind)
             self._miss.pop(kind, None)
 
-    def _take(self, kind: str, f: list[str]) -> str:
-        """Convert the fields of a valid sentence, then merge them; nothing merged on a bad value."""
-        try:
-            if kind == "GGA":
-                self._merge_fix(f, _GGA["lat"], int(f[5]), f[6], f[7], f[8], f[10])
-            elif kind == "GNS":
-                mode = next(c for c in f[5] if c in _MODE_QUALITY)
-                self._merge_fix(f, _GNS["lat"], _MODE_QUALITY[mode], f[6], f[7], f[8], f[9])
-            elif kind == "RMC":
-                sog, cog = _velocity(f[6], None, f[7])
-                pos = _latlon(f, _RMC["lat"]) if self._lat is None else None
-                days = self._date(f[8])  # an unknown date is no reason to drop the position
-                self._merge_velocity(sog, cog)
-                self._merge_position(pos, f[11])
-                if self._days is None:
-                    self._days = days
-            elif kind == "GLL":
-                pos = _latlon(f, _GLL["lat"]) if self._lat is None else None
-                self._merge_position(pos, f[6])
-            elif kind == "VTG":
-                if f[1] in ("T", ""):
-                    sog, cog = _velocity(f[4], f[6], f[0])
-                else:  # pre-2.3 VTG without unit letters: track, magnetic, knots, km/h
-                    sog, cog = _velocity(f[2], f[3], f[0])
-                self._merge_velocity(sog, cog)
-            elif kind == "GSA":
-                hdop = _nonneg(f[_GSA["hdop"]])
-                if self._hdop is None:
-                    self._hdop = hdop
-        except (ValueError, StopIteration):
-            return Reject.UNPARSABLE
-        return USED
+    def _merge_fix(self, f: list[str], q: int, sep: str) -> str:
+        """GGA/GNS: position (at 1), quality, satellites (6), HDOP (7), altitude (8) + ``sep``.
 
-    def _merge_fix(self, f: list[str], i: int, q: int, sats: str, hdop: str, alt: str, sep: str) -> None:
-        """GGA/GNS: position, quality, satellites, HDOP, ellipsoid height."""
-        n = _opt_count(sats)
-        h = _nonneg(hdop)
-        a = _opt_float(alt)
-        g = _opt_float(sep)
-        pos = _latlon(f, i) if self._lat is None else None
+        USED, or UNPARSABLE with nothing merged when any field is bad.
+        """
+        sats, hdop, alt = f[6], f[7], f[8]
+        try:
+            n = int(sats) if sats else None
+            h = float(hdop) if hdop else None
+            a = float(alt) if alt else None
+            g = float(sep) if sep else None
+            pos = _latlon(f, 1) if self._lat is None else None
+        except ValueError:
+            return Reject.UNPARSABLE
+        # _opt_count, _nonneg and _opt_float's checks, inline (four calls per sentence saved).
+        if (
+            (n is not None and n < 0)
+            or (h is not None and not 0.0 <= h < _INF)
+            or (a is not None and not -_INF < a < _INF)
+            or (g is not None and not -_INF < g < _INF)
+        ):
+            return Reject.UNPARSABLE
         # Everything converted: merge (first sentence that has a field wins).
         if pos is not None:
             self._lat, self._lon = pos
@@ -367,9 +475,27 @@ class EpochAssembler:
         if self._hdop is None:
             self._hdop = h
         if self._alt is None and a is not None:
-            h = a + (g or 0.0)
-            if math.isfinite(h):  # two huge finite fields can add up to infinity
-                self._alt = h
+            e = a + (g or 0.0)
+            if _isfinite(e):  # two huge finite fields can add up to infinity
+                self._alt = e
+        return USED
+
+    def _take_rmc(self, f: list[str]) -> str:
+        """RMC: speed, course, position, quality from the mode letter, date; USED or UNPARSABLE."""
+        try:
+            sog, cog = _velocity(f[6], None, f[7])
+            pos = _latlon(f, 2) if self._lat is None else None
+        except ValueError:
+            return Reject.UNPARSABLE
+        days = self._date(f[8])  # an unknown date is no reason to drop the position
+        if self._sog is None:
+            self._sog = sog
+        if self._cog is None:
+            self._cog = cog
+        self._merge_position(pos, f[11])
+        if self._days is None:
+            self._days = days
+        return USED
 
     def _merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
         """RMC/GLL: position, and a quality from the mode letter when nothing better came."""
@@ -377,12 +503,6 @@ class EpochAssembler:
             self._lat, self._lon = pos
         if self._mode_quality is None:
             self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
-
-    def _merge_velocity(self, sog: float | None, cog: float | None) -> None:
-        if self._sog is None:
-            self._sog = sog
-        if self._cog is None:
-            self._cog = cog
 
     def _date(self, s: str) -> int | None:
         """RMC ``ddmmyy`` → days since 1970 (pynmea2's datestamp), None when unknown."""
@@ -476,3 +596,18 @@ class EpochAssembler:
         self._last_days = days
         self._last_tod = tod
         return days
+
+
+Handler = Callable[[list[str], float | None, list[Fix]], str]
+"""A per-type add: ``(fields, rx_t, out) -> outcome`` (see :meth:`EpochAssembler.handler`)."""
+
+_ADD: dict[str, Callable[[EpochAssembler, list[str], float | None, list[Fix]], str]] = {
+    "GGA": EpochAssembler._add_gga,
+    "RMC": EpochAssembler._add_rmc,
+    "GNS": EpochAssembler._add_gns,
+    "GLL": EpochAssembler._add_gll,
+    "GST": EpochAssembler._add_gst,
+    "VTG": EpochAssembler._add_vtg,
+    "GSA": EpochAssembler._add_gsa,
+}
+assert _ADD.keys() == USED_TYPES

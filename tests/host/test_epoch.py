@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import calendar
+import math
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sepmon.checksum import frame_sentence
-from sepmon.epoch import UNUSED, USED, EpochAssembler
+from sepmon.epoch import UNUSED, USED, EpochAssembler, _latlon, _time_key
+from sepmon.framing import LineFramer
 from sepmon.model import Fix
-from sepmon.nmea import Reject, Sentence, parse_line
+from sepmon.nmea import FIELD, Reject, Sentence, parse_line
+from sepmon.tagblock import parse_tag_block
 
 KN = 1852.0 / 3600.0
 T0 = calendar.timegm((2024, 3, 15, 12, 0, 0))
@@ -325,3 +331,342 @@ def test_tenth_of_a_second_epochs() -> None:
     out, _ = feed(asm, [gga(f"120000.{i}0") for i in range(5)], T0)
     asm.flush(out)
     assert [f.t for f in out] == pytest.approx([T0 + i / 10 for i in range(5)])
+
+
+# --- The per-type adds against the general add they replaced --------------------------
+#
+# ReferenceAssembler.add is EpochAssembler.add as it was before it was split into one
+# add per sentence type: one general path with if-chains on the type, field positions
+# from pynmea2's tables, conversions through the helper functions.  Both are fed the
+# same sentences; every outcome, fix, drop counter and learned type must agree.
+
+_NEED = {k: len(v) for k, v in FIELD.items()}
+_TIME_IDX = {k: FIELD[k]["timestamp"] for k in ("GGA", "RMC", "GNS", "GLL", "GST")}
+_MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
+_MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
+_HDOP_CARRIERS = frozenset({"GGA", "GNS"})
+
+
+def _ref_opt_float(v: str) -> float | None:
+    if not v:
+        return None
+    x = float(v)
+    if not math.isfinite(x):
+        raise ValueError(v)
+    return x
+
+
+def _ref_nonneg(v: str) -> float | None:
+    x = _ref_opt_float(v)
+    if x is not None and x < 0:
+        raise ValueError(v)
+    return x
+
+
+def _ref_opt_count(v: str) -> int | None:
+    if not v:
+        return None
+    x = int(v)
+    if x < 0:
+        raise ValueError(v)
+    return x
+
+
+def _ref_velocity(knots: str, kmh: str | None, course: str) -> tuple[float | None, float | None]:
+    k = _ref_nonneg(knots)
+    sog = k * KN if k is not None else None
+    if sog is None and kmh is not None:
+        v = _ref_nonneg(kmh)
+        sog = v / 3.6 if v is not None else None
+    c = _ref_opt_float(course)
+    if c is not None:
+        c %= 360.0
+        if c >= 360.0:
+            c = 0.0
+    return sog, c
+
+
+def _ref_mode_ok(mode: str) -> bool:
+    return not mode or mode[0] in _MODE_QUALITY
+
+
+def _ref_valid(kind: str, f: list[str]) -> bool:
+    if kind == "GGA":
+        return f[5] in frozenset("123456") and bool(f[1]) and bool(f[3])
+    if kind == "RMC":
+        return f[1] == "A" and _ref_mode_ok(f[11]) and f[12] != "V" and bool(f[2]) and bool(f[4])
+    if kind == "GNS":
+        return any(c in _MODE_QUALITY for c in f[5]) and bool(f[1]) and bool(f[3])
+    if kind == "GLL":
+        return f[5] == "A" and _ref_mode_ok(f[6]) and bool(f[0]) and bool(f[2])
+    if kind == "VTG":
+        return _ref_mode_ok(f[8])
+    if kind == "GSA":
+        return f[1] in ("2", "3")
+    return True
+
+
+class ReferenceAssembler(EpochAssembler):
+    """EpochAssembler with the general add it had before the per-type adds."""
+
+    __slots__ = ()
+
+    def add(self, s: Sentence, rx_t: float | None, out: list[Fix]) -> str:
+        kind, _talker, f = s
+        need = _NEED[kind]
+        if len(f) < need:
+            f = f + [""] * (need - len(f))
+        valid = _ref_valid(kind, f)
+        ti = _TIME_IDX.get(kind)
+        if ti is not None:
+            tstr = f[ti]
+            if not tstr:
+                return Reject.UNPARSABLE if valid else Reject.NO_FIX
+            key = _time_key(tstr)
+            if key < 0:
+                return Reject.UNPARSABLE
+            if key != self._key:
+                if key in self._recent:
+                    return UNUSED if valid else Reject.NO_FIX
+                if self._open:
+                    self._emit(out)
+                self._start(key, tstr, rx_t)
+            elif not self._open:
+                self._ref_learn_late(kind)
+                return UNUSED if valid else Reject.NO_FIX
+        elif not self._open:
+            if self._key is not None:
+                self._ref_learn_late(kind)
+            return UNUSED if valid else Reject.NO_FIX
+        self._types.add(kind)
+        status: str = self._ref_take(kind, f) if valid else Reject.NO_FIX
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _ref_learn_late(self, kind: str) -> None:
+        if kind in _MEMBERS or (kind == "GSA" and not self._expected & _HDOP_CARRIERS):
+            self._expected.add(kind)
+            self._miss.pop(kind, None)
+
+    def _ref_take(self, kind: str, f: list[str]) -> str:
+        try:
+            if kind == "GGA":
+                self._ref_merge_fix(f, FIELD["GGA"]["lat"], int(f[5]), f[6], f[7], f[8], f[10])
+            elif kind == "GNS":
+                mode = next(c for c in f[5] if c in _MODE_QUALITY)
+                self._ref_merge_fix(f, FIELD["GNS"]["lat"], _MODE_QUALITY[mode], f[6], f[7], f[8], f[9])
+            elif kind == "RMC":
+                sog, cog = _ref_velocity(f[6], None, f[7])
+                pos = _latlon(f, FIELD["RMC"]["lat"]) if self._lat is None else None
+                days = self._date(f[8])
+                self._ref_merge_velocity(sog, cog)
+                self._ref_merge_position(pos, f[11])
+                if self._days is None:
+                    self._days = days
+            elif kind == "GLL":
+                pos = _latlon(f, FIELD["GLL"]["lat"]) if self._lat is None else None
+                self._ref_merge_position(pos, f[6])
+            elif kind == "VTG":
+                if f[1] in ("T", ""):
+                    sog, cog = _ref_velocity(f[4], f[6], f[0])
+                else:
+                    sog, cog = _ref_velocity(f[2], f[3], f[0])
+                self._ref_merge_velocity(sog, cog)
+            elif kind == "GSA":
+                hdop = _ref_nonneg(f[FIELD["GSA"]["hdop"]])
+                if self._hdop is None:
+                    self._hdop = hdop
+        except (ValueError, StopIteration):
+            return Reject.UNPARSABLE
+        return USED
+
+    def _ref_merge_fix(self, f: list[str], i: int, q: int, sats: str, hdop: str, alt: str, sep: str) -> None:
+        n = _ref_opt_count(sats)
+        h = _ref_nonneg(hdop)
+        a = _ref_opt_float(alt)
+        g = _ref_opt_float(sep)
+        pos = _latlon(f, i) if self._lat is None else None
+        if pos is not None:
+            self._lat, self._lon = pos
+        if self._quality is None:
+            self._quality = q
+        if self._sats is None:
+            self._sats = n
+        if self._hdop is None:
+            self._hdop = h
+        if self._alt is None and a is not None:
+            e = a + (g or 0.0)
+            if math.isfinite(e):
+                self._alt = e
+
+    def _ref_merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
+        if pos is not None:
+            self._lat, self._lon = pos
+        if self._mode_quality is None:
+            self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
+
+    def _ref_merge_velocity(self, sog: float | None, cog: float | None) -> None:
+        if self._sog is None:
+            self._sog = sog
+        if self._cog is None:
+            self._cog = cog
+
+
+def _both(sentences: list[tuple[Sentence, float | None]]) -> None:
+    """Feed both assemblers (the per-type one through add and through handler) and compare."""
+    ref, new, bound = ReferenceAssembler("a"), EpochAssembler("a"), EpochAssembler("a")
+    out_ref: list[Fix] = []
+    out_new: list[Fix] = []
+    out_bound: list[Fix] = []
+    for sentence, rx_t in sentences:
+        want = ref.add((sentence[0], sentence[1], list(sentence[2])), rx_t, out_ref)
+        got = new.add((sentence[0], sentence[1], list(sentence[2])), rx_t, out_new)
+        got_bound = bound.handler(sentence[0])(list(sentence[2]), rx_t, out_bound)
+        assert got == want == got_bound, sentence
+        assert new.expected == ref.expected == bound.expected
+    for asm, out in ((ref, out_ref), (new, out_new), (bound, out_bound)):
+        asm.flush(out)
+    # repr: a NaN equals a NaN there, and floats print exactly.
+    assert repr(out_new) == repr(out_ref) == repr(out_bound)
+    assert new.dropped == ref.dropped == bound.dropped
+    assert new.fixes == ref.fixes == bound.fixes
+
+
+def test_field_positions_are_pynmea2s() -> None:
+    """The per-type adds index fields by number; these are the numbers of pynmea2's tables."""
+    assert _NEED == {"GGA": 14, "RMC": 13, "GNS": 12, "GLL": 7, "GST": 8, "VTG": 9, "GSA": 17}
+    assert _TIME_IDX == {"GGA": 0, "RMC": 0, "GNS": 0, "GLL": 4, "GST": 0}
+    gga_, rmc_, gns_, gll_, vtg_, gsa_ = (FIELD[k] for k in ("GGA", "RMC", "GNS", "GLL", "VTG", "GSA"))
+    assert (gga_["lat"], gga_["gps_qual"], gga_["num_sats"], gga_["horizontal_dil"]) == (1, 5, 6, 7)
+    assert (gga_["altitude"], gga_["geo_sep"]) == (8, 10)
+    assert (gns_["lat"], gns_["mode_indicator"], gns_["num_sats"], gns_["hdop"]) == (1, 5, 6, 7)
+    assert (gns_["altitude"], gns_["geo_sep"]) == (8, 9)
+    assert (rmc_["status"], rmc_["lat"], rmc_["spd_over_grnd"], rmc_["true_course"]) == (1, 2, 6, 7)
+    assert (rmc_["datestamp"], rmc_["mode_indicator"], rmc_["nav_status"]) == (8, 11, 12)
+    assert (gll_["lat"], gll_["status"], gll_["faa_mode"]) == (0, 5, 6)
+    assert (vtg_["true_track"], vtg_["true_track_sym"], vtg_["spd_over_grnd_kts"]) == (0, 1, 4)
+    assert (vtg_["spd_over_grnd_kmph"], vtg_["faa_mode"]) == (6, 8)
+    assert (gsa_["mode_fix_type"], gsa_["hdop"]) == (1, 15)
+
+
+def _recording_sentences(path: Path) -> list[tuple[Sentence, float | None]]:
+    got: list[tuple[Sentence, float | None]] = []
+    for line in LineFramer().feed(path.read_bytes() + b"\n"):
+        tagged = parse_tag_block(line, False)
+        if isinstance(tagged, Reject):
+            continue
+        tags, body = tagged
+        sentence = parse_line(body, False)
+        if isinstance(sentence, tuple) and sentence[0] != "PSEP":
+            got.append((sentence, tags.rx_t))
+    return got
+
+
+RECORDINGS = sorted((Path(__file__).parent.parent / "data" / "nmea").glob("*.nmea"))
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
+def test_per_type_adds_match_the_general_add_on_the_recordings(path: Path) -> None:
+    _both(_recording_sentences(path))
+
+
+def test_per_type_adds_match_the_general_add_on_all_recordings_in_one_stream() -> None:
+    _both([x for path in RECORDINGS for x in _recording_sentences(path)])
+
+
+_TEMPLATES = [
+    "GPGGA,{t},4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,",
+    "GNGGA,{t},4830.500,S,01115.250,W,4,12,1.1,10.0,M,,M,,",
+    "GPRMC,{t},A,4830.000,N,01115.000,E,010.0,090.0,150324,,,A",
+    "GNRMC,{t},A,4830.000,N,01115.000,E,0.0,,150324,,,D,S",
+    "GPVTG,090.0,T,,M,010.0,N,018.5,K,A",
+    "GPVTG,270.0,268.0,001.0,001.9",
+    "GNGSA,A,3,04,05,09,12,,,,,,,,,2.0,1.1,1.7",
+    "GPGLL,4830.000,N,01115.000,E,{t},A,A",
+    "GNGNS,{t},4830.000,N,01115.000,E,AN,10,0.8,545.4,47.0,,",
+    "GPGST,{t},1.0,2.0,1.5,45.0,1.1,1.2,2.0",
+]
+_TIMES = [
+    "120000.00",
+    "120000.10",
+    "120001.00",
+    "120002.00",
+    "235959.90",
+    "000000.00",
+    "235960.00",
+    "1200",
+    "",
+]
+_VALUES = [
+    "",
+    "0",
+    "-1",
+    "-0.0",
+    "nan",
+    "inf",
+    "1e308",
+    "-1e308",
+    "99.9",
+    "60.0",
+    "A",
+    "V",
+    "N",
+    "S",
+    "T",
+    "E",
+    "W",
+]
+_VALUES += [
+    "2",
+    "3",
+    "7",
+    "AN",
+    "NN",
+    "4830.000",
+    "9130.000",
+    "01160.000",
+    "0",
+    "1_0",
+    " 5",
+    "x",
+    "311216",
+    "010100",
+]
+
+
+@st.composite
+def _sentences(draw: st.DrawFn) -> tuple[Sentence, float | None]:
+    body = draw(st.sampled_from(_TEMPLATES)).format(t=draw(st.sampled_from(_TIMES)))
+    parts = body.split(",")
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(1, len(parts) - 1))
+        parts[i] = draw(st.one_of(st.sampled_from(_VALUES), st.text("0123456789.-+eNSAV", max_size=9)))
+    if draw(st.integers(0, 9)) == 0:
+        parts = parts[: draw(st.integers(2, len(parts)))]  # truncated
+    rx_t = draw(st.sampled_from([None, float(T0), T0 + 0.4, T0 - 5e7]))
+    return (parts[0][2:], parts[0][:2], parts[1:]), rx_t
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_sentences(), max_size=60))
+def test_per_type_adds_match_the_general_add(sentences: list[tuple[Sentence, float | None]]) -> None:
+    _both(sentences)
+
+
+def _template_sentence(body: str) -> Sentence:
+    parts = body.split(",")
+    return parts[0][2:], parts[0][:2], parts[1:]
+
+
+@pytest.mark.parametrize("template", _TEMPLATES)
+def test_per_type_adds_match_the_general_add_on_every_single_field_change(template: str) -> None:
+    """Every field of every template set to every listed value, first in its epoch and later."""
+    before = [(_template_sentence(t.format(t="120000.00")), T0) for t in _TEMPLATES[:3]]
+    after = [(_template_sentence(t.format(t="120001.00")), T0) for t in _TEMPLATES]
+    parts = template.format(t="120000.00").split(",")
+    for i in range(1, len(parts)):
+        for value in [*_VALUES, *_TIMES]:
+            changed = _template_sentence(",".join([*parts[:i], value, *parts[i + 1 :]]))
+            _both([(changed, T0), *after])
+            _both([*before, (changed, T0), *after])
