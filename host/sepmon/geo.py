@@ -80,72 +80,102 @@ def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(np.einsum("...i,...i->...", a, b), dtype=np.float64)
 
 
-# --- component kernels ---------------------------------------------------------------
-# The separation core evaluates hundreds of thousands of pairs per update, so the
-# hot path works on one 1-D column per vector component: no (n, 3) temporaries,
-# no cross products or norms over a trailing axis. The array functions below are
+# --- row kernels ---------------------------------------------------------------------
+# The separation core evaluates hundreds of thousands of pairs per update, and tens of
+# pairs many times a second, so its hot path keeps each vector as the rows of one array:
+# shape (3, m) for x, y, z (or (k, 3, m) for k vectors at once). One numpy call then
+# handles every component, each row is contiguous, and there are no (m, 3)
+# temporaries or norms over a trailing axis. The public array functions below are
 # thin wrappers over these kernels, so both give the same bits.
 
-Xyz = tuple[FloatArray, FloatArray, FloatArray]
+# Rows (x, y) of a horizontal east vector from (ux/|u_h|, uy/|u_h|): (−uy/|u_h|, ux/|u_h|).
+_EAST_SIGN = np.array([[-1.0], [1.0]])
 
 
-def mid_frame_xyz(ua: Xyz, ub: Xyz) -> tuple[tuple[FloatArray, FloatArray], Xyz, Xyz]:
-    """:func:`mid_frame` on components: ((ex, ey), (nx, ny, nz), (ux, uy, uz)).
+def mid_frame_rows(up_a: FloatArray, up_b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`mid_frame` on rows: ``up_a``/``up_b`` have shape (3, m).
 
-    East has no z component (it is horizontal to the equatorial plane), so only
-    its x and y are returned.
+    Returns (east (2, m), north (3, m), up (3, m)); east has no z component (it
+    is horizontal to the equatorial plane), so only its x and y rows are returned.
     """
-    sx = ua[0] + ub[0]
-    sy = ua[1] + ub[1]
-    sz = ua[2] + ub[2]
-    norm = np.sqrt(sx * sx + sy * sy + sz * sz)
-    ok = norm > 1e-6
-    if not np.all(ok):
+    s = up_a + up_b
+    sq = s * s
+    norm = sq[0] + sq[1]
+    norm += sq[2]
+    np.sqrt(norm, out=norm)
+    if norm.size and not norm.min() > 1e-6:  # (NaN fails too, like the mask below)
         # Near-antipodal: up_a + up_b vanishes; up_a − up_b (≈ ±2 up_a) only flips
         # sign when a and b are swapped, which leaves every squared or paired
         # product below unchanged, so the result stays symmetric.
-        sx = np.where(ok, sx, ua[0] - ub[0])
-        sy = np.where(ok, sy, ua[1] - ub[1])
-        sz = np.where(ok, sz, ua[2] - ub[2])
-        norm = np.sqrt(sx * sx + sy * sy + sz * sz)
-    ux, uy, uz = sx / norm, sy / norm, sz / norm
-    # east = z × up, normalised; at a pole it vanishes and any horizontal direction will do.
-    en = np.sqrt(ux * ux + uy * uy)
-    ex, ey = -uy / en, ux / en
-    ok_e = en > _TINY
-    if not np.all(ok_e):
-        ex, ey = np.where(ok_e, ex, 0.0), np.where(ok_e, ey, 1.0)
-    # north = up × east
-    nx = -uz * ey
-    ny = uz * ex
-    nz = ux * ey - uy * ex
-    return (ex, ey), (nx, ny, nz), (ux, uy, uz)
+        s = np.where(norm > 1e-6, s, up_a - up_b)
+        sq = s * s
+        norm = sq[0] + sq[1]
+        norm += sq[2]
+        np.sqrt(norm, out=norm)
+    u = s / norm
+    sq = u[:2] * u[:2]
+    en = sq[0] + sq[1]
+    np.sqrt(en, out=en)
+    # f = (ux, uy)/|u_h| = (east_y, −east_x); east = z × up normalised, north = up × east.
+    f = u[:2] / en
+    if en.size and not en.min() > _TINY:
+        # At a pole east vanishes and any horizontal direction will do: east = (0, 1).
+        pole = ~(en > _TINY)
+        f[0, pole] = 1.0
+        f[1, pole] = -0.0
+    east = f[::-1] * _EAST_SIGN
+    north = np.empty_like(u)
+    np.multiply(f, -u[2], out=north[:2])  # (−uz·ey, uz·ex)
+    sq = u[:2] * f
+    np.add(sq[0], sq[1], out=north[2])  # ux·ey − uy·ex
+    return east, north, u
 
 
-def arc_from_chord_xyz(
-    chord: Xyz, east: tuple[FloatArray, FloatArray], north: Xyz, up_z: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`arc_from_chord` on components, in the mid frame of :func:`mid_frame_xyz`.
+def horizontal_rows(v: FloatArray, east: FloatArray, north: FloatArray) -> FloatArray:
+    """East and north components of vectors ``v`` (shape (..., 3, m)) in a local frame.
 
-    Returns (arc length, chord·east, chord·north): the latter two are the chord's
-    horizontal projection in the mid frame, which callers need anyway.
+    ``east`` (2, m) and ``north`` (3, m) as from :func:`mid_frame_rows`. Returns
+    shape (..., 2, m): rows (v·east, v·north).
     """
-    cx, cy, cz = chord
-    ce = cx * east[0] + cy * east[1]
-    cn = cx * north[0] + cy * north[1] + cz * north[2]
-    h2 = ce * ce + cn * cn
-    cn2 = cn * cn
-    cos2 = np.divide(cn2, h2, out=np.ones_like(h2), where=h2 > 0)
-    # up_z is the sine of the geodetic latitude of the mid frame.
-    w2 = 1.0 - WGS84_E2 * up_z * up_z
+    out = np.empty((*v.shape[:-2], 2, v.shape[-1]))
+    t = v[..., :2, :] * east
+    np.add(t[..., 0, :], t[..., 1, :], out=out[..., 0, :])
+    t = v * north
+    en = out[..., 1, :]
+    np.add(t[..., 0, :], t[..., 1, :], out=en)
+    en += t[..., 2, :]
+    return out
+
+
+def arc_from_chord_rows(
+    c: FloatArray, h2: FloatArray, cn2: FloatArray, up_z: FloatArray, out: FloatArray | None = None
+) -> FloatArray:
+    """Surface arc length of chords, in the mid frame of :func:`mid_frame_rows`.
+
+    ``c`` is the chord length, ``h2``/``cn2`` the squared length of its horizontal
+    projection and of that projection's north component, ``up_z`` the z of the
+    mid frame's up (the sine of its geodetic latitude). See :func:`arc_from_chord`.
+    """
+    # cos² of the chord's azimuth. cn2 <= h2 in floating point too (rounding is
+    # monotone), so the ratio never exceeds 1; a vertical chord (h2 = 0) counts as north.
+    all_horizontal = h2.size and h2.min() > 0
+    cos2 = cn2 / h2 if all_horizontal else np.divide(cn2, h2, out=np.ones_like(h2), where=h2 > 0)
+    w2 = up_z * WGS84_E2
+    w2 *= up_z
+    np.subtract(1.0, w2, out=w2)
     sw = np.sqrt(w2)
-    n = WGS84_A / sw  # prime-vertical radius
-    m = (WGS84_A * (1.0 - WGS84_E2)) / (w2 * sw)  # meridian radius
-    cos2 = np.minimum(cos2, 1.0)  # >= 0 already
-    r = 1.0 / (cos2 / m + (1.0 - cos2) / n)  # Euler: radius in the chord's direction
-    c = np.sqrt(cx * cx + cy * cy + cz * cz)
-    half = np.minimum(c / (2.0 * r), 1.0)
-    return 2.0 * r * _arcsin(half), ce, cn
+    w2 *= sw
+    m = np.divide(WGS84_A * (1.0 - WGS84_E2), w2, out=w2)  # meridian radius
+    n = np.divide(WGS84_A, sw, out=sw)  # prime-vertical radius
+    # Euler: radius in the chord's direction, r = 1 / (cos²/M + sin²/N); d = 2r.
+    d = np.subtract(1.0, cos2)
+    d /= n
+    np.divide(cos2, m, out=cos2)
+    d += cos2
+    np.divide(2.0, d, out=d)  # 2.0 * (1.0 / x) == 2.0 / x exactly (a power of two)
+    half = np.divide(c, d, out=cos2)
+    np.minimum(half, 1.0, out=half)
+    return np.multiply(d, _arcsin(half), out=out)
 
 
 # Below this, arcsin(x) = x + x³/6 + 3x⁵/40 + 5x⁷/112 to better than 1e-17 relative
@@ -154,32 +184,42 @@ _ASIN_SERIES_MAX = 0.01
 
 
 def _arcsin(x: FloatArray) -> FloatArray:
-    """arcsin of x in [0, 1]: a short series for small x (the usual case), else numpy's."""
-    x = np.asarray(x, dtype=np.float64)
+    """arcsin of x in [0, 1] (a 1-D array): a short series for small x (the usual case), else numpy's."""
     z = x * x
-    out = np.asarray(x * (1.0 + z * (1.0 / 6.0 + z * (3.0 / 40.0 + z * (5.0 / 112.0)))), dtype=np.float64)
-    big = x > _ASIN_SERIES_MAX
-    if np.any(big):
-        if out.ndim == 0:
-            return np.asarray(np.arcsin(x), dtype=np.float64)
-        out[big] = np.arcsin(x[big])
-    return out
+    p = z * (5.0 / 112.0)  # Horner, innermost first: x · (1 + z (1/6 + z (3/40 + z 5/112)))
+    p += 3.0 / 40.0
+    p *= z
+    p += 1.0 / 6.0
+    p *= z
+    p += 1.0
+    p *= x
+    if x.size and x.max() > _ASIN_SERIES_MAX:
+        big = x > _ASIN_SERIES_MAX
+        p[big] = np.arcsin(x[big])
+    return p
 
 
-def bearing_xyz(chord: Xyz, east_a: tuple[FloatArray, FloatArray], north_a: Xyz) -> FloatArray:
-    """:func:`bearing_from_chord` on components (``east_a`` without its zero z)."""
-    cx, cy, cz = chord
-    e = cx * east_a[0] + cy * east_a[1]
-    n = cx * north_a[0] + cy * north_a[1] + cz * north_a[2]
-    deg = np.asarray(np.degrees(np.arctan2(e, n)), dtype=np.float64)
+def bearing_rows(h: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """True bearing (degrees in [0, 360)) of horizontal vectors given as rows (east, north).
+
+    ``h`` has shape (2, m), e.g. from :func:`horizontal_rows` in the frame at the start point.
+    """
+    deg: FloatArray = np.arctan2(h[0], h[1], out=out)
+    np.degrees(deg, out=deg)
     # Into [0, 360): tiny negative angles would give 360.0 itself, fold that back to 0.
-    deg[deg < 0.0] += 360.0
-    deg[deg >= 360.0] = 0.0
+    np.add(deg, 360.0, out=deg, where=deg < 0.0)
+    np.copyto(deg, 0.0, where=deg >= 360.0)
     return deg
 
 
-def _xyz(v: FloatArray) -> Xyz:
-    return v[..., 0], v[..., 1], v[..., 2]
+def _rows(v: FloatArray) -> FloatArray:
+    """Vectors on a trailing axis of length 3 as rows: shape (3, m)."""
+    return np.moveaxis(v, -1, 0).reshape(v.shape[-1], -1)
+
+
+def _unrows(r: FloatArray, shape: tuple[int, ...]) -> FloatArray:
+    """Inverse of :func:`_rows` for (k, m) rows: shape + (k,)."""
+    return np.moveaxis(r.reshape(r.shape[0], *shape), 0, -1)
 
 
 def mid_frame(up_a: FloatArray, up_b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -191,9 +231,10 @@ def mid_frame(up_a: FloatArray, up_b: FloatArray) -> tuple[FloatArray, FloatArra
     symmetry for ranges; at a pole east is the ECEF y axis.
     """
     up_a, up_b = np.broadcast_arrays(_f64(up_a), _f64(up_b))
-    (ex, ey), north, up = mid_frame_xyz(_xyz(up_a), _xyz(up_b))
-    east = np.stack([ex, ey, np.zeros_like(ex)], axis=-1)
-    return east, np.stack(north, axis=-1), np.stack(up, axis=-1)
+    shape = up_a.shape[:-1]
+    east, north, up = mid_frame_rows(_rows(up_a), _rows(up_b))
+    east = np.concatenate([east, np.zeros((1, east.shape[1]))])
+    return _unrows(east, shape), _unrows(north, shape), _unrows(up, shape)
 
 
 def radius_of_curvature(lat_deg: ArrayLike, cos2_azimuth: ArrayLike) -> FloatArray:
@@ -220,8 +261,17 @@ def arc_from_chord(chord: FloatArray, up_a: FloatArray, up_b: FloatArray) -> Flo
     it is only a rough (spherical) figure, capped at half a circumference.
     """
     chord, up_a, up_b = np.broadcast_arrays(_f64(chord), _f64(up_a), _f64(up_b))
-    east, north, up = mid_frame_xyz(_xyz(up_a), _xyz(up_b))
-    return arc_from_chord_xyz(_xyz(chord), east, north, up[2])[0]
+    shape = chord.shape[:-1]
+    east, north, up = mid_frame_rows(_rows(up_a), _rows(up_b))
+    c = _rows(chord)
+    sq = horizontal_rows(c, east, north)
+    sq *= sq
+    h2 = sq[0] + sq[1]
+    c2 = c * c
+    length = c2[0] + c2[1]
+    length += c2[2]
+    np.sqrt(length, out=length)
+    return arc_from_chord_rows(length, h2, sq[1], up[2]).reshape(shape)
 
 
 def range_bearing(
@@ -253,7 +303,8 @@ def bearing_from_chord(chord: FloatArray, east_a: FloatArray, north_a: FloatArra
     vector of :func:`enu_basis` and :func:`mid_frame` is.
     """
     chord, east_a, north_a = np.broadcast_arrays(_f64(chord), _f64(east_a), _f64(north_a))
-    return bearing_xyz(_xyz(chord), (east_a[..., 0], east_a[..., 1]), _xyz(north_a))
+    h = horizontal_rows(_rows(chord), _rows(east_a)[:2], _rows(north_a))
+    return bearing_rows(h).reshape(chord.shape[:-1])
 
 
 def horizontal_range(lat_a: ArrayLike, lon_a: ArrayLike, lat_b: ArrayLike, lon_b: ArrayLike) -> FloatArray:

@@ -42,17 +42,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from sepmon.geo import (
-    arc_from_chord_xyz,
-    bearing_xyz,
-    enu_basis,
-    geodetic_to_ecef,
-    mid_frame_xyz,
+    WGS84_A,
+    WGS84_E2,
+    arc_from_chord_rows,
+    bearing_rows,
+    horizontal_rows,
+    mid_frame_rows,
 )
 from sepmon.model import Level, TrackState
 from sepmon.spatial import all_pairs
@@ -179,7 +180,28 @@ def vertical_margin_m(
 
 
 def _col(x: ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+    if type(x) is np.ndarray and x.dtype == dtype and x.ndim == 1 and x.flags.c_contiguous:
+        return x  # the usual case: already a column, nothing to convert
     return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
+
+
+# Rows of TrackArrays._table, the derived per-track data (see evaluate_pairs): ECEF
+# vectors are three rows each. Rows [0, _DIFF) are taken b − a for a pair, rows
+# [_DIFF, _B_ROWS) a + b, and the rows from _B_ROWS on are only needed for track a.
+_POS = slice(0, 3)  # surface ECEF position
+_VEL = slice(3, 6)  # horizontal velocity in ECEF
+_ALT = 6
+_VU = 7
+_DIFF = 8
+_UP = slice(8, 11)  # local up (ellipsoid normal)
+_MARGIN_H = 11
+_MARGIN_V = 12
+_B_ROWS = 13
+_EAST = slice(13, 15)  # local east x, y (its z is 0)
+_NORTH = slice(15, 18)
+_ROWS = 18
+# (−1, 1) per row: east (x, y) = (−sin lon, cos lon).
+_EAST_SIGN = np.array([[-1.0], [1.0]])
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,19 +224,16 @@ class TrackArrays:
     quality: npt.NDArray[np.int64]
     age_s: FloatArray
     lost: BoolArray
-    # Derived per-track columns, one 1-D array per vector component (see geo's kernels):
-    # surface ECEF position, local east (x, y; z is 0), north, up, horizontal velocity in ECEF.
-    _pos: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
-    _east: tuple[FloatArray, FloatArray] = field(init=False, repr=False)
-    _north: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
-    _up: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
-    _vel: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
-    _margin_h: FloatArray = field(init=False, repr=False)
-    _margin_v: FloatArray = field(init=False, repr=False)
+    # Derived per-track data, one row per vector component or scalar (layout: _POS …
+    # _NORTH above), so a pair evaluation gathers everything with one take per side.
+    _table: FloatArray = field(init=False, repr=False)
+    _alt_known: bool = field(init=False, repr=False)  # every altitude is known
+    _any_lost: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise columns in place once
-        set_(self, "source", tuple(self.source))
+        if type(self.source) is not tuple:
+            set_(self, "source", tuple(self.source))
         for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "age_s"):
             set_(self, name, _col(getattr(self, name), np.float64))
         set_(self, "quality", _col(self.quality, np.int64))
@@ -225,31 +244,54 @@ class TrackArrays:
                 raise ValueError(f"column {name!r} has {getattr(self, name).size} rows, expected {n}")
         if len(set(self.source)) != n:
             raise ValueError("duplicate source names: one row per source")
+        lat, lon, ve, vn, vu = self.lat, self.lon, self.ve, self.vn, self.vu
         must_be_finite = ("lat", "lon", "ve", "vn", "vu", "age_s")
         if not np.isfinite(np.concatenate([getattr(self, name) for name in must_be_finite])).all():
             for name in must_be_finite:
                 if not np.all(np.isfinite(getattr(self, name))):
                     raise ValueError(f"column {name!r} must be finite")
-        if n and float(np.abs(self.lat).max()) > 90.0:
+        if n and float(np.abs(lat).max()) > 90.0:
             raise ValueError("latitude outside [-90, 90]")
 
-        def cols(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-            a = a.reshape(n, 3)
-            return tuple(np.ascontiguousarray(a[:, k]) for k in range(3))  # type: ignore[return-value]
-
-        # Horizontal geometry uses the surface points (height 0).
-        set_(self, "_pos", cols(geodetic_to_ecef(self.lat, self.lon)))
-        east, north, up = enu_basis(self.lat, self.lon)
-        set_(self, "_east", cols(east)[:2])
-        set_(self, "_north", cols(north))
-        set_(self, "_up", cols(up))
+        # Same formulas, in the same order, as geo.geodetic_to_ecef and geo.enu_basis
+        # (so the same bits), sharing the sines and cosines. Horizontal geometry uses
+        # the surface points (height 0).
+        t = np.empty((_ROWS, n))
+        trig = np.empty((2, 2, n))  # [sin, cos] × [lat, lon]
+        rad = np.radians(np.stack((lat, lon)))
+        np.sin(rad, out=trig[0])
+        np.cos(rad, out=trig[1])
+        sl, cl = trig[:, 0]
+        cos_sin_lon = trig[::-1, 1]  # rows (cos lon, sin lon)
+        nrad = sl * WGS84_E2
+        nrad *= sl
+        np.subtract(1.0, nrad, out=nrad)
+        np.sqrt(nrad, out=nrad)
+        np.divide(WGS84_A, nrad, out=nrad)  # prime-vertical radius
+        np.multiply(cos_sin_lon, nrad * cl, out=t[0:2])
+        np.multiply(nrad * (1.0 - WGS84_E2), sl, out=t[2])
+        np.multiply(cos_sin_lon, cl, out=t[8:10])  # up
+        t[10] = sl
+        np.multiply(trig[:, 1], _EAST_SIGN, out=t[_EAST])  # east: (−sin lon, cos lon)
+        np.multiply(cos_sin_lon, -sl, out=t[15:17])  # north
+        t[17] = cl
         # Horizontal velocity only: vertical rate is handled along each track's own up axis,
         # so a climb never leaks into the horizontal relative motion of distant pairs.
-        vel = east.reshape(n, 3) * self.ve[:, None] + north.reshape(n, 3) * self.vn[:, None]
-        set_(self, "_vel", cols(vel))
-        speed = np.hypot(self.ve, self.vn)
-        set_(self, "_margin_h", uncertainty_margin_m(self.hdop, self.quality, self.age_s, speed))
-        set_(self, "_margin_v", vertical_margin_m(self.hdop, self.quality, self.age_s, self.vu))
+        # vel = east·ve + north·vn, east's z being 0.
+        v = t[_EAST] * ve
+        np.add(v, t[15:17] * vn, out=t[3:5])
+        np.add(0.0 * ve, cl * vn, out=t[5])
+        t[_ALT] = self.alt
+        t[_VU] = vu
+        speed = np.hypot(ve, vn)
+        stale = _stale_s(self.age_s)
+        fix = _hdop_fix_term(self.hdop, self.quality)
+        # uncertainty_margin_m and vertical_margin_m, sharing the fix term.
+        np.add(fix, speed * stale, out=t[_MARGIN_H])
+        np.add(VERTICAL_MARGIN_FACTOR * fix, np.abs(vu) * stale, out=t[_MARGIN_V])
+        set_(self, "_table", t)
+        set_(self, "_alt_known", bool(np.isfinite(self.alt).all()))
+        set_(self, "_any_lost", bool(self.lost.any()))
 
     def __len__(self) -> int:
         return len(self.source)
@@ -257,12 +299,14 @@ class TrackArrays:
     @property
     def margin_h_m(self) -> FloatArray:
         """Horizontal uncertainty margin of each track (:func:`uncertainty_margin_m`)."""
-        return self._margin_h
+        row: FloatArray = self._table[_MARGIN_H]
+        return row
 
     @property
     def margin_v_m(self) -> FloatArray:
         """Vertical uncertainty margin of each track (:func:`vertical_margin_m`)."""
-        return self._margin_v
+        row: FloatArray = self._table[_MARGIN_V]
+        return row
 
     @classmethod
     def from_states(cls, states: Sequence[TrackState]) -> TrackArrays:
@@ -329,24 +373,28 @@ class PairResult:
         return [Level(int(x)) for x in self.level]
 
 
-def _per_pair(x: ArrayLike, n: int, name: str) -> FloatArray:
-    """A scalar (kept 0-d: it broadcasts for free) or one value per pair."""
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 0:  # the usual case: one class of pairs, cheap to check
+def _per_pair(x: ArrayLike, n: int, name: str) -> float | FloatArray:
+    """A scalar (as a float: it broadcasts for free) or one value per pair."""
+    if type(x) is float or type(x) is int:  # the usual case, cheap to check
+        v = float(x)
+    else:
+        a = np.asarray(x, dtype=np.float64)
+        if a.ndim != 0:
+            if a.ndim > 1 or (a.shape != (n,) and a.shape != (1,)):
+                raise ValueError(f"{name} must be a scalar or have one value per pair ({n})")
+            if not np.all(np.isfinite(a)) or np.any(a < 0):
+                raise ValueError(f"{name} must be finite and >= 0")
+            return a
         v = float(a)
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be finite and >= 0")
-        return a
-    if a.ndim > 1 or (a.ndim == 1 and a.shape != (n,) and a.shape != (1,)):
-        raise ValueError(f"{name} must be a scalar or have one value per pair ({n})")
-    if not np.all(np.isfinite(a)) or np.any(a < 0):
+    if not (math.isfinite(v) and v >= 0):
         raise ValueError(f"{name} must be finite and >= 0")
-    return a
+    return v
 
 
-def _column(x: FloatArray, n: int) -> FloatArray:
-    """``x`` as a writable array of n values (it may be a broadcastable scalar)."""
-    return x if x.shape == (n,) else np.full(n, x, dtype=np.float64)
+def _indices(x: ArrayLike) -> IntArray:
+    if type(x) is np.ndarray and x.dtype == np.intp and x.ndim == 1:
+        return x
+    return np.asarray(x, dtype=np.intp).ravel()
 
 
 def _interval_below(
@@ -356,18 +404,24 @@ def _interval_below(
 
     Takes |p|², p·v and |v|². Returns (t_lo, t_hi); empty intervals have
     t_lo >= t_hi. Without relative motion the interval is everything or nothing.
+    Divisions by 0 are expected (the caller ignores them in np.errstate).
     """
     lim2 = limit * limit
-    moving = v2 > _V2_EPS
-    disc = pv * pv - v2 * (p2 - lim2)
-    sq = np.sqrt(np.maximum(disc, 0.0))
-    with np.errstate(all="ignore"):  # not moving: overwritten below
-        t_lo = (-pv - sq) / v2
-        t_hi = (sq - pv) / v2
+    disc = p2 - lim2
+    disc *= v2
+    np.subtract(pv * pv, disc, out=disc)  # (p·v)² − |v|² (|p|² − limit²)
+    sq = np.maximum(disc, 0.0)
+    np.sqrt(sq, out=sq)
+    t_lo = np.negative(pv)
+    t_lo -= sq
+    t_lo /= v2
+    t_hi = sq - pv
+    t_hi /= v2
     empty = disc <= 0
-    t_lo[empty] = np.inf
-    t_hi[empty] = -np.inf
-    if not np.all(moving):
+    np.copyto(t_lo, np.inf, where=empty)
+    np.copyto(t_hi, -np.inf, where=empty)
+    moving = v2 > _V2_EPS
+    if not moving.all():
         still = ~moving
         inside = p2 < lim2
         t_lo[still] = np.where(inside[still], -np.inf, np.inf)
@@ -378,17 +432,25 @@ def _interval_below(
 def _interval_below_1d(p: FloatArray, v: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Open time interval where |p + v t| < limit for 1-D linear motion (see :func:`_interval_below`)."""
     moving = v * v > _V2_EPS
-    with np.errstate(all="ignore"):  # not moving: overwritten below
-        t1 = (-limit - p) / v
-        t2 = (limit - p) / v
+    t1 = np.negative(limit) - p
+    t1 /= v
+    t2 = limit - p
+    t2 /= v
     t_lo = np.minimum(t1, t2)
-    t_hi = np.maximum(t1, t2)
-    if not np.all(moving):
+    t_hi = np.maximum(t1, t2, out=t2)
+    if not moving.all():
         still = ~moving
         inside = np.abs(p) < limit
         t_lo[still] = np.where(inside[still], -np.inf, np.inf)
         t_hi[still] = -t_lo[still]
     return t_lo, t_hi
+
+
+# Rows of the float result array of evaluate_pairs (PairResult's float columns are its
+# rows). The first four are what the alert rules read, so one take gathers them.
+_R_RANGE, _R_VERTICAL, _R_H_EFF, _R_V_EFF, _R_BEARING, _R_TCPA, _R_CPA_H, _R_CPA_V, _R_TV = range(9)
+_RESULT_ROWS = 9
+_ADVISORY, _CAUTION, _WARNING = int(Level.ADVISORY), int(Level.CAUTION), int(Level.WARNING)
 
 
 def evaluate_pairs(
@@ -412,163 +474,261 @@ def evaluate_pairs(
     track with itself (a source is never traffic to itself) or an index is
     out of range.
 
-    Cost: about 60 passes over the pairs, all 1-D and elementwise (no Python
-    loop over pairs); each result depends only on its own pair, so evaluating
-    a pair alone or among others gives the same bits.
+    Cost: a fixed sequence of elementwise numpy passes over the pairs (no
+    Python loop over pairs), one per vector (not per component) where it can,
+    in blocks of at most ``_BLOCK`` pairs; the alert rules only run over the
+    pairs close enough to alert (:func:`_may_alert`). Each result depends only
+    on its own pair, so evaluating a pair alone or among others gives the same bits.
     """
-    ia_ = np.asarray(ia, dtype=np.intp).ravel()
-    ib_ = np.asarray(ib, dtype=np.intp).ravel()
+    ia_ = _indices(ia)
+    ib_ = _indices(ib)
     if ia_.shape != ib_.shape:
         raise ValueError("ia and ib must have the same length")
-    n_tracks = len(tracks)
-    if ia_.size and (min(ia_.min(), ib_.min()) < 0 or max(ia_.max(), ib_.max()) >= n_tracks):
-        raise ValueError("pair index out of range")
-    if np.any(ia_ == ib_):
-        raise ValueError("a track cannot be paired with itself")
     n = ia_.size
-    h_min_ = _per_pair(h_min, n, "h_min")
-    v_min_ = _per_pair(v_min, n, "v_min")
-    warn_ = _per_pair(warn_s, n, "warn_s")
-    caution_ = _per_pair(caution_s, n, "caution_s")
-    advisory_ = _per_pair(advisory_s, n, "advisory_s")
-    cf = _per_pair(caution_factor, n, "caution_factor")
-    af = _per_pair(advisory_factor, n, "advisory_factor")
-    params = (h_min_, v_min_, warn_, caution_, advisory_, cf, af)
-    if n <= _BLOCK:
-        return _evaluate_block(tracks, ia_, ib_, *params)
-    # Blocks keep every temporary small (in cache, and reused by the allocator
-    # instead of fresh pages each time); results are elementwise, so the same bits.
-    parts = [
-        _evaluate_block(
-            tracks,
-            ia_[k : k + _BLOCK],
-            ib_[k : k + _BLOCK],
-            *(x if x.ndim == 0 or x.size == 1 else x[k : k + _BLOCK] for x in params),
-        )
-        for k in range(0, n, _BLOCK)
-    ]
+    # Viewed as unsigned, a negative index is huge: one max per side checks both ends.
+    if n and max(ia_.view(np.uintp).max(), ib_.view(np.uintp).max()) >= len(tracks):
+        raise ValueError("pair index out of range")
+    if (ia_ == ib_).any():
+        raise ValueError("a track cannot be paired with itself")
+    params = (
+        _per_pair(h_min, n, "h_min"),
+        _per_pair(v_min, n, "v_min"),
+        _per_pair(warn_s, n, "warn_s"),
+        _per_pair(caution_s, n, "caution_s"),
+        _per_pair(advisory_s, n, "advisory_s"),
+        _per_pair(caution_factor, n, "caution_factor"),
+        _per_pair(advisory_factor, n, "advisory_factor"),
+    )
+    res = np.empty((_RESULT_ROWS, n))
+    level = np.empty(n, dtype=np.int8)
+    # Divisions by zero and overflows are expected on the way; each is fixed up where it happens.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if n <= _BLOCK:
+            _evaluate_block(tracks, ia_, ib_, params, res, level)
+        else:
+            # Blocks keep every temporary small (in cache, and reused by the allocator
+            # instead of fresh pages each time); results are elementwise, so the same bits.
+            for k in range(0, n, _BLOCK):
+                s = slice(k, k + _BLOCK)
+                _evaluate_block(
+                    tracks,
+                    ia_[s],
+                    ib_[s],
+                    tuple(x if isinstance(x, float) or x.size == 1 else x[s] for x in params),
+                    res[:, s],
+                    level[s],
+                )
+    lost = tracks.lost[ia_] | tracks.lost[ib_] if tracks._any_lost else np.zeros(n, dtype=np.bool_)
     return PairResult(
-        **{f.name: np.concatenate([getattr(r, f.name) for r in parts]) for f in fields(PairResult)}
+        ia=ia_,
+        ib=ib_,
+        range_m=res[_R_RANGE],
+        bearing_deg=res[_R_BEARING],
+        vertical_m=res[_R_VERTICAL],
+        tcpa_s=res[_R_TCPA],
+        cpa_h_m=res[_R_CPA_H],
+        cpa_v_m=res[_R_CPA_V],
+        t_violation_s=res[_R_TV],
+        level=level,
+        lost=lost,
+        h_min_eff_m=res[_R_H_EFF],
+        v_min_eff_m=res[_R_V_EFF],
     )
 
 
-# Pairs evaluated at once: ~50 live float64 temporaries of this length stay within L2.
+# Pairs evaluated at once: the ~30 live float64 temporaries of this length stay within L2.
 _BLOCK = 8192
 
 
 def _evaluate_block(
     tracks: TrackArrays,
-    ia_: IntArray,
-    ib_: IntArray,
-    h_min_: FloatArray,
-    v_min_: FloatArray,
-    warn_: FloatArray,
-    caution_: FloatArray,
-    advisory_: FloatArray,
-    cf: FloatArray,
-    af: FloatArray,
-) -> PairResult:
-    n = ia_.size
-
-    def take(col: FloatArray, idx: IntArray) -> FloatArray:
-        return np.asarray(col.take(idx), dtype=np.float64)
+    ia: IntArray,
+    ib: IntArray,
+    params: tuple[float | FloatArray, ...],
+    res: FloatArray,
+    level: npt.NDArray[np.int8],
+) -> None:
+    """Evaluate one block of pairs into ``res`` (rows ``_R_*``) and ``level``."""
+    m = ia.size
+    if m == 0:
+        return
+    table = tracks._table
+    ga = table.take(ia, axis=1)
+    gb = table[:_B_ROWS].take(ib, axis=1)
 
     # --- current geometry -------------------------------------------------------------
-    pos, up = tracks._pos, tracks._up
-    chord = tuple(take(c, ib_) - take(c, ia_) for c in pos)
-    up_a = tuple(take(c, ia_) for c in up)
-    up_b = tuple(take(c, ib_) for c in up)
-    east_m, north_m, up_m = mid_frame_xyz(up_a, up_b)  # type: ignore[arg-type]
-    range_m, ce, cn = arc_from_chord_xyz(chord, east_m, north_m, up_m[2])  # type: ignore[arg-type]
-    bearing = bearing_xyz(
-        chord,  # type: ignore[arg-type]
-        (take(tracks._east[0], ia_), take(tracks._east[1], ia_)),
-        (take(tracks._north[0], ia_), take(tracks._north[1], ia_), take(tracks._north[2], ia_)),
-    )
+    d = gb[:_DIFF] - ga[:_DIFF]  # chord, relative velocity (ECEF), dz, dvz: all b − a
+    east, north, up = mid_frame_rows(ga[_UP], gb[_UP])
+    # Chord and relative velocity in the mid frame: hv[0] = (ce, cn), hv[1] = (ve, vn).
+    hv = horizontal_rows(d[:6].reshape(2, 3, m), east, north)
+    sq = hv * hv
+    h2v2pv = np.empty((3, m))  # |chord_h|², |v|², p·v
+    np.add(sq[:, 0], sq[:, 1], out=h2v2pv[:2])
+    chord = d[_POS]
+    c2 = chord * chord
+    c = c2[0] + c2[1]
+    c += c2[2]
+    np.sqrt(c, out=c)
+    range_m = arc_from_chord_rows(c, h2v2pv[0], sq[0, 1], up[2], out=res[_R_RANGE])
+    bearing_rows(horizontal_rows(chord, ga[_EAST], ga[_NORTH]), out=res[_R_BEARING])
 
-    alt_a, alt_b = take(tracks.alt, ia_), take(tracks.alt, ib_)
-    dz = alt_b - alt_a  # NaN when either altitude is unknown
-    alt_known = np.isfinite(dz)
-    # Unknown altitude: co-altitude for all time, so no vertical closure either.
-    dvz = take(tracks.vu, ib_) - take(tracks.vu, ia_)
-    if not np.all(alt_known):
-        dz[~alt_known] = 0.0
-        dvz[~alt_known] = 0.0
-    vertical = np.abs(dz)
+    dz, dvz = d[_ALT], d[_VU]  # NaN when either altitude is unknown
+    if not tracks._alt_known:
+        # Unknown altitude: co-altitude for all time, so no vertical closure either.
+        unknown = ~np.isfinite(dz)
+        if unknown.any():
+            dz[unknown] = 0.0
+            dvz[unknown] = 0.0
+    np.abs(dz, out=res[_R_VERTICAL])
 
     # --- relative motion in the midpoint ENU frame --------------------------------------
-    ch2 = ce * ce + cn * cn
-    # Rescale the chord's horizontal projection to the surface range.
-    ch = np.sqrt(ch2)
-    scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
-    pe, pn = ce * scale, cn * scale
-    dvx, dvy, dvz_e = (take(c, ib_) - take(c, ia_) for c in tracks._vel)
-    ve = dvx * east_m[0] + dvy * east_m[1]
-    vn = dvx * north_m[0] + dvy * north_m[1] + dvz_e * north_m[2]
-
-    v2 = ve * ve + vn * vn
-    pv = pe * ve + pn * vn
-    closing = (v2 > _V2_EPS) & (pv <= 0)
-    tcpa = np.divide(-pv, v2, out=np.full(n, np.nan), where=closing)
+    # Rescale the chord's horizontal projection to the surface range: p = hv[0] in place.
+    ch = np.sqrt(h2v2pv[0])
+    if ch.min() > 0:
+        scale = np.divide(range_m, ch, out=ch)
+    else:
+        scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
+    p = hv[0]
+    p *= scale  # (pe, pn)
+    v = hv[1]  # (ve, vn)
+    v2 = h2v2pv[1]
+    t = p * v
+    pv = np.add(t[0], t[1], out=h2v2pv[2])
+    closing = pv <= 0
+    closing &= v2 > _V2_EPS
+    tcpa = res[_R_TCPA]
+    tcpa.fill(np.nan)
+    np.divide(np.negative(pv), v2, out=tcpa, where=closing)
     np.maximum(tcpa, 0.0, out=tcpa, where=closing)
-    not_closing = ~closing
-    t_or_0 = tcpa.copy()
-    t_or_0[not_closing] = 0.0
-    qe = pe + ve * t_or_0
-    qn = pn + vn * t_or_0
-    cpa_h = np.sqrt(qe * qe + qn * qn)
-    cpa_h[not_closing] = range_m[not_closing]
-    cpa_v = np.abs(dz + dvz * t_or_0)  # t = 0: exactly the current vertical separation
+    t_or_0 = np.where(closing, tcpa, 0.0)
+    q = v * t_or_0
+    q += p
+    q *= q
+    cpa_h = np.add(q[0], q[1], out=res[_R_CPA_H])
+    np.sqrt(cpa_h, out=cpa_h)
+    np.copyto(cpa_h, range_m, where=~closing)
+    cpa_v = dvz * t_or_0
+    cpa_v += dz
+    np.abs(cpa_v, out=res[_R_CPA_V])  # t = 0: exactly the current vertical separation
 
     # --- widened minima ---------------------------------------------------------------
-    m_h = take(tracks._margin_h, ia_) + take(tracks._margin_h, ib_)
-    m_v = take(tracks._margin_v, ia_) + take(tracks._margin_v, ib_)
-    h_eff = h_min_ + m_h
-    v_eff = v_min_ + m_v
+    margins = ga[_MARGIN_H : _MARGIN_V + 1] + gb[_MARGIN_H : _MARGIN_V + 1]  # m_h, m_v
+    h_min, v_min, warn_, caution_, advisory_, cf, af = params
+    np.add(h_min, margins[0], out=res[_R_H_EFF])
+    np.add(v_min, margins[1], out=res[_R_V_EFF])
+
+    # --- alerts -----------------------------------------------------------------------
+    horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
+    k = _may_alert(range_m, v2, res[_R_H_EFF], h_min, cf, af, horizon)
+    tv = res[_R_TV]
+    tv.fill(np.nan)
+    level.fill(0)
+    if k.size == 0:
+        return
+    if k.size == m:  # all of them: no need to gather
+        _alert_rules(
+            res[:_R_BEARING], hv.reshape(4, m), h2v2pv[1:], d[_ALT:], margins, params, horizon, tv, level
+        )
+        return
+    sub_tv = np.empty(k.size)
+    sub_level = np.empty(k.size, dtype=np.int8)
+    _alert_rules(
+        res[:_R_BEARING].take(k, axis=1),
+        hv.reshape(4, m).take(k, axis=1),
+        h2v2pv[1:].take(k, axis=1),
+        d[_ALT:].take(k, axis=1),
+        margins.take(k, axis=1),
+        tuple(x if isinstance(x, float) or x.size == 1 else x[k] for x in params),
+        horizon if horizon.size == 1 else horizon[k],
+        sub_tv,
+        sub_level,
+    )
+    tv[k] = sub_tv
+    level[k] = sub_level
+
+
+def _may_alert(
+    range_m: FloatArray,
+    v2: FloatArray,
+    h_eff: FloatArray,
+    h_min: float | FloatArray,
+    cf: float | FloatArray,
+    af: float | FloatArray,
+    horizon: float | FloatArray,
+) -> IntArray:
+    """Indices of the pairs that may alert; the alert rules give every other pair none.
+
+    A pair can only alert if it is within the largest protection radius now
+    (max(1, caution_factor, advisory_factor) · h_min + m_h) or can get within the
+    widened minimum ``h_eff`` inside the look-ahead horizon at its relative speed.
+    The test is conservative by a metre and a part per billion, far more than
+    the rounding of the rules, so the other pairs would get no violation within the
+    horizon and level NONE from the rules too: skipping them gives the same bits.
+    """
+    reach = np.sqrt(v2)
+    reach *= horizon
+    np.maximum(reach, (np.maximum(np.maximum(af, cf), 1.0) - 1.0) * h_min, out=reach)
+    reach += h_eff
+    reach *= 1.0 + 1e-9
+    reach += 1.0
+    return np.flatnonzero(range_m <= reach)
+
+
+def _alert_rules(
+    geo: FloatArray,
+    pv_rows: FloatArray,
+    v2pv: FloatArray,
+    dz_dvz: FloatArray,
+    margins: FloatArray,
+    params: tuple[float | FloatArray, ...],
+    horizon: float | FloatArray,
+    tv: FloatArray,
+    level: npt.NDArray[np.int8],
+) -> None:
+    """The alert rule (module docstring) into ``tv`` (t_violation_s) and ``level``.
+
+    ``geo`` holds rows range, vertical, h_eff, v_eff; ``pv_rows`` pe, pn, ve, vn;
+    ``v2pv`` |v|², p·v; ``dz_dvz`` dz, dvz; ``margins`` m_h, m_v.
+    """
+    range_m, vertical, h_eff, v_eff = geo
+    pe_pn = pv_rows[:2]
+    v2, pv = v2pv
+    dz, dvz = dz_dvz
+    m_h, m_v = margins
+    h_min, v_min, warn_, caution_, advisory_, cf, af = params
 
     # --- predicted first violation ----------------------------------------------------
-    h_lo, h_hi = _interval_below(pe * pe + pn * pn, pv, v2, h_eff)
+    p2 = pe_pn * pe_pn
+    p2 = np.add(p2[0], p2[1], out=p2[0])
+    h_lo, h_hi = _interval_below(p2, pv, v2, h_eff)
     z_lo, z_hi = _interval_below_1d(dz, dvz, v_eff)
-    violated_now = (range_m < h_eff) & (vertical < v_eff)
-    t_lo = np.maximum(np.maximum(h_lo, z_lo), 0.0)
-    t_hi = np.minimum(h_hi, z_hi)
-    horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
-    predicted = (t_lo < t_hi) & (t_lo <= horizon)
-    t_violation = t_lo
-    t_violation[~predicted] = np.nan
-    t_violation[violated_now] = 0.0
+    violated_now = range_m < h_eff
+    violated_now &= vertical < v_eff
+    t_lo = np.maximum(h_lo, z_lo, out=h_lo)
+    np.maximum(t_lo, 0.0, out=t_lo)
+    t_hi = np.minimum(h_hi, z_hi, out=h_hi)
+    predicted = t_lo < t_hi
+    predicted &= t_lo <= horizon
+    tv.fill(np.nan)
+    np.copyto(tv, t_lo, where=predicted)
+    np.copyto(tv, 0.0, where=violated_now)
 
     # --- levels -----------------------------------------------------------------------
-    # Highest matching rule wins: assign the lowest level first, overwrite upwards.
-    def below(factor: FloatArray) -> BoolArray:
-        return np.asarray((range_m < factor * h_min_ + m_h) & (vertical < factor * v_min_ + m_v))
+    # level = max of the "now" and "predicted" rules: assign the lowest level first,
+    # overwrite upwards. tv is 0 when violated now (so <= warn_s), and NaN compares False.
+    def below(factor: float | FloatArray) -> BoolArray:
+        b: BoolArray = range_m < factor * h_min + m_h
+        b &= vertical < factor * v_min + m_v
+        return b
 
-    now_level = np.zeros(n, dtype=np.int8)
-    now_level[below(af)] = Level.ADVISORY
-    now_level[below(cf)] = Level.CAUTION
-    now_level[violated_now] = Level.WARNING
-    tv = t_violation  # NaN compares False, like +inf would
-    pred_level = np.zeros(n, dtype=np.int8)
-    pred_level[tv <= advisory_] = Level.ADVISORY
-    pred_level[tv <= caution_] = Level.CAUTION
-    pred_level[tv <= warn_] = Level.WARNING
-    level = np.maximum(now_level, pred_level)
-
-    return PairResult(
-        ia=ia_,
-        ib=ib_,
-        range_m=range_m,
-        bearing_deg=bearing,
-        vertical_m=vertical,
-        tcpa_s=tcpa,
-        cpa_h_m=cpa_h,
-        cpa_v_m=cpa_v,
-        t_violation_s=t_violation,
-        level=level,
-        lost=tracks.lost[ia_] | tracks.lost[ib_],
-        h_min_eff_m=_column(h_eff, n),
-        v_min_eff_m=_column(v_eff, n),
-    )
+    level.fill(0)
+    b = below(af)
+    b |= tv <= advisory_
+    np.copyto(level, _ADVISORY, where=b)
+    b = below(cf)
+    b |= tv <= caution_
+    np.copyto(level, _CAUTION, where=b)
+    np.copyto(level, _WARNING, where=tv <= warn_)
 
 
 def evaluate_with_minima(tracks: TrackArrays, ia: ArrayLike, ib: ArrayLike, minima: Minima) -> PairResult:

@@ -10,6 +10,7 @@ from geographiclib.geodesic import Geodesic
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from sepmon import separation
 from sepmon.model import Level, TrackState
 from sepmon.separation import (
     Minima,
@@ -472,3 +473,138 @@ def test_many_pairs_vectorised_equals_one_by_one() -> None:
         one = evaluate_pairs(tr, ia[k : k + 1], ib[k : k + 1])
         for col in ("range_m", "bearing_deg", "tcpa_s", "cpa_h_m", "t_violation_s", "level"):
             np.testing.assert_array_equal(getattr(one, col)[0], getattr(allr, col)[k], err_msg=col)
+
+
+# --- implementation details that must not change results -------------------------------
+
+
+def _random_traffic(seed: int, n: int, spread_deg: float) -> TrackArrays:
+    """Tracks around one point: standing and moving, some with unknown altitude or lost."""
+    rs = np.random.default_rng(seed)
+    speed = rs.choice([0.0, 1e-7, 15.0, 120.0, 300.0], n)
+    course = rs.uniform(0, 2 * np.pi, n)
+    alt = rs.uniform(0, 2000, n)
+    alt[rs.uniform(size=n) < 0.2] = np.nan
+    return TrackArrays(
+        source=tuple(f"s{k}" for k in range(n)),
+        lat=np.clip(47.0 + rs.normal(0, spread_deg, n), -90, 90),
+        lon=8.0 + rs.normal(0, spread_deg, n),
+        alt=alt,
+        ve=speed * np.sin(course),
+        vn=speed * np.cos(course),
+        vu=rs.choice([0.0, 2.0, -8.0], n),
+        hdop=rs.choice([np.nan, 0.9, 3.0], n),
+        quality=rs.integers(0, 9, n),
+        age_s=rs.uniform(0, 20, n),
+        lost=rs.uniform(size=n) < 0.1,
+    )
+
+
+def _assert_same_bits(a: PairResult, b: PairResult) -> None:
+    for name in PairResult.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        assert x.tobytes() == y.tobytes(), name
+
+
+def _random_minima(seed: int, m: int) -> dict[str, np.ndarray]:
+    """Per-pair minima, including factors below 1 (allowed here, unlike in Minima)."""
+    rs = np.random.default_rng(seed)
+    return {
+        "h_min": rs.uniform(0, 5000, m),
+        "v_min": rs.uniform(0, 500, m),
+        "warn_s": rs.uniform(0, 10, m),
+        "caution_s": rs.uniform(0, 20, m),
+        "advisory_s": rs.uniform(0, 30, m),
+        "caution_factor": rs.uniform(0, 3, m),
+        "advisory_factor": rs.uniform(0, 3, m),
+    }
+
+
+@pytest.mark.parametrize("per_pair", [False, True])
+@pytest.mark.parametrize(("seed", "spread_deg"), [(1, 0.005), (2, 0.03), (3, 0.2)])
+def test_alert_prefilter_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, seed: int, spread_deg: float, per_pair: bool
+) -> None:
+    # The alert rules only run on the pairs _may_alert picks; running them on every
+    # pair must give the same bits, in particular near the edge of the filter.
+    tr = _random_traffic(seed, 80, spread_deg)
+    ia, ib = all_pairs(len(tr))
+    kw = _random_minima(seed, ia.size) if per_pair else {}
+    filtered = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+    picked = separation._may_alert
+    with monkeypatch.context() as mp:
+        seen: list[int] = []
+
+        def spy(range_m: np.ndarray, *args: object) -> np.ndarray:
+            k = picked(range_m, *args)  # type: ignore[arg-type]
+            seen.append(int(k.size < range_m.size))
+            return np.arange(range_m.size)
+
+        mp.setattr(separation, "_may_alert", spy)
+        everything = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+    # Both ways are covered: some pairs left out, and (close together) none.
+    assert any(seen) if spread_deg > 0.01 else (per_pair or not any(seen))
+    assert filtered.level.max() >= Level.ADVISORY
+    _assert_same_bits(filtered, everything)
+
+
+def test_blocks_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    tr = _random_traffic(4, 60, 0.05)
+    ia, ib = all_pairs(len(tr))
+    ia, ib = ib[::-1].copy(), ia[::-1].copy()  # any order, either way round
+    for kw in ({}, _random_minima(4, ia.size)):
+        whole = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+        monkeypatch.setattr(separation, "_BLOCK", 97)
+        blocks = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+        monkeypatch.undo()
+        _assert_same_bits(whole, blocks)
+
+
+def test_index_and_parameter_forms() -> None:
+    tr = _random_traffic(5, 12, 0.05)
+    ia, ib = all_pairs(len(tr))
+    ref = evaluate_pairs(tr, ia, ib)
+    for a, b in (
+        (ia.tolist(), ib.tolist()),
+        (ia.astype(np.int32), ib.astype(np.int32)),
+        (np.repeat(ia, 2)[::2], np.repeat(ib, 2)[::2]),  # not contiguous
+        (ia.reshape(-1, 1), ib.reshape(-1, 1)),
+    ):
+        r = evaluate_pairs(tr, a, b)
+        for name in ("range_m", "bearing_deg", "t_violation_s", "level"):
+            np.testing.assert_array_equal(getattr(r, name), getattr(ref, name))
+    # Scalars as float, int, numpy scalar, 0-d or one-element array: the same bits.
+    for h in (3000.0, 3000, np.float64(3000.0), np.array(3000.0), np.array([3000.0])):
+        _assert_same_bits(evaluate_pairs(tr, ia, ib, h_min=h), ref)
+    for bad in (float("nan"), float("inf"), -1.0, np.array([[1.0]])):
+        with pytest.raises(ValueError):
+            evaluate_pairs(tr, ia, ib, h_min=bad)
+    with pytest.raises(ValueError, match="out of range"):
+        evaluate_pairs(tr, [0], [np.iinfo(np.intp).min])
+    with pytest.raises(ValueError, match="same length"):
+        evaluate_pairs(tr, [0, 1], [2])
+
+
+def test_track_columns_keep_validation() -> None:
+    base = _random_traffic(6, 5, 0.05)
+    cols = {
+        name: getattr(base, name) for name in TrackArrays.__dataclass_fields__ if not name.startswith("_")
+    }
+    for name in ("lat", "lon", "ve", "vn", "vu", "age_s"):
+        bad = cols[name].copy()
+        bad[2] = np.nan
+        with pytest.raises(ValueError, match=name):
+            TrackArrays(**{**cols, name: bad})
+    with pytest.raises(ValueError, match="rows"):
+        TrackArrays(**{**cols, "hdop": cols["hdop"][:4]})
+    # Lists and other dtypes are converted; the derived data does not depend on the form.
+    listed = TrackArrays(**{name: list(v) if name != "source" else v for name, v in cols.items()})
+    ia, ib = all_pairs(5)
+    _assert_same_bits(evaluate_pairs(listed, ia, ib), evaluate_pairs(base, ia, ib))
+    np.testing.assert_array_equal(
+        base.margin_h_m, uncertainty_margin_m(base.hdop, base.quality, base.age_s, np.hypot(base.ve, base.vn))
+    )
+    np.testing.assert_array_equal(
+        base.margin_v_m, vertical_margin_m(base.hdop, base.quality, base.age_s, base.vu)
+    )
