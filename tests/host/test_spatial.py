@@ -41,6 +41,9 @@ def _check(lat: np.ndarray, lon: np.ndarray, radius: float) -> None:
     got = set(zip(ia.tolist(), ib.tolist(), strict=True))
     assert len(got) == ia.size  # no duplicates
     assert np.all(ia < ib)  # never (i, i), each pair once
+    assert ia.dtype == ib.dtype == np.intp
+    key = ia.astype(np.int64) * lat.size + ib
+    assert np.all(key[1:] > key[:-1])  # sorted by (i, j)
     missing = _brute(lat, lon, radius) - got
     assert not missing
 
@@ -118,3 +121,22 @@ def test_candidates_never_miss_a_pair(
     lat = np.clip(lat0 + rs.uniform(-spread_deg, spread_deg, n), -90, 90)
     lon = (lon0 + rs.uniform(-spread_deg, spread_deg, n) + 180.0) % 360.0 - 180.0
     _check(lat, lon, radius)
+
+
+def test_candidates_beyond_int32_keys() -> None:
+    # Over 46,340 points the packed (i, j) key no longer fits int32: same answer with int64.
+    rs = np.random.default_rng(5)
+    half = 23_200
+    lat = rs.uniform(-89, 89, half)
+    lon = rs.uniform(-180, 180, half)
+    lat = np.concatenate([lat, lat + 5e-6])  # each point has a partner ~0.55 m north
+    lon = np.concatenate([lon, lon])
+    perm = rs.permutation(lat.size)
+    lat, lon = lat[perm], lon[perm]
+    ia, ib = candidate_pairs(lat, lon, 1.0)
+    inv = np.argsort(perm)
+    expected = np.sort(np.stack([inv[:half], inv[half:]]), axis=0)
+    order = np.lexsort((expected[1], expected[0]))
+    assert ia.dtype == np.intp
+    np.testing.assert_array_equal(ia, expected[0][order])
+    np.testing.assert_array_equal(ib, expected[1][order])
