@@ -67,31 +67,35 @@ class LineFramer:
         return out
 
     def physical(self, data: bytes) -> list[bytes]:
-        """Add ``data``; return the physical lines it completes (some may be empty).
+        """Add ``data``; return the physical lines it completes (some may be empty)."""
+        return self.complete(data).splitlines()
+
+    def complete(self, data: bytes) -> bytes:
+        """Add ``data``; return the physical lines it completes as one block, terminators kept.
 
         The first half of :meth:`feed`: a caller with a fast path of its own for common
-        lines passes each line on to :meth:`sentences` only when that fast path does not
-        apply (:class:`sepmon.ingest.NmeaIngest` does).
+        lines passes a line on to :meth:`sentences` only when that fast path does not
+        apply (:class:`sepmon.ingest.NmeaIngest` does).  ``b""`` when no line is complete.
         """
         if self._skip:
             i = _first_terminator(data)
             if i < 0:
-                return []
+                return b""
             data = data[i:]
             self._skip = False
         buf = self._buf + data if self._buf else data
         cut = max(buf.rfind(b"\n"), buf.rfind(b"\r"))
         if cut >= 0:
             self._buf = buf[cut + 1 :]
-            pieces = buf[:cut].splitlines()
+            block = buf[: cut + 1]
         else:
             self._buf = buf
-            pieces = []
+            block = b""
         if len(self._buf) > self.max_physical:
             self.counts[OVERLONG] += 1
             self._buf = b""
             self._skip = True
-        return pieces
+        return block
 
     def flush(self) -> list[bytes]:
         """End of stream: the unterminated tail (files often lack a final newline)."""

@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sepmon.checksum import nmea_checksum, xor_long
-from sepmon.epoch import USED, EpochAssembler
+import numpy as np
+
+from sepmon.epoch import UNUSED, USED, EpochAssembler, Handler
 from sepmon.framing import LineFramer
 from sepmon.model import Fix
 from sepmon.nmea import _USED_B, HEX2, Reject, parse_line
@@ -31,22 +32,25 @@ log = logging.getLogger(__name__)
 
 # The fast path: one whole physical line of the shape every recording and TAG relay
 # writes, ``\\c:<digits>,s:<name>*hh\\$<addr>,<fields>*hh`` (TAG fields in either order),
-# printable ASCII, no other start character, TAG or checksum character anywhere.  Such
-# a line is one sentence to the framer, and parse_tag_block + parse_line would accept or
-# reject it exactly as the inline code in NmeaIngest.feed does (test_ingest_fast.py
-# holds the two paths to that).  Anything else takes the full path.
+# printable ASCII, no other start character, TAG or checksum character anywhere, with
+# its terminator.  Such a line is one sentence to the framer, and parse_tag_block +
+# parse_line would accept or reject it exactly as the inline code in NmeaIngest.feed
+# does (test_ingest_fast.py holds the two paths to that).  Anything else takes the
+# full path.  The pattern is run with finditer over a block of whole lines, so it only
+# starts right after a terminator (or at the start) and ends with one.
 _PRINT = rb"\x20\x22\x23\x25-\x29\x2b-\x5b\x5d-\x7e"  # printable ASCII but $ ! * \\
 _NAME = rb"[\x20\x22\x23\x25-\x29\x2b\x2d-\x39\x3b-\x5b\x5d-\x7e]+"  # and not , or :
 _FAST_LINE = re.compile(
+    rb"(?<![^\r\n])"  # at the start of a physical line
     rb"\\(?:c:([0-9]{1,18}),s:(" + _NAME + rb")|s:(" + _NAME + rb"),c:([0-9]{1,18}))"
     rb"\*([0-9A-Fa-f]{2})\\\$([A-OQ-Z0-9][A-Z0-9]{4}),([" + _PRINT + rb"]*)\*([0-9A-Fa-f]{2})"
+    rb"(?:\r\n|\r|\n)"
 )
-# "c:" + ",s:": the TAG checksum of a fast line is this ^ XOR(name) ^ XOR(digits), in either order.
-_TAG_KEYS_XOR = nmea_checksum(b"c:,s:")
-# XOR of every digit string of one to three digits: the TAG time's last digits.
-_XOR_DIGITS = {
-    d.encode(): nmea_checksum(d.encode()) for n in (1, 2, 3) for d in (f"{i:0{n}d}" for i in range(10**n))
-}
+# Bytes of a fast line besides the TAG time, the name and the fields:
+# "\\" "c:" ",s:" "*hh\\" "$" <addr> "," "*hh".
+_FAST_FIXED = 20
+_xor_accumulate = np.bitwise_xor.accumulate
+
 
 DEFAULT_MAX_LINE = 512
 """Host line bound (bytes, TAG block included, terminator excluded).  Boards drop at 120,
@@ -99,12 +103,11 @@ class NmeaIngest:
         self._framer = LineFramer(max_line)
         self._assemblers: dict[str, tuple[EpochAssembler, SourceStats]] = {}
         self._default = self._source(default_source)
-        # Fast path caches, filled only by lines that passed every check, so their size
-        # is bounded by the sources and sentence types seen, never by junk:
-        # TAG name → (its checksum part, assembler, stats); address → (type, talker, XOR).
-        self._fast_sources: dict[bytes, tuple[int, EpochAssembler, SourceStats]] = {}
-        self._fast_addrs: dict[bytes, tuple[str, str, int]] = {}
-        self._c_head = (b"", 0)  # leading digits of the last TAG time and their XOR
+        # Fast path cache, filled only by lines whose TAG block passed every check, so its
+        # size is bounded by the sources seen, never by junk: TAG name → (assembler,
+        # stats, address → the assembler's handler for that sentence type).  Addresses
+        # are entered only for types we use, so at most talkers x types per source.
+        self._fast_sources: dict[bytes, tuple[EpochAssembler, SourceStats, dict[bytes, Handler]]] = {}
 
     def _source(self, name: str) -> tuple[EpochAssembler, SourceStats]:
         entry = self._assemblers.get(name)
@@ -123,81 +126,88 @@ class NmeaIngest:
         has no TAG ``c:`` time.
         """
         out: list[Fix] = []
-        framer = self._framer
-        max_len = framer.max_len
-        fast_line = _FAST_LINE.fullmatch
+        block = self._framer.complete(data)
+        if block:
+            self._block(block, rx_t, out)
+        self._framing_counts()
+        return out
+
+    def _block(self, block: bytes, rx_t: float | None, out: list[Fix]) -> None:
+        """Whole physical lines: fast-shaped ones inline, every other one through _full."""
+        max_len = self._framer.max_len
         sources = self._fast_sources
-        addrs = self._fast_addrs
         trust = self.trust_tags
-        default_asm, default_st = self._default
-        c_head, c_head_xor = self._c_head
-        for piece in framer.physical(data):
-            m = fast_line(piece) if len(piece) <= max_len else None
-            if m is None:
-                if piece:
-                    lines: list[bytes] = []
-                    framer.sentences(piece, lines)
-                    for line in lines:
-                        self._line(line, rx_t, out)
-                continue
-            # Inline: what _line does with this line, minus the work its shape makes moot.
+        default_st = self._default[1]
+        # Every checksum of the block from one prefix XOR, computed by numpy in one pass:
+        # x[i] is the XOR of block[0..i], so the XOR of block[a:b] is x[b - 1] ^ x[a - 1].
+        # Looked up as bytes (plain ints, no numpy scalars), two indexings per checksum
+        # replace a loop (or a big-integer fold) over each line's bytes.
+        x = _xor_accumulate(np.frombuffer(block, dtype=np.uint8)).tobytes()
+        pos = 0
+        for m in _FAST_LINE.finditer(block):
+            start = m.start()
+            if start != pos:
+                self._full(block[pos:start], rx_t, out)
+            pos = m.end()
             c, name, name2, c2, tag_ck, addr, body, ck = m.groups()
             if c is None:
                 c, name = c2, name2
-            entry = sources.get(name)
-            k = entry[0] if entry is not None else nmea_checksum(name) ^ _TAG_KEYS_XOR
-            # The time's leading digits change once a second (or slower) whatever the
-            # source: XOR them once, look the last three up.
-            head = c[:-3]
-            if head != c_head:
-                c_head, c_head_xor = head, nmea_checksum(head)
-            if k ^ c_head_xor ^ _XOR_DIGITS[c[-3:]] != HEX2[tag_ck]:
+            star = start + 6 + len(c) + len(name)  # the TAG block's "*"
+            if len(c) + len(name) + len(body) + _FAST_FIXED > max_len:
+                self._full(block[start:pos], rx_t, out)  # over-long: the framer counts it
+                continue
+            if x[star - 1] ^ x[start] != HEX2[tag_ck]:
                 default_st.lines += 1
                 default_st.rejected[Reject.CHECKSUM] += 1
                 continue
+            entry = sources.get(name)
             if entry is None:
-                entry = self._fast_source(name, k)
-            if trust:
-                _k, asm, st = entry
-                t = float(c)
-                line_rx_t: float | None = t / 1000.0 if t > _MS_THRESHOLD else t
-            else:
-                asm, st, line_rx_t = default_asm, default_st, rx_t
+                entry = self._fast_source(name)
+            asm, st, handlers = entry
             st.lines += 1
-            kind = addrs.get(addr)
-            if kind is None:
+            handler = handlers.get(addr)
+            if handler is None:
                 if addr[2:] not in _USED_B:
                     st.ignored += 1  # the sentence checksum is not checked, as in parse_line
                     continue
-                kind = self._fast_addr(addr)
-            if kind[2] ^ xor_long(body) != HEX2[ck]:
+                handler = handlers[addr] = asm.handler(addr[2:].decode("ascii"))
+            # The sentence checksum covers <addr>,<fields>: from star + 5 to its own "*".
+            if x[star + 10 + len(body)] ^ x[star + 4] != HEX2[ck]:
                 st.rejected[Reject.CHECKSUM] += 1
                 continue
+            if trust:
+                t = float(c)
+                line_rx_t: float | None = t / 1000.0 if t > _MS_THRESHOLD else t
+            else:
+                line_rx_t = rx_t
             n = len(out)
-            status = asm.add((kind[0], kind[1], body.decode("ascii").split(",")), line_rx_t, out)
+            status = handler(body.decode("ascii").split(","), line_rx_t, out)
             if len(out) != n:
                 st.fixes += len(out) - n
             if status == USED:
                 st.used += 1
-            elif isinstance(status, Reject):
-                st.rejected[status] += 1
-            else:
+            elif status == UNUSED:
                 st.unused += 1
-        self._c_head = (c_head, c_head_xor)
-        self._framing_counts()
-        return out
+            else:
+                st.rejected[status] += 1
+        if pos < len(block):
+            self._full(block[pos:], rx_t, out)
 
-    def _fast_source(self, name: bytes, k: int) -> tuple[int, EpochAssembler, SourceStats]:
+    def _full(self, lines: bytes, rx_t: float | None, out: list[Fix]) -> None:
+        """Whole physical lines through the framer and :meth:`_line`, one by one."""
+        framer = self._framer
+        for piece in lines.splitlines():
+            if piece:
+                sentences: list[bytes] = []
+                framer.sentences(piece, sentences)
+                for line in sentences:
+                    self._line(line, rx_t, out)
+
+    def _fast_source(self, name: bytes) -> tuple[EpochAssembler, SourceStats, dict[bytes, Handler]]:
         asm, st = self._source(name.decode("ascii")) if self.trust_tags else self._default
-        entry = (k, asm, st)
+        entry: tuple[EpochAssembler, SourceStats, dict[bytes, Handler]] = (asm, st, {})
         self._fast_sources[name] = entry
         return entry
-
-    def _fast_addr(self, addr: bytes) -> tuple[str, str, int]:
-        text = addr.decode("ascii")
-        kind = (text[2:], text[:2], nmea_checksum(addr) ^ 0x2C)  # the comma after the address
-        self._fast_addrs[addr] = kind
-        return kind
 
     def flush(self) -> list[Fix]:
         """End of stream: the unterminated last line and every open epoch."""

@@ -126,10 +126,12 @@ def test_generated_lines_take_the_fast_path() -> None:
     """The generator above exercises the fast path, not only the fallback."""
     line = b"\\c:1710504000000,s:v01*%02X\\" % nmea_checksum(b"c:1710504000000,s:v01")
     body = b"GPGGA,120000.00,4716.0000,N,01121.0000,E,1,08,0.9,545.4,M,47.0,M,,"
-    assert _FAST_LINE.fullmatch(line + b"$" + body + b"*%02X" % nmea_checksum(body))
-    assert _FAST_LINE.fullmatch(b"\\s:v 01,c:0*00\\$GPGSV,*00")
-    assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0,n:1*00\\$GPGGA,*00")
-    assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0*00\\$PSEPI,*00")
+    assert _FAST_LINE.fullmatch(line + b"$" + body + b"*%02X\r\n" % nmea_checksum(body))
+    assert _FAST_LINE.fullmatch(b"\\s:v 01,c:0*00\\$GPGSV,*00\n")
+    assert _FAST_LINE.fullmatch(b"\\s:v 01,c:0*00\\$GPGSV,*00\r")
+    assert not _FAST_LINE.fullmatch(b"\\s:v 01,c:0*00\\$GPGSV,*00")  # not a whole line yet
+    assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0,n:1*00\\$GPGGA,*00\n")
+    assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0*00\\$PSEPI,*00\n")
 
 
 def test_fast_path_counts_and_sources_like_the_full_path() -> None:
@@ -159,9 +161,82 @@ def test_fast_path_receive_times_like_the_full_path() -> None:
     for c in (b"0", b"1710504000", b"99999999999", b"100000000000", b"100000000001", b"1710504000123"):
         for content in (b"c:%s,s:v01" % c, b"s:v01,c:%s" % c):
             line = b"\\%s*%02X\\%s\r\n" % (content, nmea_checksum(content), sentence)
-            assert _FAST_LINE.fullmatch(line[:-2])
+            assert _FAST_LINE.fullmatch(line)
             fast, ref = NmeaIngest("rec"), NmeaIngest("rec")
             got = fast.feed(line) + fast.flush()
             want = full_path(ref, line, None) + ref.flush()
             assert repr(got) == repr(want)
             assert fast.stats == ref.stats
+
+
+JUNK = [
+    b"",
+    b"   ",
+    b"\x00\x00\x00",
+    b"$GPGGA,120000.00,4716.0000,N",  # truncated, no checksum
+    b"garbage \xb5\x62\x01\x07",
+    b"$$",
+    b"\\c:1,s:v01*00\\",
+    b'{"class":"TPV"}',
+    b"!AIVDM,1,1,,A,13aEOK?P00PD2wVMdLDRhgvL289?,0*26",
+]
+
+
+@st.composite
+def messy_lines(draw: st.DrawFn) -> bytes:
+    """A fast-shaped line, junk, or a fast-shaped line with something glued to either end."""
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(st.sampled_from(JUNK))
+    line = draw(lines())
+    if kind == 1:
+        return draw(st.sampled_from([*JUNK, b"x", b"*", b"\\"])) + line  # junk before: not at a line start
+    if kind == 2:
+        return line + draw(st.sampled_from([b"x", b"$GPTXT,1*00", b"\x00", b" ", b"*"]))
+    return line
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(messy_lines(), st.sampled_from([b"\r\n", b"\n", b"\r", b"\r\r\n", b"\n\n"])), max_size=40
+    ),
+    st.booleans(),
+    st.lists(st.integers(0, 4000), max_size=6),
+)
+def test_fast_path_agrees_with_full_path_among_junk(
+    batch: list[tuple[bytes, bytes]], trust: bool, cuts: list[int]
+) -> None:
+    """Blocks of whole lines mixing fast lines and everything else, fed in arbitrary pieces."""
+    data = b"".join(line + eol for line, eol in batch)
+    fast = NmeaIngest("rec", max_line=120, trust_tags=trust)
+    ref = NmeaIngest("rec", max_line=120, trust_tags=trust)
+    got: list[Fix] = []
+    want: list[Fix] = []
+    prev = 0
+    for cut in [*sorted(c for c in cuts if c < len(data)), len(data)]:
+        got += fast.feed(data[prev:cut])
+        want += full_path(ref, data[prev:cut], None)
+        prev = cut
+    got += fast.flush()
+    want += ref.flush()
+    assert same_fixes(got, want)
+    assert stats(fast) == stats(ref)
+
+
+def test_fast_lines_with_junk_between_and_before() -> None:
+    """Gaps of other lines between fast lines, and a fast-shaped tail after junk on one line."""
+    content = b"c:1710504000000,s:v01"
+    tag = b"\\%s*%02X\\" % (content, nmea_checksum(content))
+    gga = b"GPGGA,120000.00,4716.0000,N,01121.0000,E,1,08,0.9,545.4,M,47.0,M,,"
+    good = tag + b"$%s*%02X" % (gga, nmea_checksum(gga))
+    for data in (
+        b"junk\r\n" + good + b"\r\n\r\n" + b"x" + good + b"\n" + good + b"\r",
+        good + b"\n\x00\x00\n" + b"$GPGGA,1*00\n" + good + b"\n",
+        b"\r" + good + b"\r" + good[:30],
+    ):
+        fast, ref = NmeaIngest("rec"), NmeaIngest("rec")
+        got = fast.feed(data) + fast.flush()
+        want = full_path(ref, data, None) + ref.flush()
+        assert repr(got) == repr(want)
+        assert fast.stats == ref.stats
