@@ -45,7 +45,7 @@ from types import MethodType
 
 from pynmea2.nmea_utils import datestamp, dm_to_sd
 
-from sepmon.model import Fix
+from sepmon.model import Fix, new_fix
 from sepmon.nmea import USED_TYPES, Reject, Sentence
 
 # Line outcomes besides the Reject reasons.
@@ -78,6 +78,25 @@ def _time_key(s: str) -> float:
     if s[0:2] > "23" or s[2:4] > "59" or s[4:6] > "60":  # two-digit strings compare like numbers
         return -1.0
     return float(s)
+
+
+# Time string → (_time_key, seconds of the day), shared by every assembler: the sources of
+# a recording or a network share their epochs' time strings, so one parse serves all of
+# them.  Cleared when full, which bounds it whatever the input.
+_TIMES: dict[str, tuple[float, float]] = {}
+_TIMES_MAX = 4096
+
+
+def _time_of(s: str) -> tuple[float, float]:
+    """``hhmmss[.sss]`` → (:func:`_time_key`, seconds of the day; 0.0 when malformed)."""
+    got = _TIMES.get(s)
+    if got is None:
+        key = _time_key(s)
+        tod = int(s[0:2]) * 3600 + int(s[2:4]) * 60 + float(s[4:]) if key >= 0 else 0.0
+        if len(_TIMES) >= _TIMES_MAX:
+            _TIMES.clear()
+        got = _TIMES[s] = (key, tod)
+    return got
 
 
 def _opt_float(s: str) -> float | None:
@@ -138,18 +157,31 @@ def _latlon(f: list[str], i: int) -> tuple[float, float]:
 
 
 def _velocity(knots: str, kmh: str | None, course: str) -> tuple[float | None, float | None]:
-    """Speed (knots, else km/h) in m/s and course in [0, 360); None where empty."""
-    k = _nonneg(knots)
-    sog = k * _KNOT_MPS if k is not None else None
-    if sog is None and kmh is not None:
-        v = _nonneg(kmh)
-        sog = v * _KMH_MPS if v is not None else None
-    c = _opt_float(course)
-    if c is not None:
-        c %= 360.0
-        if c >= 360.0:  # a tiny negative course rounds up to 360.0 under %
-            c = 0.0
-    return sog, c
+    """Speed (knots, else km/h) in m/s and course in [0, 360); None where empty.
+
+    ValueError for a value that is not a finite number, or a negative speed.
+    """
+    # _nonneg and _opt_float, inline: this runs for every RMC and VTG.
+    sog = None
+    if knots:
+        v = float(knots)
+        if not 0.0 <= v < _INF:
+            raise ValueError(knots)
+        sog = v * _KNOT_MPS
+    elif kmh:
+        v = float(kmh)
+        if not 0.0 <= v < _INF:
+            raise ValueError(kmh)
+        sog = v * _KMH_MPS
+    cog = None
+    if course:
+        cog = float(course)
+        if not -_INF < cog < _INF:
+            raise ValueError(course)
+        cog %= 360.0
+        if cog >= 360.0:  # a tiny negative course rounds up to 360.0 under %
+            cog = 0.0
+    return sog, cog
 
 
 class EpochAssembler:
@@ -183,6 +215,7 @@ class EpochAssembler:
         "_tkey",
         "_tod",
         "_tstr",
+        "_ttod",
         "_types",
         "dropped",
         "fixes",
@@ -205,8 +238,9 @@ class EpochAssembler:
         self._date_cache: tuple[str, int | None] = ("", None)
         self._tod = 0.0
         self._rx_t: float | None = None
-        self._tstr = ""  # the last time string seen and its _time_key
+        self._tstr = ""  # the last time string seen, its _time_key and time of day
         self._tkey = -1.0
+        self._ttod = 0.0
         self._clear()
 
     def _clear(self) -> None:
@@ -269,7 +303,8 @@ class EpochAssembler:
         if tstr == self._tstr:  # RMC, GGA, ... of one epoch carry the same time string
             key = self._tkey
         else:
-            key = self._tkey = _time_key(tstr)
+            key, self._ttod = _time_of(tstr)
+            self._tkey = key
             self._tstr = tstr
         if key < 0:
             return Reject.UNPARSABLE
@@ -278,7 +313,7 @@ class EpochAssembler:
                 return UNUSED if valid else Reject.NO_FIX
             if self._open:
                 self._emit(out)  # a new time closes the open epoch, complete or not
-            self._start(key, tstr, rx_t)
+            self._start(key, self._ttod, rx_t)
         elif not self._open:
             self._learn_late(kind)
             return UNUSED if valid else Reject.NO_FIX
@@ -340,7 +375,26 @@ class EpochAssembler:
             if early is not None:
                 return early
         self._types.add("RMC")
-        status = self._take_rmc(f) if valid else Reject.NO_FIX
+        status: str = Reject.NO_FIX
+        if valid:
+            try:
+                sog, cog = _velocity(f[6], None, f[7])
+                pos = _latlon(f, 2) if self._lat is None else None
+            except ValueError:
+                status = Reject.UNPARSABLE
+            else:
+                days = self._date(f[8])  # an unknown date is no reason to drop the position
+                if self._sog is None:
+                    self._sog = sog
+                if self._cog is None:
+                    self._cog = cog
+                if pos is not None:
+                    self._lat, self._lon = pos
+                if self._mode_quality is None:
+                    self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
+                if self._days is None:
+                    self._days = days
+                status = USED
         if self._expected and self._expected <= self._types:
             self._emit(out)
         return status
@@ -429,17 +483,17 @@ class EpochAssembler:
             self._emit(out)
         return status
 
-    def _start(self, key: float, tstr: str, rx_t: float | None) -> None:
+    def _start(self, key: float, tod: float, rx_t: float | None) -> None:
         self._key = key
         self._open = True
         self._types.clear()
         self._clear()
-        self._tod = int(tstr[0:2]) * 3600 + int(tstr[2:4]) * 60 + float(tstr[4:])
+        self._tod = tod
         self._rx_t = rx_t
 
     def _learn_late(self, kind: str) -> None:
         # A member type after its epoch was emitted: wait for it from the next epoch on.
-        if kind in _MEMBERS or (kind == "GSA" and not self._expected & _HDOP_CARRIERS):
+        if kind in _MEMBERS or (kind == "GSA" and self._expected.isdisjoint(_HDOP_CARRIERS)):
             self._expected.add(kind)
             self._miss.pop(kind, None)
 
@@ -480,23 +534,6 @@ class EpochAssembler:
                 self._alt = e
         return USED
 
-    def _take_rmc(self, f: list[str]) -> str:
-        """RMC: speed, course, position, quality from the mode letter, date; USED or UNPARSABLE."""
-        try:
-            sog, cog = _velocity(f[6], None, f[7])
-            pos = _latlon(f, 2) if self._lat is None else None
-        except ValueError:
-            return Reject.UNPARSABLE
-        days = self._date(f[8])  # an unknown date is no reason to drop the position
-        if self._sog is None:
-            self._sog = sog
-        if self._cog is None:
-            self._cog = cog
-        self._merge_position(pos, f[11])
-        if self._days is None:
-            self._days = days
-        return USED
-
     def _merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
         """RMC/GLL: position, and a quality from the mode letter when nothing better came."""
         if pos is not None:
@@ -527,7 +564,11 @@ class EpochAssembler:
         self._recent[key] = None
         if len(self._recent) > _RECENT:
             del self._recent[next(iter(self._recent))]
-        self._learn(self._types)
+        types = self._types
+        # _learn's usual case, without its set operations: exactly the expected types
+        # came (so nothing new and, with no misses pending, nothing to count).
+        if self._miss or types != self._expected or "GSA" in types:
+            self._learn(types)
         if self._lat is None:
             self.dropped["no_fix"] += 1
             return
@@ -542,7 +583,7 @@ class EpochAssembler:
         self._last_t = t
         self.fixes += 1
         out.append(
-            Fix(
+            new_fix(
                 self.source,
                 t,
                 self._lat,

@@ -430,7 +430,7 @@ class ReferenceAssembler(EpochAssembler):
                     return UNUSED if valid else Reject.NO_FIX
                 if self._open:
                     self._emit(out)
-                self._start(key, tstr, rx_t)
+                self._start(key, int(tstr[0:2]) * 3600 + int(tstr[2:4]) * 60 + float(tstr[4:]), rx_t)
             elif not self._open:
                 self._ref_learn_late(kind)
                 return UNUSED if valid else Reject.NO_FIX
