@@ -18,7 +18,7 @@ import numpy.typing as npt
 from sepmon.config import Config, SeparationRule
 from sepmon.events import Event
 from sepmon.model import Fix, Level, TrackState
-from sepmon.separation import TrackArrays, evaluate_pairs
+from sepmon.separation import PairResult, TrackArrays, evaluate_pairs
 from sepmon.track import M_PER_DEG as _M_PER_DEG
 from sepmon.track import Track, Tracker, TrackEvent
 
@@ -110,6 +110,46 @@ _MINIMA_FIELDS = (
     ("caution_factor", "caution_factor"),
     ("advisory_factor", "advisory_factor"),
 )
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class _Snapshot:
+    """An evaluation queued at clock ``now``: the track data then, and the rows whose pairs to evaluate."""
+
+    now: float
+    layout: _Layout
+    data: npt.NDArray[np.float64]  # a copy of Monitor._data
+    rows: npt.NDArray[np.bool_] | None  # None: every pair
+
+
+def _join_minima(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, Any]:
+    """Minima of several snapshots' pairs, end to end: scalars when they all agree."""
+    used = [(m, c) for m, c in zip(parts, counts, strict=True) if c]
+    first = used[0][0]
+    if all(m is first for m, _ in used) and not any(isinstance(v, np.ndarray) for v in first.values()):
+        return first
+    return {
+        kw: np.concatenate([np.broadcast_to(np.asarray(m[kw], dtype=np.float64), (c,)) for m, c in used])
+        for kw, _ in _MINIMA_FIELDS
+    }
+
+
+_STACKED: dict[tuple[int, ...], tuple[str, ...]] = {}
+
+
+def _stacked_names(sizes: list[int]) -> tuple[str, ...]:
+    """Distinct row names for several snapshots' columns side by side (cached by their sizes).
+
+    ``TrackArrays`` wants one name per row; rows here are positions, not sources.
+    """
+    key = tuple(sizes)
+    names = _STACKED.get(key)
+    if names is None:
+        names = tuple(f"{k}:{i}" for k, n in enumerate(sizes) for i in range(n))
+        if len(_STACKED) >= 64:
+            _STACKED.clear()
+        _STACKED[key] = names
+    return names
 
 
 class _PairTable:
@@ -211,8 +251,12 @@ class _PairTable:
 class Monitor:
     """Fixes in (any order of sources), events out; holds every pair's status."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, defer: bool = False) -> None:
         self.config = config
+        # defer: calls queue their evaluations and return no events; flush() runs them
+        # all in one numpy pass and returns the events. For offline runs (analyze).
+        self.defer = defer
+        self._queue: list[list[Event] | _Snapshot] = []
         self.tracker = Tracker(config.stale_s)
         self._table = _PairTable(config.hold_s)
         self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
@@ -250,20 +294,20 @@ class Monitor:
         if clock > self.now:
             self.now = clock
         accepted, tevents = self.tracker.update(fix)
-        events = [_track_event(e) for e in tevents] if tevents else []
+        if tevents:
+            self._queue.append([_track_event(e) for e in tevents])
         if accepted:
             self._store(self.tracker.tracks[source])
             self._dirty.add(source)
             if evaluate:
-                events.extend(self.evaluate())
-        return events
+                self._snapshot(self._take_dirty())
+        return self._results()
 
     def evaluate(self) -> list[Event]:
         """Evaluate the pairs of every source that has a new fix since the last evaluation."""
-        if not self._dirty:
-            return []
-        dirty, self._dirty = self._dirty, set()
-        return self._evaluate(self.now, only=dirty)
+        if self._dirty:
+            self._snapshot(self._take_dirty())
+        return self._results()
 
     def check(self, now: float) -> list[Event]:
         """Advance the clock and mark stale tracks lost; only their pairs are re-evaluated.
@@ -273,17 +317,57 @@ class Monitor:
         """
         self.now = max(self.now, now)
         tevents = self.tracker.check(self.now)
-        for e in tevents:
-            self._dirty.add(e.source)
-        return [_track_event(e) for e in tevents] + self.evaluate()
+        if tevents:
+            self._queue.append([_track_event(e) for e in tevents])
+            self._dirty.update(e.source for e in tevents)
+        if self._dirty:
+            self._snapshot(self._take_dirty())
+        return self._results()
 
     def tick(self, now: float) -> list[Event]:
         """Advance the clock: mark stale tracks lost and let levels decay after their hold."""
         self.now = max(self.now, now)
-        events = [_track_event(e) for e in self.tracker.check(self.now)]
+        tevents = self.tracker.check(self.now)
+        if tevents:
+            self._queue.append([_track_event(e) for e in tevents])
         self._dirty.clear()
-        events.extend(self._evaluate(self.now, only=None))
-        return events
+        self._snapshot(None)
+        return self._results()
+
+    def flush(self) -> list[Event]:
+        """Run every queued evaluation and return all events since the last call, in order.
+
+        Only needed with ``defer=True``; otherwise every call returns its own events.
+        """
+        queue, self._queue = self._queue, []
+        snaps = [item for item in queue if isinstance(item, _Snapshot)]
+        if not snaps:
+            return [ev for item in queue if not isinstance(item, _Snapshot) for ev in item]
+        per_snap = iter(self._evaluate_snapshots(snaps))
+        out: list[Event] = []
+        for item in queue:
+            out.extend(next(per_snap) if isinstance(item, _Snapshot) else item)
+        return out
+
+    def _results(self) -> list[Event]:
+        return [] if self.defer else self.flush()
+
+    def _take_dirty(self) -> npt.NDArray[np.bool_]:
+        """Rows of the sources with news since the last evaluation (and forget them)."""
+        rows = np.zeros(len(self._names), dtype=np.bool_)
+        row = self._row
+        rows[[row[s] for s in self._dirty if s in row]] = True
+        self._dirty.clear()
+        return rows
+
+    def _snapshot(self, rows: npt.NDArray[np.bool_] | None) -> None:
+        """Queue an evaluation at the current clock of the pairs touching ``rows`` (None: all)."""
+        if not self._names:
+            return
+        lay = self._layout
+        if lay is None:
+            lay = self._layout = self._build_layout()
+        self._queue.append(_Snapshot(self.now, lay, self._data.copy(), rows))
 
     def _store(self, track: Track) -> None:
         """Write a track's latest fix and motion into its column of the data."""
@@ -315,24 +399,26 @@ class Monitor:
         self._layout = None
         return k
 
-    def _arrays(self, now: float) -> TrackArrays:
-        """Every track at ``now``, dead-reckoned by at most ``stale_s`` (as ``Track.state`` does)."""
-        d = self._data
-        lat0, lon0, ve, vn, vu, clock = d[_LAT], d[_LON], d[_VE], d[_VN], d[_VU], d[_CLOCK]
+    def _arrays(
+        self, data: npt.NDArray[np.float64], now: float | npt.NDArray[np.float64], source: tuple[str, ...]
+    ) -> TrackArrays:
+        """Tracks of ``data`` (columns as ``_data``) at ``now``, dead-reckoned by at most
+        ``stale_s`` (as ``Track.state`` does); ``now`` may differ per column."""
+        lat0, lon0, ve, vn, vu, clock = data[_LAT], data[_LON], data[_VE], data[_VN], data[_VU], data[_CLOCK]
         age = np.maximum(now - clock, 0.0)
         dt = np.minimum(age, self.config.stale_s)
         cos_lat = np.maximum(np.cos(np.radians(lat0)), 1e-6)
         lon = lon0 + ve * dt / (_M_PER_DEG * cos_lat)
         return TrackArrays(
-            source=tuple(self._names),
+            source=source,
             lat=lat0 + vn * dt / _M_PER_DEG,
             lon=(lon + 180.0) % 360.0 - 180.0,
-            alt=d[_ALT] + vu * dt,
+            alt=data[_ALT] + vu * dt,
             ve=ve,
             vn=vn,
             vu=vu,
-            hdop=d[_HDOP],
-            quality=d[_QUALITY].astype(np.int64),
+            hdop=data[_HDOP],
+            quality=data[_QUALITY].astype(np.int64),
             age_s=age,
             lost=age > self.config.stale_s,
         )
@@ -395,47 +481,121 @@ class Monitor:
             self._by_source.setdefault(key[1], []).append(key)
         return pid
 
-    def _evaluate(self, now: float, only: set[str] | None) -> list[Event]:
-        lay = self._layout
-        if lay is None:
-            lay = self._layout = self._build_layout()
-        if not lay.ia.size:
-            return []
-        ia, ib, pid, minima = lay.ia, lay.ib, lay.pid, lay.minima
-        if only is not None:
-            rows = np.zeros(len(self._names), dtype=np.bool_)
-            rows[[self._row[s] for s in only if s in self._row]] = True
-            sel = np.flatnonzero(rows[ia] | rows[ib])
-            if not sel.size:
-                return []
-            if sel.size < ia.size:
-                ia, ib, pid = ia[sel], ib[sel], pid[sel]
-                if lay.per_pair:
-                    minima = {k: v[sel] for k, v in minima.items()}
-        res = evaluate_pairs(self._arrays(now), ia, ib, **minima)
+    def _evaluate_snapshots(self, snaps: list[_Snapshot]) -> list[list[Event]]:
+        """Evaluate queued snapshots in one numpy pass; the level events of each, in order.
+
+        The geometry of every (snapshot, pair) entry is independent, so all of them go
+        through ``evaluate_pairs`` at once: its cost is mostly per call, not per pair.
+        Hysteresis is sequential, but a pair that is clear before the first snapshot and
+        has raw level 0 in every one of them (nearly all pairs, nearly always) stays
+        clear without it: only the other pairs are stepped through snapshot by snapshot.
+        """
+        ias, ibs, pids, sizes, counts, minima_parts = [], [], [], [], [], []
+        offset = 0
+        for s in snaps:
+            lay = s.layout
+            ia, ib, pid, minima = lay.ia, lay.ib, lay.pid, lay.minima
+            if s.rows is not None:
+                sel = np.flatnonzero(s.rows[ia] | s.rows[ib])
+                if sel.size < ia.size:
+                    ia, ib, pid = ia[sel], ib[sel], pid[sel]
+                    if lay.per_pair:
+                        minima = {k: v[sel] for k, v in minima.items()}
+            n = s.data.shape[1]
+            ias.append(ia + offset if offset else ia)
+            ibs.append(ib + offset if offset else ib)
+            pids.append(pid)
+            minima_parts.append(minima)
+            sizes.append(n)
+            counts.append(ia.size)
+            offset += n
+        if not sum(counts):
+            return [[] for _ in snaps]
+        nows = np.array([s.now for s in snaps])
+        if len(snaps) == 1:
+            ia, ib, pid, minima = ias[0], ibs[0], pids[0], minima_parts[0]
+            tracks = self._arrays(snaps[0].data, snaps[0].now, tuple(self._names))
+        else:
+            ia, ib, pid = np.concatenate(ias), np.concatenate(ibs), np.concatenate(pids)
+            minima = _join_minima(minima_parts, counts)
+            data = np.concatenate([s.data for s in snaps], axis=1)
+            tracks = self._arrays(data, np.repeat(nows, sizes), _stacked_names(sizes))
+        res = evaluate_pairs(tracks, ia, ib, **minima)
+        snap = np.repeat(np.arange(len(snaps)), counts)  # snapshot of each entry
         tab = self._table
-        prev = tab.level[pid]  # fancy indexing: a copy
-        tab.t[pid] = now
-        tab.lost[pid] = res.lost
-        tab.range_m[pid] = res.range_m
-        tab.vertical_m[pid] = res.vertical_m
-        tab.bearing_deg[pid] = res.bearing_deg
-        tab.tcpa_s[pid] = res.tcpa_s
-        tab.cpa_m[pid] = res.cpa_h_m
+        # The latest figures of each pair: its last entry.
+        last: slice | npt.NDArray[np.intp]
+        if len(snaps) == 1:
+            last = slice(None)
+            p_last = pid
+        else:
+            _, first_rev = np.unique(pid[::-1], return_index=True)
+            last = pid.size - 1 - first_rev
+            p_last = pid[last]
+        tab.t[p_last] = nows[snap[last]]
+        tab.lost[p_last] = res.lost[last]
+        tab.range_m[p_last] = res.range_m[last]
+        tab.vertical_m[p_last] = res.vertical_m[last]
+        tab.bearing_deg[p_last] = res.bearing_deg[last]
+        tab.tcpa_s[p_last] = res.tcpa_s[last]
+        tab.cpa_m[p_last] = res.cpa_h_m[last]
+        self._pairs_cache = None
         # While a side is lost its level is held, never decayed: a lost track is not clear.
         live = ~res.lost
-        if live.all():
-            lp, raw, rng = pid, res.level.astype(np.int8), res.range_m
+        raw = res.level.astype(np.int8)
+        held = (nows[0] - tab.held_end[pid, 1:]) < tab.hold_s
+        stirring = (tab.level[pid] > 0) | (tab.raw_level[pid] > 0) | held.any(axis=1) | (live & (raw > 0))
+        if stirring.any():
+            flag = np.zeros(tab.cap, dtype=np.bool_)
+            flag[pid[stirring]] = True
+            active = flag[pid]
         else:
-            lp, raw, rng = pid[live], res.level[live].astype(np.int8), res.range_m[live]
-        if lp.size:
-            shown = tab.hysteresis(lp, raw, now)
-            tab.level[lp] = shown
-            tab.min_range_m[lp] = np.minimum(tab.min_range_m[lp], rng)
-            tab.max_level[lp] = np.maximum(tab.max_level[lp], shown)
-        self._pairs_cache = None
-        changed = np.flatnonzero(tab.level[pid] != prev)
-        return [tab.status(int(pid[k])).event(now, Level(int(prev[k]))) for k in changed]
+            active = stirring  # all False
+        quiet = live & ~active
+        if quiet.any():  # clear stays clear; only the closest range moves
+            np.minimum.at(tab.min_range_m, pid[quiet], res.range_m[quiet])
+        out: list[list[Event]] = [[] for _ in snaps]
+        if not active.any():
+            return out
+        act = np.flatnonzero(active)
+        bounds = np.searchsorted(snap[act], np.arange(len(snaps) + 1))
+        for k in range(len(snaps)):
+            e = act[bounds[k] : bounds[k + 1]]
+            if not e.size:
+                continue
+            now = float(nows[k])
+            p = pid[e]
+            prev = tab.level[p]  # fancy indexing: a copy
+            lv = live[e]
+            lp = p[lv]
+            if lp.size:
+                shown = tab.hysteresis(lp, raw[e][lv], now)
+                tab.level[lp] = shown
+                tab.min_range_m[lp] = np.minimum(tab.min_range_m[lp], res.range_m[e][lv])
+                tab.max_level[lp] = np.maximum(tab.max_level[lp], shown)
+            changed = np.flatnonzero(tab.level[p] != prev)
+            out[k] = [self._level_event(res, int(e[c]), int(p[c]), now, int(prev[c])) for c in changed]
+        return out
+
+    def _level_event(self, res: PairResult, k: int, pid: int, now: float, prev: int) -> Event:
+        """The ``level`` event of entry ``k`` of ``res`` (pair ``pid``), whose level was ``prev``."""
+        tab = self._table
+        a, b = tab.keys[pid]
+        tcpa = float(res.tcpa_s[k])
+        return Event(
+            t=now,
+            type="level",
+            a=a,
+            b=b,
+            level=int(tab.level[pid]),
+            prev_level=prev,
+            range_m=float(res.range_m[k]),
+            vertical_m=float(res.vertical_m[k]),
+            bearing_deg=float(res.bearing_deg[k]),
+            tcpa_s=tcpa if math.isfinite(tcpa) else None,
+            cpa_m=float(res.cpa_h_m[k]),
+            lost=bool(res.lost[k]),
+        )
 
     @property
     def pairs(self) -> dict[tuple[str, str], PairStatus]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,49 @@ def test_mixed_pair_classes_match_the_core_pair_by_pair() -> None:
     n = len(names)
     assert len(mon.pairs) == n * (n - 1) // 2 - 3  # the three red-red pairs are never checked
     assert checked >= 10
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_deferred_evaluation_gives_the_same_events_and_pairs(seed: int, tmp_path: Path) -> None:
+    """``defer=True`` (evaluations queued, run together by flush()) is the immediate
+    monitor's behaviour exactly: the same events in the same order, the same pair status,
+    whichever batches of evaluations end up in one flush."""
+    from sepmon.ingest import read_recording
+    from sepmon.sim import simulate, write_recording
+
+    path = tmp_path / "many.nmea"
+    write_recording(simulate("many", seed=seed, rate=2, faults=True), path)
+    fixes = sorted(read_recording(path), key=lambda f: f.rx_t if f.rx_t is not None else f.t)
+    cfg = parse_config(
+        {
+            "separation": {"hold_s": 3, "stale_s": 2},
+            "groups": {"red": [f.source for f in fixes[:2]]},
+            "pairs": [{"groups": ["red", "default"], "horizontal_m": 4500}],
+        }
+    )
+    now_mon, later_mon = Monitor(cfg), Monitor(cfg, defer=True)
+    now_events: list = []
+    later_events: list = []
+    rng = np.random.default_rng(seed)
+    next_eval = next_tick = -math.inf
+    for fix in fixes:
+        clock = fix.rx_t if fix.rx_t is not None else fix.t
+        if clock >= next_eval:
+            now_events += now_mon.evaluate()
+            assert later_mon.evaluate() == []
+            next_eval = clock + 0.1
+        if clock >= next_tick:
+            for mon, out in ((now_mon, now_events), (later_mon, later_events)):
+                out += mon.tick(clock) if math.isfinite(next_tick) else mon.check(clock)
+            next_tick = math.floor(clock) + 1.0
+        at_once = bool(rng.random() < 0.1)
+        now_events += now_mon.on_fix(fix, evaluate=at_once)
+        assert later_mon.on_fix(fix, evaluate=at_once) == []
+        if rng.random() < 0.05:
+            later_events += later_mon.flush()
+    now_events += now_mon.evaluate()
+    later_mon.evaluate()
+    later_events += later_mon.flush()
+    assert [e.type for e in now_events].count("level") >= 3
+    assert [e.to_json() for e in later_events] == [e.to_json() for e in now_events]
+    assert later_mon.pairs == now_mon.pairs
