@@ -208,7 +208,8 @@ def bearing_rows(h: FloatArray, out: FloatArray | None = None) -> FloatArray:
     np.degrees(deg, out=deg)
     # Into [0, 360): tiny negative angles would give 360.0 itself, fold that back to 0.
     np.add(deg, 360.0, out=deg, where=deg < 0.0)
-    np.copyto(deg, 0.0, where=deg >= 360.0)
+    if deg.size and deg.max() >= 360.0:
+        np.copyto(deg, 0.0, where=deg >= 360.0)
     return deg
 
 

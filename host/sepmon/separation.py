@@ -102,6 +102,9 @@ assert frozenset(range(_GOOD_MIN, _GOOD_MAX + 1)) == GOOD_QUALITIES  # a range: 
 
 # Squared relative speed (m²/s²) below which two tracks are "not moving relative to each other".
 _V2_EPS: float = 1e-12
+# Squared horizontal chord (m²) above which its length and direction are accurate (far
+# from subnormal), so the horizontal relative position can be rescaled to the range.
+_H2_TINY: float = 1e-300
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +230,7 @@ class TrackArrays:
     # Derived per-track data, one row per vector component or scalar (layout: _POS …
     # _NORTH above), so a pair evaluation gathers everything with one take per side.
     _table: FloatArray = field(init=False, repr=False)
-    _alt_known: bool = field(init=False, repr=False)  # every altitude is known
+    _alt_known: bool = field(init=False, repr=False)  # every pair's altitude difference is finite
     _any_lost: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -290,7 +293,8 @@ class TrackArrays:
         np.add(fix, speed * stale, out=t[_MARGIN_H])
         np.add(VERTICAL_MARGIN_FACTOR * fix, np.abs(vu) * stale, out=t[_MARGIN_V])
         set_(self, "_table", t)
-        set_(self, "_alt_known", bool(np.isfinite(self.alt).all()))
+        # Known altitudes whose differences cannot overflow to inf (which a pair treats as unknown).
+        set_(self, "_alt_known", n == 0 or bool(np.abs(self.alt).max() <= 1e300))
         set_(self, "_any_lost", bool(self.lost.any()))
 
     def __len__(self) -> int:
@@ -420,9 +424,8 @@ def _interval_below(
     empty = disc <= 0
     np.copyto(t_lo, np.inf, where=empty)
     np.copyto(t_hi, -np.inf, where=empty)
-    moving = v2 > _V2_EPS
-    if not moving.all():
-        still = ~moving
+    if not v2.min() > _V2_EPS:
+        still = ~(v2 > _V2_EPS)
         inside = p2 < lim2
         t_lo[still] = np.where(inside[still], -np.inf, np.inf)
         t_hi[still] = -t_lo[still]
@@ -431,15 +434,15 @@ def _interval_below(
 
 def _interval_below_1d(p: FloatArray, v: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Open time interval where |p + v t| < limit for 1-D linear motion (see :func:`_interval_below`)."""
-    moving = v * v > _V2_EPS
+    v2 = v * v
     t1 = np.negative(limit) - p
     t1 /= v
     t2 = limit - p
     t2 /= v
     t_lo = np.minimum(t1, t2)
     t_hi = np.maximum(t1, t2, out=t2)
-    if not moving.all():
-        still = ~moving
+    if not v2.min() > _V2_EPS:
+        still = ~(v2 > _V2_EPS)
         inside = np.abs(p) < limit
         t_lo[still] = np.where(inside[still], -np.inf, np.inf)
         t_hi[still] = -t_lo[still]
@@ -583,11 +586,16 @@ def _evaluate_block(
 
     # --- relative motion in the midpoint ENU frame --------------------------------------
     # Rescale the chord's horizontal projection to the surface range: p = hv[0] in place.
-    ch = np.sqrt(h2v2pv[0])
-    if ch.min() > 0:
+    h2 = h2v2pv[0]
+    ch = np.sqrt(h2)
+    filter_range = range_m
+    if h2.min() >= _H2_TINY:
         scale = np.divide(range_m, ch, out=ch)
     else:
         scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
+        # A (nearly) vertical chord, e.g. pole to pole: p is 0 or not reliably scaled
+        # to the range, so the alert prefilter must not judge such a pair by its range.
+        filter_range = np.where(h2 < _H2_TINY, 0.0, range_m)
     p = hv[0]
     p *= scale  # (pe, pn)
     v = hv[1]  # (ve, vn)
@@ -596,17 +604,19 @@ def _evaluate_block(
     pv = np.add(t[0], t[1], out=h2v2pv[2])
     closing = pv <= 0
     closing &= v2 > _V2_EPS
-    tcpa = res[_R_TCPA]
-    tcpa.fill(np.nan)
-    np.divide(np.negative(pv), v2, out=tcpa, where=closing)
-    np.maximum(tcpa, 0.0, out=tcpa, where=closing)
+    # Computed for every pair (plain ufuncs are cheaper than masked ones), kept where closing.
+    tcpa = np.negative(pv, out=res[_R_TCPA])
+    tcpa /= v2
+    np.maximum(tcpa, 0.0, out=tcpa)
     t_or_0 = np.where(closing, tcpa, 0.0)
+    not_closing = ~closing
+    np.copyto(tcpa, np.nan, where=not_closing)
     q = v * t_or_0
     q += p
     q *= q
     cpa_h = np.add(q[0], q[1], out=res[_R_CPA_H])
     np.sqrt(cpa_h, out=cpa_h)
-    np.copyto(cpa_h, range_m, where=~closing)
+    np.copyto(cpa_h, range_m, where=not_closing)
     cpa_v = dvz * t_or_0
     cpa_v += dz
     np.abs(cpa_v, out=res[_R_CPA_V])  # t = 0: exactly the current vertical separation
@@ -619,7 +629,7 @@ def _evaluate_block(
 
     # --- alerts -----------------------------------------------------------------------
     horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
-    k = _may_alert(range_m, v2, res[_R_H_EFF], h_min, cf, af, horizon)
+    k = _may_alert(filter_range, v2, res[_R_H_EFF], h_min, cf, af, horizon)
     tv = res[_R_TV]
     tv.fill(np.nan)
     level.fill(0)
@@ -661,13 +671,20 @@ def _may_alert(
     A pair can only alert if it is within the largest protection radius now
     (max(1, caution_factor, advisory_factor) · h_min + m_h) or can get within the
     widened minimum ``h_eff`` inside the look-ahead horizon at its relative speed.
+    ``range_m`` is the range as the rules see it (0 for a pair whose horizontal
+    relative position is not scaled to its range, which is then always kept).
     The test is conservative by a metre and a part per billion, far more than
     the rounding of the rules, so the other pairs would get no violation within the
     horizon and level NONE from the rules too: skipping them gives the same bits.
     """
     reach = np.sqrt(v2)
     reach *= horizon
-    np.maximum(reach, (np.maximum(np.maximum(af, cf), 1.0) - 1.0) * h_min, out=reach)
+    # fmax: a NaN speed (an overflowing velocity) makes the rules treat the pair as
+    # not moving, which only the protection radius now bounds.
+    if isinstance(cf, float) and isinstance(af, float) and isinstance(h_min, float):
+        np.fmax(reach, (max(af, cf, 1.0) - 1.0) * h_min, out=reach)
+    else:
+        np.fmax(reach, (np.maximum(np.maximum(af, cf), 1.0) - 1.0) * h_min, out=reach)
     reach += h_eff
     reach *= 1.0 + 1e-9
     reach += 1.0

@@ -521,6 +521,29 @@ def _random_minima(seed: int, m: int) -> dict[str, np.ndarray]:
     }
 
 
+def _with_and_without_prefilter(
+    monkeypatch: pytest.MonkeyPatch,
+    tr: TrackArrays,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    kw: dict[str, np.ndarray],
+) -> tuple[PairResult, PairResult, bool]:
+    """evaluate_pairs as is, and with the alert rules run on every pair; and whether the
+    prefilter left any pair out."""
+    filtered = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+    picked = separation._may_alert
+    seen: list[bool] = []
+
+    def everything(range_m: np.ndarray, *args: object) -> np.ndarray:
+        seen.append(picked(range_m, *args).size < range_m.size)  # type: ignore[arg-type]
+        return np.arange(range_m.size)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(separation, "_may_alert", everything)
+        unfiltered = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+    return filtered, unfiltered, any(seen)
+
+
 @pytest.mark.parametrize("per_pair", [False, True])
 @pytest.mark.parametrize(("seed", "spread_deg"), [(1, 0.005), (2, 0.03), (3, 0.2)])
 def test_alert_prefilter_changes_nothing(
@@ -531,22 +554,33 @@ def test_alert_prefilter_changes_nothing(
     tr = _random_traffic(seed, 80, spread_deg)
     ia, ib = all_pairs(len(tr))
     kw = _random_minima(seed, ia.size) if per_pair else {}
-    filtered = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
-    picked = separation._may_alert
-    with monkeypatch.context() as mp:
-        seen: list[int] = []
-
-        def spy(range_m: np.ndarray, *args: object) -> np.ndarray:
-            k = picked(range_m, *args)  # type: ignore[arg-type]
-            seen.append(int(k.size < range_m.size))
-            return np.arange(range_m.size)
-
-        mp.setattr(separation, "_may_alert", spy)
-        everything = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
+    filtered, unfiltered, left_out = _with_and_without_prefilter(monkeypatch, tr, ia, ib, kw)
     # Both ways are covered: some pairs left out, and (close together) none.
-    assert any(seen) if spread_deg > 0.01 else (per_pair or not any(seen))
+    assert left_out if spread_deg > 0.01 else (per_pair or not left_out)
     assert filtered.level.max() >= Level.ADVISORY
-    _assert_same_bits(filtered, everything)
+    _assert_same_bits(filtered, unfiltered)
+
+
+def test_alert_prefilter_degenerate_geometry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pole to pole (the chord is vertical in the mid frame, so the relative position
+    # is not rescaled to the range), coincident and near-antipodal tracks, absurd speeds.
+    states = [
+        track("n", 90.0, 77.0, ve=-10.0, vn=-0.4),
+        track("s", -90.0, 77.0, alt=600.0, ve=300.0, vn=-2.6, vu=-2.7),
+        track("s2", -90.0, 77.0, alt=100.0),
+        track("c1", 10.0, 20.0, ve=50.0),
+        track("c2", 10.0, 20.0, alt=None),
+        track("anti", -10.0, -160.0, vn=20.0),
+        track("far", 40.0, 20.0),
+        # A relative velocity that overflows to NaN: the rules see the pair as not moving.
+        track("f1", 30.0, 45.0, ve=1.7e308),
+        track("f2", 30.0, 45.001, ve=-1.7e308),
+    ]
+    tr = TrackArrays.from_states(states)
+    ia, ib = all_pairs(len(tr))
+    filtered, unfiltered, left_out = _with_and_without_prefilter(monkeypatch, tr, ia, ib, {})
+    assert left_out
+    _assert_same_bits(filtered, unfiltered)
 
 
 def test_blocks_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
