@@ -16,30 +16,6 @@ def nmea_checksum(body: str | bytes) -> int:
     return c
 
 
-def xor_long(data: bytes) -> int:
-    """:func:`nmea_checksum` of ``bytes``, faster from about 40 bytes on (slower below).
-
-    The bytes are read as one integer that is folded onto itself, halving the width
-    each time (``x ^= x >> half``): after folds by 2**k, ..., 2, 1 bytes the low byte
-    is the XOR of every byte.  O(log n) big-integer operations in C instead of n
-    bytecode steps; used by the ingest fast path for sentence bodies.
-    """
-    x = int.from_bytes(data, "little")
-    n = len(data)
-    if n > 64:
-        shift = 4 << (n - 1).bit_length()  # half the smallest power of two >= n, in bits
-        while shift > 256:
-            x ^= x >> shift
-            shift >>= 1
-    x ^= x >> 256
-    x ^= x >> 128
-    x ^= x >> 64
-    x ^= x >> 32
-    x ^= x >> 16
-    x ^= x >> 8
-    return x & 0xFF
-
-
 def frame_sentence(body: str) -> str:
     """``GPGGA,...`` → ``$GPGGA,...*hh`` (no line terminator)."""
     return f"${body}*{nmea_checksum(body):02X}"

@@ -49,7 +49,39 @@ _FAST_LINE = re.compile(
 # Bytes of a fast line besides the TAG time, the name and the fields:
 # "\\" "c:" ",s:" "*hh\\" "$" <addr> "," "*hh".
 _FAST_FIXED = 20
-_xor_accumulate = np.bitwise_xor.accumulate
+_U64_8, _U64_16, _U64_32, _U64_56 = (np.uint64(k) for k in (8, 16, 32, 56))
+_BYTES_OF_U64 = np.uint64(0x0101010101010101)
+
+
+def _ignore(fields: list[str], rx_t: float | None, out: list[Fix]) -> str:
+    """Stands for a sentence type we do not use in the fast path's handler tables."""
+    raise AssertionError("never called")
+
+
+_IGNORE: Handler = _ignore
+_PIECE = 1 << 15
+_MAX_IGNORED_ADDRS = 64
+
+
+def prefix_xor(data: bytes) -> bytes:
+    """``out[i]`` = XOR of ``data[0..i]``: every checksum of ``data`` from two look-ups.
+
+    The XOR of ``data[a:b]`` (a > 0) is ``out[b - 1] ^ out[a - 1]``.  Computed on 64-bit
+    words, about 3x faster than numpy's byte-wise ``bitwise_xor.accumulate``: the
+    prefix within each little-endian word by three shift-XORs, then the XOR of all the
+    words before it (a byte-wise accumulate over an eighth of the data) spread onto
+    each of its bytes.
+    """
+    n = len(data)
+    if n == 0:
+        return b""
+    w = np.frombuffer(data + bytes(-n % 8), dtype=np.uint64)
+    w = w ^ (w << _U64_8)
+    w ^= w << _U64_16
+    w ^= w << _U64_32
+    carry = np.bitwise_xor.accumulate((w >> _U64_56).astype(np.uint8))  # through each word
+    w[1:] ^= carry[:-1].astype(np.uint64) * _BYTES_OF_U64
+    return w.tobytes()[:n]
 
 
 DEFAULT_MAX_LINE = 512
@@ -127,8 +159,14 @@ class NmeaIngest:
         """
         out: list[Fix] = []
         block = self._framer.complete(data)
-        if block:
-            self._block(block, rx_t, out)
+        # Big reads are taken in pieces of whole lines of about _PIECE bytes: the piece,
+        # its prefix XOR and what is made from them then stay in the CPU cache.
+        n = len(block)
+        i = 0
+        while i < n:
+            cut = block.find(b"\n", i + _PIECE) + 1 or n
+            self._block(block[i:cut] if i or cut < n else block, rx_t, out)
+            i = cut
         self._framing_counts()
         return out
 
@@ -142,7 +180,7 @@ class NmeaIngest:
         # x[i] is the XOR of block[0..i], so the XOR of block[a:b] is x[b - 1] ^ x[a - 1].
         # Looked up as bytes (plain ints, no numpy scalars), two indexings per checksum
         # replace a loop (or a big-integer fold) over each line's bytes.
-        x = _xor_accumulate(np.frombuffer(block, dtype=np.uint8)).tobytes()
+        x = prefix_xor(block)
         pos = 0
         for m in _FAST_LINE.finditer(block):
             start = m.start()
@@ -153,7 +191,8 @@ class NmeaIngest:
             if c is None:
                 c, name = c2, name2
             star = start + 6 + len(c) + len(name)  # the TAG block's "*"
-            if len(c) + len(name) + len(body) + _FAST_FIXED > max_len:
+            end = star + 11 + len(body)  # the sentence's "*"
+            if end + 3 - start > max_len:
                 self._full(block[start:pos], rx_t, out)  # over-long: the framer counts it
                 continue
             if x[star - 1] ^ x[start] != HEX2[tag_ck]:
@@ -167,12 +206,12 @@ class NmeaIngest:
             st.lines += 1
             handler = handlers.get(addr)
             if handler is None:
-                if addr[2:] not in _USED_B:
-                    st.ignored += 1  # the sentence checksum is not checked, as in parse_line
-                    continue
-                handler = handlers[addr] = asm.handler(addr[2:].decode("ascii"))
+                handler = self._fast_handler(asm, handlers, addr)
+            if handler is _IGNORE:
+                st.ignored += 1  # the sentence checksum is not checked, as in parse_line
+                continue
             # The sentence checksum covers <addr>,<fields>: from star + 5 to its own "*".
-            if x[star + 10 + len(body)] ^ x[star + 4] != HEX2[ck]:
+            if x[end - 1] ^ x[star + 4] != HEX2[ck]:
                 st.rejected[Reject.CHECKSUM] += 1
                 continue
             if trust:
@@ -202,6 +241,20 @@ class NmeaIngest:
                 framer.sentences(piece, sentences)
                 for line in sentences:
                     self._line(line, rx_t, out)
+
+    def _fast_handler(self, asm: EpochAssembler, handlers: dict[bytes, Handler], addr: bytes) -> Handler:
+        """The handler for a new address of a source: the assembler's, or _IGNORE.
+
+        Types we do not use are remembered only while the table is small: it must stay
+        bounded whatever addresses junk (with a valid TAG block) makes up.
+        """
+        kind = addr[2:]
+        if kind in _USED_B:
+            handler = handlers[addr] = asm.handler(kind.decode("ascii"))
+            return handler
+        if len(handlers) < _MAX_IGNORED_ADDRS:
+            handlers[addr] = _IGNORE
+        return _IGNORE
 
     def _fast_source(self, name: bytes) -> tuple[EpochAssembler, SourceStats, dict[bytes, Handler]]:
         asm, st = self._source(name.decode("ascii")) if self.trust_tags else self._default

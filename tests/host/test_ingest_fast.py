@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sepmon.checksum import nmea_checksum
-from sepmon.ingest import _FAST_LINE, NmeaIngest, SourceStats
+from sepmon.ingest import _FAST_LINE, NmeaIngest, SourceStats, prefix_xor
 from sepmon.model import Fix
 
 BODIES = [
@@ -240,3 +240,16 @@ def test_fast_lines_with_junk_between_and_before() -> None:
         want = full_path(ref, data, None) + ref.flush()
         assert repr(got) == repr(want)
         assert fast.stats == ref.stats
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 3))
+def test_prefix_xor_is_the_running_xor(data: bytes, repeat: int) -> None:
+    """Every length (word edges included) and long inputs: the running XOR byte by byte."""
+    data = data * (1 + 40 * repeat)
+    want = bytearray()
+    c = 0
+    for b in data:
+        c ^= b
+        want.append(c)
+    assert prefix_xor(data) == bytes(want)
