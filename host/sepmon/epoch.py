@@ -321,8 +321,12 @@ class EpochAssembler:
 
     def _closed(self, kind: str, valid: bool) -> str:
         """Outcome of a time-less sentence when no epoch is open."""
-        if self._key is not None:
-            self._learn_late(kind)
+        # _learn_late, inline: a late GSA after its epoch is the most common case.
+        if self._key is not None and (
+            kind in _MEMBERS or (kind == "GSA" and self._expected.isdisjoint(_HDOP_CARRIERS))
+        ):
+            self._expected.add(kind)
+            self._miss.pop(kind, None)
         return UNUSED if valid else Reject.NO_FIX
 
     def _add_gga(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import math
+import pickle
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from sepmon.checksum import frame_sentence
 from sepmon.epoch import UNUSED, USED, EpochAssembler, _latlon, _time_key
 from sepmon.framing import LineFramer
-from sepmon.model import Fix
+from sepmon.model import Fix, new_fix
 from sepmon.nmea import FIELD, Reject, Sentence, parse_line
 from sepmon.tagblock import parse_tag_block
 
@@ -670,3 +672,18 @@ def test_per_type_adds_match_the_general_add_on_every_single_field_change(templa
             changed = _template_sentence(",".join([*parts[:i], value, *parts[i + 1 :]]))
             _both([(changed, T0), *after])
             _both([*before, (changed, T0), *after])
+
+
+def test_new_fix_is_a_fix_in_every_respect() -> None:
+    """model.new_fix (the fast constructor _emit uses) against the dataclass constructor."""
+    args = ("a", T0, 48.5, 11.25, None, 3.0, 90.0, 2, 0.9, 8, T0 + 0.1)
+    fast, slow = new_fix(*args), Fix(*args)
+    assert type(fast) is Fix
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert dataclasses.astuple(fast) == args
+    assert dataclasses.replace(fast, lat=1.0) == Fix("a", T0, 1.0, *args[3:])
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.lat = 0.0  # type: ignore[misc]
+    # Same fields, same order: a field added to Fix must be added to new_fix too.
+    assert [f.name for f in dataclasses.fields(Fix)] == list(new_fix.__code__.co_varnames[:11])
