@@ -182,10 +182,13 @@ def vertical_margin_m(
     return np.asarray(VERTICAL_MARGIN_FACTOR * _hdop_fix_term(hdop, quality) + drift, dtype=np.float64)
 
 
-def _col(x: ArrayLike, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
-    if type(x) is np.ndarray and x.dtype == dtype and x.ndim == 1 and x.flags.c_contiguous:
+def _col(x: ArrayLike, dtype: np.dtype[np.generic]) -> npt.NDArray[np.generic]:
+    if type(x) is np.ndarray and x.dtype is dtype and x.ndim == 1 and x.flags.c_contiguous:
         return x  # the usual case: already a column, nothing to convert
     return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
+
+
+_F64, _I64, _BOOL = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)
 
 
 # Rows of TrackArrays._table, the derived per-track data (see evaluate_pairs): ECEF
@@ -238,9 +241,9 @@ class TrackArrays:
         if type(self.source) is not tuple:
             set_(self, "source", tuple(self.source))
         for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "age_s"):
-            set_(self, name, _col(getattr(self, name), np.float64))
-        set_(self, "quality", _col(self.quality, np.int64))
-        set_(self, "lost", _col(self.lost, np.bool_))
+            set_(self, name, _col(getattr(self, name), _F64))
+        set_(self, "quality", _col(self.quality, _I64))
+        set_(self, "lost", _col(self.lost, _BOOL))
         n = len(self.source)
         for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "age_s", "lost"):
             if getattr(self, name).shape != (n,):
@@ -261,10 +264,12 @@ class TrackArrays:
         # the surface points (height 0).
         t = np.empty((_ROWS, n))
         trig = np.empty((2, 2, n))  # [sin, cos] × [lat, lon]
-        rad = np.radians(np.stack((lat, lon)))
+        rad = np.empty((2, n))
+        np.radians(lat, out=rad[0])
+        np.radians(lon, out=rad[1])
         np.sin(rad, out=trig[0])
         np.cos(rad, out=trig[1])
-        sl, cl = trig[:, 0]
+        sl, cl = trig[0, 0], trig[1, 0]
         cos_sin_lon = trig[::-1, 1]  # rows (cos lon, sin lon)
         nrad = sl * WGS84_E2
         nrad *= sl
@@ -286,15 +291,26 @@ class TrackArrays:
         np.add(0.0 * ve, cl * vn, out=t[5])
         t[_ALT] = self.alt
         t[_VU] = vu
+        # uncertainty_margin_m and vertical_margin_m on the validated columns, sharing
+        # the fix term (same operations, fewer calls).
         speed = np.hypot(ve, vn)
-        stale = _stale_s(self.age_s)
-        fix = _hdop_fix_term(self.hdop, self.quality)
-        # uncertainty_margin_m and vertical_margin_m, sharing the fix term.
+        stale = self.age_s - FRESH_AGE_S
+        np.maximum(stale, 0.0, out=stale)
+        h = self.hdop
+        hdop_ok = h > 0  # and finite: NaN fails both tests
+        hdop_ok &= h < np.inf
+        fix = np.where(hdop_ok, h, HDOP_UNKNOWN)
+        fix *= K95 * UERE_M
+        # Quality outside [_GOOD_MIN, _GOOD_MAX]: one unsigned compare (below wraps to huge).
+        degraded = (self.quality - _GOOD_MIN).view(np.uint64) > _GOOD_MAX - _GOOD_MIN
+        fix += degraded * DEGRADED_MARGIN_M
         np.add(fix, speed * stale, out=t[_MARGIN_H])
         np.add(VERTICAL_MARGIN_FACTOR * fix, np.abs(vu) * stale, out=t[_MARGIN_V])
         set_(self, "_table", t)
-        # Known altitudes whose differences cannot overflow to inf (which a pair treats as unknown).
-        set_(self, "_alt_known", n == 0 or bool(np.abs(self.alt).max() <= 1e300))
+        # Known altitudes whose differences cannot overflow to inf (which a pair treats
+        # as unknown); NaN fails the compares.
+        alt = self.alt
+        set_(self, "_alt_known", n == 0 or bool(alt.max() <= 1e300 and alt.min() >= -1e300))
         set_(self, "_any_lost", bool(self.lost.any()))
 
     def __len__(self) -> int:
