@@ -152,6 +152,9 @@ def _stacked_names(sizes: list[int]) -> tuple[str, ...]:
     return names
 
 
+_LEVELS = np.arange(4, dtype=np.int8)  # a column per level, for held_end rows
+
+
 class _PairTable:
     """Every pair's state as numpy columns, one row per pair id.
 
@@ -486,9 +489,9 @@ class Monitor:
 
         The geometry of every (snapshot, pair) entry is independent, so all of them go
         through ``evaluate_pairs`` at once: its cost is mostly per call, not per pair.
-        Hysteresis is sequential, but a pair that is clear before the first snapshot and
-        has raw level 0 in every one of them (nearly all pairs, nearly always) stays
-        clear without it: only the other pairs are stepped through snapshot by snapshot.
+        Hysteresis is sequential, but a pair whose raw level stays the level it shows
+        (clear, nearly all pairs nearly always; or a steady alert) keeps it without
+        hysteresis: only the other pairs are stepped through snapshot by snapshot.
         """
         ias, ibs, pids, sizes, counts, minima_parts = [], [], [], [], [], []
         offset = 0
@@ -529,9 +532,10 @@ class Monitor:
             last = slice(None)
             p_last = pid
         else:
-            _, first_rev = np.unique(pid[::-1], return_index=True)
-            last = pid.size - 1 - first_rev
-            p_last = pid[last]
+            last_of = np.full(tab.cap, -1, dtype=np.intp)
+            np.maximum.at(last_of, pid, np.arange(pid.size))
+            p_last = np.flatnonzero(last_of >= 0)
+            last = last_of[p_last]
         tab.t[p_last] = nows[snap[last]]
         tab.lost[p_last] = res.lost[last]
         tab.range_m[p_last] = res.range_m[last]
@@ -543,17 +547,21 @@ class Monitor:
         # While a side is lost its level is held, never decayed: a lost track is not clear.
         live = ~res.lost
         raw = res.level.astype(np.int8)
-        held = (nows[0] - tab.held_end[pid, 1:]) < tab.hold_s
-        stirring = (tab.level[pid] > 0) | (tab.raw_level[pid] > 0) | held.any(axis=1) | (live & (raw > 0))
-        if stirring.any():
+        # Steady: the raw level is what the pair already shows and reports, and no higher
+        # level is held at the first snapshot (nor, being older, later). Hysteresis leaves
+        # such an entry as it is; a pair with any other live entry is stepped through.
+        was = tab.raw_level[pid]
+        held_above = ((nows[0] - tab.held_end[pid]) < tab.hold_s) & (was[:, None] < _LEVELS)
+        unsteady = live & ((raw != was) | (tab.level[pid] != was) | held_above.any(axis=1))
+        if unsteady.any():
             flag = np.zeros(tab.cap, dtype=np.bool_)
-            flag[pid[stirring]] = True
+            flag[pid[unsteady]] = True
             active = flag[pid]
         else:
-            active = stirring  # all False
-        quiet = live & ~active
-        if quiet.any():  # clear stays clear; only the closest range moves
-            np.minimum.at(tab.min_range_m, pid[quiet], res.range_m[quiet])
+            active = unsteady  # all False
+        steady = live & ~active
+        if steady.any():  # the level stays; only the closest range moves
+            np.minimum.at(tab.min_range_m, pid[steady], res.range_m[steady])
         out: list[list[Event]] = [[] for _ in snaps]
         if not active.any():
             return out
