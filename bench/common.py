@@ -35,6 +35,17 @@ def single_core() -> None:
         os.sched_setaffinity(0, {CORE})
 
 
+def as_sepmon_command() -> None:
+    """Set the process up as the ``sepmon`` command does at start-up (allocator tuning).
+
+    Benchmarks call the library in-process; without this they would measure page
+    faults that the real command does not have (sepmon.allocator).
+    """
+    from sepmon.allocator import tune_allocator
+
+    tune_allocator()
+
+
 @dataclass
 class Timing:
     best_s: float

@@ -16,6 +16,7 @@ from __future__ import annotations
 import common
 
 common.single_core()
+common.as_sepmon_command()
 
 import numpy as np  # noqa: E402
 from scene import scene  # noqa: E402

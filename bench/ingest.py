@@ -19,6 +19,7 @@ from __future__ import annotations
 import common
 
 common.single_core()
+common.as_sepmon_command()
 
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402

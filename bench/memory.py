@@ -14,6 +14,7 @@ from __future__ import annotations
 import common
 
 common.single_core()
+common.as_sepmon_command()
 
 import gc  # noqa: E402
 import itertools  # noqa: E402

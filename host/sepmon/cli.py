@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from sepmon import __version__, commands
+from sepmon.allocator import tune_allocator
 from sepmon.errors import SepmonError
 
 
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2
+    tune_allocator()
     try:
         return int(args._run(args))
     except SepmonError as exc:
