@@ -174,6 +174,7 @@ class _PairTable:
     cpa_m: npt.NDArray[np.float64]
     min_range_m: npt.NDArray[np.float64]
     held_end: npt.NDArray[np.float64]
+    last_drop: npt.NDArray[np.float64]  # the latest of each pair's held_end
     level: npt.NDArray[np.int8]
     raw_level: npt.NDArray[np.int8]
     max_level: npt.NDArray[np.int8]
@@ -201,6 +202,7 @@ class _PairTable:
         grow("max_level", 0, np.int8)
         grow("lost", False, np.bool_)
         grow("held_end", -math.inf, np.float64, (4,))
+        grow("last_drop", -math.inf, np.float64)
         self.cap = cap
 
     def ids_of(self, keys: list[tuple[str, str]]) -> npt.NDArray[np.intp]:
@@ -225,6 +227,7 @@ class _PairTable:
         for lv in (1, 2, 3):
             dropped = pid[(prev >= lv) & (raw < lv)]
             self.held_end[dropped, lv] = t
+            self.last_drop[dropped] = t
         self.raw_level[pid] = raw
         shown = raw.copy()
         held = (t - self.held_end[pid]) < self.hold_s
@@ -290,9 +293,11 @@ class Monitor:
         recording) pass ``evaluate=False`` and call :meth:`evaluate` after the last:
         the pairs are then evaluated once for all of them.
         """
-        source = self.config.canonical(fix.source)
-        if source != fix.source:
-            fix = replace(fix, source=source)
+        source = fix.source
+        if self.config.aliases:
+            source = self.config.canonical(source)
+            if source != fix.source:
+                fix = replace(fix, source=source)
         clock = fix.rx_t if fix.rx_t is not None else fix.t  # clock_time(fix), inline: once per fix
         if clock > self.now:
             self.now = clock
@@ -551,8 +556,12 @@ class Monitor:
         # level is held at the first snapshot (nor, being older, later). Hysteresis leaves
         # such an entry as it is; a pair with any other live entry is stepped through.
         was = tab.raw_level[pid]
-        held_above = ((nows[0] - tab.held_end[pid]) < tab.hold_s) & (was[:, None] < _LEVELS)
-        unsteady = live & ((raw != was) | (tab.level[pid] != was) | held_above.any(axis=1))
+        unsteady = live & ((raw != was) | (tab.level[pid] != was))
+        recent = (nows[0] - tab.last_drop[pid]) < tab.hold_s  # rare: a level dropped within the hold
+        if recent.any():
+            r = np.flatnonzero(recent)
+            held = (nows[0] - tab.held_end[pid[r]]) < tab.hold_s
+            unsteady[r] |= live[r] & (held & (was[r, None] < _LEVELS)).any(axis=1)
         if unsteady.any():
             flag = np.zeros(tab.cap, dtype=np.bool_)
             flag[pid[unsteady]] = True
