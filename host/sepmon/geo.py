@@ -88,6 +88,9 @@ def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
 # temporaries or norms over a trailing axis. The public array functions below are
 # thin wrappers over these kernels, so both give the same bits.
 
+# np.degrees(x) is x * (180 / pi) in numpy's own loop (npy_rad2deg): the same bits.
+_RAD_TO_DEG: float = 180.0 / np.pi
+
 # Rows (x, y) of a horizontal east vector from (ux/|u_h|, uy/|u_h|): (−uy/|u_h|, ux/|u_h|).
 _EAST_SIGN = np.array([[-1.0], [1.0]])
 
@@ -204,10 +207,16 @@ def bearing_rows(h: FloatArray, out: FloatArray | None = None) -> FloatArray:
 
     ``h`` has shape (2, m), e.g. from :func:`horizontal_rows` in the frame at the start point.
     """
-    deg: FloatArray = np.arctan2(h[0], h[1], out=out)
-    np.degrees(deg, out=deg)
-    # Into [0, 360): tiny negative angles would give 360.0 itself, fold that back to 0.
-    np.add(deg, 360.0, out=deg, where=deg < 0.0)
+    rad = np.arctan2(h[0], h[1])
+    rad *= _RAD_TO_DEG  # np.degrees is this very product, but not vectorised
+    # Into [0, 360) with a select: a ufunc with where= (or copyto with a mask) is
+    # several times slower than np.where on the ~half negative bearings.
+    wrapped = rad + 360.0
+    deg: FloatArray = np.where(rad < 0.0, wrapped, rad)
+    if out is not None:
+        out[...] = deg
+        deg = out
+    # Tiny negative angles give 360.0 itself: fold that back to 0.
     if deg.size and deg.max() >= 360.0:
         np.copyto(deg, 0.0, where=deg >= 360.0)
     return deg
