@@ -451,6 +451,9 @@ def _interval_below(
 def _interval_below_1d(p: FloatArray, v: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Open time interval where |p + v t| < limit for 1-D linear motion (see :func:`_interval_below`)."""
     v2 = v * v
+    if v2.max() <= _V2_EPS:  # (not with a NaN) no vertical rates, the usual case
+        t_lo = np.where(np.abs(p) < limit, -np.inf, np.inf)
+        return t_lo, np.negative(t_lo)
     t1 = np.negative(limit) - p
     t1 /= v
     t2 = limit - p
@@ -620,19 +623,19 @@ def _evaluate_block(
     pv = np.add(t[0], t[1], out=h2v2pv[2])
     closing = pv <= 0
     closing &= v2 > _V2_EPS
-    # Computed for every pair (plain ufuncs are cheaper than masked ones), kept where closing.
-    tcpa = np.negative(pv, out=res[_R_TCPA])
+    # Computed for every pair (plain ufuncs are cheaper than masked ones), kept where
+    # closing with selects (np.where is several times faster than copyto with a mask).
+    tcpa = np.negative(pv)
     tcpa /= v2
     np.maximum(tcpa, 0.0, out=tcpa)
     t_or_0 = np.where(closing, tcpa, 0.0)
-    not_closing = ~closing
-    np.copyto(tcpa, np.nan, where=not_closing)
+    res[_R_TCPA] = np.where(closing, tcpa, np.nan)
     q = v * t_or_0
     q += p
     q *= q
-    cpa_h = np.add(q[0], q[1], out=res[_R_CPA_H])
+    cpa_h = np.add(q[0], q[1], out=q[0])
     np.sqrt(cpa_h, out=cpa_h)
-    np.copyto(cpa_h, range_m, where=not_closing)
+    res[_R_CPA_H] = np.where(closing, cpa_h, range_m)
     cpa_v = dvz * t_or_0
     cpa_v += dz
     np.abs(cpa_v, out=res[_R_CPA_V])  # t = 0: exactly the current vertical separation
