@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sepmon.geo import (
     WGS84_A,
     WGS84_B,
+    bearing_rows,
     enu_basis,
     geodetic_to_ecef,
     horizontal_range,
@@ -194,3 +195,19 @@ def test_near_antipodal_range_is_symmetric() -> None:
     r_ba = range_bearing(1.192092896e-07, 1.192092896e-07, 0.0, 180.0)[0]
     assert float(r_ab) == float(r_ba)
     assert 19_000_000.0 < float(r_ab) <= math.pi * WGS84_A
+
+
+def test_bearing_rows_matches_plain_numpy_bit_for_bit() -> None:
+    """bearing_rows' fast path (product for degrees, select for the fold) gives the same
+    bits as np.degrees plus a masked add, signed zeros and the 360 → 0 fold included."""
+    rng = np.random.default_rng(3)
+    e = np.r_[rng.normal(size=5000), 0.0, -0.0, 0.0, -0.0, -1e-300, 1e-300, -1.0, 0.0]
+    n = np.r_[rng.normal(size=5000), 1.0, 1.0, -0.0, 0.0, 1.0, -1.0, 0.0, -1.0]
+    want = np.degrees(np.arctan2(e, n))
+    np.add(want, 360.0, out=want, where=want < 0.0)
+    want[want >= 360.0] = 0.0
+    for out in (None, np.empty(e.size)):
+        got = bearing_rows(np.stack([e, n]), out=out)
+        assert got.tobytes() == want.tobytes()
+        if out is not None:
+            assert got is out
