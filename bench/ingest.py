@@ -8,8 +8,8 @@ TAG block and sentence checksums and assembles fixes.
 - ingest: :class:`sepmon.ingest.NmeaIngest` over the whole corpus (≥ 1 M lines), fed
   from memory in 1 MiB chunks like the baselines get their lines from memory.
 - analyze: :func:`sepmon.analyze.run_analysis` (ingest + tracker + monitor, what
-  ``sepmon analyze`` runs) over the first ANALYZE_LINES lines: the monitor, not
-  the parsing, sets its pace, and the whole corpus would take minutes.
+  ``sepmon analyze`` runs) over the whole corpus file, with the pynmea2 loop over all
+  its lines timed right before and right after (their mean rate is the baseline).
 - pynmeagps is ~10× slower than pynmea2, so it gets a tenth of the lines.
 - The three are timed slice by slice, interleaved, so a busy neighbour slows all alike.
 """
@@ -32,7 +32,6 @@ from sepmon.analyze import run_analysis  # noqa: E402
 from sepmon.config import Config  # noqa: E402
 from sepmon.ingest import NmeaIngest  # noqa: E402
 
-ANALYZE_LINES = 100_000
 SLICE = 50_000
 CHUNK = 1 << 20
 TARGET_RATIO = 1.0
@@ -79,9 +78,6 @@ def main() -> None:
     path = corpus_path()
     raw = path.read_bytes().splitlines(keepends=True)
     n = len(raw)
-    prefix = common.OUT / f"{path.stem}-first{ANALYZE_LINES}.nmea"
-    if not prefix.exists():
-        prefix.write_bytes(b"".join(raw[:ANALYZE_LINES]))
     bare_b = [bare(x) for x in raw]
     bare_s = [x.decode("ascii").rstrip("\r\n") for x in bare_b]
     common.log(f"ingest corpus: {n} lines, {path.stat().st_size / 1e6:.0f} MB")
@@ -113,10 +109,10 @@ def main() -> None:
     fixes += len(ing.flush())
     ours, base, gps = n / t_ours, n / t_base, n_gps / t_gps
     common.log(f"  sepmon ingest {ours:.0f} lines/s ({fixes} fixes), pynmea2 {base:.0f}, pynmeagps {gps:.0f}")
-    b1 = rate_pynmea2(bare_s[:ANALYZE_LINES])
-    ana, ana_fixes = rate_analyze(prefix, ANALYZE_LINES)
-    b2 = rate_pynmea2(bare_s[:ANALYZE_LINES])
-    base_prefix = 2.0 / (1.0 / b1 + 1.0 / b2)  # before and after, to bracket the load
+    b1 = rate_pynmea2(bare_s)
+    ana, ana_fixes = rate_analyze(path, n)
+    b2 = rate_pynmea2(bare_s)
+    base_ana = 2.0 / (1.0 / b1 + 1.0 / b2)  # before and after, to bracket the load
     common.log(f"  sepmon analyze {ana:.0f} lines/s ({ana_fixes} fixes), pynmea2 {b1:.0f} / {b2:.0f}")
 
     rows = [
@@ -137,13 +133,16 @@ def main() -> None:
             note=f"pynmeagps timed on {n_gps} lines (a tenth of each slice)",
         ),
         common.Row(
-            metric=f"sepmon analyze (run_analysis), first {ANALYZE_LINES} lines",
+            metric=f"sepmon analyze (run_analysis), {n} lines",
             value=f"{ana / 1e3:.1f} k lines/s",
-            baseline=f"pynmea2.parse loop {base_prefix / 1e3:.1f} k/s",
-            ratio=f"{ana / base_prefix:.2f}×",
+            baseline=f"pynmea2.parse loop {base_ana / 1e3:.1f} k/s",
+            ratio=f"{ana / base_ana:.2f}×",
             target=f"≥ {TARGET_RATIO:.1f}×",
-            met=ana / base_prefix >= TARGET_RATIO,
-            note=f"{ana_fixes} fixes of 40 sources; the monitor evaluates each 0.1 s batch of fixes",
+            met=ana / base_ana >= TARGET_RATIO,
+            note=(
+                f"{ana_fixes} fixes of 40 sources, every 0.1 s batch evaluated; "
+                f"pynmea2 {b1 / 1e3:.1f} k/s before, {b2 / 1e3:.1f} k/s after"
+            ),
         ),
     ]
     common.emit(rows)
