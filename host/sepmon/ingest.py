@@ -34,18 +34,22 @@ log = logging.getLogger(__name__)
 # writes, ``\\c:<digits>,s:<name>*hh\\$<addr>,<fields>*hh`` (TAG fields in either order),
 # printable ASCII, no other start character, TAG or checksum character anywhere, with
 # its terminator.  Such a line is one sentence to the framer, and parse_tag_block +
-# parse_line would accept or reject it exactly as the inline code in NmeaIngest.feed
+# parse_line would accept or reject it exactly as the inline code in NmeaIngest._block
 # does (test_ingest_fast.py holds the two paths to that).  Anything else takes the
-# full path.  The pattern is run with finditer over a block of whole lines, so it only
-# starts right after a terminator (or at the start) and ends with one.
+# full path.  The pattern is run over a block of whole lines, so it only starts right
+# after a terminator (or at the start) and ends with one.
 _PRINT = rb"\x20\x22\x23\x25-\x29\x2b-\x5b\x5d-\x7e"  # printable ASCII but $ ! * \\
 _NAME = rb"[\x20\x22\x23\x25-\x29\x2b\x2d-\x39\x3b-\x5b\x5d-\x7e]+"  # and not , or :
-_FAST_LINE = re.compile(
-    rb"(?<![^\r\n])"  # at the start of a physical line
+_FAST = (
     rb"\\(?:c:([0-9]{1,18}),s:(" + _NAME + rb")|s:(" + _NAME + rb"),c:([0-9]{1,18}))"
     rb"\*([0-9A-Fa-f]{2})\\\$([A-OQ-Z0-9][A-Z0-9]{4}),([" + _PRINT + rb"]*)\*([0-9A-Fa-f]{2})"
-    rb"(?:\r\n|\r|\n)"
+    rb"(\r\n|\r|\n)"
 )
+_FAST_LINE = re.compile(rb"(?<![^\r\n])" + _FAST)  # at the start of a physical line
+# What NmeaIngest._block runs: a fast line, or any other whole line (all groups empty but
+# the last).  findall over a block of whole lines then hands over every line in order,
+# so a line's start is the previous one's end: no match objects, no method calls.
+_LINES = re.compile(rb"(?<![^\r\n])(?:" + _FAST + rb"|([^\r\n]*(?:\r\n|\r|\n)))")
 # Bytes of a fast line besides the TAG time, the name and the fields:
 # "\\" "c:" ",s:" "*hh\\" "$" <addr> "," "*hh".
 _FAST_FIXED = 20
@@ -182,16 +186,17 @@ class NmeaIngest:
         # replace a loop (or a big-integer fold) over each line's bytes.
         x = prefix_xor(block)
         pos = 0
-        for m in _FAST_LINE.finditer(block):
-            start = m.start()
-            if start != pos:
-                self._full(block[pos:start], rx_t, out)
-            pos = m.end()
-            c, name, name2, c2, tag_ck, addr, body, ck = m.groups()
-            if c is None:
+        for c, name, name2, c2, tag_ck, addr, body, ck, term, other in _LINES.findall(block):
+            start = pos
+            if other:
+                pos += len(other)
+                self._full(other, rx_t, out)
+                continue
+            if not c:
                 c, name = c2, name2
             star = start + 6 + len(c) + len(name)  # the TAG block's "*"
             end = star + 11 + len(body)  # the sentence's "*"
+            pos = end + 3 + len(term)
             if end + 3 - start > max_len:
                 self._full(block[start:pos], rx_t, out)  # over-long: the framer counts it
                 continue

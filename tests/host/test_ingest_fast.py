@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sepmon.checksum import nmea_checksum
-from sepmon.ingest import _FAST_LINE, NmeaIngest, SourceStats, prefix_xor
+from sepmon.ingest import _FAST_LINE, _LINES, NmeaIngest, SourceStats, prefix_xor
 from sepmon.model import Fix
 
 BODIES = [
@@ -132,6 +132,24 @@ def test_generated_lines_take_the_fast_path() -> None:
     assert not _FAST_LINE.fullmatch(b"\\s:v 01,c:0*00\\$GPGSV,*00")  # not a whole line yet
     assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0,n:1*00\\$GPGGA,*00\n")
     assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0*00\\$PSEPI,*00\n")
+
+
+@given(
+    st.lists(st.sampled_from([b"\\c:1,s:v*00\\$GPGGA,1*00", b"x", b"", b"\\c:1,s:v*00\\"]), max_size=8),
+    st.lists(st.sampled_from([b"\r\n", b"\r", b"\n"]), min_size=8, max_size=8),
+)
+def test_lines_pattern_hands_over_every_line_in_order(parts: list[bytes], terms: list[bytes]) -> None:
+    """_LINES.findall over a block of whole lines: each line once, in order, fast or other."""
+    block = b"".join(p + t for p, t in zip(parts, terms, strict=False))
+    lines = block.splitlines(keepends=True)
+    got = _LINES.findall(block)
+    assert len(got) == len(lines)
+    for line, (c, name, name2, c2, _tag_ck, _addr, body, _ck, term, other) in zip(lines, got, strict=True):
+        if other:
+            assert other == line and not _FAST_LINE.fullmatch(line)
+        else:  # the length _block derives a fast line's end from
+            assert _FAST_LINE.fullmatch(line)
+            assert len(line) == 20 + len(c + c2) + len(name + name2) + len(body) + len(term)
 
 
 def test_fast_path_counts_and_sources_like_the_full_path() -> None:
