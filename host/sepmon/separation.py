@@ -617,6 +617,15 @@ def _evaluate_block(
         filter_range = np.where(h2 < _H2_TINY, 0.0, range_m)
     p = hv[0]
     p *= scale  # (pe, pn)
+    if filter_range is not range_m:
+        # Antipodal tracks (e.g. the two poles): the chord has no horizontal part in the
+        # mid frame, so p came out 0 although they are ~20,000 km apart. Any direction
+        # has the range right; without one the rules saw them as co-located (a false
+        # WARNING). Coincident tracks (range 0) keep p = 0.
+        far = (h2 < _H2_TINY) & (range_m > 0.0)
+        if far.any():
+            p[0][far] = range_m[far]
+            p[1][far] = 0.0
     v = hv[1]  # (ve, vn)
     v2 = h2v2pv[1]
     t = p * v

@@ -642,3 +642,20 @@ def test_track_columns_keep_validation() -> None:
     np.testing.assert_array_equal(
         base.margin_v_m, vertical_margin_m(base.hdop, base.quality, base.age_s, base.vu)
     )
+
+
+def test_antipodal_tracks_are_far_apart_not_in_conflict() -> None:
+    # Pole to pole and an antipodal pair: ~20,000 km apart whatever the mid frame
+    # says, so no predicted violation and no alert, moving or not.
+    states = [
+        track("n", 90.0, 77.0, ve=-10.0, vn=-0.4),
+        track("s", -90.0, 77.0, ve=300.0, vn=-2.6),
+        track("a", 10.0, 20.0, vn=20.0),
+        track("b", -10.0, -160.0, vn=-20.0),
+        track("c1", 10.0, 20.0, ve=50.0),  # coincident with a: still in conflict
+    ]
+    tr = TrackArrays.from_states(states)
+    res = evaluate_pairs(tr, [0, 2, 2], [1, 3, 4])
+    assert (res.range_m[:2] > 15_000_000).all()  # the arc formula is exact to 500 km, rough beyond
+    assert res.level.tolist() == [Level.NONE, Level.NONE, Level.WARNING]
+    assert np.isnan(res.t_violation_s[:2]).all()
