@@ -303,7 +303,8 @@ class EpochAssembler:
         if tstr == self._tstr:  # RMC, GGA, ... of one epoch carry the same time string
             key = self._tkey
         else:
-            key, self._ttod = _time_of(tstr)
+            got = _TIMES.get(tstr)  # _time_of's cache hit, inline: once per epoch and source
+            key, self._ttod = got if got is not None else _time_of(tstr)
             self._tkey = key
             self._tstr = tstr
         if key < 0:
@@ -313,7 +314,22 @@ class EpochAssembler:
                 return UNUSED if valid else Reject.NO_FIX
             if self._open:
                 self._emit(out)  # a new time closes the open epoch, complete or not
-            self._start(key, self._ttod, rx_t)
+            # _start and _clear, inline (two calls per epoch saved); keep in step with them.
+            self._key = key
+            self._open = True
+            self._types.clear()
+            self._lat = None
+            self._lon = 0.0
+            self._alt = None
+            self._sog = None
+            self._cog = None
+            self._quality = None
+            self._mode_quality = None
+            self._hdop = None
+            self._sats = None
+            self._days = None
+            self._tod = self._ttod
+            self._rx_t = rx_t
         elif not self._open:
             self._learn_late(kind)
             return UNUSED if valid else Reject.NO_FIX
@@ -387,7 +403,11 @@ class EpochAssembler:
             except ValueError:
                 status = Reject.UNPARSABLE
             else:
-                days = self._date(f[8])  # an unknown date is no reason to drop the position
+                # An unknown date is no reason to drop the position.  The cache hit of
+                # _date inline: one epoch's date is the last one's.
+                cached, days = self._date_cache
+                if f[8] != cached:
+                    days = self._date(f[8])
                 if self._sog is None:
                     self._sog = sog
                 if self._cog is None:
