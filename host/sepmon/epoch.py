@@ -507,6 +507,21 @@ class EpochAssembler:
             self._emit(out)
         return status
 
+    def gsa_line(self, body: bytes, rx_t: float | None, out: list[Fix]) -> str:
+        """``handler("GSA")(body.decode("ascii").split(","), rx_t, out)`` from the raw fields.
+
+        ``body``: an ASCII GSA's fields, the text between ``$xxGSA,`` and ``*``.  A GSA
+        mostly comes after its epoch was emitted (GGA carries HDOP), where only its fix
+        type (field 1) decides the outcome: that case reads it from the bytes and skips
+        the decode and the split into 18 strings.
+        """
+        if self._open:
+            return self._add_gsa(body.decode("ascii").split(","), rx_t, out)
+        # Field 1 is "2" or "3": the bytes between the first comma and the next one (or the end).
+        i = body.find(b",") + 1
+        valid = i > 0 and (body[i : i + 2] in (b"2,", b"3,") or body[i:] in (b"2", b"3"))
+        return self._closed("GSA", valid)
+
     def _start(self, key: float, tod: float, rx_t: float | None) -> None:
         self._key = key
         self._open = True

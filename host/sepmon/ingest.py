@@ -63,6 +63,14 @@ def _ignore(fields: list[str], rx_t: float | None, out: list[Fix]) -> str:
 
 
 _IGNORE: Handler = _ignore
+
+
+def _gsa(fields: list[str], rx_t: float | None, out: list[Fix]) -> str:
+    """Stands for GSA in the fast path's handler tables: the assembler's gsa_line takes it."""
+    raise AssertionError("never called")
+
+
+_GSA: Handler = _gsa
 _PIECE = 1 << 15
 _MAX_IGNORED_ADDRS = 64
 
@@ -225,7 +233,10 @@ class NmeaIngest:
             else:
                 line_rx_t = rx_t
             n = len(out)
-            status = handler(body.decode("ascii").split(","), line_rx_t, out)
+            if handler is _GSA:  # usually late: then its fix type alone is read, from the bytes
+                status = asm.gsa_line(body, line_rx_t, out)
+            else:
+                status = handler(body.decode("ascii").split(","), line_rx_t, out)
             if len(out) != n:
                 st.fixes += len(out) - n
             if status == USED:
@@ -248,12 +259,15 @@ class NmeaIngest:
                     self._line(line, rx_t, out)
 
     def _fast_handler(self, asm: EpochAssembler, handlers: dict[bytes, Handler], addr: bytes) -> Handler:
-        """The handler for a new address of a source: the assembler's, or _IGNORE.
+        """The handler for a new address of a source: the assembler's, _GSA or _IGNORE.
 
         Types we do not use are remembered only while the table is small: it must stay
         bounded whatever addresses junk (with a valid TAG block) makes up.
         """
         kind = addr[2:]
+        if kind == b"GSA":
+            handlers[addr] = _GSA
+            return _GSA
         if kind in _USED_B:
             handler = handlers[addr] = asm.handler(kind.decode("ascii"))
             return handler
