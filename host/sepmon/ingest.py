@@ -50,6 +50,10 @@ _FAST_LINE = re.compile(rb"(?<![^\r\n])" + _FAST)  # at the start of a physical 
 # the last).  findall over a block of whole lines then hands over every line in order,
 # so a line's start is the previous one's end: no match objects, no method calls.
 _LINES = re.compile(rb"(?<![^\r\n])(?:" + _FAST + rb"|([^\r\n]*(?:\r\n|\r|\n)))")
+# A plain sentence line of the fast shape without a TAG block (what a live link sends):
+# the framer hands it on whole, and _line takes it on the default source with the
+# caller's rx_t.  Tried only on the lines _LINES hands over as "other".
+_PLAIN_LINE = re.compile(rb"\$([A-OQ-Z0-9][A-Z0-9]{4}),([" + _PRINT + rb"]*)\*([0-9A-Fa-f]{2})(?:\r\n|\r|\n)")
 # Bytes of a fast line besides the TAG time, the name and the fields:
 # "\\" "c:" ",s:" "*hh\\" "$" <addr> "," "*hh".
 _FAST_FIXED = 20
@@ -152,6 +156,8 @@ class NmeaIngest:
         # stats, address → the assembler's handler for that sentence type).  Addresses
         # are entered only for types we use, so at most talkers x types per source.
         self._fast_sources: dict[bytes, tuple[EpochAssembler, SourceStats, dict[bytes, Handler]]] = {}
+        # The same for plain lines (no TAG block): address → the default source's handler.
+        self._plain_handlers: dict[bytes, Handler] = {}
 
     def _source(self, name: str) -> tuple[EpochAssembler, SourceStats]:
         entry = self._assemblers.get(name)
@@ -198,7 +204,9 @@ class NmeaIngest:
             start = pos
             if other:
                 pos += len(other)
-                self._full(other, rx_t, out)
+                plain = _PLAIN_LINE.fullmatch(other)
+                if plain is None or not self._plain(plain, start, x, rx_t, out):
+                    self._full(other, rx_t, out)
                 continue
             if not c:
                 c, name = c2, name2
@@ -247,6 +255,40 @@ class NmeaIngest:
                 st.rejected[status] += 1
         if pos < len(block):
             self._full(block[pos:], rx_t, out)
+
+    def _plain(self, m: re.Match[bytes], start: int, x: bytes, rx_t: float | None, out: list[Fix]) -> bool:
+        """A :data:`_PLAIN_LINE` at ``start`` of the block (``x``: its prefix XOR), as _line takes it.
+
+        False (nothing counted) for an over-long line: the framer counts that one.
+        """
+        addr, body, ck = m.groups()
+        end = start + 7 + len(body)  # the sentence's "*"
+        if end - start + 3 > self._framer.max_len:
+            return False
+        asm, st = self._default
+        st.lines += 1
+        handler = self._plain_handlers.get(addr)
+        if handler is None:
+            handler = self._fast_handler(asm, self._plain_handlers, addr)
+        if handler is _IGNORE:
+            st.ignored += 1  # the sentence checksum is not checked, as in parse_line
+            return True
+        if x[end - 1] ^ x[start] != HEX2[ck]:  # <addr>,<fields>: from start + 1 to the "*"
+            st.rejected[Reject.CHECKSUM] += 1
+            return True
+        n = len(out)
+        if handler is _GSA:
+            status = asm.gsa_line(body, rx_t, out)
+        else:
+            status = handler(body.decode("ascii").split(","), rx_t, out)
+        st.fixes += len(out) - n
+        if status == USED:
+            st.used += 1
+        elif status == UNUSED:
+            st.unused += 1
+        else:
+            st.rejected[status] += 1
+        return True
 
     def _full(self, lines: bytes, rx_t: float | None, out: list[Fix]) -> None:
         """Whole physical lines through the framer and :meth:`_line`, one by one."""

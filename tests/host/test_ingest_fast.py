@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sepmon.checksum import nmea_checksum
-from sepmon.ingest import _FAST_LINE, _LINES, NmeaIngest, SourceStats, prefix_xor
+from sepmon.ingest import _FAST_LINE, _LINES, _PLAIN_LINE, NmeaIngest, SourceStats, prefix_xor
 from sepmon.model import Fix
 
 BODIES = [
@@ -132,6 +132,37 @@ def test_generated_lines_take_the_fast_path() -> None:
     assert not _FAST_LINE.fullmatch(b"\\s:v 01,c:0*00\\$GPGSV,*00")  # not a whole line yet
     assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0,n:1*00\\$GPGGA,*00\n")
     assert not _FAST_LINE.fullmatch(b"\\s:v01,c:0*00\\$PSEPI,*00\n")
+    assert _PLAIN_LINE.fullmatch(b"$" + body + b"*%02x\n" % nmea_checksum(body))
+    assert not _PLAIN_LINE.fullmatch(b"$PSEPI,1*00\n")
+    assert not _PLAIN_LINE.fullmatch(b"$GPGGA,1$GPGGA,2*00\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(fields(), max_size=30),
+    st.sampled_from([None, 1_710_504_000.0]),
+    st.sampled_from(["\r\n", "\n", "\r"]),
+    st.integers(1, 64),
+)
+def test_plain_lines_read_one_at_a_time_like_the_full_path(
+    bodies: list[str], rx_t: float | None, eol: str, max_len_extra: int
+) -> None:
+    """A live link: untagged lines, one read each, with the caller's receive time."""
+    max_line = 40 + 4 * max_len_extra  # some lines are over-long
+    fast = NmeaIngest("link", max_line=max_line)
+    ref = NmeaIngest("link", max_line=max_line)
+    got: list[Fix] = []
+    want: list[Fix] = []
+    for i, body in enumerate(bodies):
+        ck = nmea_checksum(body) ^ (1 if i % 7 == 3 else 0)
+        data = f"${body}*{ck:02X}{eol}".encode()
+        t = None if rx_t is None else rx_t + i
+        got += fast.feed(data, t)
+        want += full_path(ref, data, t)
+    got += fast.flush()
+    want += ref.flush()
+    assert same_fixes(got, want)
+    assert stats(fast) == stats(ref)
 
 
 @given(
