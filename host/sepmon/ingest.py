@@ -18,6 +18,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
+from operator import xor
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,7 @@ def _gsa(fields: list[str], rx_t: float | None, out: list[Fix]) -> str:
 
 _GSA: Handler = _gsa
 _PIECE = 1 << 15
+_SMALL = 256  # below this many bytes prefix_xor does without numpy
 _MAX_IGNORED_ADDRS = 64
 
 
@@ -89,8 +92,10 @@ def prefix_xor(data: bytes) -> bytes:
     each of its bytes.
     """
     n = len(data)
-    if n == 0:
-        return b""
+    if n < _SMALL:
+        # A read of a line or two (a live link): numpy's per-call overhead (~10 us) is
+        # more than the running XOR in C through accumulate costs below _SMALL bytes.
+        return bytes(accumulate(data, xor))
     w = np.frombuffer(data + bytes(-n % 8), dtype=np.uint64)
     w = w ^ (w << _U64_8)
     w ^= w << _U64_16

@@ -8,11 +8,14 @@ and times, right, wrong and lowercase checksums, used and ignored types, mutated
 
 from __future__ import annotations
 
+from itertools import accumulate
+from operator import xor
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sepmon.checksum import nmea_checksum
-from sepmon.ingest import _FAST_LINE, _LINES, _PLAIN_LINE, NmeaIngest, SourceStats, prefix_xor
+from sepmon.ingest import _FAST_LINE, _LINES, _PLAIN_LINE, _SMALL, NmeaIngest, SourceStats, prefix_xor
 from sepmon.model import Fix
 
 BODIES = [
@@ -302,3 +305,10 @@ def test_prefix_xor_is_the_running_xor(data: bytes, repeat: int) -> None:
         c ^= b
         want.append(c)
     assert prefix_xor(data) == bytes(want)
+
+
+def test_prefix_xor_on_both_sides_of_the_small_block_bound() -> None:
+    """Below _SMALL bytes it runs without numpy: the same running XOR either side."""
+    data = bytes(range(256)) * 3
+    for n in (0, 1, 7, 8, 9, _SMALL - 1, _SMALL, _SMALL + 1, 700):
+        assert prefix_xor(data[:n]) == bytes(accumulate(data[:n], xor))
