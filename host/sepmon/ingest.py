@@ -79,6 +79,10 @@ def _gsa(fields: list[str], rx_t: float | None, out: list[Fix]) -> str:
 _GSA: Handler = _gsa
 _PIECE = 1 << 15
 _SMALL = 256  # below this many bytes prefix_xor does without numpy
+# Checksum value → its uppercase hex digits.  The fast paths compare the given digits to
+# these first (no hashing of a new 2-byte object, as a HEX2 look-up does) and consult
+# HEX2 only when they differ (lowercase or mixed case, or a wrong checksum).
+_HEX_UPPER: tuple[bytes, ...] = tuple(b"%02X" % v for v in range(256))
 _MAX_IGNORED_ADDRS = 64
 
 
@@ -221,7 +225,8 @@ class NmeaIngest:
             if end + 3 - start > max_len:
                 self._full(block[start:pos], rx_t, out)  # over-long: the framer counts it
                 continue
-            if x[star - 1] ^ x[start] != HEX2[tag_ck]:
+            v = x[star - 1] ^ x[start]
+            if tag_ck != _HEX_UPPER[v] and HEX2[tag_ck] != v:
                 default_st.lines += 1
                 default_st.rejected[Reject.CHECKSUM] += 1
                 continue
@@ -237,7 +242,8 @@ class NmeaIngest:
                 st.ignored += 1  # the sentence checksum is not checked, as in parse_line
                 continue
             # The sentence checksum covers <addr>,<fields>: from star + 5 to its own "*".
-            if x[end - 1] ^ x[star + 4] != HEX2[ck]:
+            v = x[end - 1] ^ x[star + 4]
+            if ck != _HEX_UPPER[v] and HEX2[ck] != v:
                 st.rejected[Reject.CHECKSUM] += 1
                 continue
             if trust:
@@ -278,7 +284,8 @@ class NmeaIngest:
         if handler is _IGNORE:
             st.ignored += 1  # the sentence checksum is not checked, as in parse_line
             return True
-        if x[end - 1] ^ x[start] != HEX2[ck]:  # <addr>,<fields>: from start + 1 to the "*"
+        v = x[end - 1] ^ x[start]  # <addr>,<fields>: from start + 1 to the "*"
+        if ck != _HEX_UPPER[v] and HEX2[ck] != v:
             st.rejected[Reject.CHECKSUM] += 1
             return True
         n = len(out)
