@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,23 +43,6 @@ class PairStatus:
     lost: bool = False
     min_range_m: float = math.inf
     max_level: Level = Level.NONE
-
-    def event(self, t: float, prev: Level) -> Event:
-        """The ``level`` event for a change from ``prev`` to the current level."""
-        return Event(
-            t=t,
-            type="level",
-            a=self.a,
-            b=self.b,
-            level=int(self.level),
-            prev_level=int(prev),
-            range_m=self.range_m,
-            vertical_m=self.vertical_m,
-            bearing_deg=self.bearing_deg,
-            tcpa_s=self.tcpa_s,
-            cpa_m=self.cpa_m,
-            lost=self.lost,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,8 +285,7 @@ class Monitor:
         if clock > self.now:
             self.now = clock
         accepted, tevents = self.tracker.update(fix)
-        if tevents:
-            self._queue.append([_track_event(e) for e in tevents])
+        self._queue_track_events(tevents)
         if accepted:
             self._store(self.tracker.tracks[source])
             self._dirty.add(source)
@@ -323,21 +305,15 @@ class Monitor:
         Cheap enough for every few hundred milliseconds; :meth:`tick` (all pairs,
         so held levels decay) is for once a second.
         """
-        self.now = max(self.now, now)
-        tevents = self.tracker.check(self.now)
-        if tevents:
-            self._queue.append([_track_event(e) for e in tevents])
-            self._dirty.update(e.source for e in tevents)
+        tevents = self._advance(now)
+        self._dirty.update(e.source for e in tevents)
         if self._dirty:
             self._snapshot(self._take_dirty())
         return self._results()
 
     def tick(self, now: float) -> list[Event]:
         """Advance the clock: mark stale tracks lost and let levels decay after their hold."""
-        self.now = max(self.now, now)
-        tevents = self.tracker.check(self.now)
-        if tevents:
-            self._queue.append([_track_event(e) for e in tevents])
+        self._advance(now)
         self._dirty.clear()
         self._snapshot(None)
         return self._results()
@@ -356,6 +332,17 @@ class Monitor:
         for item in queue:
             out.extend(next(per_snap) if isinstance(item, _Snapshot) else item)
         return out
+
+    def _advance(self, now: float) -> list[TrackEvent]:
+        """Move the clock to ``now`` and mark stale tracks lost; their events are queued."""
+        self.now = max(self.now, now)
+        tevents = self.tracker.check(self.now)
+        self._queue_track_events(tevents)
+        return tevents
+
+    def _queue_track_events(self, tevents: Sequence[TrackEvent]) -> None:
+        if tevents:
+            self._queue.append([_track_event(e) for e in tevents])
 
     def _results(self) -> list[Event]:
         return [] if self.defer else self.flush()
