@@ -608,28 +608,37 @@ def _evaluate_block(
     h2 = h2v2pv[0]
     ch = np.sqrt(h2)
     filter_range = range_m
+    antipodal = None
     if h2.min() >= _H2_TINY:
         scale = np.divide(range_m, ch, out=ch)
     else:
         scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
         # A (nearly) vertical chord, e.g. pole to pole: p is 0 or not reliably scaled
         # to the range, so the alert prefilter must not judge such a pair by its range.
-        filter_range = np.where(h2 < _H2_TINY, 0.0, range_m)
+        vertical_chord = h2 < _H2_TINY
+        filter_range = np.where(vertical_chord, 0.0, range_m)
+        # Antipodal tracks (e.g. the two poles) among them are ~20,000 km apart although
+        # p comes out 0, and the rules saw them as co-located (a false WARNING).
+        # Coincident and sub-metre pairs keep p = 0.
+        antipodal = vertical_chord & (range_m > 1.0)
     p = hv[0]
     p *= scale  # (pe, pn)
-    if filter_range is not range_m:
-        # Antipodal tracks (e.g. the two poles): the chord has no horizontal part in the
-        # mid frame, so p came out 0 although they are ~20,000 km apart. Any direction
-        # has the range right; without one the rules saw them as co-located (a false
-        # WARNING). Coincident tracks (range 0) keep p = 0.
-        far = (h2 < _H2_TINY) & (range_m > 0.0)
-        if far.any():
-            p[0][far] = range_m[far]
-            p[1][far] = 0.0
     v = hv[1]  # (ve, vn)
+    if antipodal is not None and antipodal.any():
+        # The frame gives no direction: take p across the relative velocity (east
+        # without one), so neither closing nor opening (pv = 0 below), and p flips with
+        # a and b as v does.
+        ve, vn, r = v[0][antipodal], v[1][antipodal], range_m[antipodal]
+        speed = np.hypot(ve, vn)
+        moving = speed > 0.0
+        unit = np.where(moving, speed, 1.0)
+        p[0][antipodal] = np.where(moving, -vn / unit, 1.0) * r
+        p[1][antipodal] = np.where(moving, ve / unit, 0.0) * r
     v2 = h2v2pv[1]
     t = p * v
     pv = np.add(t[0], t[1], out=h2v2pv[2])
+    if antipodal is not None and antipodal.any():
+        pv[antipodal] = 0.0  # across v exactly, whichever track is a (rounding would say otherwise)
     closing = pv <= 0
     closing &= v2 > _V2_EPS
     # Computed for every pair (plain ufuncs are cheaper than masked ones), kept where

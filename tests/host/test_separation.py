@@ -659,3 +659,6 @@ def test_antipodal_tracks_are_far_apart_not_in_conflict() -> None:
     assert (res.range_m[:2] > 15_000_000).all()  # the arc formula is exact to 500 km, rough beyond
     assert res.level.tolist() == [Level.NONE, Level.NONE, Level.WARNING]
     assert np.isnan(res.t_violation_s[:2]).all()
+    swapped = evaluate_pairs(tr, [1, 3, 4], [0, 2, 2])
+    for col in ("range_m", "tcpa_s", "cpa_h_m", "t_violation_s", "level"):
+        np.testing.assert_array_equal(getattr(swapped, col), getattr(res, col), err_msg=col)
