@@ -18,7 +18,7 @@ import numpy.typing as npt
 from sepmon.config import Config, SeparationRule
 from sepmon.events import Event
 from sepmon.model import Fix, Level, TrackState
-from sepmon.separation import PairResult, TrackArrays, evaluate_pairs
+from sepmon.separation import PairResult, TrackArrays, evaluate_pairs, minima_keywords
 from sepmon.track import M_PER_DEG as _M_PER_DEG
 from sepmon.track import Track, Tracker, TrackEvent
 
@@ -84,17 +84,6 @@ class _Layout:
     per_pair: bool  # minima are per-pair arrays (several pair classes)
 
 
-_MINIMA_FIELDS = (
-    ("h_min", "horizontal_m"),
-    ("v_min", "vertical_m"),
-    ("warn_s", "warning_s"),
-    ("caution_s", "caution_s"),
-    ("advisory_s", "advisory_s"),
-    ("caution_factor", "caution_factor"),
-    ("advisory_factor", "advisory_factor"),
-)
-
-
 @dataclass(frozen=True, eq=False, slots=True)
 class _Snapshot:
     """An evaluation queued at clock ``now``: the track data then, and the rows whose pairs to evaluate."""
@@ -113,7 +102,7 @@ def _join_minima(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, An
         return first
     return {
         kw: np.concatenate([np.broadcast_to(np.asarray(m[kw], dtype=np.float64), (c,)) for m, c in used])
-        for kw, _ in _MINIMA_FIELDS
+        for kw in first
     }
 
 
@@ -458,9 +447,10 @@ class Monitor:
         per_pair = used.size > 1
         minima: dict[str, Any]
         if per_pair:
-            minima = {kw: np.array([getattr(r, attr) for r in rules])[rid] for kw, attr in _MINIMA_FIELDS}
+            per_rule = [minima_keywords(r) for r in rules]
+            minima = {kw: np.array([m[kw] for m in per_rule])[rid] for kw in per_rule[0]}
         elif used.size:
-            minima = {kw: getattr(rules[int(used[0])], attr) for kw, attr in _MINIMA_FIELDS}
+            minima = minima_keywords(rules[int(used[0])])
         else:
             minima = {}
         return _Layout(ia, ib, self._pair_ids(ia, ib), minima, per_pair)

@@ -71,6 +71,7 @@ __all__ = [
     "all_pairs",
     "evaluate_pairs",
     "evaluate_with_minima",
+    "minima_keywords",
     "uncertainty_margin_m",
     "vertical_margin_m",
 ]
@@ -785,17 +786,19 @@ def _alert_rules(
     np.copyto(level, _WARNING, where=tv <= warn_)
 
 
+def minima_keywords(minima: Minima) -> dict[str, float]:
+    """A :class:`Minima` as :func:`evaluate_pairs` keywords (``h_min``, ``v_min``, ...)."""
+    return {
+        "h_min": minima.horizontal_m,
+        "v_min": minima.vertical_m,
+        "warn_s": minima.warning_s,
+        "caution_s": minima.caution_s,
+        "advisory_s": minima.advisory_s,
+        "caution_factor": minima.caution_factor,
+        "advisory_factor": minima.advisory_factor,
+    }
+
+
 def evaluate_with_minima(tracks: TrackArrays, ia: ArrayLike, ib: ArrayLike, minima: Minima) -> PairResult:
     """:func:`evaluate_pairs` with every pair using one :class:`Minima`."""
-    return evaluate_pairs(
-        tracks,
-        ia,
-        ib,
-        h_min=minima.horizontal_m,
-        v_min=minima.vertical_m,
-        warn_s=minima.warning_s,
-        caution_s=minima.caution_s,
-        advisory_s=minima.advisory_s,
-        caution_factor=minima.caution_factor,
-        advisory_factor=minima.advisory_factor,
-    )
+    return evaluate_pairs(tracks, ia, ib, **minima_keywords(minima))
