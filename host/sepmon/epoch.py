@@ -29,7 +29,8 @@ POSIX time; a second fix with the same time as the previous one is dropped
 (``duplicate_time``).
 
 Sentence validity (``no_fix``): GGA quality 0, 7 (manual) or 8 (simulator); RMC/GLL
-status other than A, or mode N/S/M; GNS mode without any of A/D/P/R/F/E; VTG mode
+status other than A, or mode N/S/M (RMC's NMEA 4.10 navigational status, S/C/U/V, is
+ignored: V means "not provided"); GNS mode without any of A/D/P/R/F/E; VTG mode
 N/S/M; GSA fix type other than 2/3; an empty latitude or longitude always (pynmea2
 would turn it into 0.0).  Simulator and manual modes are refused because their
 positions are not real.
@@ -385,7 +386,8 @@ class EpochAssembler:
         valid = (
             f[1] == "A"
             and (not mode or mode[0] in _MODE_QUALITY)  # absent/empty: a pre-2.3 receiver
-            and f[12] != "V"
+            # f[12], NMEA 4.10's navigational status (S/C/U/V), says nothing about the fix:
+            # V is "not provided", which u-blox M9/M10/F9 and most others always send.
             and f[2] != ""
             and f[4] != ""
         )

@@ -147,7 +147,6 @@ def test_no_fix_sentence_with_new_time_closes_the_open_epoch() -> None:
         rmc("120000.00", mode="N"),
         rmc("120000.00", mode="S"),
         rmc("120000.00", pos=",,,"),
-        s("GPRMC,120000.00,A,4830.000,N,01115.000,E,010.0,090.0,150324,,,A,V"),
         s("GNGNS,120000.00,4830.000,N,01115.000,E,NNN,08,0.9,500.0,47.0,,"),
         s("GNGNS,120000.00,4830.000,N,01115.000,E,S,08,0.9,500.0,47.0,,"),
         s("GPGLL,4830.000,N,01115.000,E,120000.00,V,N"),
@@ -396,7 +395,7 @@ def _ref_valid(kind: str, f: list[str]) -> bool:
     if kind == "GGA":
         return f[5] in frozenset("123456") and bool(f[1]) and bool(f[3])
     if kind == "RMC":
-        return f[1] == "A" and _ref_mode_ok(f[11]) and f[12] != "V" and bool(f[2]) and bool(f[4])
+        return f[1] == "A" and _ref_mode_ok(f[11]) and bool(f[2]) and bool(f[4])
     if kind == "GNS":
         return any(c in _MODE_QUALITY for c in f[5]) and bool(f[1]) and bool(f[3])
     if kind == "GLL":
@@ -714,3 +713,20 @@ def test_new_fix_is_a_fix_in_every_respect() -> None:
         fast.lat = 0.0  # type: ignore[misc]
     # Same fields, same order: a field added to Fix must be added to new_fix too.
     assert [f.name for f in dataclasses.fields(Fix)] == list(new_fix.__code__.co_varnames[:11])
+
+
+@pytest.mark.parametrize("nav_status", ["S", "C", "U", "V"])
+def test_rmc_navigational_status_does_not_decide_the_fix(nav_status: str) -> None:
+    # Oracle: NMEA 0183 4.10 defines RMC field 13 as the navigational status (S safe,
+    # C caution, U unsafe, V "equipment does not provide navigational status"); fix
+    # validity is field 2 (A) and the mode indicator.  u-blox's M9/M10/F9 interface
+    # descriptions show RMC ending in ",A,V" on every valid fix, as this one (status A,
+    # mode A, nav status V; position 48°30'N 11°15'E, 12.0 kn, 45.0°).
+    asm = EpochAssembler("a")
+    line = s(f"GNRMC,120000.00,A,4830.000,N,01115.000,E,12.0,45.0,150324,,,A,{nav_status}")
+    out: list[Fix] = []
+    assert asm.add(line, None, out) == USED
+    asm.flush(out)
+    assert len(out) == 1
+    assert out[0].lat == pytest.approx(48.5) and out[0].lon == pytest.approx(11.25)
+    assert out[0].sog_mps == pytest.approx(12.0 * KN)
