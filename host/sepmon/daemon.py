@@ -270,5 +270,6 @@ class Daemon:
             for out in self.outputs:
                 await out.stop()
             if self.log is not None:
+                log, self.log = self.log, None  # a transport's connection_lost may still call in
                 with contextlib.suppress(SepmonError):
-                    self.log.close()
+                    log.close()

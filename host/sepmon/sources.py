@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import math
 import os
+import stat
 import threading
 import time
 from collections import Counter
@@ -213,6 +214,7 @@ class SerialLink:
         self.dropped_bytes = 0
         self.short_writes = 0
         self._watched: int | None = None  # fd the loop reads, when it does
+        self._writing = False  # a pyserial-URL write is running in the executor
         self._gone = threading.Event()  # the loop saw the device fail: reopen
         self._thread = threading.Thread(target=self._run, name=f"serial:{spec.name}", daemon=True)
         self.up = False
@@ -241,8 +243,14 @@ class SerialLink:
                 if n < len(data):
                     self.short_writes += 1  # the board is not reading: it will time out to offline
             else:
-                with self._lock:
-                    port.write(data)
+                # A pyserial URL (socket://, rfc2217://): its write blocks while the peer does not
+                # read, so it runs off the loop, one at a time; a write while one is in flight is
+                # dropped like a short write (the next heartbeat carries the state again).
+                if self._writing:
+                    self.short_writes += 1
+                    return False
+                self._writing = True
+                self.loop.run_in_executor(None, self._blocking_write, port, data)
             return True
         except BlockingIOError:
             self.short_writes += 1
@@ -250,6 +258,16 @@ class SerialLink:
         except (serial.SerialException, OSError, ValueError, TypeError) as exc:
             self._fail(f"write failed: {exc}")
             return False
+
+    def _blocking_write(self, port: serial.SerialBase, data: bytes) -> None:
+        try:
+            with self._lock:
+                port.write(data)
+        except (serial.SerialException, OSError, ValueError, TypeError, AttributeError) as exc:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self.loop.call_soon_threadsafe(self._fail, f"write failed: {exc}")
+        finally:
+            self._writing = False
 
     def _hand_over(self, data: bytes, rx_t: float) -> None:
         """Queue bytes for the loop; one callback drains whatever piled up meanwhile.
@@ -686,7 +704,18 @@ class NetworkLink:
 
 
 class FileLink:
-    """Follows a file as it grows (like ``tail -f``): for logs written by other programs."""
+    """Follows a file as it grows (like ``tail -f``): for logs written by other programs.
+
+    A thread opens and reads it: ``open()`` of a named pipe without a writer, and
+    ``read()`` of a pipe or device with nothing to say, block, and a blocking call on
+    the event loop would freeze every other port and ignore SIGTERM. One chunk is in
+    flight to the loop at a time, so a long file is read no faster than it is ingested.
+    A pipe whose writer closes is reopened for the next writer; a regular file that
+    shrinks (truncated, rotated) is read again from its start.
+    """
+
+    POLL_S = 0.1
+    RETRY_S = 1.0
 
     def __init__(self, spec: SourceSpec, loop: asyncio.AbstractEventLoop, on_data: OnData, on_state: OnState):
         self.spec = spec
@@ -694,46 +723,83 @@ class FileLink:
         self.on_data = on_data
         self.on_state = on_state
         self.up = False
-        self._task: asyncio.Task[None] | None = None
+        self.path = Path(spec.url.split("://", 1)[1])
+        self._stop = threading.Event()
+        self._taken = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"file:{spec.name}", daemon=True)
 
     def start(self) -> None:
         """Start following."""
-        self._task = self.loop.create_task(self._run())
+        self._thread.start()
 
     def stop(self) -> None:
-        """Stop following."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop following. Never waits: a thread blocked in ``open()`` of a pipe that never
+        gets a writer is a daemon thread and ends with the process."""
+        self._stop.set()
+        self._taken.set()
 
     def write(self, data: bytes) -> bool:
         """Files are read-only."""
         return False
 
-    async def _run(self) -> None:
-        path = Path(self.spec.url.split("://", 1)[1])
+    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is gone
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def _state(self, up: bool, detail: str) -> None:
+        self.up = up
+        self._call(self.on_state, self.spec.name, up, detail)
+
+    def _deliver(self, data: bytes, rx_t: float) -> None:
+        try:
+            self.on_data(self.spec.name, data, rx_t)
+        finally:
+            self._taken.set()
+
+    def _run(self) -> None:
+        path = self.path
         pos = 0
-        while True:
+        reported = ""  # the last failure said, so a retry loop reports each reason once
+        while not self._stop.is_set():
             try:
-                with open(path, "rb") as fh:
-                    if not self.up:
-                        self.up = True
-                        self.on_state(self.spec.name, True, str(path))
-                    fh.seek(pos)
-                    while True:
-                        data = fh.read(65536)
-                        if data:
-                            pos += len(data)
-                            self.on_data(self.spec.name, data, time.time())
-                            continue
-                        if path.stat().st_size < pos:  # truncated or rotated: start over
-                            pos = 0
-                            break
-                        await asyncio.sleep(0.1)
+                fd = os.open(path, os.O_RDONLY)  # a pipe: blocks here, in this thread, until a writer
             except OSError as exc:
-                if self.up:
-                    self.up = False
-                    self.on_state(self.spec.name, False, f"{path}: {exc.strerror or exc}")
-                await asyncio.sleep(1.0)
+                detail = f"{path}: {exc.strerror or exc}"
+                if self.up or detail != reported:
+                    reported = detail
+                    self._state(False, detail)
+                self._stop.wait(self.RETRY_S)
+                continue
+            try:
+                regular = stat.S_ISREG(os.fstat(fd).st_mode)
+                if regular:
+                    if os.fstat(fd).st_size < pos:
+                        pos = 0
+                    os.lseek(fd, pos, os.SEEK_SET)
+                if not self.up:
+                    reported = ""
+                    self._state(True, str(path))
+                while not self._stop.is_set():
+                    data = os.read(fd, 65536)
+                    if data:
+                        pos += len(data)
+                        self._taken.clear()
+                        self._call(self._deliver, data, time.time())
+                        self._taken.wait()
+                        continue
+                    if not regular:
+                        break  # the pipe's writer closed: wait for the next one
+                    if os.stat(path).st_size < pos:  # truncated or rotated: start over
+                        pos = 0
+                        break
+                    self._stop.wait(self.POLL_S)
+            except OSError as exc:
+                detail = f"{path}: {exc.strerror or exc}"
+                reported = detail
+                self._state(False, detail)
+                self._stop.wait(self.RETRY_S)
+            finally:
+                os.close(fd)
 
 
 class LinkLike(Protocol):
