@@ -8,7 +8,7 @@ PROFILE = {
     "gps_baud": 9600,
     "gps_tx_pin": 17,  # GPIO17 = U2TXD -> GPS RX
     "gps_rx_pin": 16,  # GPIO16 = U2RXD <- GPS TX
-    "buzzer_pin": 25,  # GPIO25, LEDC PWM
+    "buzzer_pin": 25,  # GPIO25, LEDC PWM -> driver transistor base resistor
     "led_pin": 27,  # GPIO27 -> 330 ohm -> LED -> GND
     "led_active_low": False,
     "wdt_ms": 8000,

@@ -8,7 +8,7 @@ PROFILE = {
     "gps_baud": 9600,
     "gps_tx_pin": 0,  # GP0 (pin 1) = UART0 TX  -> GPS RX
     "gps_rx_pin": 1,  # GP1 (pin 2) = UART0 RX  <- GPS TX
-    "buzzer_pin": 16,  # GP16 (pin 21), PWM 0A
+    "buzzer_pin": 16,  # GP16 (pin 21), PWM 0A -> driver transistor base resistor
     "led_pin": 15,  # GP15 (pin 20) -> 330 ohm -> LED -> GND
     "led_active_low": False,
     "wdt_ms": 8000,  # RP2040 maximum is 8388 ms

@@ -14,6 +14,7 @@ except ImportError:
 from sepmon_fw import FW_VERSION, PROTO_VERSION
 from sepmon_fw.compat import ticks_add, ticks_diff
 from sepmon_fw.framer import LineFramer
+from sepmon_fw.gnss import GnssSetup
 from sepmon_fw.nmea import (
     CMD_ALERT,
     CMD_TEST,
@@ -31,6 +32,10 @@ STATUS_PERIOD_MS = const(1000)
 GPS_SILENT_MS = const(3000)
 SELFTEST_MS = const(3000)  # one pattern of a $PSEPT self-test
 USB_STALL_MS = const(5000)  # no USB write progress for this long: stop feeding the watchdog
+# Ages kept below this: ticks_diff is only right within 2**29 ms (6.2 days), so an older
+# time stamp is moved up to stay this old (a GPS silent for a week stays "silent").
+AGE_CAP_MS = const(86400000)
+UPTIME_S_WRAP = const(1000000000)  # uptime seconds wrap here (31.7 years): small ints only
 
 UART_CHUNK = const(64)
 USB_CHUNK = const(32)
@@ -47,10 +52,14 @@ class Board:
     ``lines_fwd``, ``lines_dropped``, ``cmds_ok``, ``cmds_ignored``,
     ``errors`` (exceptions caught in ``step``), ``last_error``, ``healthy``
     (whether the last step fed the watchdog), ``ann`` (the Annunciator with
-    ``buzzer_on``/``led_on``).
+    ``buzzer_on``/``led_on``), ``gnss`` (the receiver set-up, None without a preset),
+    ``uptime_s``/``uptime_ms`` (``uptime`` is their sum in ms).
+
+    ``gnss``: name of a receiver set-up preset (``sepmon_fw.gnss.NAMES``) or "" for none;
+    it needs ``hw.uart_write``/``hw.uart_baud``; ``gps_baud`` is the UART's rate at boot.
     """
 
-    def __init__(self, hw, profile="generic", board_id=None, fw_version=FW_VERSION):
+    def __init__(self, hw, profile="generic", board_id=None, fw_version=FW_VERSION, gnss="", gps_baud=9600):
         self.hw = hw
         self.profile = profile
         self.board_id = board_id if board_id is not None else hw.board_id()
@@ -69,7 +78,8 @@ class Board:
         self.started = False
         self.now = 0
         self.last_now = 0
-        self.uptime = 0
+        self.uptime_s = 0
+        self.uptime_ms = 0  # 0..999: uptime as seconds + ms, never a long integer
         self.next_ident = 0
         self.next_status = 0
         self.last_gps = 0
@@ -92,6 +102,12 @@ class Board:
         self.healthy = False
         self.pattern = "offline"
         self.ann.select("offline", 0)
+        self.gnss = GnssSetup(hw, gnss, gps_baud) if gnss else None
+
+    @property
+    def uptime(self):
+        """Milliseconds since the first step (for tests; may be a long integer)."""
+        return self.uptime_s * 1000 + self.uptime_ms
 
     # ---- counters as reported in $PSEPS
     @property
@@ -126,11 +142,12 @@ class Board:
         w = self.out
         n = encode_status(
             w,
-            self.uptime,
+            self.uptime_ms,
             self.lines_fwd,
             self.gps.dropped,
             ticks_diff(self.now, self.last_gps),
             self.hw.mem_free(),
+            self.uptime_s,
         )
         self._write(w.buf, n)
 
@@ -196,9 +213,25 @@ class Board:
                 self.last_usb_ok = now
                 self.next_ident = now
                 self.next_status = ticks_add(now, STATUS_PERIOD_MS)
-            self.uptime += ticks_diff(now, self.last_now)
+            d = ticks_diff(now, self.last_now)
+            if d > 0:
+                ms = self.uptime_ms + d
+                if ms >= 1000:
+                    sec = ms // 1000
+                    ms -= sec * 1000
+                    sec += self.uptime_s
+                    if sec >= UPTIME_S_WRAP:
+                        sec -= UPTIME_S_WRAP
+                    self.uptime_s = sec
+                self.uptime_ms = ms
             self.last_now = now
             self.now = now
+            if ticks_diff(now, self.last_gps) > AGE_CAP_MS:
+                self.last_gps = ticks_add(now, -AGE_CAP_MS)
+            if ticks_diff(now, self.last_usb_ok) > AGE_CAP_MS:
+                self.last_usb_ok = ticks_add(now, -AGE_CAP_MS)
+            if self.gnss is not None:
+                self.gnss.step(now, ticks_diff(now, self.last_gps))
             if ticks_diff(now, self.next_ident) >= 0:
                 self.send_identity()
                 self.next_ident = ticks_add(self.next_ident, IDENT_PERIOD_MS)
@@ -231,9 +264,9 @@ class Board:
             self.healthy = False
 
 
-def run(hw, profile, board_id=None, idle=None):
+def run(hw, profile, board_id=None, idle=None, gnss="", gps_baud=9600):
     """The board's forever loop (``main.py`` calls this). Never returns on a board."""
-    board = Board(hw, profile, board_id)
+    board = Board(hw, profile, board_id, gnss=gnss, gps_baud=gps_baud)
     ticks = hw.ticks_ms
     step = board.step
     while True:

@@ -1,8 +1,9 @@
 """What MicroPython has and CPython lacks (and the reverse), in one place.
 
-``const`` is a no-op outside MicroPython; ``ticks_diff``/``ticks_add`` wrap like
-the board's millisecond ticks on MicroPython and are plain arithmetic on CPython
-(where the clock is a fake or ``time.monotonic``-based and never wraps).
+``const`` is a no-op outside MicroPython. ``ticks_diff``/``ticks_add`` are
+MicroPython's own where they exist; on CPython they are the same arithmetic
+(ticks wrap at 2**30 ms, about 12.4 days, as on every MicroPython port), so a
+scenario that runs the clock past the wrap behaves identically in both.
 The ``TYPE_CHECKING`` branch is what the type checker sees (plain ints for
 ticks); it never runs.
 """
@@ -28,12 +29,15 @@ else:
     try:
         from time import ticks_add, ticks_diff
     except ImportError:
+        # MicroPython's TICKS_PERIOD (py/mphal ticks: MICROPY_PY_TIME_TICKS_PERIOD = 2**30)
+        _MASK = 0x3FFFFFFF
+        _HALF = 0x20000000
 
         def ticks_diff(a, b):
-            return a - b
+            return ((a - b + _HALF) & _MASK) - _HALF
 
         def ticks_add(a, b):
-            return a + b
+            return (a + b) & _MASK
 
     import gc as _gc
 

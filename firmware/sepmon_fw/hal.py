@@ -10,6 +10,8 @@ these methods; a board profile (``boards/``) supplies the real one built on
 ``usb_read(buf)``      the same for bytes from the host over USB serial
 ``usb_write(buf, n)``  send ``buf[0:n]`` to the host; return bytes written
                        (None is taken as "all")
+``uart_write(buf)``    send all of ``buf`` to the GPS (receiver set-up only)
+``uart_baud(baud)``    switch the GPS UART to ``baud`` (receiver set-up only)
 ``buzzer(freq, duty)`` PWM tone on the buzzer pin; ``duty`` 0..65535, 0 = off
 ``led(on)``            LED on/off
 ``ticks_ms()``         millisecond clock (wraps like ``time.ticks_ms``)
@@ -20,6 +22,7 @@ these methods; a board profile (``boards/``) supplies the real one built on
 """
 
 from sepmon_fw.compat import mem_free as _mem_free
+from sepmon_fw.compat import ticks_add
 
 
 class FakeHardware:
@@ -28,7 +31,8 @@ class FakeHardware:
     Feed it with ``gps_in(data)`` and ``host_in(data)``; read what the board
     sent from ``usb_out`` (a bytearray; ``take_output()`` empties it), the buzzer
     as ``buzzer_freq``/``buzzer_duty``, the LED as ``led_state``, watchdog feeds
-    as ``wdt_feeds``. ``now`` is the clock; ``advance(ms)`` moves it.
+    as ``wdt_feeds``, what went to the GPS as ``gps_tx`` (a list of ``(baud, bytes)``)
+    at ``uart_rate``. ``now`` is the clock; ``advance(ms)`` moves it (wrapping like ``ticks_ms``).
     Set ``usb_accept = False`` to make USB writes fail (return 0), or
     ``uart_error`` to an exception instance that ``uart_read`` raises.
     """
@@ -50,6 +54,8 @@ class FakeHardware:
         self.wdt_feeds = 0
         self.usb_accept = True
         self.uart_error = None
+        self.gps_tx = []  # type: list[tuple[int, bytes]]
+        self.uart_rate = 9600
 
     # -- test side
     def gps_in(self, data):
@@ -59,7 +65,7 @@ class FakeHardware:
         self.host.extend(data)
 
     def advance(self, ms):
-        self.now += ms
+        self.now = ticks_add(self.now, ms)  # wraps at 2**30 like the board's ticks_ms
 
     def take_output(self):
         out = bytes(self.usb_out)
@@ -104,6 +110,13 @@ class FakeHardware:
             out.append(buf[i])
             i += 1
         return n
+
+    def uart_write(self, buf):
+        self.gps_tx.append((self.uart_rate, bytes(buf)))
+        return len(buf)
+
+    def uart_baud(self, baud):
+        self.uart_rate = baud
 
     def buzzer(self, freq, duty):
         self.buzzer_freq = freq

@@ -111,6 +111,20 @@ class Writer:
             e -= 1
         self.n = n
 
+    def int_ms(self, sec, ms):
+        """Append ``,<sec * 1000 + ms>`` without computing it (0 <= ms < 1000): no long integer
+        however large ``sec`` grows (MicroPython's small ints end at 2**30, 12.4 days of ms)."""
+        if sec <= 0:
+            self.int(ms)
+            return
+        self.int(sec)
+        b = self.buf
+        n = self.n
+        b[n] = 0x30 + ms // 100
+        b[n + 1] = 0x30 + ms // 10 % 10
+        b[n + 2] = 0x30 + ms % 10
+        self.n = n + 3
+
     def text(self, t):
         """Append ``,<t>``; t is bytes/str of printable ASCII without ``,*$``."""
         self.comma()
@@ -149,9 +163,11 @@ def encode_identity(w, proto, board_id, fw_version, profile):
     return w.end()
 
 
-def encode_status(w, uptime_ms, lines_fwd, lines_dropped, gps_silent_ms, mem_free):
+def encode_status(w, uptime_ms, lines_fwd, lines_dropped, gps_silent_ms, mem_free, uptime_s=0):
+    """``$PSEPS``; the uptime written is ``uptime_s * 1000 + uptime_ms`` (the board passes whole
+    seconds and 0-999 ms, so the sum is never computed as a long integer)."""
     w.start(b"PSEPS")
-    w.int(uptime_ms)
+    w.int_ms(uptime_s, uptime_ms)
     w.int(lines_fwd)
     w.int(lines_dropped)
     w.int(gps_silent_ms)

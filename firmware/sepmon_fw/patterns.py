@@ -15,7 +15,14 @@ except ImportError:
 
 from sepmon_fw.compat import ticks_diff
 
-DUTY_ON = const(32768)  # 50 % of the 16-bit PWM range: loudest square wave for a piezo
+DUTY_ON = const(32768)  # 50 % of the 16-bit PWM range: the strongest fundamental of a square wave
+
+# Tones: all inside 2.3-4 kHz, where the small buzzers of the bill of materials resonate
+# (magnetic transducers 2.3-2.7 kHz, piezo ones up to 4 kHz; hardware/README.md), so
+# every state is loud. Pitch rises with urgency (equipment states 2.4-2.6 kHz, traffic
+# 2.8-3.2 kHz) but steps of 100-200 Hz are hard to tell apart by ear, so what tells the
+# states apart is cadence and LED: no two patterns share both (tested).
+BAND_HZ = (2300, 4000)
 
 # name: (tone_hz, buzzer cadence, LED cadence)
 #
@@ -30,23 +37,24 @@ DUTY_ON = const(32768)  # 50 % of the 16-bit PWM range: loudest square wave for 
 PATTERNS = {
     # level 0: silent, short LED blip every 2 s ("alive, nothing near")
     "clear": (0, (), (50, 1950)),
-    # level 1: one short low beep every 5 s, LED slow blink
-    "advisory": (1000, (100, 4900), (500, 500)),
+    # level 1: one short beep every 5 s, LED slow blink
+    "advisory": (2800, (100, 4900), (500, 500)),
     # level 2: double beep every 2 s, LED fast blink
-    "caution": (2000, (150, 150, 150, 1550), (250, 250)),
+    "caution": (3000, (150, 150, 150, 1550), (250, 250)),
     # level 3: continuous rapid beeping, LED steady on
-    "warning": (3000, (100, 100), (1,)),
-    # no valid $PSEPA within its ttl (and at boot): long low tone every 3 s, LED double flash
-    "offline": (440, (500, 2500), (100, 100, 100, 2700)),
+    "warning": (3200, (100, 100), (1,)),
+    # no valid $PSEPA within its ttl (and at boot, and whenever the loop is stopped):
+    # long tone every 3 s, LED double flash
+    "offline": (2400, (500, 2500), (100, 100, 100, 2700)),
     # nothing from the GPS for 3 s: short chirp every 3 s, LED 1 s on / 1 s off
-    "nogps": (700, (50, 2950), (1000, 1000)),
+    "nogps": (2600, (50, 2950), (1000, 1000)),
     # level 0 with flags (own position unknown to the host, or a nearby counterpart lost):
-    # two short low beeps every 10 s, LED triple blink every 4 s. Not silent, since a
+    # two short beeps every 10 s, LED triple blink every 4 s. Not silent, since a
     # silent board reads as "clear"; sparse, since it can last long (waiting for a fix)
-    # and a nagging board gets unplugged; low pitch (between offline's 440 and nogps's
-    # 700 Hz) groups it with the equipment states, apart from the traffic tones (>= 1 kHz);
-    # the LED blink count tells the quiet states apart: 1 clear, 2 offline, 3 degraded.
-    "degraded": (560, (80, 120, 80, 9720), (100, 200, 100, 200, 100, 3300)),
+    # and a nagging board gets unplugged; pitch between offline and nogps groups it with
+    # the equipment states; the LED blink count tells the quiet states apart:
+    # 1 clear, 2 offline, 3 degraded.
+    "degraded": (2500, (80, 120, 80, 9720), (100, 200, 100, 200, 100, 3300)),
 }
 
 LEVEL_NAMES = ("clear", "advisory", "caution", "warning")
@@ -83,8 +91,10 @@ class Annunciator:
     """Drives ``hw.buzzer(freq, duty)`` and ``hw.led(on)`` from the current pattern.
 
     ``select(name, now)`` switches pattern (restarting its cadence); ``update(now)``
-    must be called every loop step and touches the hardware only on a change.
-    ``name``, ``buzzer_on`` and ``led_on`` tell what is shown right now.
+    must be called every loop step and touches the hardware only on a change: of
+    on/off, or of pitch (a new pattern whose cadence is on where the old one sounded
+    gets its own tone at once, not at its next edge). ``name``, ``buzzer_on``,
+    ``freq_out`` and ``led_on`` tell what is shown right now.
     """
 
     def __init__(self, hw):
@@ -95,6 +105,7 @@ class Annunciator:
         self.lcad = ()  # type: tuple[int, ...]
         self.since = 0
         self.buzzer_on = False
+        self.freq_out = 0  # frequency the buzzer sounds at now (0: silent)
         self.led_on = False
         hw.buzzer(0, 0)
         hw.led(False)
@@ -114,10 +125,12 @@ class Annunciator:
         if t < 0:
             t = 0
         b = self.tone > 0 and phase_on(self.bcad, t)
-        if b != self.buzzer_on:
-            self.buzzer_on = b
-            if b:
-                self.hw.buzzer(self.tone, DUTY_ON)
+        f = self.tone if b else 0
+        self.buzzer_on = b
+        if f != self.freq_out:
+            self.freq_out = f
+            if f:
+                self.hw.buzzer(f, DUTY_ON)
             else:
                 self.hw.buzzer(0, 0)
         led = phase_on(self.lcad, t)

@@ -16,6 +16,7 @@ except ImportError:
     micropython = None
 
 from sepmon_fw.app import Board
+from sepmon_fw.compat import ticks_add, ticks_diff
 from sepmon_fw.patterns import PATTERNS
 
 
@@ -31,6 +32,8 @@ class QuietHW:
         self.ci = 0  # command being sent
         self.cpos = 0  # bytes of it sent
         self.next_cmd = 0
+        self.gps_tx = 0  # bytes sent to the GPS (receiver set-up)
+        self.bauds = 0  # UART baud changes
 
     def uart_read(self, buf):
         n = len(self.data) - self.pos
@@ -45,7 +48,7 @@ class QuietHW:
         return n
 
     def usb_read(self, buf):
-        if self.ci >= len(self.cmds) or self.now < self.next_cmd:
+        if self.ci >= len(self.cmds) or ticks_diff(self.now, self.next_cmd) < 0:
             return 0
         c = self.cmds[self.ci]
         n = len(c) - self.cpos
@@ -60,12 +63,19 @@ class QuietHW:
         if self.cpos == len(c):
             self.ci += 1
             self.cpos = 0
-            self.next_cmd = self.now + self.cmd_every
+            self.next_cmd = ticks_add(self.now, self.cmd_every)
         return n
 
     def usb_write(self, buf, n):
         self.written += n
         return n
+
+    def uart_write(self, buf):
+        self.gps_tx += len(buf)
+        return len(buf)
+
+    def uart_baud(self, baud):
+        self.bauds += 1
 
     def buzzer(self, freq, duty):
         pass
@@ -91,15 +101,20 @@ def free():
     return f() if f else 0
 
 
-def measure(block, warm_blocks, blocks, warm_cmds=(), cmds=(), cmd_every=1000):
+def measure(
+    block, warm_blocks, blocks, warm_cmds=(), cmds=(), cmd_every=1000, start_ms=0, uptime_s=0, gnss=""
+):
+    """``start_ms``: the clock at boot (ticks wrap at 2**30); ``uptime_s``: uptime set after the
+    warm-up; ``gnss``: a receiver set-up preset, started again when the heap is locked."""
     hw = QuietHW(block * (warm_blocks + blocks), warm_cmds, 50)
+    hw.now = start_ms
     f_start = free()
-    b = Board(hw, "pico")
+    b = Board(hw, "pico", gnss=gnss)
     f_board = free()
     step = b.step
     # warm-up: every code path of forwarding, status and identity (and the commands) runs once
-    while hw.pos < len(block) * warm_blocks or hw.ci < len(hw.cmds):
-        hw.now += 50
+    while hw.pos < len(block) * warm_blocks or hw.ci < len(hw.cmds) or (b.gnss is not None and b.gnss.i >= 0):
+        hw.now = ticks_add(hw.now, 50)
         step(hw.now)
     hw.cmds = cmds
     hw.cmd_every = cmd_every
@@ -113,12 +128,20 @@ def measure(block, warm_blocks, blocks, warm_cmds=(), cmds=(), cmd_every=1000):
     for name in PATTERNS:
         seen[name] = 0
     last = b.pattern
+    if uptime_s:
+        b.uptime_s = uptime_s
+    gnss_runs = 0
+    gps_tx0 = hw.gps_tx
+    if b.gnss is not None:
+        gnss_runs = b.gnss.runs
+        b.gnss.start(hw.now)
+    now0 = hw.now
     f0 = free()
     if micropython is not None:
         micropython.heap_lock()
     try:
         while hw.pos < len(hw.data):
-            hw.now += 50
+            hw.now = ticks_add(hw.now, 50)
             step(hw.now)
             if b.pattern is not last:
                 last = b.pattern
@@ -135,6 +158,10 @@ def measure(block, warm_blocks, blocks, warm_cmds=(), cmds=(), cmd_every=1000):
         "errors": b.errors,
         "dropped": b.lines_dropped,
         "uptime": b.uptime,
+        "uptime_s": b.uptime_s,
+        "clock": [now0, hw.now],
+        "gnss_runs": (b.gnss.runs - gnss_runs) if b.gnss is not None else 0,
+        "gps_tx": hw.gps_tx - gps_tx0,
         "bytes_out": hw.written - sent0,
         "cmds_sent": hw.ci,
         "cmds_ok": b.cmds_ok - ok0,

@@ -6,7 +6,9 @@ on; the MicroPython tests run the same functions in a real interpreter and
 check the results are identical. Kept to syntax and library MicroPython has.
 """
 
+from sepmon_fw import pmu
 from sepmon_fw.app import Board
+from sepmon_fw.compat import ticks_add
 from sepmon_fw.hal import FakeHardware
 from sepmon_fw.patterns import ORDER
 
@@ -23,9 +25,10 @@ RMC = nmea("GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W")
 
 
 class R:
-    def __init__(self):
+    def __init__(self, gnss="", start_ms=0):
         self.hw = FakeHardware("e6614103e7", 123456)
-        self.b = Board(self.hw, "pico")
+        self.hw.now = start_ms
+        self.b = Board(self.hw, "pico", gnss=gnss)
         self.out = bytearray()
 
     def run(self, ms, every=10, gps=None, gps_every=0):
@@ -35,7 +38,7 @@ class R:
             if gps is not None and t >= nxt:
                 self.hw.gps_in(gps)
                 nxt += gps_every
-            self.hw.advance(every)
+            self.hw.now = ticks_add(self.hw.now, every)
             self.b.step(self.hw.now)
             t += every
         o = self.hw.take_output()
@@ -180,6 +183,107 @@ def scn_watchdog():
     return [a, b, c, d, r.b.errors, r.b.healthy]
 
 
+def scn_retone():
+    """The pattern changes while a tone sounds: the new pattern's pitch at that very step."""
+    r = R()
+    r.run(100, gps=GGA, gps_every=50)
+    r.send("PSEPA,1,3,90,500,1000")  # warning: 100 ms on / 100 ms off
+    r.run(200, gps=GGA, gps_every=50)  # 201 ms into warning: a beep is sounding
+    before = [r.b.pattern, r.hw.buzzer_freq, r.hw.buzzer_duty]
+    r.send("PSEPA,2,2,90,900,1000")  # caution: its cadence starts with a 150 ms beep
+    after = [r.b.pattern, r.hw.buzzer_freq, r.hw.buzzer_duty]
+    r.send("PSEPA,3,3,90,500,400")  # warning again, ttl 0.4 s
+    r.run(300, gps=GGA, gps_every=50)
+    mid = [r.b.pattern, r.hw.buzzer_freq, r.hw.buzzer_duty]
+    r.run(100, gps=GGA, gps_every=50)  # ttl runs out in a beep: offline's long tone at once
+    last = [r.b.pattern, r.hw.buzzer_freq, r.hw.buzzer_duty]
+    return {"before": before, "after": after, "mid": mid, "offline": last}
+
+
+def scn_uptime_wrap():
+    """Past MicroPython's small-int end (2**30 ms of uptime) and the ticks_ms wrap, together."""
+    r = R(start_ms=(1 << 30) - 1500)  # ticks_ms wraps 1.5 s after boot
+    r.run(10, gps=GGA)
+    r.send("PSEPA,1,1,90,500,60000")  # advisory for a minute
+    r.b.uptime_s = 1073741  # 1 073 741 000 ms: 824 ms below 2**30
+    r.b.uptime_ms = 0
+    out = r.run(4000, 10, gps=GGA, gps_every=500)
+    ups = []
+    for ln in tags(out, b"PSEPS"):
+        ups.append(int(ln.split(b",")[1]))
+    pat = r.b.pattern
+    r.run(3100)  # GPS silent across nothing special: nogps still trips on time after the wrap
+    return {"uptimes": ups, "now": r.hw.now, "pattern": pat, "silent": r.b.pattern, "errors": r.b.errors}
+
+
+def scn_gnss():
+    """The receiver set-up: what goes to the GPS, at which baud, and when it is repeated."""
+    r = R(gnss="ublox-airborne-5hz")
+    r.run(3000, gps=GGA, gps_every=200)
+    first = []
+    for baud, msg in r.hw.gps_tx:
+        first.append([baud, msg])
+    n1 = len(r.hw.gps_tx)
+    r.run(20000, gps=GGA, gps_every=200)  # receiver talking: nothing more is sent
+    n2 = len(r.hw.gps_tx)
+    r.run(45000)  # silent: after 10 s, and again 30 s later, the set-up is repeated
+    n3 = len(r.hw.gps_tx)
+    m = R(gnss="mtk-airborne-5hz")
+    m.run(2000, gps=GGA, gps_every=200)
+    mtk = []
+    for baud, msg in m.hw.gps_tx:
+        mtk.append([baud, msg])
+    return {
+        "ublox": first,
+        "counts": [n1, n2, n3],
+        "runs": r.b.gnss.runs,
+        "uart": r.hw.uart_rate,
+        "mtk": mtk,
+        "fwd": r.b.lines_fwd,
+        "errors": r.b.errors + m.b.errors,
+    }
+
+
+class AxpBus:
+    """An I2C bus with one power chip: register file, reads and writes recorded."""
+
+    def __init__(self, chip_id, regs):
+        self.regs = {3: chip_id}
+        for k in regs:
+            self.regs[k] = regs[k]
+        self.writes = []
+        self.reads = []
+
+    def readfrom_mem(self, addr, reg, n):
+        if addr != 0x34:
+            raise OSError(19)  # ENODEV: no ACK
+        self.reads.append(reg)
+        return bytes((self.regs.get(reg, 0),))
+
+    def writeto_mem(self, addr, reg, buf):
+        if addr != 0x34:
+            raise OSError(19)
+        self.writes.append([reg, buf[0]])
+        self.regs[reg] = buf[0]
+
+
+def scn_pmu():
+    res = {}
+    # power-on states with the GPS rail off and other rails on (they must stay on)
+    a = AxpBus(0x03, {0x12: 0x43, 0x28: 0xC0})
+    res["axp192"] = [list(pmu.power_gps(a)), a.writes]
+    b = AxpBus(0x4A, {0x90: 0x0B, 0x94: 0xAD})
+    res["axp2101"] = [list(pmu.power_gps(b)), b.writes]
+    c = AxpBus(0x55, {})
+    res["unknown"] = [list(pmu.power_gps(c)), c.writes]
+    try:
+        pmu.power_gps(a, addr=0x35)
+        res["absent"] = "no error"
+    except OSError as e:
+        res["absent"] = e.args[0]
+    return res
+
+
 ALL = (
     "scn_forwarding",
     "scn_cadence",
@@ -188,4 +292,8 @@ ALL = (
     "scn_patterns",
     "scn_degraded",
     "scn_watchdog",
+    "scn_retone",
+    "scn_uptime_wrap",
+    "scn_gnss",
+    "scn_pmu",
 )

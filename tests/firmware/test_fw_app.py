@@ -241,3 +241,18 @@ def test_clock_jump_resynchronises_cadence(rig: Rig) -> None:
 def test_profile_in_identity(profile: str) -> None:
     r = Rig(profile)
     assert r.step(0).startswith(nmea(f"PSEPI,1,e6614103e7,0.1.0,{profile}"))
+
+
+def test_tones_in_the_buzzers_band_and_states_apart_without_pitch() -> None:
+    """Issue 16 item 5: every tone lies where the bill of materials' buzzers resonate, and since
+    pitches 100-200 Hz apart are hard to tell by ear, cadence and LED alone tell every state apart.
+
+    Oracle: the buzzers' datasheet band, 2.3-4 kHz (12 mm magnetic transducers resonate
+    at 2.3-2.7 kHz, small piezo ones up to 4 kHz; hardware/README.md), and what a person
+    perceives: the buzzer's on/off rhythm and the LED's, traced from the hardware calls.
+    """
+    for name, (tone, _, _) in PATTERNS.items():
+        assert tone == 0 or 2300 <= tone <= 4000, name
+    traces = {name: trace(name) for name in PATTERNS}
+    rhythm = {name: tuple((d > 0, led) for _, d, led in tr) for name, tr in traces.items()}
+    assert len(set(rhythm.values())) == len(PATTERNS)

@@ -153,3 +153,62 @@ def test_heap_lock_sees_the_command_path() -> None:
     finally:
         g.close()
     assert r["errors"] == 3
+
+
+def test_past_the_wraps_and_gps_setup_allocate_nothing_in_micropython() -> None:
+    """Issue 16 items 4 and 8: the loop runs past 2**30 ms of uptime (where the old counter became
+    a long integer: every step allocated) and past the ticks_ms wrap, and sends the whole
+    receiver set-up (u-blox, 5 Hz airborne: 11 UBX messages, three baud changes), all with the
+    heap locked.
+
+    Oracle: MicroPython's heap lock (any allocation raises MemoryError) and gc.mem_free();
+    the wrap points are MicroPython's: small ints end at 2**30 - 1, ticks wrap at 2**30.
+    """
+    mpguest = pytest.importorskip("mpguest")
+    g = mpguest.Guest()
+    try:
+        for path, data in mpguest.firmware_files(include_main=False).items():
+            g.put(path, data)
+        g.put("heap_probe.py", (HERE / "heap_probe.py").read_bytes())
+        block = scenarios.GGA + scenarios.RMC
+        # boot 20 s before the ticks wrap; uptime set to 1 073 735 000 ms (6.8 s below 2**30)
+        # when the heap is locked; 400 blocks at 50 ms: 20 s locked
+        call = (
+            f"heap_probe.measure({block!r}, 20, 400, start_ms={(1 << 30) - 20_000}, "
+            "uptime_s=1073735, gnss='ublox-airborne-5hz')"
+        )
+        out = g.run(f"import heap_probe\nprint(repr({call}))")
+        r = ast.literal_eval(out.strip())
+        # the old code allocated here: its uptime counter crossed 2**30 in the locked window
+        g2 = mpguest.Guest()
+        try:
+            for path, data in mpguest.firmware_files(include_main=False).items():
+                g2.put(path, data)
+            g2.put("heap_probe.py", (HERE / "heap_probe.py").read_bytes())
+            old = g2.run(
+                "import heap_probe\nfrom sepmon_fw import app\n"
+                "class Old(app.Board):\n"
+                "    def send_status(self):\n"
+                "        self.old_uptime = self.uptime_s * 1000 + self.uptime_ms\n"  # one ms counter
+                "        app.Board.send_status(self)\n"
+                "heap_probe.Board = Old\n"
+                f"print(repr({call}))"
+            )
+            r_old = ast.literal_eval(old.strip())
+        finally:
+            g2.close()
+    finally:
+        g.close()
+    print(
+        f"\nMicroPython heap: {r['lines']} lines over the uptime and ticks wraps with the receiver "
+        f"set-up ({r['gps_tx']} bytes to the GPS), heap locked: {r['free_before'] - r['free_after']} bytes"
+    )
+    assert r["errors"] == 0, "something allocated with the heap locked"
+    assert r["lines"] == 800 and r["dropped"] == 0
+    assert r["uptime"] > 1 << 30  # past the small-int end
+    c0, c1 = r["clock"]
+    assert c0 > c1  # ticks wrapped inside the locked window
+    # CFG-PRT x3, CFG-MSG x6, CFG-RATE, CFG-NAV5 (frame = 8 bytes + payload)
+    assert r["gnss_runs"] == 1 and r["gps_tx"] == 28 * 3 + 16 * 6 + 14 + 44
+    assert r["free_before"] == r["free_after"]
+    assert r_old["errors"] > 0  # control: a ms counter past 2**30 allocates, and the lock sees it

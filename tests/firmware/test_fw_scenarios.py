@@ -10,6 +10,8 @@ import pytest
 import scenarios
 from fwtest import nmea
 
+from sepmon_fw.patterns import DUTY_ON, PATTERNS
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -89,7 +91,7 @@ def test_patterns_distinct(result: Any) -> None:
     assert len({tuple(v) for v in sig.values()}) == 7
     assert sig["clear"][:2] == [0, 0]
     assert sig["warning"][2] == 2900
-    assert sig["degraded"][:2] == [560, 2]  # two low beeps, then quiet for 10 s
+    assert sig["degraded"][:2] == [2500, 2]  # two beeps, then quiet for 10 s
 
 
 def test_degraded(result: Any) -> None:
@@ -102,7 +104,7 @@ def test_degraded(result: Any) -> None:
     assert r["flags_LN"] == ["degraded", 3, 1]
     assert r["five_fields"] == "clear"
     assert r["advisory_N"] == "advisory"  # a traffic level outranks degraded
-    assert r["sound"] == ["degraded", 560, 2, 3]  # 2 beeps in 10 s; LED: 3 blinks in 4 s
+    assert r["sound"] == ["degraded", 2500, 2, 3]  # 2 beeps in 10 s; LED: 3 blinks in 4 s
     assert r["nogps"] == "nogps"
 
 
@@ -111,3 +113,50 @@ def test_watchdog(result: Any) -> None:
     assert a == 100 and b == a and c == a + 50  # not fed while the UART read fails
     assert d - c < 500 and not healthy  # USB stalled: feeding stopped after 5 s
     assert errors == 100
+
+
+def test_pitch_changes_with_the_pattern(result: Any) -> None:
+    """Issue 16 item 6: a pattern change while a tone sounds takes the new pitch in the same step.
+
+    Oracle: the pattern table's tones (the specification of each state), and the old
+    behaviour, which kept the previous pitch until the next on/off edge (up to 0.5 s).
+    """
+    r = result("scn_retone")
+    assert r["before"] == ["warning", PATTERNS["warning"][0], DUTY_ON]
+    assert r["after"] == ["caution", PATTERNS["caution"][0], DUTY_ON]
+    assert r["mid"] == ["warning", 0, 0]
+    assert r["offline"] == ["offline", PATTERNS["offline"][0], DUTY_ON]
+
+
+def test_uptime_and_ticks_wrap(result: Any) -> None:
+    """Issue 16 item 8: past 2**30 ms of uptime (MicroPython's small-int end) and the ticks wrap.
+
+    Oracle: arithmetic — uptime 1 073 741 000 ms set 10 ms after boot, then 4 s in 10 ms
+    steps with a status every whole second since boot; the clock started 1.5 s before
+    ticks_ms wraps at 2**30, so it ends at 10 + 10 + 4000 + 3100 - 1500 ms.
+    """
+    r = result("scn_uptime_wrap")
+    assert r["uptimes"] == [1_073_742_000, 1_073_743_000, 1_073_744_000, 1_073_745_000]
+    assert r["now"] == 10 + 1 + 4000 + 3100 - 1500
+    assert r["pattern"] == "advisory" and r["silent"] == "nogps"  # GPS timing right across the wrap
+    assert r["errors"] == 0
+
+
+def test_pmu_both_chips(result: Any) -> None:
+    """Issue 16 item 1: the GPS rail switched on, T-Beam v1.0/v1.1 (AXP192) and v1.2 (AXP2101).
+
+    Oracle: the X-Powers register maps as LilyGO's XPowersLib uses them (and LilyGO's,
+    Meshtastic's and SoftRF's T-Beam code): chip ID in register 0x03 (AXP192 0x03,
+    AXP2101 0x4A); AXP192 LDO3 voltage = register 0x28 bits 3:0 = (mV - 1800) / 100,
+    so 3.3 V is 0xF, enable = register 0x12 bit 3; AXP2101 ALDO3 voltage = register
+    0x94 bits 4:0 = (mV - 500) / 100, so 3.3 V is 28 = 0x1C, enable = register 0x90
+    bit 2. Other bits of each register are left as they were (0x12 bit 1 is DCDC3,
+    the ESP32's own supply).
+    """
+    r = result("scn_pmu")
+    # AXP192: 0x28 was 0xC0 (LDO2 3.0 V | LDO3 1.8 V) -> 0xCF; 0x12 was 0x43 -> 0x4B
+    assert r["axp192"] == [["axp192", True], [[0x28, 0xCF], [0x12, 0x4B]]]
+    # AXP2101: 0x94 was 0xAD (bits 7:5 101, 1.8 V) -> 0xBC; 0x90 was 0x0B (ALDO1, 2, 4) -> 0x0F
+    assert r["axp2101"] == [["axp2101", True], [[0x94, 0xBC], [0x90, 0x0F]]]
+    assert r["unknown"] == [["unknown 0x55", False], []]  # nothing written to a chip it does not know
+    assert r["absent"] == 19  # nothing answers: the I2C error goes to the caller

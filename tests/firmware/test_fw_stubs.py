@@ -64,7 +64,7 @@ def mypy(port: str, tmp_path: Path, *targets: str) -> list[str]:
 
 @pytest.mark.parametrize("port", sorted(STUBS))
 def test_firmware_typechecks_against_port_stubs(port: str, tmp_path: Path) -> None:
-    errors = mypy(port, tmp_path, "sepmon_fw", "boards", "main.py")
+    errors = mypy(port, tmp_path, "sepmon_fw", "boards", "main.py", "boot.py")
     assert errors == []
 
 
