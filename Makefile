@@ -31,6 +31,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check host tests firmware bench fuzz soak
 	$(BIN)/ruff format --check host tests bench firmware fuzz soak
+	$(BIN)/lint-imports  # the rooms' import contract, [tool.importlinter] in pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

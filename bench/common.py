@@ -39,9 +39,9 @@ def as_sepmon_command() -> None:
     """Set the process up as the ``sepmon`` command does at start-up (allocator tuning).
 
     Benchmarks call the library in-process; without this they would measure page
-    faults that the real command does not have (sepmon.allocator).
+    faults that the real command does not have (sepmon.apps.allocator).
     """
-    from sepmon.allocator import tune_allocator
+    from sepmon.apps.allocator import tune_allocator
 
     tune_allocator()
 

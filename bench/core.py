@@ -1,8 +1,8 @@
 """Separation core: every pair within 50 km of 10,000 clustered tracks, one update at 1 Hz.
 
 One update = build the track columns + find the pairs within 50 km
-(:func:`sepmon.spatial.candidate_pairs`) + evaluate all of them
-(:func:`sepmon.separation.evaluate_pairs`). Baseline: the same evaluation over
+(:func:`sepmon.core.spatial.candidate_pairs`) + evaluate all of them
+(:func:`sepmon.core.separation.evaluate_pairs`). Baseline: the same evaluation over
 all pairs (``all_pairs``), measured at 1k/2k/3k tracks and extrapolated
 quadratically to 10k (50 M pairs would take ~15 GB of temporaries).
 
@@ -21,9 +21,9 @@ common.as_sepmon_command()
 import numpy as np  # noqa: E402
 from scene import scene  # noqa: E402
 
-from sepmon.model import TrackState  # noqa: E402
-from sepmon.separation import TrackArrays, evaluate_pairs  # noqa: E402
-from sepmon.spatial import all_pairs, candidate_pairs  # noqa: E402
+from sepmon.core.model import TrackState  # noqa: E402
+from sepmon.core.separation import TrackArrays, evaluate_pairs  # noqa: E402
+from sepmon.core.spatial import all_pairs, candidate_pairs  # noqa: E402
 
 RADIUS_M = 50_000.0
 SIZES = (1000, 2000, 5000, 10_000)

@@ -5,9 +5,9 @@ lines (pynmea2: ``str`` without terminator, pynmeagps: ``bytes`` with CRLF), so
 they do strictly less work than sepmon, which frames, checks the
 TAG block and sentence checksums and assembles fixes.
 
-- ingest: :class:`sepmon.ingest.NmeaIngest` over the whole corpus (≥ 1 M lines), fed
+- ingest: :class:`sepmon.core.ingest.NmeaIngest` over the whole corpus (≥ 1 M lines), fed
   from memory in 1 MiB chunks like the baselines get their lines from memory.
-- analyze: :func:`sepmon.analyze.run_analysis` (ingest + tracker + monitor, what
+- analyze: :func:`sepmon.apps.analyze.run_analysis` (ingest + tracker + monitor, what
   ``sepmon analyze`` runs) over the whole corpus file, with the pynmea2 loop over all
   its lines timed right before and right after (their mean rate is the baseline).
 - pynmeagps is ~10× slower than pynmea2, so it gets a tenth of the lines.
@@ -28,9 +28,9 @@ import pynmea2  # noqa: E402
 from corpus import corpus_path  # noqa: E402
 from pynmeagps import NMEAReader  # noqa: E402
 
-from sepmon.analyze import run_analysis  # noqa: E402
-from sepmon.config import Config  # noqa: E402
-from sepmon.ingest import NmeaIngest  # noqa: E402
+from sepmon.apps.analyze import run_analysis  # noqa: E402
+from sepmon.core.config import Config  # noqa: E402
+from sepmon.core.ingest import NmeaIngest  # noqa: E402
 
 SLICE = 50_000
 CHUNK = 1 << 20

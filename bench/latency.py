@@ -51,7 +51,7 @@ from pathlib import Path
 
 import common
 
-from sepmon.checksum import frame_line
+from sepmon.core.checksum import frame_line
 
 PAIRS = 25
 RATE_HZ = 10.0

@@ -24,9 +24,9 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 
-from sepmon.config import Config  # noqa: E402
-from sepmon.model import Fix  # noqa: E402
-from sepmon.monitor import Monitor  # noqa: E402
+from sepmon.core.config import Config  # noqa: E402
+from sepmon.core.model import Fix  # noqa: E402
+from sepmon.core.monitor import Monitor  # noqa: E402
 from sepmon.sim.params import Params  # noqa: E402
 from sepmon.sim.scenarios import Truth, build_tracks, epoch_grid  # noqa: E402
 

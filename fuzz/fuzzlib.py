@@ -29,15 +29,16 @@ CRASHERS = ROOT / "tests" / "data" / "fuzz"
 if str(FIRMWARE) not in sys.path:
     sys.path.insert(0, str(FIRMWARE))
 
-from sepmon import mqttcodec, protocol  # noqa: E402
-from sepmon.config import parse_config  # noqa: E402
-from sepmon.errors import ConfigError  # noqa: E402
-from sepmon.framing import LineFramer  # noqa: E402
-from sepmon.ingest import NmeaIngest, SourceStats  # noqa: E402
-from sepmon.model import Fix  # noqa: E402
-from sepmon.nmea import Reject  # noqa: E402
-from sepmon.sources import parse_sources  # noqa: E402
-from sepmon.tagblock import TagBlock, parse_tag_block  # noqa: E402
+from sepmon.boardlink import protocol  # noqa: E402
+from sepmon.core import mqttcodec  # noqa: E402
+from sepmon.core.config import parse_config  # noqa: E402
+from sepmon.core.errors import ConfigError  # noqa: E402
+from sepmon.core.framing import LineFramer  # noqa: E402
+from sepmon.core.ingest import NmeaIngest  # noqa: E402
+from sepmon.core.model import Fix, SourceStats  # noqa: E402
+from sepmon.core.nmea import Reject  # noqa: E402
+from sepmon.core.tagblock import TagBlock, parse_tag_block  # noqa: E402
+from sepmon.links.sources import parse_sources  # noqa: E402
 from sepmon_fw import framer as fw_framer  # noqa: E402
 from sepmon_fw import nmea as fw_nmea  # noqa: E402
 
@@ -354,7 +355,7 @@ _TMP = Path(tempfile.gettempdir()) / f"sepmon-fuzz-{os.getpid()}.toml"
 
 def check_config_text(text: bytes) -> None:
     """The config file loader on arbitrary bytes: only ConfigError may escape."""
-    from sepmon.config import load_config
+    from sepmon.apps.configfile import load_config
 
     _TMP.write_bytes(text)
     with contextlib.suppress(ConfigError):
@@ -579,9 +580,9 @@ def toml_examples() -> list[bytes]:
         for block in re.findall(r"```(?:toml)?\n(.*?)```", md.read_text(), re.S):
             if re.search(r"^\[", block, re.M) and "=" in block:
                 out.append(block.encode())
-    import sepmon.config
+    import sepmon.core.config
 
-    doc = sepmon.config.__doc__ or ""
+    doc = sepmon.core.config.__doc__ or ""
     out.append(doc.split("Example::", 1)[-1].encode())
     return out
 
@@ -613,7 +614,7 @@ def seeds(target: str) -> list[bytes]:
     if target == "config":
         return [b"\x01" + t for t in toml_examples()] + [b"\x00" + bytes(range(i, 64 + i)) for i in range(8)]
     if target == "mqtt":
-        from sepmon.model import Fix
+        from sepmon.core.model import Fix
 
         fix = Fix("alpha", 1710496800.2, 48.5, 11.25, 547.0, 5.1, 90.0, 1, 0.9, 8, 1710496800.3)
         return [

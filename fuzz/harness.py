@@ -22,10 +22,16 @@ if str(HERE) not in sys.path:
 
 RSS_EVERY = 20_000
 INSTRUMENT = {
-    "ingest": ["sepmon.framing", "sepmon.ingest", "sepmon.epoch", "sepmon.nmea", "sepmon.tagblock"],
-    "protocol": ["sepmon.protocol", "sepmon.checksum", "sepmon_fw"],
-    "config": ["sepmon.config", "sepmon.sources"],
-    "mqtt": ["sepmon.mqttcodec"],
+    "ingest": [
+        "sepmon.core.framing",
+        "sepmon.core.ingest",
+        "sepmon.core.epoch",
+        "sepmon.core.nmea",
+        "sepmon.core.tagblock",
+    ],
+    "protocol": ["sepmon.boardlink.protocol", "sepmon.core.checksum", "sepmon_fw"],
+    "config": ["sepmon.core.config", "sepmon.links.sources"],
+    "mqtt": ["sepmon.core.mqttcodec"],
 }
 """The modules whose coverage guides each target (instrumenting less keeps the harness fast)."""
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "hil")
 import faultgen as fg
 from daemonproc import DaemonProcess
 
-from sepmon.replay import Replayer, ReplayLine
+from sepmon.apps.replay import Replayer, ReplayLine
 from sepmon.sim import simulate
 
 ROUND_S = 600.0  # one "many" round: the vehicles converge again every 10 minutes

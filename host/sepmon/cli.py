@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from sepmon import __version__, commands
-from sepmon.allocator import tune_allocator
-from sepmon.errors import SepmonError
+from sepmon.apps.allocator import tune_allocator
+from sepmon.core.errors import SepmonError
 
 
 def _command_modules() -> list[ModuleType]:

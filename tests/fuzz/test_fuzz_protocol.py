@@ -8,7 +8,7 @@ from fuzzstrategies import fuzz_settings, seed_lines
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sepmon import protocol
+from sepmon.boardlink import protocol
 
 FIELD = st.one_of(
     st.sampled_from(

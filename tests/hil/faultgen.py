@@ -5,7 +5,7 @@ of its simulation) and then edited sentence by sentence: times rewritten (a
 receiver whose clock freezes, jumps, rolls over a GPS week or inserts a leap
 second), fixes taken away (no-fix sentences still flowing), epochs swapped,
 lines given TAG blocks. Every edited sentence gets a fresh checksum through
-:func:`sepmon.checksum.frame_line`, so the host sees well-formed NMEA that lies.
+:func:`sepmon.core.checksum.frame_line`, so the host sees well-formed NMEA that lies.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import datetime as dt
 import random
 from collections.abc import Callable, Iterable
 
-from sepmon.checksum import frame_line
-from sepmon.replay import ReplayLine
+from sepmon.apps.replay import ReplayLine
+from sepmon.core.checksum import frame_line
+from sepmon.core.tagblock import format_tag_block
 from sepmon.sim import Simulation
-from sepmon.tagblock import format_tag_block
 
 UTC = dt.UTC
 _TIME_FIELD = {"GGA": 1, "RMC": 1, "GNS": 1, "GLL": 5, "GST": 1}  # index after the talker+type field

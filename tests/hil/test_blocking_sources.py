@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from daemonproc import DaemonProcess
 
-from sepmon.replay import Replayer, load_recording
+from sepmon.apps.replay import Replayer, load_recording
+from sepmon.apps.virtualboard import BoardView
 from sepmon.sim import simulate, write_recording
-from sepmon.virtualboard import BoardView
 
 SPEED = 2.0
 

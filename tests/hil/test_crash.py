@@ -22,10 +22,10 @@ from pathlib import Path
 import faultgen as fg
 import pytest
 
-from sepmon.checksum import checksum_ok
-from sepmon.replay import Replayer
+from sepmon.apps.replay import Replayer
+from sepmon.core.checksum import checksum_ok
+from sepmon.core.tagblock import parse_tag_block
 from sepmon.sim import simulate
-from sepmon.tagblock import parse_tag_block
 
 RUN_S = 14.0  # seconds of killing and restarting
 

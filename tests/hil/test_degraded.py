@@ -18,9 +18,9 @@ from pathlib import Path
 
 from daemonproc import DaemonProcess
 
-from sepmon.replay import Replayer, ReplayLine
+from sepmon.apps.replay import Replayer, ReplayLine
+from sepmon.apps.virtualboard import BoardView
 from sepmon.sim import FaultModel, Simulation, simulate
-from sepmon.virtualboard import BoardView
 
 STALE_S, HOLD_S = 2.0, 2.0  # the run is at 1x: recording seconds are live seconds
 POLL_S = 0.02

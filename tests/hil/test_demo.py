@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sepmon.apps.demo import run_demo
 from sepmon.cli import main
-from sepmon.config import parse_config
-from sepmon.demo import run_demo
+from sepmon.core.config import parse_config
 from sepmon.sim import simulate
 
 

@@ -22,7 +22,7 @@ import faultgen as fg
 import pytest
 from daemonproc import DaemonProcess
 
-from sepmon.replay import Replayer, ReplayLine
+from sepmon.apps.replay import Replayer, ReplayLine
 from sepmon.sim import simulate
 
 STALE_S, HOLD_S = 2.5, 2.0

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from daemonproc import DaemonProcess
 
-from sepmon.analyze import run_analysis
-from sepmon.config import parse_config
-from sepmon.replay import Replayer, ReplayLine, load_recording
+from sepmon.apps.analyze import run_analysis
+from sepmon.apps.replay import Replayer, ReplayLine, load_recording
+from sepmon.apps.virtualboard import BoardView
+from sepmon.core.config import parse_config
 from sepmon.sim import simulate, write_recording
-from sepmon.virtualboard import BoardView
 
 SPEED = 2.0
 HOLD_S, STALE_S = 4.0, 4.0  # recording seconds; the live run gets them divided by SPEED

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from sepmon.checksum import frame_sentence
-from sepmon.config import parse_config
-from sepmon.daemon import Daemon
-from sepmon.liveview import LiveView
-from sepmon.replay import Replayer, ReplayLine
-from sepmon.sources import SourceSpec
+from sepmon.apps.daemon import Daemon
+from sepmon.apps.replay import Replayer, ReplayLine
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.config import parse_config
+from sepmon.links.sources import SourceSpec
+from sepmon.presentation.liveview import LiveView
 
 SECONDS = 14
 FAIL_AT = 4  # seconds into the run when each fault starts

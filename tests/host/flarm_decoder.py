@@ -1,6 +1,6 @@
 """A strict FLARM data-port decoder for the tests, written from the specification.
 
-Independent of ``sepmon.flarm`` on purpose: it computes its own checksum, knows
+Independent of ``sepmon.outputs.flarmcodec`` on purpose: it computes its own checksum, knows
 the field order and ranges of FTD-012 (FLARM Data Port Specification) and
 refuses anything outside them, so an encoder bug cannot hide behind a decoder
 that shares its code. It also reads GPGGA/GPRMC far enough to check positions.

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.alerting import AlertHysteresis, pair_key
-from sepmon.model import Level
+from sepmon.core.alerting import AlertHysteresis, pair_key
+from sepmon.core.model import Level
 
 AB = ("a", "b")
 

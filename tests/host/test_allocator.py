@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from sepmon.allocator import tune_allocator
+from sepmon.apps.allocator import tune_allocator
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
@@ -17,9 +17,9 @@ _PROBE = textwrap.dedent(
     """
     import resource, sys
     import numpy as np
-    from sepmon.allocator import tune_allocator
-    from sepmon.separation import TrackArrays, evaluate_pairs
-    from sepmon.spatial import candidate_pairs
+    from sepmon.apps.allocator import tune_allocator
+    from sepmon.core.separation import TrackArrays, evaluate_pairs
+    from sepmon.core.spatial import candidate_pairs
 
     if sys.argv[1] == "tuned":
         assert tune_allocator()

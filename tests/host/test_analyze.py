@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sepmon.analyze import TRACK_COLUMNS, run_analysis
+from sepmon.apps.analyze import TRACK_COLUMNS, run_analysis
 from sepmon.cli import main
-from sepmon.config import parse_config
+from sepmon.core.config import parse_config
 from sepmon.sim import simulate, write_recording
 
 

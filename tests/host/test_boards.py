@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sepmon.boards import ACK_TIMEOUT_S, ALERT_TTL_MS, BoardLink
-from sepmon.model import Level
-from sepmon.monitor import Threat
-from sepmon.protocol import SEQ_MAX, Ack, AlertCommand, Identity, Status, decode, encode
+from sepmon.boardlink.link import ACK_TIMEOUT_S, ALERT_TTL_MS, BoardLink
+from sepmon.boardlink.protocol import SEQ_MAX, Ack, AlertCommand, Identity, Status, decode, encode
+from sepmon.core.model import Level, Threat
+from sepmon.presentation.liveview import board_cells
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 if str(FIRMWARE) not in sys.path:
@@ -176,22 +176,22 @@ def test_not_silent_while_acks_keep_up() -> None:
 
 def test_summary() -> None:
     link = BoardLink("alpha")
-    assert link.summary(5.0) == ("—", "—", "—", "0 ok", "—")
+    assert board_cells(link.entry(), 5.0) == ("—", "—", "—", "0 ok", "—")
     link.on_line(IDENT, 1.0)
     link.on_line(encode(Status(1000, 5, 1, 200, 180000)).decode(), 2.0)
     link.alert(quiet(), 2.0)
     link.on_line(encode(Ack(1)).decode(), 2.1)
-    assert link.summary(4.5)[:4] == ("e66141", "0.1.0", "2.5 s ago", "1 ok")
+    assert board_cells(link.entry(), 4.5)[:4] == ("e66141", "0.1.0", "2.5 s ago", "1 ok")
     link.alert(quiet(), 5.0)
     link.check(5.0 + ACK_TIMEOUT_S + 1)
-    assert link.summary(10.0)[3] == "[bold red]not acknowledging[/]"
+    assert board_cells(link.entry(), 10.0)[3] == "[bold red]not acknowledging[/]"
 
 
 def test_summary_says_what_the_board_was_told() -> None:
     link = BoardLink("alpha")
     link.alert(Threat(Level.CAUTION, "bravo", 90.0, 4000.0, False), 1.0)
-    assert link.summary(1.5)[4] == "CAUTION"
+    assert board_cells(link.entry(), 1.5)[4] == "CAUTION"
     link.alert(Threat(Level.NONE, None, math.nan, math.nan, False, own_unknown=True), 2.0)
-    assert link.summary(2.5)[4] == "[bold magenta]DEGRADED[/] N"
+    assert board_cells(link.entry(), 2.5)[4] == "[bold magenta]DEGRADED[/] N"
     link.alert(Threat(Level.NONE, None, math.nan, math.nan, False), 3.0)
-    assert link.summary(3.5)[4] == "NONE"
+    assert board_cells(link.entry(), 3.5)[4] == "NONE"

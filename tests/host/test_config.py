@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sepmon.config import DEFAULT_GROUP, load_config, parse_config
-from sepmon.errors import ConfigError
+from sepmon.apps.configfile import load_config
+from sepmon.core.config import DEFAULT_GROUP, parse_config
+from sepmon.core.errors import ConfigError
 
 
 def test_defaults_match_design() -> None:

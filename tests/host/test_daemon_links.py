@@ -13,12 +13,12 @@ import serial
 import serial.rfc2217
 from rich.console import Console
 
-from sepmon.config import parse_config
-from sepmon.daemon import Daemon
-from sepmon.events import Event
-from sepmon.liveview import LiveView
+from sepmon.apps.daemon import Daemon
+from sepmon.core.config import parse_config
+from sepmon.core.model import Event
+from sepmon.links.sources import spec_from_arg
+from sepmon.presentation.liveview import LiveView
 from sepmon.sim import simulate
-from sepmon.sources import spec_from_arg
 
 
 def _lines(source: str) -> list[bytes]:
@@ -192,7 +192,7 @@ def test_serial_reads_coalesce_while_the_loop_is_busy() -> None:
     import os
     import tty
 
-    from sepmon.sources import SerialLink
+    from sepmon.links.sources import SerialLink
 
     master, slave = os.openpty()
     tty.setraw(slave)

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.checksum import frame_sentence
-from sepmon.epoch import UNUSED, USED, EpochAssembler, _latlon, _time_key
-from sepmon.framing import LineFramer
-from sepmon.model import Fix, new_fix
-from sepmon.nmea import FIELD, Reject, Sentence, parse_line
-from sepmon.tagblock import parse_tag_block
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.epoch import UNUSED, USED, EpochAssembler, _latlon, _time_key
+from sepmon.core.framing import LineFramer
+from sepmon.core.model import Fix, new_fix
+from sepmon.core.nmea import FIELD, Reject, Sentence, parse_line
+from sepmon.core.tagblock import parse_tag_block
 
 KN = 1852.0 / 3600.0
 T0 = calendar.timegm((2024, 3, 15, 12, 0, 0))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sepmon.errors import SepmonError
-from sepmon.events import Event, EventLog, event_from_json
+from sepmon.apps.eventlog import EventLog
+from sepmon.core.errors import SepmonError
+from sepmon.core.model import Event, event_from_json
 
 
 def test_json_schema_and_round_trip() -> None:

@@ -16,18 +16,17 @@ import numpy as np
 import pytest
 from flarm_decoder import DecodeError, Pflaa, Pflau, Position, decode_line, decode_stream, split_lines
 
-from sepmon.config import parse_config
-from sepmon.daemon import Daemon
-from sepmon.errors import ConfigError
-from sepmon.events import Event
-from sepmon.flarm import FeedOptions, IdBook, burst, gga, rmc
-from sepmon.geo import enu_basis, geodetic_to_ecef, range_bearing
-from sepmon.ingest import NmeaIngest
-from sepmon.model import Fix, Level, TrackState
-from sepmon.outputs import build_outputs
+from sepmon.apps.daemon import Daemon
+from sepmon.apps.extensions import build_outputs
+from sepmon.core.config import parse_config
+from sepmon.core.errors import ConfigError
+from sepmon.core.geo import enu_basis, geodetic_to_ecef, range_bearing
+from sepmon.core.ingest import NmeaIngest
+from sepmon.core.model import Event, Fix, Level, TrackState
+from sepmon.links.sources import parse_source
 from sepmon.outputs.flarm import FlarmOutput, from_config
+from sepmon.outputs.flarmcodec import FeedOptions, IdBook, burst, gga, rmc
 from sepmon.sim import simulate
-from sepmon.sources import parse_source
 
 W = "outputs.flarm"
 
@@ -537,7 +536,7 @@ def test_serial_output_on_a_pty_and_a_busy_port() -> None:
         )
         await out.start(daemon)
         for k in range(3):
-            out.on_tick(t0 + k)
+            out.on_tick(t0 + k, daemon.picture())
         await out.stop()
         return _read_available(master)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import serial
 
-from sepmon import flashing
+from sepmon.apps import flashing
 from sepmon.cli import main
-from sepmon.errors import SepmonError
+from sepmon.core.errors import SepmonError
 
 FW_TESTS = Path(__file__).resolve().parents[1] / "firmware"
 if str(FW_TESTS) not in sys.path:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.checksum import frame_sentence
-from sepmon.framing import LineFramer
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.framing import LineFramer
 
 GGA = frame_sentence("GPGGA,120000.00,4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,").encode()
 RMC = frame_sentence("GPRMC,120000.00,A,4830.000,N,01115.000,E,010.0,090.0,150324,,,A").encode()

@@ -10,7 +10,7 @@ from geographiclib.geodesic import Geodesic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.geo import (
+from sepmon.core.geo import (
     WGS84_A,
     WGS84_B,
     bearing_rows,

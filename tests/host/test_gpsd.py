@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from sepmon.checksum import nmea_checksum
-from sepmon.gpsd import MAX_LINE, GpsdLink, device_suffix, fix_from_tpv, parse_time
-from sepmon.ingest import NmeaIngest
-from sepmon.model import Fix
+from sepmon.core.checksum import nmea_checksum
+from sepmon.core.ingest import NmeaIngest
+from sepmon.core.model import Fix
+from sepmon.links.gpsd import MAX_LINE, GpsdLink, device_suffix, fix_from_tpv, parse_time
+from sepmon.links.open import open_link
+from sepmon.links.sources import parse_source
 from sepmon.sim import simulate
 from sepmon.sim.writer import write_recording
-from sepmon.sources import open_link, parse_source
 
 T0 = "2024-03-15T10:00:00.000Z"
 T0_UNIX = 1710496800.0
@@ -381,9 +382,9 @@ def test_real_gpsd_matches_nmea_ingest(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(20)
 def test_daemon_tracks_a_gpsd_source() -> None:
-    from sepmon.config import Config
-    from sepmon.daemon import Daemon
-    from sepmon.events import Event
+    from sepmon.apps.daemon import Daemon
+    from sepmon.core.config import Config
+    from sepmon.core.model import Event
 
     async def main() -> None:
         script = [jl(VERSION, devices("/dev/ttyUSB0"), tpv()), 3.0]

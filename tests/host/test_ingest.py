@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.checksum import frame_sentence
-from sepmon.ingest import NmeaIngest, SourceStats, read_recording
-from sepmon.model import Fix
+from sepmon.apps.analyze import read_recording
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.ingest import NmeaIngest
+from sepmon.core.model import Fix, SourceStats
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nmea"
 KN = 1852.0 / 3600.0

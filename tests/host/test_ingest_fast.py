@@ -14,9 +14,9 @@ from operator import xor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.checksum import nmea_checksum
-from sepmon.ingest import _FAST_LINE, _LINES, _PLAIN_LINE, _SMALL, NmeaIngest, SourceStats, prefix_xor
-from sepmon.model import Fix
+from sepmon.core.checksum import nmea_checksum
+from sepmon.core.ingest import _FAST_LINE, _LINES, _PLAIN_LINE, _SMALL, NmeaIngest, prefix_xor
+from sepmon.core.model import Fix, SourceStats
 
 BODIES = [
     "GPGGA,{t},4716.0000,N,01121.0000,E,1,08,0.9,545.4,M,47.0,M,,",

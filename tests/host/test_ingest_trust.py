@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sepmon.checksum import frame_sentence
-from sepmon.config import ConfigError
-from sepmon.ingest import NmeaIngest
-from sepmon.sources import parse_source
-from sepmon.tagblock import format_tag_block
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.config import ConfigError
+from sepmon.core.ingest import NmeaIngest
+from sepmon.core.tagblock import format_tag_block
+from sepmon.links.sources import parse_source
 
 GGA = frame_sentence("GPGGA,120000.00,4716.0000,N,01121.0000,E,1,08,0.9,545.4,M,47.0,M,,")
 RMC = frame_sentence("GPRMC,120000.00,A,4716.0000,N,01121.0000,E,0.0,0.0,150324,,,A")

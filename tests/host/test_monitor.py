@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.alerting import AlertHysteresis
-from sepmon.config import parse_config
-from sepmon.model import Fix, Level
-from sepmon.monitor import Monitor, _PairTable
+from sepmon.core.alerting import AlertHysteresis
+from sepmon.core.config import parse_config
+from sepmon.core.model import Fix, Level
+from sepmon.core.monitor import Monitor, _PairTable
 
 M_PER_DEG = 6_371_008.8 * math.pi / 180.0
 
@@ -138,7 +138,7 @@ def test_mixed_pair_classes_match_the_core_pair_by_pair() -> None:
     """Per-pair minima from several pair classes, checked pairs only, fixes arriving in
     any order and evaluated in batches: every pair's raw level and geometry equal the
     separation core's for that pair alone with its own rule, at the monitor's clock."""
-    from sepmon.separation import TrackArrays, evaluate_with_minima
+    from sepmon.core.separation import TrackArrays, evaluate_with_minima
 
     cfg = parse_config(
         {
@@ -187,7 +187,7 @@ def test_deferred_evaluation_gives_the_same_events_and_pairs(seed: int, tmp_path
     """``defer=True`` (evaluations queued, run together by flush()) is the immediate
     monitor's behaviour exactly: the same events in the same order, the same pair status,
     whichever batches of evaluations end up in one flush."""
-    from sepmon.ingest import read_recording
+    from sepmon.apps.analyze import read_recording
     from sepmon.sim import simulate, write_recording
 
     path = tmp_path / "many.nmea"

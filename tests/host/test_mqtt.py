@@ -31,17 +31,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from sepmon import mqttcodec as codec
-from sepmon.config import parse_config
-from sepmon.daemon import Daemon
-from sepmon.errors import ConfigError
-from sepmon.events import Event
-from sepmon.ingest import NmeaIngest
-from sepmon.model import Fix, Level
-from sepmon.outputs import build_outputs
-from sepmon.outputs.mqtt import MqttOutput, from_config
+from sepmon.apps.daemon import Daemon
+from sepmon.apps.extensions import build_extensions, build_outputs
+from sepmon.core import mqttcodec as codec
+from sepmon.core.config import parse_config
+from sepmon.core.errors import ConfigError
+from sepmon.core.ingest import NmeaIngest
+from sepmon.core.model import Event, Fix, Level
+from sepmon.links.mqtt import MqttLink
+from sepmon.links.sources import SourceSpec
+from sepmon.outputs.mqtt import MqttOutput
 from sepmon.sim import simulate
-from sepmon.sources import SourceSpec
+from sepmon.transport.mqtt import session_from_config
 
 USERS = {"siteA": "pw-A-7f3c", "siteB": "pw-B-91d2", "watcher": "pw-W-0000"}
 
@@ -128,12 +129,14 @@ def test_status_and_event_messages() -> None:
 def test_options_and_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
-    out = from_config(
+    out = session_from_config(
         "outputs.mqtt", {"site": "A", "trust": ["B"], "username": "u", "password_file": str(pw)}
     )
     assert out.opts.password == "s3cret" and "s3cret" not in repr(out.opts)
     monkeypatch.setenv("SEPMON_TEST_PW", "envpw")
-    out = from_config("outputs.mqtt", {"site": "A", "username": "u", "password_env": "SEPMON_TEST_PW"})
+    out = session_from_config(
+        "outputs.mqtt", {"site": "A", "username": "u", "password_env": "SEPMON_TEST_PW"}
+    )
     assert out.opts.password == "envpw"
     outs = build_outputs({"mqtt": {"site": "A", "tls": True}})
     assert isinstance(outs[0], MqttOutput) and outs[0].opts.port == 8883
@@ -156,7 +159,7 @@ def test_options_and_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ]
     for table, msg in bad:
         with pytest.raises(ConfigError) as info:
-            from_config("outputs.mqtt", table)
+            session_from_config("outputs.mqtt", table)
         assert msg in str(info.value) and "\n" not in str(info.value)
         assert "hunter2-secret" not in str(info.value) and "s3cret" not in str(info.value)
 
@@ -283,16 +286,19 @@ def make_certs(d: Path, name: str) -> tuple[Path, Path, Path]:
 
 
 class Site:
-    """One daemon with one local vehicle and the MQTT output, run as a task."""
+    """One daemon with one local vehicle and the MQTT output and link (one session), run as a task."""
 
     def __init__(self, tmp_path: Path, site: str, vehicle: str, table: dict[str, Any]) -> None:
         empty = tmp_path / f"{site}-empty.nmea"
         empty.touch()
         cfg = parse_config({"separation": {"horizontal_m": 3000, "vertical_m": 300}})
         self.events: list[Event] = []
-        self.output = from_config("outputs.mqtt", {"site": site, **table})
+        ext = build_extensions({"mqtt": {"site": site, **table}})
+        [self.output] = ext.outputs
+        [self.link] = ext.feeds
+        assert isinstance(self.output, MqttOutput) and isinstance(self.link, MqttLink)
         spec = SourceSpec(name=vehicle, url=f"file://{empty}", kind="file", board=False)
-        self.daemon = Daemon(cfg, [spec], on_event=self.events.append, outputs=[self.output])
+        self.daemon = Daemon(cfg, [spec], on_event=self.events.append, outputs=ext.outputs, feeds=ext.feeds)
         self.task: asyncio.Task[None] | None = None
 
     def level_events(self, level: Level) -> list[Event]:
@@ -539,7 +545,7 @@ def test_received_messages_are_validated_and_ordered(broker: Broker, tmp_path: P
         finally:
             watcher.close()
         s = a.output.stats
-        assert s["injected"] == 2 and a.output.remote_last_t == {"bravo": now + 0.2}
+        assert s["injected"] == 2 and a.link.remote_last_t == {"bravo": now + 0.2}
         assert (s["stale"], s["json"], s["too_big"], s["range"], s["topic"], s["conflict"], s["late"]) == (
             3,
             2,
@@ -551,7 +557,7 @@ def test_received_messages_are_validated_and_ordered(broker: Broker, tmp_path: P
         )
         assert s["future"] == 1
         assert "delta" not in {st.source for st in a.daemon.monitor.states()}
-        assert a.output.peers == {"siteB": "online"}
+        assert a.link.peers == {"siteB": "online"}
         assert [e.detail for e in a.of_type("mqtt_conflict")] == [
             "site siteB sends 'alpha', a name already in use: ignored"
         ]

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.checksum import frame_sentence, nmea_checksum
-from sepmon.nmea import FIELD, USED_TYPES, Reject, parse_line
+from sepmon.core.checksum import frame_sentence, nmea_checksum
+from sepmon.core.nmea import FIELD, USED_TYPES, Reject, parse_line
 
 GGA_BODY = "GPGGA,120000.00,4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,"
 GGA = frame_sentence(GGA_BODY).encode()

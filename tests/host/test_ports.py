@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import serial
 
+from sepmon.apps.flashing import probe_port
 from sepmon.cli import main
-from sepmon.flashing import probe_port
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 if str(FIRMWARE) not in sys.path:

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sepmon.checksum import frame_line
-from sepmon.protocol import (
+from sepmon.boardlink.protocol import (
     Ack,
     AlertCommand,
     Identity,
@@ -23,6 +22,7 @@ from sepmon.protocol import (
     encode,
     try_decode,
 )
+from sepmon.core.checksum import frame_line
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 if str(FIRMWARE) not in sys.path:
@@ -188,7 +188,7 @@ def test_host_selftest_accepted_by_firmware(name: str) -> None:
 
 
 def test_host_pattern_names_are_the_firmwares() -> None:
-    from sepmon.protocol import PATTERNS
+    from sepmon.boardlink.protocol import PATTERNS
     from sepmon_fw.patterns import ORDER, ORDER_BYTES, SINGLES
     from sepmon_fw.patterns import PATTERNS as FW_PATTERNS
 
@@ -245,7 +245,7 @@ def test_firmware_board_output_decodes_on_host() -> None:
 
 def test_status_of_a_board_up_for_years_still_decodes() -> None:
     """uptime_ms passes 10 digits after 116 days; a long-running board must not go unheard."""
-    from sepmon.protocol import STATUS_MAX, Status, decode, encode
+    from sepmon.boardlink.protocol import STATUS_MAX, Status, decode, encode
 
     long_up = Status(3 * 365 * 86_400_000, 10**11, 5, 0, 150_000)
     assert decode(encode(long_up)) == long_up

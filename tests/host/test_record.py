@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from sepmon.checksum import nmea_checksum
+from sepmon.apps.record import Recorder
+from sepmon.apps.replay import Replayer, load_recording
 from sepmon.commands import record as record_cmd
-from sepmon.errors import SepmonError
-from sepmon.record import Recorder
-from sepmon.replay import Replayer, load_recording
+from sepmon.core.checksum import nmea_checksum
+from sepmon.core.errors import SepmonError
+from sepmon.core.tagblock import TagBlock, parse_tag_block
+from sepmon.links.sources import SourceSpec, spec_from_arg
 from sepmon.sim import simulate, write_recording
-from sepmon.sources import SourceSpec, spec_from_arg
-from sepmon.tagblock import TagBlock, parse_tag_block
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from sepmon.checksum import nmea_checksum
-from sepmon.errors import SepmonError
-from sepmon.protocol import AlertCommand, encode
-from sepmon.replay import DEFAULT_LINE_INTERVAL_S, STALE_S, Replayer, load_recording
+from sepmon.apps.replay import DEFAULT_LINE_INTERVAL_S, STALE_S, Replayer, load_recording
+from sepmon.apps.virtualboard import BoardView
+from sepmon.boardlink.protocol import AlertCommand, encode
+from sepmon.core.checksum import nmea_checksum
+from sepmon.core.errors import SepmonError
 from sepmon.sim import simulate, write_recording
-from sepmon.virtualboard import BoardView
 
 pytestmark = pytest.mark.timeout(30)
 

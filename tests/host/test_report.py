@@ -14,11 +14,11 @@ pytest.importorskip("matplotlib")
 
 import matplotlib.image as mpimg
 
-from sepmon.analyze import run_analysis
+from sepmon.apps.analyze import run_analysis
 from sepmon.cli import main
-from sepmon.config import Config
-from sepmon.errors import SepmonError
-from sepmon.report import (
+from sepmon.core.config import Config
+from sepmon.core.errors import SepmonError
+from sepmon.presentation.report import (
     MAP_SIZE_PX,
     PAIR_SIZE_PX,
     build_report,
@@ -77,7 +77,7 @@ def test_report_files_images_and_page(head_on: tuple[Path, Path], tmp_path: Path
 
 
 def test_level_segments() -> None:
-    from sepmon.events import Event
+    from sepmon.core.model import Event
 
     evs = [
         Event(t=10, type="level", a="a", b="b", level=1, prev_level=0),

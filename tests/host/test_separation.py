@@ -10,10 +10,9 @@ from geographiclib.geodesic import Geodesic
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sepmon import separation
-from sepmon.model import Level, TrackState
-from sepmon.separation import (
-    Minima,
+from sepmon.core import separation
+from sepmon.core.model import Level, Minima, TrackState
+from sepmon.core.separation import (
     PairResult,
     TrackArrays,
     all_pairs,

@@ -21,8 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import sepmon.cli as cli
-from sepmon.checksum import checksum_ok, nmea_checksum
 from sepmon.commands import simulate as simulate_command
+from sepmon.core.checksum import checksum_ok, nmea_checksum
 from sepmon.sim import FaultModel, Simulation, SimulationError, simulate, write_recording, write_truth_csv
 from sepmon.sim.receiver import SIGMA_H_PER_HDOP, _fmt_angle
 

@@ -10,7 +10,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from sepmon.sources import FileLink, spec_from_arg
+from sepmon.links.sources import FileLink, spec_from_arg
 
 
 async def _follow(

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-import sepmon.sources as sources
-from sepmon.checksum import frame_sentence
-from sepmon.config import parse_config
-from sepmon.daemon import Daemon
-from sepmon.errors import ConfigError
-from sepmon.events import Event
-from sepmon.sources import MAX_PEER_LINE, NetworkLink, SourceSpec, open_link, parse_source
+import sepmon.links.sources as sources
+from sepmon.apps.daemon import Daemon
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.config import parse_config
+from sepmon.core.errors import ConfigError
+from sepmon.core.model import Event
+from sepmon.links.open import open_link
+from sepmon.links.sources import MAX_PEER_LINE, NetworkLink, SourceSpec, parse_source
 
 GGA = frame_sentence("GPGGA,120000.00,4715.234,N,01119.520,E,1,10,0.9,1500.0,M,47.0,M,,")
 LINE = (GGA + "\r\n").encode()

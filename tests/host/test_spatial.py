@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.geo import horizontal_range
-from sepmon.spatial import all_pairs, candidate_pairs
+from sepmon.core.geo import horizontal_range
+from sepmon.core.spatial import all_pairs, candidate_pairs
 
 
 def _brute(lat: np.ndarray, lon: np.ndarray, radius: float) -> set[tuple[int, int]]:

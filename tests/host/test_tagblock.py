@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sepmon.checksum import nmea_checksum
-from sepmon.nmea import Reject
-from sepmon.tagblock import TagBlock, format_tag_block, parse_tag_block
+from sepmon.core.checksum import nmea_checksum
+from sepmon.core.nmea import Reject
+from sepmon.core.tagblock import TagBlock, format_tag_block, parse_tag_block
 
 SENTENCE = b"$GPGGA,120000.00,4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,*63"
 

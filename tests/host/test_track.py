@@ -7,8 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sepmon.model import Fix
-from sepmon.track import Track, Tracker, TrackEventType, speed_noise_floor_mps
+from sepmon.core.model import Fix
+from sepmon.core.track import Track, Tracker, TrackEventType, speed_noise_floor_mps
 
 M_PER_DEG = 6_371_008.8 * math.pi / 180.0
 

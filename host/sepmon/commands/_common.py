@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from sepmon.errors import ConfigError
-from sepmon.sources import SourceSpec, parse_sources, spec_from_arg
+from sepmon.core.errors import ConfigError
+from sepmon.links.sources import SourceSpec, parse_sources, spec_from_arg
 
 
 def add_ports_argument(p: argparse.ArgumentParser) -> None:

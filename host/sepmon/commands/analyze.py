@@ -6,10 +6,10 @@ import argparse
 
 from rich.console import Console
 
-from sepmon.analyze import run_analysis
-from sepmon.config import load_config
-from sepmon.events import Event
-from sepmon.report_text import event_line, print_summary
+from sepmon.apps.analyze import run_analysis
+from sepmon.apps.configfile import load_config
+from sepmon.core.model import Event
+from sepmon.presentation.report_text import event_line, print_summary
 
 NAME = "analyze"
 HELP = "run recorded NMEA through the monitor and print the alert timeline"

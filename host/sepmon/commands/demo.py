@@ -8,14 +8,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from sepmon.config import load_config
-from sepmon.daemon import Daemon
-from sepmon.demo import default_encounter, run_demo
-from sepmon.errors import SepmonError
-from sepmon.events import Event
-from sepmon.liveview import LiveView
-from sepmon.report_text import event_line, print_summary
-from sepmon.virtualboard import BoardView
+from sepmon.apps.configfile import load_config
+from sepmon.apps.daemon import Daemon
+from sepmon.apps.demo import default_encounter, run_demo
+from sepmon.apps.virtualboard import BoardView
+from sepmon.core.errors import SepmonError
+from sepmon.core.model import Event
+from sepmon.presentation.liveview import LiveView
+from sepmon.presentation.report_text import event_line, print_summary
 
 NAME = "demo"
 HELP = "show the whole system on a simulated encounter (virtual boards, real daemon)"

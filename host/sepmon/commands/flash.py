@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sepmon.errors import SepmonError
-from sepmon.flashing import firmware_dir, flash, profile_names
+from sepmon.apps.flashing import firmware_dir, flash, profile_names
+from sepmon.core.errors import SepmonError
 
 NAME = "flash"
 HELP = "copy the sepmon firmware and a board profile onto a MicroPython board (via mpremote)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 
-from sepmon.flashing import PortProbe, probe_port
+from sepmon.apps.flashing import PortProbe, probe_port
 
 NAME = "ports"
 HELP = "list serial ports and identify sepmon boards on them"

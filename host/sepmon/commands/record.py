@@ -7,10 +7,10 @@ import asyncio
 import math
 import sys
 
+from sepmon.apps.configfile import load_config
+from sepmon.apps.record import Recorder
 from sepmon.commands._common import add_ports_argument, all_sources
-from sepmon.config import load_config
-from sepmon.errors import SepmonError
-from sepmon.record import Recorder
+from sepmon.core.errors import SepmonError
 
 NAME = "record"
 HELP = "record NMEA from serial ports / sources into one TAG-blocked file (appends, crash-safe)"

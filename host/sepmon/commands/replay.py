@@ -1,4 +1,4 @@
-"""``sepmon replay``: play a recording into virtual serial ports (see ``sepmon.replay``)."""
+"""``sepmon replay``: play a recording into virtual serial ports (see ``sepmon.apps.replay``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from sepmon.errors import SepmonError
-from sepmon.replay import Replayer, load_recording
-from sepmon.virtualboard import BoardView
+from sepmon.apps.replay import Replayer, load_recording
+from sepmon.apps.virtualboard import BoardView
+from sepmon.core.errors import SepmonError
 
 NAME = "replay"
 HELP = "play NMEA recordings into virtual serial ports (one pty per source), with their timing"

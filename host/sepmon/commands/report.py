@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sepmon.config import load_config
+from sepmon.apps.configfile import load_config
 
 NAME = "report"
 HELP = "draw a map, range-over-time plots and an HTML page from an event log (and tracks CSV)"
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the report; problems with the input are one line each on stderr."""
     # Imported here: matplotlib loads in ~0.5 s, other commands should not pay for it.
-    from sepmon.report import build_report
+    from sepmon.presentation.report import build_report
 
     config = load_config(args.config)
     result = build_report(args.events, args.tracks, args.output, config=config, title=args.title)

@@ -12,14 +12,14 @@ import tomllib
 from rich.console import Console
 from rich.live import Live
 
+from sepmon.apps.configfile import load_config
+from sepmon.apps.daemon import Daemon
+from sepmon.apps.extensions import build_extensions
 from sepmon.commands._common import add_ports_argument, all_sources
-from sepmon.config import load_config
-from sepmon.daemon import Daemon
-from sepmon.errors import SepmonError
-from sepmon.events import Event
-from sepmon.liveview import LiveView
-from sepmon.outputs import build_outputs
-from sepmon.report_text import event_line
+from sepmon.core.errors import SepmonError
+from sepmon.core.model import Event
+from sepmon.presentation.liveview import LiveView
+from sepmon.presentation.report_text import event_line
 
 NAME = "run"
 HELP = "run the live monitor on serial ports / network sources and alert the boards"
@@ -100,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
     _check_permissions(args.config)
     config = load_config(args.config)
     specs = all_sources(config.raw.get("sources"), args.ports)
-    outputs = build_outputs(config.raw.get("outputs"))
+    ext = build_extensions(config.raw.get("outputs"))
     if args.check_config:
-        print(f"configuration OK: {len(specs)} source(s), {len(outputs)} output(s)")
+        print(f"configuration OK: {len(specs)} source(s), {len(ext.outputs)} output(s)")
         return 0
     console = Console(highlight=False)
     view: LiveView | None = None
@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
             # event loop time that alerts need).
             print(event_line(ev, markup=False), flush=True)
 
-    daemon = Daemon(config, specs, events_path=args.events, on_event=on_event, outputs=outputs)
+    daemon = Daemon(
+        config, specs, events_path=args.events, on_event=on_event, outputs=ext.outputs, feeds=ext.feeds
+    )
     if args.quiet or not console.is_terminal:
         asyncio.run(daemon.serve())
         return 0

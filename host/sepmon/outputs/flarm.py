@@ -3,7 +3,7 @@
 Once a second the feed sends, for the configured own vehicle, ``$PFLAU`` (even
 with no traffic), one ``$PFLAA`` per vehicle within range and, when the own
 vehicle has a new fix, its ``$GPRMC`` and ``$GPGGA`` (encoding in
-:mod:`sepmon.flarm`). It serves them on a TCP port (2000 by default, the port
+:mod:`sepmon.outputs.flarmcodec`). It serves them on a TCP port (2000 by default, the port
 FLARM-over-WiFi apps expect; loopback unless ``bind`` says otherwise) and/or a
 serial port.
 
@@ -40,16 +40,14 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sepmon.errors import ConfigError
-from sepmon.events import Event
-from sepmon.flarm import ACFT_TYPES, FeedOptions, IdBook, burst, is_flarm_id, levels_for
-from sepmon.model import Fix
-from sepmon.sources import exposed
-
-if TYPE_CHECKING:
-    from sepmon.daemon import Daemon
+from sepmon.core.errors import ConfigError
+from sepmon.core.model import Event, Fix
+from sepmon.core.net import exposed
+from sepmon.core.picture import Picture
+from sepmon.outputs.base import OutputHost
+from sepmon.outputs.flarmcodec import ACFT_TYPES, FeedOptions, IdBook, burst, is_flarm_id
 
 REFUSED_REPORT_S = 10.0  # at most one refused-client event per this many seconds
 log = logging.getLogger(__name__)
@@ -249,7 +247,7 @@ class SerialSink:
 
 
 class FlarmOutput:
-    """The FLARM feed as a daemon output (see :class:`sepmon.daemon.Output`)."""
+    """The FLARM feed as a daemon output (:class:`sepmon.outputs.base.Output`); it reads only the picture."""
 
     name = "flarm"
 
@@ -259,7 +257,7 @@ class FlarmOutput:
         self.bursts = 0
         self.dropped_clients = 0
         self.errors = 0
-        self._daemon: Daemon | None = None
+        self._host: OutputHost | None = None
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
         self._serial = (
@@ -288,9 +286,9 @@ class FlarmOutput:
         """TCP clients connected now."""
         return len(self._clients)
 
-    async def start(self, daemon: Daemon) -> None:
+    async def start(self, host: OutputHost) -> None:
         """Listen and open the serial port; a failure is reported and retried, never raised."""
-        self._daemon = daemon
+        self._host = host
         await self._open()
 
     async def _open(self) -> None:
@@ -331,12 +329,12 @@ class FlarmOutput:
     # ---- daemon callbacks -------------------------------------------------------------------
 
     def on_fix(self, fix: Fix) -> None:
-        """Nothing: the burst reads the monitor's tracks."""
+        """Nothing: the burst reads the picture's tracks."""
 
-    def on_event(self, event: Event) -> None:
-        """Nothing: levels are read from the monitor's pairs."""
+    def on_event(self, event: Event, picture: Picture) -> None:
+        """Nothing: levels are read from the picture's pairs."""
 
-    def on_tick(self, now: float) -> None:
+    def on_tick(self, now: float, picture: Picture) -> None:
         """Send a burst when one is due; retry failed ports. Never raises."""
         try:
             if (
@@ -353,7 +351,7 @@ class FlarmOutput:
             self._next_burst = (
                 self._next_burst + BURST_S if now - self._next_burst < BURST_S else now + BURST_S
             )
-            self.send(self.sentences())
+            self.send(self.sentences(picture))
         except Exception as exc:  # an output must never take the daemon down
             self.errors += 1
             if self.errors in (1, 10, 100, 1000):
@@ -362,23 +360,20 @@ class FlarmOutput:
 
     # ---- building and sending ---------------------------------------------------------------
 
-    def sentences(self) -> list[str]:
-        """This second's sentences from the daemon's current picture."""
-        if self._daemon is None:
-            return []
-        monitor = self._daemon.monitor
-        own_name = monitor.config.canonical(self.settings.own)
-        states = list(monitor.states())
-        own = next((s for s in states if s.source == own_name), None)
-        track = monitor.tracker.tracks.get(own_name)
-        fix = track.last if track is not None else None
+    def sentences(self, picture: Picture) -> list[str]:
+        """This second's sentences from the picture."""
+        own_name = picture.canonical(self.settings.own)
+        states = picture.states()
+        entry = picture.track(own_name)
+        own = entry.state if entry is not None else None
+        fix = entry.fix if entry is not None else None
         new_fix = fix is not None and fix.t != self._last_fix_t
         if fix is not None:
             self._last_fix_t = fix.t
         return burst(
             own,
             states,
-            levels_for(own_name, monitor.pairs),
+            picture.levels_for(own_name),
             self.ids,
             self.settings.feed,
             own_fix=fix,
@@ -480,11 +475,11 @@ class FlarmOutput:
     def _report(self, type_: str, detail: str) -> None:
         """An event from this output, through the daemon: event log, console, other outputs."""
         log.info("flarm output: %s", detail)
-        d = self._daemon
-        if d is None:
+        host = self._host
+        if host is None:
             return
         with contextlib.suppress(Exception):
-            d.report(Event(t=d.clock(), type=type_, a="flarm", detail=detail))
+            host.report(Event(t=host.clock(), type=type_, a="flarm", detail=detail))
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -1,6 +1,6 @@
 """WGS84 conversions for the simulator's ground truth.
 
-Deliberately independent of ``sepmon.geo``: the truth a test checks the
+Deliberately independent of ``sepmon.core.geo``: the truth a test checks the
 separation core against should not be computed by the code under test.
 Vectorised over numpy arrays; angles in degrees, lengths in metres.
 """

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
-from sepmon.errors import SepmonError
+from sepmon.core.errors import SepmonError
 
 SCENARIOS: tuple[str, ...] = ("head-on", "crossing", "overtaking", "climbing", "parallel", "many")
 TALKERS: tuple[str, ...] = ("GP", "GN", "mixed")

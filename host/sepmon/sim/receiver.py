@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sepmon.checksum import frame_sentence
+from sepmon.core.checksum import frame_sentence
 from sepmon.sim import _wgs84 as wgs
 from sepmon.sim.params import FaultModel, Params
 from sepmon.sim.scenarios import Truth

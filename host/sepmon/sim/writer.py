@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sepmon.core.tagblock import format_tag_block
 from sepmon.sim.params import SimulationError
-from sepmon.tagblock import format_tag_block
 
 if TYPE_CHECKING:
     from sepmon.sim.simulation import Simulation

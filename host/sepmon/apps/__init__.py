@@ -1,0 +1,1 @@
+"""Applications: daemon, analyze, record, replay, demo, virtual boards, flashing, and their file helpers."""

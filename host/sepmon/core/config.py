@@ -1,0 +1,216 @@
+"""The configuration model, validated from a mapping (parsed TOML): minima, groups, pair classes, ingest.
+
+Every problem is a ``ConfigError`` naming the key and the reason, so the command
+line can print one line and exit with status 2.
+
+Example::
+
+    [separation]            # defaults for every pair of sources
+    horizontal_m = 3000
+    vertical_m = 300
+    warning_s = 8
+    caution_s = 12
+    advisory_s = 18
+    hold_s = 5
+    stale_s = 5
+
+    [groups]                # which sources belong to which party
+    red = ["alpha", "alpha2"]
+    blue = ["bravo"]
+
+    [aliases]               # one board seen through two paths is one source
+    "alpha-radio" = "alpha"
+
+    [[pairs]]               # minima for a pair of groups (order does not matter)
+    groups = ["red", "blue"]
+    horizontal_m = 5000
+
+    [[pairs]]
+    groups = ["red", "red"]
+    check = false           # own vehicles flying together: not traffic to each other
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from sepmon.core.errors import ConfigError
+from sepmon.core.model import Minima
+
+DEFAULT_GROUP = "default"
+
+
+@dataclass(frozen=True)
+class SeparationRule(Minima):
+    """The minima of one class of pairs (:class:`~sepmon.core.model.Minima`), and whether to check it."""
+
+    check: bool = True
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How strictly NMEA input is read."""
+
+    require_checksum: bool = True
+    max_line: int = 512
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    default_rule: SeparationRule = field(default_factory=SeparationRule)
+    hold_s: float = 5.0
+    stale_s: float = 5.0
+    groups: Mapping[str, str] = field(default_factory=dict)  # source → group
+    aliases: Mapping[str, str] = field(default_factory=dict)  # alias → source
+    pair_rules: Mapping[frozenset[str], SeparationRule] = field(default_factory=dict)
+    ingest: IngestOptions = field(default_factory=IngestOptions)
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the parsed TOML, for later sections
+
+    def group_of(self, source: str) -> str:
+        """The group a source belongs to (``default`` when not listed)."""
+        return self.groups.get(source, DEFAULT_GROUP)
+
+    def canonical(self, source: str) -> str:
+        """The source name after aliases are applied."""
+        return self.aliases.get(source, source)
+
+    def rule_for(self, a: str, b: str) -> SeparationRule:
+        """The rule for the pair of sources ``a`` and ``b`` (symmetric)."""
+        key = frozenset((self.group_of(a), self.group_of(b)))
+        return self.pair_rules.get(key, self.default_rule)
+
+
+_RULE_KEYS = {f.name: f.type for f in fields(SeparationRule)}
+_SEPARATION_EXTRA = {"hold_s", "stale_s"}
+_TOP_KEYS = {"separation", "groups", "aliases", "pairs", "ingest", "sources", "outputs", "daemon"}
+
+
+def _number(where: str, value: Any, *, positive: bool = True, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ConfigError(f"{where}: must be finite, got an integer too large for a float") from None
+    if not math.isfinite(v):
+        raise ConfigError(f"{where}: must be finite, got {value!r}")
+    if positive and v <= 0:
+        raise ConfigError(f"{where}: must be greater than 0, got {value!r}")
+    if minimum is not None and v < minimum:
+        raise ConfigError(f"{where}: must be at least {minimum:g}, got {value!r}")
+    return v
+
+
+def _rule(
+    where: str, table: Mapping[str, Any], base: SeparationRule, allowed_extra: set[str]
+) -> SeparationRule:
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        path = f"{where}.{key}"
+        if key in allowed_extra:
+            continue
+        if key not in _RULE_KEYS:
+            raise ConfigError(f"{path}: unknown key")
+        if key == "check":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{path}: expected true or false, got {value!r}")
+            changes[key] = value
+        elif key.endswith("_factor"):
+            changes[key] = _number(path, value, minimum=1.0)
+        else:
+            changes[key] = _number(path, value)
+    v = {name: getattr(base, name) for name in _RULE_KEYS} | changes
+    # Checked here, before Minima's own checks, to name the table in the message.
+    if not v["warning_s"] <= v["caution_s"] <= v["advisory_s"]:
+        raise ConfigError(
+            f"{where}: warning_s ≤ caution_s ≤ advisory_s is required, got "
+            f"{v['warning_s']:g}, {v['caution_s']:g}, {v['advisory_s']:g}"
+        )
+    if v["caution_factor"] > v["advisory_factor"]:
+        raise ConfigError(f"{where}: caution_factor must not exceed advisory_factor")
+    return replace(base, **changes)
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
+    return value
+
+
+def _name_list(where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: expected a list of source names")
+    return list(value)
+
+
+def parse_config(data: Mapping[str, Any]) -> Config:
+    """Validate parsed TOML and build a ``Config``; raises ``ConfigError``."""
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(f"{key}: unknown section")
+
+    sep = _table("separation", data.get("separation", {}))
+    default_rule = _rule("separation", sep, SeparationRule(), _SEPARATION_EXTRA)
+    hold_s = _number("separation.hold_s", sep.get("hold_s", 5.0), positive=False, minimum=0.0)
+    stale_s = _number("separation.stale_s", sep.get("stale_s", 5.0))
+
+    groups: dict[str, str] = {}
+    for gname, members in _table("groups", data.get("groups", {})).items():
+        if gname == DEFAULT_GROUP:
+            raise ConfigError(f"groups.{gname}: the name is reserved for ungrouped sources")
+        for src in _name_list(f"groups.{gname}", members):
+            if src in groups:
+                raise ConfigError(f"groups.{gname}: source {src!r} is already in group {groups[src]!r}")
+            groups[src] = gname
+
+    aliases: dict[str, str] = {}
+    for alias, target in _table("aliases", data.get("aliases", {})).items():
+        if not isinstance(target, str) or not target:
+            raise ConfigError(f"aliases.{alias}: expected a source name")
+        aliases[alias] = target
+
+    known_groups = set(groups.values()) | {DEFAULT_GROUP}
+    pair_rules: dict[frozenset[str], SeparationRule] = {}
+    pairs = data.get("pairs", [])
+    if not isinstance(pairs, list):
+        raise ConfigError("pairs: expected an array of tables ([[pairs]])")
+    for i, entry in enumerate(pairs):
+        where = f"pairs[{i}]"
+        entry = _table(where, entry)
+        gs = entry.get("groups")
+        if not isinstance(gs, list) or len(gs) != 2 or not all(isinstance(g, str) for g in gs):
+            raise ConfigError(f"{where}.groups: expected two group names")
+        for g in gs:
+            if g not in known_groups:
+                raise ConfigError(f"{where}.groups: unknown group {g!r}")
+        pair_key = frozenset(gs)
+        if pair_key in pair_rules:
+            raise ConfigError(f"{where}.groups: pair {gs[0]}/{gs[1]} is configured twice")
+        pair_rules[pair_key] = _rule(where, entry, default_rule, {"groups"})
+
+    ing = _table("ingest", data.get("ingest", {}))
+    for key in ing:
+        if key not in ("require_checksum", "max_line"):
+            raise ConfigError(f"ingest.{key}: unknown key")
+    req = ing.get("require_checksum", True)
+    if not isinstance(req, bool):
+        raise ConfigError(f"ingest.require_checksum: expected true or false, got {req!r}")
+    max_line = ing.get("max_line", 512)
+    if isinstance(max_line, bool) or not isinstance(max_line, int) or not 82 <= max_line <= 65536:
+        raise ConfigError(f"ingest.max_line: expected a whole number from 82 to 65536, got {max_line!r}")
+
+    return Config(
+        default_rule=default_rule,
+        hold_s=hold_s,
+        stale_s=stale_s,
+        groups=groups,
+        aliases=aliases,
+        pair_rules=pair_rules,
+        ingest=IngestOptions(require_checksum=req, max_line=max_line),
+        raw=data,
+    )

@@ -1,0 +1,262 @@
+"""The types every stage shares, in one place: source → parse → track → separation → alert.
+
+Fix (ingest), TrackState (tracks), Minima (policy), PairStatus and Threat (the
+monitor), SourceStats (ingest counters) and Event (what changed). Plain
+dataclasses, so every stage is a pure function of what it is handed; a stage
+imports its types from here, never from the stage that produces them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from enum import IntEnum
+from typing import Any
+
+
+class Level(IntEnum):
+    """Alert level of a pair, as sent to the boards."""
+
+    NONE = 0
+    ADVISORY = 1
+    CAUTION = 2
+    WARNING = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One position epoch of one source, assembled from the sentences of one UTC time.
+
+    ``alt_m`` is the ellipsoid height (MSL + geoid separation); None for a 2D fix.
+    ``sog_mps``/``cog_deg`` are None when the receiver did not send them.
+    ``t`` is the fix time (unix seconds, UTC); ``rx_t`` the time it was received
+    (TAG block ``c:`` or the host clock), None when unknown.
+    """
+
+    source: str
+    t: float
+    lat: float
+    lon: float
+    alt_m: float | None
+    sog_mps: float | None
+    cog_deg: float | None
+    quality: int
+    hdop: float | None
+    sats: int | None
+    rx_t: float | None = None
+
+
+class _FixBuilder:
+    """A mutable twin of :class:`Fix`: the same slots, in the same order, on ``object``.
+
+    Only :func:`new_fix` uses it, to fill the slots with plain attribute stores and then
+    hand the object its real class.
+    """
+
+    __slots__ = Fix.__slots__
+    source: str
+    t: float
+    lat: float
+    lon: float
+    alt_m: float | None
+    sog_mps: float | None
+    cog_deg: float | None
+    quality: int
+    hdop: float | None
+    sats: int | None
+    rx_t: float | None
+
+
+def new_fix(
+    source: str,
+    t: float,
+    lat: float,
+    lon: float,
+    alt_m: float | None,
+    sog_mps: float | None,
+    cog_deg: float | None,
+    quality: int,
+    hdop: float | None,
+    sats: int | None,
+    rx_t: float | None,
+) -> Fix:
+    """``Fix(source, t, ...)``, all fields positional, about 7x faster.
+
+    The ingest builds one Fix per epoch of every source; the frozen dataclass's
+    ``__init__`` makes one ``object.__setattr__`` call per field, which was a tenth of
+    epoch assembly.  Here the slots are filled on a :class:`_FixBuilder` and the object
+    then becomes a Fix (``__class__`` assignment between classes of identical slot
+    layout): the result is a Fix in every respect, frozen, equal and hashing like one
+    built by ``Fix(...)``.  No validation happens in either.
+    """
+    f = _FixBuilder()
+    f.source = source
+    f.t = t
+    f.lat = lat
+    f.lon = lon
+    f.alt_m = alt_m
+    f.sog_mps = sog_mps
+    f.cog_deg = cog_deg
+    f.quality = quality
+    f.hdop = hdop
+    f.sats = sats
+    f.rx_t = rx_t
+    f.__class__ = Fix  # type: ignore[assignment]
+    return f  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackState:
+    """A source's best estimate at time ``t``: what the separation core consumes.
+
+    Velocity is in the local east/north/up frame at the position, in m/s; it is
+    zero when the measured speed is below the fix's noise floor.
+    """
+
+    source: str
+    t: float
+    lat: float
+    lon: float
+    alt_m: float | None
+    ve: float
+    vn: float
+    vu: float
+    quality: int
+    hdop: float | None
+    age_s: float
+    lost: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Minima:
+    """Separation minima and alert look-ahead times of one pair class.
+
+    Below ``horizontal_m`` AND ``vertical_m`` → warning; below the minima times
+    ``caution_factor`` (both axes) → caution; times ``advisory_factor`` → advisory.
+    A predicted violation of the minima within ``warning_s``/``caution_s``/
+    ``advisory_s`` seconds raises the same levels.
+    """
+
+    horizontal_m: float = 3000.0
+    vertical_m: float = 300.0
+    warning_s: float = 8.0
+    caution_s: float = 12.0
+    advisory_s: float = 18.0
+    caution_factor: float = 1.5
+    advisory_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not (self.horizontal_m >= 0 and self.vertical_m >= 0):
+            raise ValueError("minima must be >= 0")
+        if not (0 <= self.warning_s <= self.caution_s <= self.advisory_s):
+            raise ValueError("need 0 <= warning_s <= caution_s <= advisory_s")
+        if not (1.0 <= self.caution_factor <= self.advisory_factor):
+            raise ValueError("need 1 <= caution_factor <= advisory_factor")
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """Counters of one source.
+
+    ``lines``: lines attributed to the source; ``rejected``: by :class:`Reject` reason
+    (``checksum``, ``framing``, ``overlong``, ``unparsable``, ``no_fix``);
+    ``ignored``: types we do not use; ``proprietary``: checksum-valid ``$PSEP`` lines
+    handed on; ``used``: sentences merged into an epoch; ``unused``: valid sentences
+    for an epoch already emitted (late or duplicate); ``fixes``: fixes emitted;
+    ``epochs_dropped``: epochs without a fix, by reason (``no_fix``, ``no_date``,
+    ``duplicate_time``); ``callback_errors``: exceptions raised by ``on_proprietary``.
+    """
+
+    lines: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    ignored: int = 0
+    proprietary: int = 0
+    used: int = 0
+    unused: int = 0
+    fixes: int = 0
+    epochs_dropped: Counter[str] = field(default_factory=Counter)
+    callback_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PairStatus:
+    """What is known about one configured pair right now (names sorted: a < b)."""
+
+    a: str
+    b: str
+    t: float = math.nan
+    level: Level = Level.NONE
+    raw_level: Level = Level.NONE
+    range_m: float = math.nan
+    vertical_m: float = math.nan
+    bearing_deg: float = math.nan  # from a to b
+    tcpa_s: float | None = None
+    cpa_m: float = math.nan
+    lost: bool = False
+    min_range_m: float = math.inf
+    max_level: Level = Level.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Threat:
+    """The most urgent pair a source is part of, seen from that source.
+
+    ``own_unknown``: the host has no current position for ``source`` itself (never
+    acquired, or lost). ``traffic_lost``: a counterpart near enough to matter (an
+    alerting pair, or within the advisory ring) is lost. Either means the board
+    must not look clear, whatever ``level`` says.
+    """
+
+    level: Level
+    other: str | None
+    bearing_deg: float
+    range_m: float
+    lost: bool
+    own_unknown: bool = False
+    traffic_lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change: a pair's alert level (``type="level"``) or a track's standing.
+
+    For track events (``acquired``, ``lost``, ``regained``), link events
+    (``port_up``, ``port_down``) and board events (``board``, ``board_silent``,
+    ``board_acking``) ``a`` is the source, ``b`` is None and ``detail`` says more.
+    ``tcpa_s`` is None when the pair is diverging.
+    """
+
+    t: float
+    type: str
+    a: str
+    b: str | None = None
+    level: int | None = None
+    prev_level: int | None = None
+    range_m: float | None = None
+    vertical_m: float | None = None
+    bearing_deg: float | None = None
+    tcpa_s: float | None = None
+    cpa_m: float | None = None
+    lost: bool = False
+    detail: str | None = None
+
+    def to_json(self) -> str:
+        """One compact JSON object, floats rounded to what the sensors can resolve."""
+        d: dict[str, Any] = {}
+        for k in _FIELDS:  # not dataclasses.asdict: it deep-copies every value, on the alert path
+            v = getattr(self, k)
+            if isinstance(v, float):
+                v = None if not math.isfinite(v) else round(v, 3 if k == "t" else 1)
+            d[k] = v
+        return json.dumps(d, separators=(",", ":"))
+
+
+_FIELDS = tuple(f.name for f in fields(Event))
+
+
+def event_from_json(line: str) -> Event:
+    """Parse one JSONL line written by ``Event.to_json``."""
+    d = json.loads(line)
+    return Event(**{k: d.get(k) for k in Event.__slots__ if k in d})

@@ -1,0 +1,625 @@
+"""The monitor: fixes in, events out. Ties tracker, separation core and hysteresis together.
+
+Pure and clock-free: the caller says what time it is, so the offline ``analyze``
+and the live daemon run exactly the same code.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sepmon.core.config import Config, SeparationRule
+from sepmon.core.model import Event, Fix, Level, PairStatus, Threat, TrackState
+from sepmon.core.separation import PairResult, TrackArrays, evaluate_pairs, minima_keywords
+from sepmon.core.track import M_PER_DEG as _M_PER_DEG
+from sepmon.core.track import Track, Tracker, TrackEvent
+
+_COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
+_LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
+
+
+def _track_event(e: TrackEvent) -> Event:
+    return Event(t=e.t, type=str(e.type), a=e.source)
+
+
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """Every checked pair of the current tracks as index columns, in (i, j) order, i < j.
+
+    Rebuilt only when a track appears (rows are the sorted source names), so an
+    evaluation selects its pairs with two numpy gathers instead of a Python loop
+    over pairs and a rule lookup per pair.
+    """
+
+    ia: npt.NDArray[np.intp]
+    ib: npt.NDArray[np.intp]
+    pid: npt.NDArray[np.intp]  # row in the pair table
+    minima: dict[str, Any]  # evaluate_pairs keywords: scalars, or one value per pair
+    per_pair: bool  # minima are per-pair arrays (several pair classes)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class _Snapshot:
+    """An evaluation queued at clock ``now``: the track data then, and the rows whose pairs to evaluate."""
+
+    now: float
+    layout: _Layout
+    data: npt.NDArray[np.float64]  # a copy of Monitor._data
+    rows: npt.NDArray[np.bool_] | None  # None: every pair
+
+
+def _join_minima(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, Any]:
+    """Minima of several snapshots' pairs, end to end: scalars when they all agree."""
+    used = [(m, c) for m, c in zip(parts, counts, strict=True) if c]
+    first = used[0][0]
+    if all(m is first for m, _ in used) and not any(isinstance(v, np.ndarray) for v in first.values()):
+        return first
+    return {
+        kw: np.concatenate([np.broadcast_to(np.asarray(m[kw], dtype=np.float64), (c,)) for m, c in used])
+        for kw in first
+    }
+
+
+_STACKED: dict[tuple[int, ...], tuple[str, ...]] = {}
+
+
+def _stacked_names(sizes: list[int]) -> tuple[str, ...]:
+    """Distinct row names for several snapshots' columns side by side (cached by their sizes).
+
+    ``TrackArrays`` wants one name per row; rows here are positions, not sources.
+    """
+    key = tuple(sizes)
+    names = _STACKED.get(key)
+    if names is None:
+        names = tuple(f"{k}:{i}" for k, n in enumerate(sizes) for i in range(n))
+        if len(_STACKED) >= 64:
+            _STACKED.clear()
+        _STACKED[key] = names
+    return names
+
+
+_LEVELS = np.arange(4, dtype=np.int8)  # a column per level, for held_end rows
+
+
+class _PairTable:
+    """Every pair's state as numpy columns, one row per pair id.
+
+    The hysteresis here is ``sepmon.core.alerting.AlertHysteresis``'s rule, vectorised
+    (a per-pair Python object was most of the cost of an evaluation): a raw level
+    holds until the next report, and the shown level is the highest raw level in
+    effect during ``[t - hold_s, t]``. ``held_end[p, L]`` is when pair ``p``'s raw
+    level last dropped below ``L``; level ``L`` is still shown while
+    ``t - held_end < hold_s``. Tested against ``AlertHysteresis``.
+    """
+
+    t: npt.NDArray[np.float64]
+    range_m: npt.NDArray[np.float64]
+    vertical_m: npt.NDArray[np.float64]
+    bearing_deg: npt.NDArray[np.float64]
+    tcpa_s: npt.NDArray[np.float64]
+    cpa_m: npt.NDArray[np.float64]
+    min_range_m: npt.NDArray[np.float64]
+    held_end: npt.NDArray[np.float64]
+    last_drop: npt.NDArray[np.float64]  # the latest of each pair's held_end
+    level: npt.NDArray[np.int8]
+    raw_level: npt.NDArray[np.int8]
+    max_level: npt.NDArray[np.int8]
+    lost: npt.NDArray[np.bool_]
+
+    def __init__(self, hold_s: float) -> None:
+        self.hold_s = hold_s
+        self.keys: list[tuple[str, str]] = []
+        self.ids: dict[tuple[str, str], int] = {}
+        self._alloc(64)
+
+    def _alloc(self, cap: int) -> None:
+        def grow(name: str, fill: float | bool, dtype: type[np.generic], shape: tuple[int, ...] = ()) -> None:
+            new = np.full((cap, *shape), fill, dtype=dtype)
+            old = getattr(self, name, None)
+            if old is not None:
+                new[: len(old)] = old
+            setattr(self, name, new)
+
+        for name in ("t", "range_m", "vertical_m", "bearing_deg", "tcpa_s", "cpa_m"):
+            grow(name, math.nan, np.float64)
+        grow("min_range_m", math.inf, np.float64)
+        grow("level", 0, np.int8)
+        grow("raw_level", 0, np.int8)
+        grow("max_level", 0, np.int8)
+        grow("lost", False, np.bool_)
+        grow("held_end", -math.inf, np.float64, (4,))
+        grow("last_drop", -math.inf, np.float64)
+        self.cap = cap
+
+    def ids_of(self, keys: list[tuple[str, str]]) -> npt.NDArray[np.intp]:
+        """Pair ids of ``keys``, new pairs added."""
+        ids = self.ids
+        out = np.empty(len(keys), dtype=np.intp)
+        for k, key in enumerate(keys):
+            pid = ids.get(key)
+            if pid is None:
+                pid = ids[key] = len(self.keys)
+                self.keys.append(key)
+                if pid >= self.cap:
+                    self._alloc(self.cap * 2)
+            out[k] = pid
+        return out
+
+    def hysteresis(
+        self, pid: npt.NDArray[np.intp], raw: npt.NDArray[np.int8], t: float
+    ) -> npt.NDArray[np.int8]:
+        """Take raw levels of pairs ``pid`` at time ``t``; return the levels to show."""
+        prev = self.raw_level[pid]
+        for lv in (1, 2, 3):
+            dropped = pid[(prev >= lv) & (raw < lv)]
+            self.held_end[dropped, lv] = t
+            self.last_drop[dropped] = t
+        self.raw_level[pid] = raw
+        shown = raw.copy()
+        held = (t - self.held_end[pid]) < self.hold_s
+        for lv in (1, 2, 3):
+            shown[held[:, lv] & (shown < lv)] = lv
+        return shown
+
+    def status(self, pid: int) -> PairStatus:
+        """One pair as a ``PairStatus``."""
+        tcpa = float(self.tcpa_s[pid])
+        return PairStatus(
+            *self.keys[pid],
+            t=float(self.t[pid]),
+            level=Level(int(self.level[pid])),
+            raw_level=Level(int(self.raw_level[pid])),
+            range_m=float(self.range_m[pid]),
+            vertical_m=float(self.vertical_m[pid]),
+            bearing_deg=float(self.bearing_deg[pid]),
+            tcpa_s=tcpa if math.isfinite(tcpa) else None,
+            cpa_m=float(self.cpa_m[pid]),
+            lost=bool(self.lost[pid]),
+            min_range_m=float(self.min_range_m[pid]),
+            max_level=Level(int(self.max_level[pid])),
+        )
+
+
+class Monitor:
+    """Fixes in (any order of sources), events out; holds every pair's status."""
+
+    def __init__(self, config: Config, *, defer: bool = False) -> None:
+        self.config = config
+        # defer: calls queue their evaluations and return no events; flush() runs them
+        # all in one numpy pass and returns the events. For offline runs (analyze).
+        self.defer = defer
+        self._queue: list[list[Event] | _Snapshot] = []
+        self.tracker = Tracker(config.stale_s)
+        self._table = _PairTable(config.hold_s)
+        self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
+        self._by_source: dict[str, list[tuple[str, str]]] = {}
+        self._ids_cache: dict[str, npt.NDArray[np.intp]] = {}
+        self.now = -math.inf
+        # Rule of each pair of sources seen so far (the config does not change under us).
+        self._rules: dict[tuple[str, str], SeparationRule] = {}
+        self._dirty: set[str] = set()  # sources with a fix not yet evaluated
+        # Every track's latest data as columns (one row per column, one column per
+        # track, sorted by name so pairs come out as (a, b) with a < b): an evaluation
+        # slices them instead of building a TrackState object per track.
+        self._names: list[str] = []
+        self._row: dict[str, int] = {}
+        self._data = np.zeros((len(_COLUMNS), 0), dtype=np.float64)
+        self._layout: _Layout | None = None  # pairs of the current rows; None: rebuild
+
+    def _rule(self, a: str, b: str) -> SeparationRule:
+        rule = self._rules.get((a, b))
+        if rule is None:
+            rule = self._rules[(a, b)] = self.config.rule_for(a, b)
+        return rule
+
+    def on_fix(self, fix: Fix, evaluate: bool = True) -> list[Event]:
+        """Take one fix and (unless ``evaluate`` is False) re-evaluate the pairs its source is part of.
+
+        Callers holding several fixes at once (a chunk read from a port, a batch of a
+        recording) pass ``evaluate=False`` and call :meth:`evaluate` after the last:
+        the pairs are then evaluated once for all of them.
+        """
+        source = fix.source
+        if self.config.aliases:
+            source = self.config.canonical(source)
+            if source != fix.source:
+                fix = replace(fix, source=source)
+        clock = fix.rx_t if fix.rx_t is not None else fix.t  # clock_time(fix), inline: once per fix
+        if clock > self.now:
+            self.now = clock
+        accepted, tevents = self.tracker.update(fix)
+        self._queue_track_events(tevents)
+        if accepted:
+            self._store(self.tracker.tracks[source])
+            self._dirty.add(source)
+            if evaluate:
+                self._snapshot(self._take_dirty())
+        return self._results()
+
+    def evaluate(self) -> list[Event]:
+        """Evaluate the pairs of every source that has a new fix since the last evaluation."""
+        if self._dirty:
+            self._snapshot(self._take_dirty())
+        return self._results()
+
+    def check(self, now: float) -> list[Event]:
+        """Advance the clock and mark stale tracks lost; only their pairs are re-evaluated.
+
+        Cheap enough for every few hundred milliseconds; :meth:`tick` (all pairs,
+        so held levels decay) is for once a second.
+        """
+        tevents = self._advance(now)
+        self._dirty.update(e.source for e in tevents)
+        if self._dirty:
+            self._snapshot(self._take_dirty())
+        return self._results()
+
+    def tick(self, now: float) -> list[Event]:
+        """Advance the clock: mark stale tracks lost and let levels decay after their hold."""
+        self._advance(now)
+        self._dirty.clear()
+        self._snapshot(None)
+        return self._results()
+
+    def flush(self) -> list[Event]:
+        """Run every queued evaluation and return all events since the last call, in order.
+
+        Only needed with ``defer=True``; otherwise every call returns its own events.
+        """
+        queue, self._queue = self._queue, []
+        snaps = [item for item in queue if isinstance(item, _Snapshot)]
+        if not snaps:
+            return [ev for item in queue if not isinstance(item, _Snapshot) for ev in item]
+        per_snap = iter(self._evaluate_snapshots(snaps))
+        out: list[Event] = []
+        for item in queue:
+            out.extend(next(per_snap) if isinstance(item, _Snapshot) else item)
+        return out
+
+    def _advance(self, now: float) -> list[TrackEvent]:
+        """Move the clock to ``now`` and mark stale tracks lost; their events are queued."""
+        self.now = max(self.now, now)
+        tevents = self.tracker.check(self.now)
+        self._queue_track_events(tevents)
+        return tevents
+
+    def _queue_track_events(self, tevents: Sequence[TrackEvent]) -> None:
+        if tevents:
+            self._queue.append([_track_event(e) for e in tevents])
+
+    def _results(self) -> list[Event]:
+        return [] if self.defer else self.flush()
+
+    def _take_dirty(self) -> npt.NDArray[np.bool_]:
+        """Rows of the sources with news since the last evaluation (and forget them)."""
+        rows = np.zeros(len(self._names), dtype=np.bool_)
+        row = self._row
+        rows[[row[s] for s in self._dirty if s in row]] = True
+        self._dirty.clear()
+        return rows
+
+    def _snapshot(self, rows: npt.NDArray[np.bool_] | None) -> None:
+        """Queue an evaluation at the current clock of the pairs touching ``rows`` (None: all)."""
+        if not self._names:
+            return
+        lay = self._layout
+        if lay is None:
+            lay = self._layout = self._build_layout()
+        self._queue.append(_Snapshot(self.now, lay, self._data.copy(), rows))
+
+    def _store(self, track: Track) -> None:
+        """Write a track's latest fix and motion into its column of the data."""
+        fix = track.last
+        assert fix is not None
+        name = track.source
+        k = self._row.get(name)
+        if k is None:
+            k = self._insert(name)
+        nan = math.nan
+        self._data[:, k] = (
+            fix.lat,
+            fix.lon,
+            nan if fix.alt_m is None else fix.alt_m,
+            track.ve,
+            track.vn,
+            track.vu,
+            nan if fix.hdop is None else fix.hdop,
+            fix.quality,
+            track.last_clock,
+        )
+
+    def _insert(self, name: str) -> int:
+        """A new track: give it its sorted column; the pair layout is rebuilt on next use."""
+        k = bisect.bisect_left(self._names, name)
+        self._names.insert(k, name)
+        self._row = {n: i for i, n in enumerate(self._names)}
+        self._data = np.insert(self._data, k, 0.0, axis=1)
+        self._layout = None
+        return k
+
+    def _arrays(
+        self, data: npt.NDArray[np.float64], now: float | npt.NDArray[np.float64], source: tuple[str, ...]
+    ) -> TrackArrays:
+        """Tracks of ``data`` (columns as ``_data``) at ``now``, dead-reckoned by at most
+        ``stale_s`` (as ``Track.state`` does); ``now`` may differ per column."""
+        lat0, lon0, ve, vn, vu, clock = data[_LAT], data[_LON], data[_VE], data[_VN], data[_VU], data[_CLOCK]
+        age = np.maximum(now - clock, 0.0)
+        dt = np.minimum(age, self.config.stale_s)
+        cos_lat = np.maximum(np.cos(np.radians(lat0)), 1e-6)
+        lon = lon0 + ve * dt / (_M_PER_DEG * cos_lat)
+        return TrackArrays(
+            source=source,
+            lat=lat0 + vn * dt / _M_PER_DEG,
+            lon=(lon + 180.0) % 360.0 - 180.0,
+            alt=data[_ALT] + vu * dt,
+            ve=ve,
+            vn=vn,
+            vu=vu,
+            hdop=data[_HDOP],
+            quality=data[_QUALITY].astype(np.int64),
+            age_s=age,
+            lost=age > self.config.stale_s,
+        )
+
+    def _build_layout(self) -> _Layout:
+        """Every checked pair of the current rows, their pair-table ids and minima.
+
+        The rule of a pair depends only on the groups of its two sources, so rules are
+        looked up once per pair of groups and spread over the pairs with numpy.
+        """
+        names = self._names
+        n = len(names)
+        group_of = self.config.group_of
+        groups = [group_of(name) for name in names]
+        group_ids: dict[str, int] = {}
+        member: list[str] = []  # one source of each group, to ask the config with
+        gidx = np.empty(n, dtype=np.intp)
+        for k, (name, g) in enumerate(zip(names, groups, strict=True)):
+            if g not in group_ids:
+                group_ids[g] = len(member)
+                member.append(name)
+            gidx[k] = group_ids[g]
+        rules: list[SeparationRule] = []
+        rule_ids: dict[SeparationRule, int] = {}
+        table = np.empty((len(member), len(member)), dtype=np.intp)
+        for g1, a in enumerate(member):
+            for g2, b in enumerate(member):
+                rule = self._rule(a, b) if a < b else self._rule(b, a)
+                r = rule_ids.get(rule)
+                if r is None:
+                    r = rule_ids[rule] = len(rules)
+                    rules.append(rule)
+                table[g1, g2] = r
+        ia, ib = np.triu_indices(n, 1)
+        rid = table[gidx[ia], gidx[ib]]
+        if not all(r.check for r in rules):
+            keep = np.array([r.check for r in rules], dtype=np.bool_)[rid]
+            ia, ib, rid = ia[keep], ib[keep], rid[keep]
+        ia = ia.astype(np.intp)
+        ib = ib.astype(np.intp)
+        used = np.unique(rid)
+        per_pair = used.size > 1
+        minima: dict[str, Any]
+        if per_pair:
+            per_rule = [minima_keywords(r) for r in rules]
+            minima = {kw: np.array([m[kw] for m in per_rule])[rid] for kw in per_rule[0]}
+        elif used.size:
+            minima = minima_keywords(rules[int(used[0])])
+        else:
+            minima = {}
+        return _Layout(ia, ib, self._pair_ids(ia, ib), minima, per_pair)
+
+    def _pair_ids(self, ia: npt.NDArray[np.intp], ib: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """Pair-table ids of the index pairs; new pairs are added and indexed by source."""
+        names = self._names
+        tab = self._table
+        n_before = len(tab.keys)
+        pid = tab.ids_of([(names[i], names[j]) for i, j in zip(ia.tolist(), ib.tolist(), strict=True)])
+        for key in tab.keys[n_before:]:  # new pairs: index them by source for threat_for
+            self._by_source.setdefault(key[0], []).append(key)
+            self._by_source.setdefault(key[1], []).append(key)
+        return pid
+
+    def _evaluate_snapshots(self, snaps: list[_Snapshot]) -> list[list[Event]]:
+        """Evaluate queued snapshots in one numpy pass; the level events of each, in order.
+
+        The geometry of every (snapshot, pair) entry is independent, so all of them go
+        through ``evaluate_pairs`` at once: its cost is mostly per call, not per pair.
+        Hysteresis is sequential, but a pair whose raw level stays the level it shows
+        (clear, nearly all pairs nearly always; or a steady alert) keeps it without
+        hysteresis: only the other pairs are stepped through snapshot by snapshot.
+        """
+        ias, ibs, pids, sizes, counts, minima_parts = [], [], [], [], [], []
+        offset = 0
+        for s in snaps:
+            lay = s.layout
+            ia, ib, pid, minima = lay.ia, lay.ib, lay.pid, lay.minima
+            if s.rows is not None:
+                sel = np.flatnonzero(s.rows[ia] | s.rows[ib])
+                if sel.size < ia.size:
+                    ia, ib, pid = ia[sel], ib[sel], pid[sel]
+                    if lay.per_pair:
+                        minima = {k: v[sel] for k, v in minima.items()}
+            n = s.data.shape[1]
+            ias.append(ia + offset if offset else ia)
+            ibs.append(ib + offset if offset else ib)
+            pids.append(pid)
+            minima_parts.append(minima)
+            sizes.append(n)
+            counts.append(ia.size)
+            offset += n
+        if not sum(counts):
+            return [[] for _ in snaps]
+        nows = np.array([s.now for s in snaps])
+        if len(snaps) == 1:
+            ia, ib, pid, minima = ias[0], ibs[0], pids[0], minima_parts[0]
+            tracks = self._arrays(snaps[0].data, snaps[0].now, tuple(self._names))
+        else:
+            ia, ib, pid = np.concatenate(ias), np.concatenate(ibs), np.concatenate(pids)
+            minima = _join_minima(minima_parts, counts)
+            data = np.concatenate([s.data for s in snaps], axis=1)
+            tracks = self._arrays(data, np.repeat(nows, sizes), _stacked_names(sizes))
+        res = evaluate_pairs(tracks, ia, ib, **minima)
+        snap = np.repeat(np.arange(len(snaps)), counts)  # snapshot of each entry
+        tab = self._table
+        # The latest figures of each pair: its last entry.
+        last: slice | npt.NDArray[np.intp]
+        if len(snaps) == 1:
+            last = slice(None)
+            p_last = pid
+        else:
+            last_of = np.full(tab.cap, -1, dtype=np.intp)
+            np.maximum.at(last_of, pid, np.arange(pid.size))
+            p_last = np.flatnonzero(last_of >= 0)
+            last = last_of[p_last]
+        tab.t[p_last] = nows[snap[last]]
+        tab.lost[p_last] = res.lost[last]
+        tab.range_m[p_last] = res.range_m[last]
+        tab.vertical_m[p_last] = res.vertical_m[last]
+        tab.bearing_deg[p_last] = res.bearing_deg[last]
+        tab.tcpa_s[p_last] = res.tcpa_s[last]
+        tab.cpa_m[p_last] = res.cpa_h_m[last]
+        self._pairs_cache = None
+        # While a side is lost its level is held, never decayed: a lost track is not clear.
+        live = ~res.lost
+        raw = res.level.astype(np.int8)
+        # Steady: the raw level is what the pair already shows and reports, and no higher
+        # level is held at the first snapshot (nor, being older, later). Hysteresis leaves
+        # such an entry as it is; a pair with any other live entry is stepped through.
+        was = tab.raw_level[pid]
+        unsteady = live & ((raw != was) | (tab.level[pid] != was))
+        recent = (nows[0] - tab.last_drop[pid]) < tab.hold_s  # rare: a level dropped within the hold
+        if recent.any():
+            r = np.flatnonzero(recent)
+            held = (nows[0] - tab.held_end[pid[r]]) < tab.hold_s
+            unsteady[r] |= live[r] & (held & (was[r, None] < _LEVELS)).any(axis=1)
+        if unsteady.any():
+            flag = np.zeros(tab.cap, dtype=np.bool_)
+            flag[pid[unsteady]] = True
+            active = flag[pid]
+        else:
+            active = unsteady  # all False
+        steady = live & ~active
+        if steady.any():  # the level stays; only the closest range moves
+            np.minimum.at(tab.min_range_m, pid[steady], res.range_m[steady])
+        out: list[list[Event]] = [[] for _ in snaps]
+        if not active.any():
+            return out
+        act = np.flatnonzero(active)
+        bounds = np.searchsorted(snap[act], np.arange(len(snaps) + 1))
+        for k in range(len(snaps)):
+            e = act[bounds[k] : bounds[k + 1]]
+            if not e.size:
+                continue
+            now = float(nows[k])
+            p = pid[e]
+            prev = tab.level[p]  # fancy indexing: a copy
+            lv = live[e]
+            lp = p[lv]
+            if lp.size:
+                shown = tab.hysteresis(lp, raw[e][lv], now)
+                tab.level[lp] = shown
+                tab.min_range_m[lp] = np.minimum(tab.min_range_m[lp], res.range_m[e][lv])
+                tab.max_level[lp] = np.maximum(tab.max_level[lp], shown)
+            changed = np.flatnonzero(tab.level[p] != prev)
+            out[k] = [self._level_event(res, int(e[c]), int(p[c]), now, int(prev[c])) for c in changed]
+        return out
+
+    def _level_event(self, res: PairResult, k: int, pid: int, now: float, prev: int) -> Event:
+        """The ``level`` event of entry ``k`` of ``res`` (pair ``pid``), whose level was ``prev``."""
+        tab = self._table
+        a, b = tab.keys[pid]
+        tcpa = float(res.tcpa_s[k])
+        return Event(
+            t=now,
+            type="level",
+            a=a,
+            b=b,
+            level=int(tab.level[pid]),
+            prev_level=prev,
+            range_m=float(res.range_m[k]),
+            vertical_m=float(res.vertical_m[k]),
+            bearing_deg=float(res.bearing_deg[k]),
+            tcpa_s=tcpa if math.isfinite(tcpa) else None,
+            cpa_m=float(res.cpa_h_m[k]),
+            lost=bool(res.lost[k]),
+        )
+
+    @property
+    def pairs(self) -> dict[tuple[str, str], PairStatus]:
+        """Every evaluated pair's status (a snapshot, rebuilt after each evaluation)."""
+        if self._pairs_cache is None:
+            tab = self._table
+            self._pairs_cache = {key: tab.status(pid) for pid, key in enumerate(tab.keys)}
+        return self._pairs_cache
+
+    def threat_for(self, source: str) -> Threat:
+        """The highest-level pair that ``source`` is part of (ties: the nearer).
+
+        Read straight from the pair columns: it runs for every board on every
+        alert, so it must not build a ``PairStatus`` per pair.
+        """
+        tab = self._table
+        idx = self._source_ids(source)
+        best: Threat | None = None
+        traffic_lost = False
+        if idx.size:
+            level, rng = tab.level[idx], tab.range_m[idx]
+            # Highest level first, then the nearest: one key, one argmax.
+            k = int(np.argmax(level * 1e9 - np.fmin(rng, 1e8)))  # fmin: a NaN range counts as far
+            pid = int(idx[k])
+            a, b = tab.keys[pid]
+            bearing = float(tab.bearing_deg[pid])
+            best = Threat(
+                Level(int(level[k])),
+                b if source == a else a,
+                bearing if source == a else (bearing + 180.0) % 360.0,
+                float(rng[k]),
+                bool(tab.lost[pid]),
+            )
+            lost = tab.lost[idx]
+            if lost.any():  # rare: only pairs with a lost side
+                for m in np.flatnonzero(lost).tolist():
+                    a, b = tab.keys[int(idx[m])]
+                    other = b if source == a else a
+                    if self._other_lost(other) and self._matters(a, b, int(level[m]), float(rng[m])):
+                        traffic_lost = True
+                        break
+        track = self.tracker.tracks.get(self.config.canonical(source))
+        own_unknown = track is None or track.lost or track.last is None
+        if best is None:
+            return Threat(Level.NONE, None, math.nan, math.nan, False, own_unknown, traffic_lost)
+        return Threat(
+            best.level, best.other, best.bearing_deg, best.range_m, best.lost, own_unknown, traffic_lost
+        )
+
+    def _source_ids(self, source: str) -> npt.NDArray[np.intp]:
+        """Pair ids of every pair ``source`` is part of (cached until new pairs appear)."""
+        cached = self._ids_cache.get(source)
+        keys = self._by_source.get(source, ())
+        if cached is None or cached.size != len(keys):
+            tab = self._table
+            cached = self._ids_cache[source] = np.array([tab.ids[k] for k in keys], dtype=np.intp)
+        return cached
+
+    def _other_lost(self, other: str) -> bool:
+        track = self.tracker.tracks.get(other)
+        return track is None or track.lost
+
+    def _matters(self, a: str, b: str, level: int, range_m: float) -> bool:
+        """A lost counterpart matters when its pair alerts or it was last seen inside the advisory ring."""
+        if level > Level.NONE:
+            return True
+        rule = self._rule(a, b)
+        return bool(range_m <= rule.horizontal_m * rule.advisory_factor)
+
+    def states(self) -> Iterable[TrackState]:
+        """Current state of every track at the monitor's clock."""
+        return self.tracker.states(self.now)

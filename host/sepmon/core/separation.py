@@ -1,0 +1,776 @@
+"""Separation core: range, bearing, vertical separation, CPA and alert level of track pairs.
+
+Pure numpy, vectorised over all pairs at once. The tracker hands over
+:class:`~sepmon.core.model.TrackState` objects; :meth:`TrackArrays.from_states` turns
+them into columns, :func:`evaluate_pairs` evaluates index pairs into a
+:class:`PairResult` of columns.
+
+Geometry. Horizontal range is the WGS84 surface distance (:mod:`sepmon.core.geo`),
+bearing the initial true bearing from a to b. Relative motion is linear in
+the local east/north/up frame halfway between the two tracks, built from
+ECEF differences; that frame depends only on ``up_a + up_b``, so swapping a
+and b only flips signs and every reported figure except the bearing stays
+bit-identical. The horizontal relative position is the chord's horizontal
+projection rescaled to the surface range, so ``cpa_h_m`` is consistent with
+``range_m``. Horizontal relative velocity comes from each track's (ve, vn)
+only; vertical closure is ``vu_b − vu_a`` along the tracks' own verticals.
+TCPA and the CPA are those of the horizontal motion; ``cpa_v_m`` is the
+vertical separation at that time.
+
+Altitudes are ellipsoid heights; when either is unknown the vertical
+separation is taken as 0 at all times (conservative: the pair is treated as
+co-altitude).
+
+Alert rule (design.md), level = max of:
+  (a) now: range < H and vertical < V → WARNING; range < caution_factor·h_min + m_h
+      and vertical < caution_factor·v_min + m_v → CAUTION; the same with
+      advisory_factor → ADVISORY;
+  (b) predicted: the first time both horizontal and vertical separation are
+      below (H, V) with linear relative motion, ``t_violation_s``, is
+      <= warn_s → WARNING, <= caution_s → CAUTION, <= advisory_s → ADVISORY.
+where H = h_min + m_h and V = v_min + m_v, with m_h / m_v the summed
+uncertainty margins of both tracks (:func:`uncertainty_margin_m`). The
+margins are added, not scaled by the factors: they stand for how far each
+position may be off, which does not grow with the protection volume.
+
+Lost tracks are still evaluated from their last known data (their growing
+``age_s`` widens the margins) and are flagged in ``PairResult.lost``: a lost
+track is never silently reported as clear, callers show it as "lost".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from sepmon.core.geo import (
+    WGS84_A,
+    WGS84_E2,
+    arc_from_chord_rows,
+    bearing_rows,
+    horizontal_rows,
+    mid_frame_rows,
+)
+from sepmon.core.model import Level, Minima, TrackState
+from sepmon.core.spatial import all_pairs
+
+__all__ = [
+    "DEGRADED_MARGIN_M",
+    "FRESH_AGE_S",
+    "HDOP_UNKNOWN",
+    "K95",
+    "UERE_M",
+    "VERTICAL_MARGIN_FACTOR",
+    "PairResult",
+    "TrackArrays",
+    "all_pairs",
+    "evaluate_pairs",
+    "evaluate_with_minima",
+    "minima_keywords",
+    "uncertainty_margin_m",
+    "vertical_margin_m",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+ArrayLike = npt.ArrayLike
+
+# --- uncertainty model ----------------------------------------------------------------
+UERE_M: float = 5.0
+"""User equivalent range error (1σ) of a plain GNSS fix, metres."""
+K95: float = 2.0
+"""Scale from 1σ to ~95 % for the horizontal error (2DRMS)."""
+HDOP_UNKNOWN: float = 10.0
+"""HDOP assumed when the receiver did not send one (or sent 0/NaN)."""
+DEGRADED_MARGIN_M: float = 100.0
+"""Extra horizontal margin when the fix quality is not a real GNSS solution."""
+GOOD_QUALITIES: frozenset[int] = frozenset({1, 2, 3, 4, 5})
+"""GGA qualities that are a real satellite solution (GPS, DGPS, PPS, RTK fixed/float).
+0 invalid, 6 dead reckoning, 7 manual, 8 simulation and anything else are degraded."""
+FRESH_AGE_S: float = 1.0
+"""Fix age that adds no staleness margin: one nominal 1 Hz epoch."""
+VERTICAL_MARGIN_FACTOR: float = 1.5
+"""GNSS vertical error is typically ~1.5× the horizontal one (VDOP ≈ 1.5 HDOP)."""
+
+_GOOD_MIN, _GOOD_MAX = min(GOOD_QUALITIES), max(GOOD_QUALITIES)
+assert frozenset(range(_GOOD_MIN, _GOOD_MAX + 1)) == GOOD_QUALITIES  # a range: two compares test it
+
+# Squared relative speed (m²/s²) below which two tracks are "not moving relative to each other".
+_V2_EPS: float = 1e-12
+# Squared horizontal chord (m²) above which its length and direction are accurate (far
+# from subnormal), so the horizontal relative position can be rescaled to the range.
+_H2_TINY: float = 1e-300
+
+
+def _hdop_fix_term(hdop: ArrayLike, quality: ArrayLike) -> FloatArray:
+    """Horizontal 95 % position error of the fix itself, before staleness."""
+    h = np.asarray(hdop, dtype=np.float64)
+    q = np.asarray(quality)
+    h = np.where(np.isfinite(h) & (h > 0), h, HDOP_UNKNOWN)
+    good = (q >= _GOOD_MIN) & (q <= _GOOD_MAX)
+    return np.asarray(K95 * UERE_M * h + np.where(good, 0.0, DEGRADED_MARGIN_M), dtype=np.float64)
+
+
+def _stale_s(age_s: ArrayLike) -> FloatArray:
+    age = np.asarray(age_s, dtype=np.float64)
+    return np.asarray(np.maximum(age - FRESH_AGE_S, 0.0), dtype=np.float64)
+
+
+def uncertainty_margin_m(
+    hdop: ArrayLike, quality: ArrayLike, age_s: ArrayLike, speed_mps: ArrayLike
+) -> FloatArray:
+    """Horizontal margin (m) by which one track's fix may be off, ~95 %.
+
+    ``margin = K95 · UERE · HDOP  +  DEGRADED · [quality ∉ {1..5}]  +  speed · max(0, age − FRESH)``
+    with K95 = 2, UERE = 5 m, DEGRADED = 100 m, FRESH = 1 s. An unknown,
+    zero or NaN HDOP counts as HDOP = 10 (100 m). Qualities 0 (invalid),
+    6 (dead reckoning), 7 (manual), 8 (simulation) and unknown codes are
+    degraded. The staleness term covers a track that has moved since its fix
+    without being extrapolated (a lost track's age keeps growing, so its
+    margin does too). All inputs broadcast.
+    """
+    speed = np.abs(np.asarray(speed_mps, dtype=np.float64))
+    stale = _stale_s(age_s)
+    drift = speed * stale
+    return np.asarray(_hdop_fix_term(hdop, quality) + drift, dtype=np.float64)
+
+
+def vertical_margin_m(
+    hdop: ArrayLike, quality: ArrayLike, age_s: ArrayLike, vspeed_mps: ArrayLike
+) -> FloatArray:
+    """Vertical margin (m) of one track, ~95 %.
+
+    ``margin_v = 1.5 · (K95 · UERE · HDOP + DEGRADED · [quality ∉ {1..5}])  +  |vu| · max(0, age − FRESH)``
+    i.e. 1.5× the fix part of :func:`uncertainty_margin_m` plus the vertical
+    drift since a stale fix.
+    """
+    vs = np.abs(np.asarray(vspeed_mps, dtype=np.float64))
+    stale = _stale_s(age_s)
+    drift = vs * stale
+    return np.asarray(VERTICAL_MARGIN_FACTOR * _hdop_fix_term(hdop, quality) + drift, dtype=np.float64)
+
+
+def _col(x: ArrayLike, dtype: np.dtype[np.generic]) -> npt.NDArray[np.generic]:
+    if type(x) is np.ndarray and x.dtype is dtype and x.ndim == 1 and x.flags.c_contiguous:
+        return x  # the usual case: already a column, nothing to convert
+    return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
+
+
+_F64, _I64, _BOOL = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)
+
+
+# Rows of TrackArrays._table, the derived per-track data (see evaluate_pairs): ECEF
+# vectors are three rows each. Rows [0, _DIFF) are taken b − a for a pair, rows
+# [_DIFF, _B_ROWS) a + b, and the rows from _B_ROWS on are only needed for track a.
+_POS = slice(0, 3)  # surface ECEF position
+_VEL = slice(3, 6)  # horizontal velocity in ECEF
+_ALT = 6
+_VU = 7
+_DIFF = 8
+_UP = slice(8, 11)  # local up (ellipsoid normal)
+_MARGIN_H = 11
+_MARGIN_V = 12
+_B_ROWS = 13
+_EAST = slice(13, 15)  # local east x, y (its z is 0)
+_NORTH = slice(15, 18)
+_ROWS = 18
+# (−1, 1) per row: east (x, y) = (−sin lon, cos lon).
+_EAST_SIGN = np.array([[-1.0], [1.0]])
+
+
+@dataclass(frozen=True, eq=False)
+class TrackArrays:
+    """Tracks as numpy columns, one row per source.
+
+    ``alt`` and ``hdop`` are NaN when unknown. Velocities are ENU (m/s) at each
+    track's own position. Derived ECEF data (surface position, local frame,
+    velocity in ECEF) is computed once at construction and shared by every pair.
+    """
+
+    source: tuple[str, ...]
+    lat: FloatArray
+    lon: FloatArray
+    alt: FloatArray
+    ve: FloatArray
+    vn: FloatArray
+    vu: FloatArray
+    hdop: FloatArray
+    quality: npt.NDArray[np.int64]
+    age_s: FloatArray
+    lost: BoolArray
+    # Derived per-track data, one row per vector component or scalar (layout: _POS …
+    # _NORTH above), so a pair evaluation gathers everything with one take per side.
+    _table: FloatArray = field(init=False, repr=False)
+    _alt_known: bool = field(init=False, repr=False)  # every pair's altitude difference is finite
+    _any_lost: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise columns in place once
+        if type(self.source) is not tuple:
+            set_(self, "source", tuple(self.source))
+        for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "age_s"):
+            set_(self, name, _col(getattr(self, name), _F64))
+        set_(self, "quality", _col(self.quality, _I64))
+        set_(self, "lost", _col(self.lost, _BOOL))
+        n = len(self.source)
+        for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "age_s", "lost"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"column {name!r} has {getattr(self, name).size} rows, expected {n}")
+        if len(set(self.source)) != n:
+            raise ValueError("duplicate source names: one row per source")
+        lat, lon, ve, vn, vu = self.lat, self.lon, self.ve, self.vn, self.vu
+        must_be_finite = ("lat", "lon", "ve", "vn", "vu", "age_s")
+        if not np.isfinite(np.concatenate([getattr(self, name) for name in must_be_finite])).all():
+            for name in must_be_finite:
+                if not np.all(np.isfinite(getattr(self, name))):
+                    raise ValueError(f"column {name!r} must be finite")
+        if n and float(np.abs(lat).max()) > 90.0:
+            raise ValueError("latitude outside [-90, 90]")
+
+        # Same formulas, in the same order, as geo.geodetic_to_ecef and geo.enu_basis
+        # (so the same bits), sharing the sines and cosines. Horizontal geometry uses
+        # the surface points (height 0).
+        t = np.empty((_ROWS, n))
+        trig = np.empty((2, 2, n))  # [sin, cos] × [lat, lon]
+        rad = np.empty((2, n))
+        np.radians(lat, out=rad[0])
+        np.radians(lon, out=rad[1])
+        np.sin(rad, out=trig[0])
+        np.cos(rad, out=trig[1])
+        sl, cl = trig[0, 0], trig[1, 0]
+        cos_sin_lon = trig[::-1, 1]  # rows (cos lon, sin lon)
+        nrad = sl * WGS84_E2
+        nrad *= sl
+        np.subtract(1.0, nrad, out=nrad)
+        np.sqrt(nrad, out=nrad)
+        np.divide(WGS84_A, nrad, out=nrad)  # prime-vertical radius
+        np.multiply(cos_sin_lon, nrad * cl, out=t[0:2])
+        np.multiply(nrad * (1.0 - WGS84_E2), sl, out=t[2])
+        np.multiply(cos_sin_lon, cl, out=t[8:10])  # up
+        t[10] = sl
+        np.multiply(trig[:, 1], _EAST_SIGN, out=t[_EAST])  # east: (−sin lon, cos lon)
+        np.multiply(cos_sin_lon, -sl, out=t[15:17])  # north
+        t[17] = cl
+        # Horizontal velocity only: vertical rate is handled along each track's own up axis,
+        # so a climb never leaks into the horizontal relative motion of distant pairs.
+        # vel = east·ve + north·vn, east's z being 0.
+        v = t[_EAST] * ve
+        np.add(v, t[15:17] * vn, out=t[3:5])
+        np.add(0.0 * ve, cl * vn, out=t[5])
+        t[_ALT] = self.alt
+        t[_VU] = vu
+        # uncertainty_margin_m and vertical_margin_m on the validated columns, sharing
+        # the fix term (same operations, fewer calls).
+        speed = np.hypot(ve, vn)
+        stale = self.age_s - FRESH_AGE_S
+        np.maximum(stale, 0.0, out=stale)
+        h = self.hdop
+        hdop_ok = h > 0  # and finite: NaN fails both tests
+        hdop_ok &= h < np.inf
+        fix = np.where(hdop_ok, h, HDOP_UNKNOWN)
+        fix *= K95 * UERE_M
+        # Quality outside [_GOOD_MIN, _GOOD_MAX]: one unsigned compare (below wraps to huge).
+        degraded = (self.quality - _GOOD_MIN).view(np.uint64) > _GOOD_MAX - _GOOD_MIN
+        fix += degraded * DEGRADED_MARGIN_M
+        np.add(fix, speed * stale, out=t[_MARGIN_H])
+        np.add(VERTICAL_MARGIN_FACTOR * fix, np.abs(vu) * stale, out=t[_MARGIN_V])
+        set_(self, "_table", t)
+        # Known altitudes whose differences cannot overflow to inf (which a pair treats
+        # as unknown); NaN fails the compares.
+        alt = self.alt
+        set_(self, "_alt_known", n == 0 or bool(alt.max() <= 1e300 and alt.min() >= -1e300))
+        set_(self, "_any_lost", bool(self.lost.any()))
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def margin_h_m(self) -> FloatArray:
+        """Horizontal uncertainty margin of each track (:func:`uncertainty_margin_m`)."""
+        row: FloatArray = self._table[_MARGIN_H]
+        return row
+
+    @property
+    def margin_v_m(self) -> FloatArray:
+        """Vertical uncertainty margin of each track (:func:`vertical_margin_m`)."""
+        row: FloatArray = self._table[_MARGIN_V]
+        return row
+
+    @classmethod
+    def from_states(cls, states: Sequence[TrackState]) -> TrackArrays:
+        """Build the columns from tracker states (None altitude/HDOP become NaN)."""
+        nan = float("nan")
+        return cls(
+            source=tuple(s.source for s in states),
+            lat=np.array([s.lat for s in states], dtype=np.float64),
+            lon=np.array([s.lon for s in states], dtype=np.float64),
+            alt=np.array([nan if s.alt_m is None else s.alt_m for s in states], dtype=np.float64),
+            ve=np.array([s.ve for s in states], dtype=np.float64),
+            vn=np.array([s.vn for s in states], dtype=np.float64),
+            vu=np.array([s.vu for s in states], dtype=np.float64),
+            hdop=np.array([nan if s.hdop is None else s.hdop for s in states], dtype=np.float64),
+            quality=np.array([s.quality for s in states], dtype=np.int64),
+            age_s=np.array([s.age_s for s in states], dtype=np.float64),
+            lost=np.array([s.lost for s in states], dtype=np.bool_),
+        )
+
+    def index(self, source: str) -> int:
+        """Row of a source name."""
+        return self.source.index(source)
+
+
+@dataclass(frozen=True, eq=False)
+class PairResult:
+    """Evaluation of pairs (ia[k], ib[k]), one entry per pair in every column.
+
+    - ``range_m``: horizontal surface range, >= 0.
+    - ``bearing_deg``: initial true bearing from a to b, [0, 360).
+    - ``vertical_m``: |alt_b − alt_a|; 0 when either altitude is unknown.
+    - ``tcpa_s``: time to horizontal closest approach, >= 0; NaN when the
+      tracks are diverging or have no relative motion.
+    - ``cpa_h_m``/``cpa_v_m``: predicted horizontal/vertical separation at CPA;
+      equal to the current values when ``tcpa_s`` is NaN.
+    - ``t_violation_s``: time until horizontal AND vertical separation are both
+      first below the widened minima (``h_min_eff_m``, ``v_min_eff_m``) with
+      linear relative motion; 0 if violated now; NaN if not within the
+      look-ahead horizon (the largest of the three alert times).
+    - ``level``: int8 alert level 0–3 (:class:`~sepmon.core.model.Level`).
+    - ``lost``: either track is lost; ``level`` is then from last known data.
+    - ``h_min_eff_m``/``v_min_eff_m``: minima widened by both tracks' margins.
+    """
+
+    ia: IntArray
+    ib: IntArray
+    range_m: FloatArray
+    bearing_deg: FloatArray
+    vertical_m: FloatArray
+    tcpa_s: FloatArray
+    cpa_h_m: FloatArray
+    cpa_v_m: FloatArray
+    t_violation_s: FloatArray
+    level: npt.NDArray[np.int8]
+    lost: BoolArray
+    h_min_eff_m: FloatArray
+    v_min_eff_m: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.ia.size)
+
+    def levels(self) -> list[Level]:
+        """The level column as :class:`~sepmon.core.model.Level` values."""
+        return [Level(int(x)) for x in self.level]
+
+
+def _per_pair(x: ArrayLike, n: int, name: str) -> float | FloatArray:
+    """A scalar (as a float: it broadcasts for free) or one value per pair."""
+    if type(x) is float or type(x) is int:  # the usual case, cheap to check
+        v = float(x)
+    else:
+        a = np.asarray(x, dtype=np.float64)
+        if a.ndim != 0:
+            if a.ndim > 1 or (a.shape != (n,) and a.shape != (1,)):
+                raise ValueError(f"{name} must be a scalar or have one value per pair ({n})")
+            if not np.all(np.isfinite(a)) or np.any(a < 0):
+                raise ValueError(f"{name} must be finite and >= 0")
+            return a
+        v = float(a)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be finite and >= 0")
+    return v
+
+
+def _indices(x: ArrayLike) -> IntArray:
+    if type(x) is np.ndarray and x.dtype == np.intp and x.ndim == 1:
+        return x
+    return np.asarray(x, dtype=np.intp).ravel()
+
+
+def _interval_below(
+    p2: FloatArray, pv: FloatArray, v2: FloatArray, limit: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Open time interval where |p + v t| < limit for 2-D linear motion.
+
+    Takes |p|², p·v and |v|². Returns (t_lo, t_hi); empty intervals have
+    t_lo >= t_hi. Without relative motion the interval is everything or nothing.
+    Divisions by 0 are expected (the caller ignores them in np.errstate).
+    """
+    lim2 = limit * limit
+    disc = p2 - lim2
+    disc *= v2
+    np.subtract(pv * pv, disc, out=disc)  # (p·v)² − |v|² (|p|² − limit²)
+    sq = np.maximum(disc, 0.0)
+    np.sqrt(sq, out=sq)
+    t_lo = np.negative(pv)
+    t_lo -= sq
+    t_lo /= v2
+    t_hi = sq - pv
+    t_hi /= v2
+    empty = disc <= 0
+    np.copyto(t_lo, np.inf, where=empty)
+    np.copyto(t_hi, -np.inf, where=empty)
+    if not v2.min() > _V2_EPS:
+        still = ~(v2 > _V2_EPS)
+        inside = p2 < lim2
+        t_lo[still] = np.where(inside[still], -np.inf, np.inf)
+        t_hi[still] = -t_lo[still]
+    return t_lo, t_hi
+
+
+def _interval_below_1d(p: FloatArray, v: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Open time interval where |p + v t| < limit for 1-D linear motion (see :func:`_interval_below`)."""
+    v2 = v * v
+    if v2.max() <= _V2_EPS:  # (not with a NaN) no vertical rates, the usual case
+        t_lo = np.where(np.abs(p) < limit, -np.inf, np.inf)
+        return t_lo, np.negative(t_lo)
+    t1 = np.negative(limit) - p
+    t1 /= v
+    t2 = limit - p
+    t2 /= v
+    t_lo = np.minimum(t1, t2)
+    t_hi = np.maximum(t1, t2, out=t2)
+    if not v2.min() > _V2_EPS:
+        still = ~(v2 > _V2_EPS)
+        inside = np.abs(p) < limit
+        t_lo[still] = np.where(inside[still], -np.inf, np.inf)
+        t_hi[still] = -t_lo[still]
+    return t_lo, t_hi
+
+
+# Rows of the float result array of evaluate_pairs (PairResult's float columns are its
+# rows). The first four are what the alert rules read, so one take gathers them.
+_R_RANGE, _R_VERTICAL, _R_H_EFF, _R_V_EFF, _R_BEARING, _R_TCPA, _R_CPA_H, _R_CPA_V, _R_TV = range(9)
+_RESULT_ROWS = 9
+_ADVISORY, _CAUTION, _WARNING = int(Level.ADVISORY), int(Level.CAUTION), int(Level.WARNING)
+
+
+def evaluate_pairs(
+    tracks: TrackArrays,
+    ia: ArrayLike,
+    ib: ArrayLike,
+    h_min: ArrayLike = 3000.0,
+    v_min: ArrayLike = 300.0,
+    warn_s: ArrayLike = 8.0,
+    caution_s: ArrayLike = 12.0,
+    advisory_s: ArrayLike = 18.0,
+    caution_factor: ArrayLike = 1.5,
+    advisory_factor: ArrayLike = 2.0,
+) -> PairResult:
+    """Evaluate the pairs (tracks[ia[k]], tracks[ib[k]]) against their minima.
+
+    The minima, times and factors are scalars or per-pair arrays (pairs of
+    different classes have different minima); defaults are :class:`Minima`'s.
+    See the module docstring for the geometry and alert rule, and
+    :class:`PairResult` for the columns. Raises ValueError if a pair pairs a
+    track with itself (a source is never traffic to itself) or an index is
+    out of range.
+
+    Cost: a fixed sequence of elementwise numpy passes over the pairs (no
+    Python loop over pairs), one per vector (not per component) where it can,
+    in blocks of at most ``_BLOCK`` pairs; the alert rules only run over the
+    pairs close enough to alert (:func:`_may_alert`). Each result depends only
+    on its own pair, so evaluating a pair alone or among others gives the same bits.
+    """
+    ia_ = _indices(ia)
+    ib_ = _indices(ib)
+    if ia_.shape != ib_.shape:
+        raise ValueError("ia and ib must have the same length")
+    n = ia_.size
+    # Viewed as unsigned, a negative index is huge: one max per side checks both ends.
+    if n and max(ia_.view(np.uintp).max(), ib_.view(np.uintp).max()) >= len(tracks):
+        raise ValueError("pair index out of range")
+    if (ia_ == ib_).any():
+        raise ValueError("a track cannot be paired with itself")
+    params = (
+        _per_pair(h_min, n, "h_min"),
+        _per_pair(v_min, n, "v_min"),
+        _per_pair(warn_s, n, "warn_s"),
+        _per_pair(caution_s, n, "caution_s"),
+        _per_pair(advisory_s, n, "advisory_s"),
+        _per_pair(caution_factor, n, "caution_factor"),
+        _per_pair(advisory_factor, n, "advisory_factor"),
+    )
+    res = np.empty((_RESULT_ROWS, n))
+    level = np.empty(n, dtype=np.int8)
+    # Divisions by zero and overflows are expected on the way; each is fixed up where it happens.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if n <= _BLOCK:
+            _evaluate_block(tracks, ia_, ib_, params, res, level)
+        else:
+            # Blocks keep every temporary small (in cache, and reused by the allocator
+            # instead of fresh pages each time); results are elementwise, so the same bits.
+            for k in range(0, n, _BLOCK):
+                s = slice(k, k + _BLOCK)
+                _evaluate_block(
+                    tracks,
+                    ia_[s],
+                    ib_[s],
+                    tuple(x if isinstance(x, float) or x.size == 1 else x[s] for x in params),
+                    res[:, s],
+                    level[s],
+                )
+    lost = tracks.lost[ia_] | tracks.lost[ib_] if tracks._any_lost else np.zeros(n, dtype=np.bool_)
+    return PairResult(
+        ia=ia_,
+        ib=ib_,
+        range_m=res[_R_RANGE],
+        bearing_deg=res[_R_BEARING],
+        vertical_m=res[_R_VERTICAL],
+        tcpa_s=res[_R_TCPA],
+        cpa_h_m=res[_R_CPA_H],
+        cpa_v_m=res[_R_CPA_V],
+        t_violation_s=res[_R_TV],
+        level=level,
+        lost=lost,
+        h_min_eff_m=res[_R_H_EFF],
+        v_min_eff_m=res[_R_V_EFF],
+    )
+
+
+# Pairs evaluated at once: the ~30 live float64 temporaries of this length stay within L2.
+_BLOCK = 8192
+
+
+def _evaluate_block(
+    tracks: TrackArrays,
+    ia: IntArray,
+    ib: IntArray,
+    params: tuple[float | FloatArray, ...],
+    res: FloatArray,
+    level: npt.NDArray[np.int8],
+) -> None:
+    """Evaluate one block of pairs into ``res`` (rows ``_R_*``) and ``level``."""
+    m = ia.size
+    if m == 0:
+        return
+    table = tracks._table
+    ga = table.take(ia, axis=1)
+    gb = table[:_B_ROWS].take(ib, axis=1)
+
+    # --- current geometry -------------------------------------------------------------
+    d = gb[:_DIFF] - ga[:_DIFF]  # chord, relative velocity (ECEF), dz, dvz: all b − a
+    east, north, up = mid_frame_rows(ga[_UP], gb[_UP])
+    # Chord and relative velocity in the mid frame: hv[0] = (ce, cn), hv[1] = (ve, vn).
+    hv = horizontal_rows(d[:6].reshape(2, 3, m), east, north)
+    sq = hv * hv
+    h2v2pv = np.empty((3, m))  # |chord_h|², |v|², p·v
+    np.add(sq[:, 0], sq[:, 1], out=h2v2pv[:2])
+    chord = d[_POS]
+    c2 = chord * chord
+    c = c2[0] + c2[1]
+    c += c2[2]
+    np.sqrt(c, out=c)
+    range_m = arc_from_chord_rows(c, h2v2pv[0], sq[0, 1], up[2], out=res[_R_RANGE])
+    bearing_rows(horizontal_rows(chord, ga[_EAST], ga[_NORTH]), out=res[_R_BEARING])
+
+    dz, dvz = d[_ALT], d[_VU]  # NaN when either altitude is unknown
+    if not tracks._alt_known:
+        # Unknown altitude: co-altitude for all time, so no vertical closure either.
+        unknown = ~np.isfinite(dz)
+        if unknown.any():
+            dz[unknown] = 0.0
+            dvz[unknown] = 0.0
+    np.abs(dz, out=res[_R_VERTICAL])
+
+    # --- relative motion in the midpoint ENU frame --------------------------------------
+    # Rescale the chord's horizontal projection to the surface range: p = hv[0] in place.
+    h2 = h2v2pv[0]
+    ch = np.sqrt(h2)
+    filter_range = range_m
+    antipodal = None
+    if h2.min() >= _H2_TINY:
+        scale = np.divide(range_m, ch, out=ch)
+    else:
+        scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
+        # A (nearly) vertical chord, e.g. pole to pole: p is 0 or not reliably scaled
+        # to the range, so the alert prefilter must not judge such a pair by its range.
+        vertical_chord = h2 < _H2_TINY
+        filter_range = np.where(vertical_chord, 0.0, range_m)
+        # Antipodal tracks (e.g. the two poles) among them are ~20,000 km apart although
+        # p comes out 0, and the rules saw them as co-located (a false WARNING).
+        # Coincident and sub-metre pairs keep p = 0.
+        antipodal = vertical_chord & (range_m > 1.0)
+    p = hv[0]
+    p *= scale  # (pe, pn)
+    v = hv[1]  # (ve, vn)
+    if antipodal is not None and antipodal.any():
+        # The frame gives no direction: take p across the relative velocity (east
+        # without one), so neither closing nor opening (pv = 0 below), and p flips with
+        # a and b as v does.
+        ve, vn, r = v[0][antipodal], v[1][antipodal], range_m[antipodal]
+        speed = np.hypot(ve, vn)
+        moving = speed > 0.0
+        unit = np.where(moving, speed, 1.0)
+        p[0][antipodal] = np.where(moving, -vn / unit, 1.0) * r
+        p[1][antipodal] = np.where(moving, ve / unit, 0.0) * r
+    v2 = h2v2pv[1]
+    t = p * v
+    pv = np.add(t[0], t[1], out=h2v2pv[2])
+    if antipodal is not None and antipodal.any():
+        pv[antipodal] = 0.0  # across v exactly, whichever track is a (rounding would say otherwise)
+    closing = pv <= 0
+    closing &= v2 > _V2_EPS
+    # Computed for every pair (plain ufuncs are cheaper than masked ones), kept where
+    # closing with selects (np.where is several times faster than copyto with a mask).
+    tcpa = np.negative(pv)
+    tcpa /= v2
+    np.maximum(tcpa, 0.0, out=tcpa)
+    t_or_0 = np.where(closing, tcpa, 0.0)
+    res[_R_TCPA] = np.where(closing, tcpa, np.nan)
+    q = v * t_or_0
+    q += p
+    q *= q
+    cpa_h = np.add(q[0], q[1], out=q[0])
+    np.sqrt(cpa_h, out=cpa_h)
+    res[_R_CPA_H] = np.where(closing, cpa_h, range_m)
+    cpa_v = dvz * t_or_0
+    cpa_v += dz
+    np.abs(cpa_v, out=res[_R_CPA_V])  # t = 0: exactly the current vertical separation
+
+    # --- widened minima ---------------------------------------------------------------
+    margins = ga[_MARGIN_H : _MARGIN_V + 1] + gb[_MARGIN_H : _MARGIN_V + 1]  # m_h, m_v
+    h_min, v_min, warn_, caution_, advisory_, cf, af = params
+    np.add(h_min, margins[0], out=res[_R_H_EFF])
+    np.add(v_min, margins[1], out=res[_R_V_EFF])
+
+    # --- alerts -----------------------------------------------------------------------
+    horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
+    k = _may_alert(filter_range, v2, res[_R_H_EFF], h_min, cf, af, horizon)
+    tv = res[_R_TV]
+    tv.fill(np.nan)
+    level.fill(0)
+    if k.size == 0:
+        return
+    if k.size == m:  # all of them: no need to gather
+        _alert_rules(
+            res[:_R_BEARING], hv.reshape(4, m), h2v2pv[1:], d[_ALT:], margins, params, horizon, tv, level
+        )
+        return
+    sub_tv = np.empty(k.size)
+    sub_level = np.empty(k.size, dtype=np.int8)
+    _alert_rules(
+        res[:_R_BEARING].take(k, axis=1),
+        hv.reshape(4, m).take(k, axis=1),
+        h2v2pv[1:].take(k, axis=1),
+        d[_ALT:].take(k, axis=1),
+        margins.take(k, axis=1),
+        tuple(x if isinstance(x, float) or x.size == 1 else x[k] for x in params),
+        horizon if horizon.size == 1 else horizon[k],
+        sub_tv,
+        sub_level,
+    )
+    tv[k] = sub_tv
+    level[k] = sub_level
+
+
+def _may_alert(
+    range_m: FloatArray,
+    v2: FloatArray,
+    h_eff: FloatArray,
+    h_min: float | FloatArray,
+    cf: float | FloatArray,
+    af: float | FloatArray,
+    horizon: float | FloatArray,
+) -> IntArray:
+    """Indices of the pairs that may alert; the alert rules give every other pair none.
+
+    A pair can only alert if it is within the largest protection radius now
+    (max(1, caution_factor, advisory_factor) · h_min + m_h) or can get within the
+    widened minimum ``h_eff`` inside the look-ahead horizon at its relative speed.
+    ``range_m`` is the range as the rules see it (0 for a pair whose horizontal
+    relative position is not scaled to its range, which is then always kept).
+    The test is conservative by a metre and a part per billion, far more than
+    the rounding of the rules, so the other pairs would get no violation within the
+    horizon and level NONE from the rules too: skipping them gives the same bits.
+    """
+    reach = np.sqrt(v2)
+    reach *= horizon
+    # fmax: a NaN speed (an overflowing velocity) makes the rules treat the pair as
+    # not moving, which only the protection radius now bounds.
+    if isinstance(cf, float) and isinstance(af, float) and isinstance(h_min, float):
+        np.fmax(reach, (max(af, cf, 1.0) - 1.0) * h_min, out=reach)
+    else:
+        np.fmax(reach, (np.maximum(np.maximum(af, cf), 1.0) - 1.0) * h_min, out=reach)
+    reach += h_eff
+    reach *= 1.0 + 1e-9
+    reach += 1.0
+    return np.flatnonzero(range_m <= reach)
+
+
+def _alert_rules(
+    geo: FloatArray,
+    pv_rows: FloatArray,
+    v2pv: FloatArray,
+    dz_dvz: FloatArray,
+    margins: FloatArray,
+    params: tuple[float | FloatArray, ...],
+    horizon: float | FloatArray,
+    tv: FloatArray,
+    level: npt.NDArray[np.int8],
+) -> None:
+    """The alert rule (module docstring) into ``tv`` (t_violation_s) and ``level``.
+
+    ``geo`` holds rows range, vertical, h_eff, v_eff; ``pv_rows`` pe, pn, ve, vn;
+    ``v2pv`` |v|², p·v; ``dz_dvz`` dz, dvz; ``margins`` m_h, m_v.
+    """
+    range_m, vertical, h_eff, v_eff = geo
+    pe_pn = pv_rows[:2]
+    v2, pv = v2pv
+    dz, dvz = dz_dvz
+    m_h, m_v = margins
+    h_min, v_min, warn_, caution_, advisory_, cf, af = params
+
+    # --- predicted first violation ----------------------------------------------------
+    p2 = pe_pn * pe_pn
+    p2 = np.add(p2[0], p2[1], out=p2[0])
+    h_lo, h_hi = _interval_below(p2, pv, v2, h_eff)
+    z_lo, z_hi = _interval_below_1d(dz, dvz, v_eff)
+    violated_now = range_m < h_eff
+    violated_now &= vertical < v_eff
+    t_lo = np.maximum(h_lo, z_lo, out=h_lo)
+    np.maximum(t_lo, 0.0, out=t_lo)
+    t_hi = np.minimum(h_hi, z_hi, out=h_hi)
+    predicted = t_lo < t_hi
+    predicted &= t_lo <= horizon
+    tv.fill(np.nan)
+    np.copyto(tv, t_lo, where=predicted)
+    np.copyto(tv, 0.0, where=violated_now)
+
+    # --- levels -----------------------------------------------------------------------
+    # level = max of the "now" and "predicted" rules: assign the lowest level first,
+    # overwrite upwards. tv is 0 when violated now (so <= warn_s), and NaN compares False.
+    def below(factor: float | FloatArray) -> BoolArray:
+        b: BoolArray = range_m < factor * h_min + m_h
+        b &= vertical < factor * v_min + m_v
+        return b
+
+    level.fill(0)
+    b = below(af)
+    b |= tv <= advisory_
+    np.copyto(level, _ADVISORY, where=b)
+    b = below(cf)
+    b |= tv <= caution_
+    np.copyto(level, _CAUTION, where=b)
+    np.copyto(level, _WARNING, where=tv <= warn_)
+
+
+def minima_keywords(minima: Minima) -> dict[str, float]:
+    """A :class:`Minima` as :func:`evaluate_pairs` keywords (``h_min``, ``v_min``, ...)."""
+    return {
+        "h_min": minima.horizontal_m,
+        "v_min": minima.vertical_m,
+        "warn_s": minima.warning_s,
+        "caution_s": minima.caution_s,
+        "advisory_s": minima.advisory_s,
+        "caution_factor": minima.caution_factor,
+        "advisory_factor": minima.advisory_factor,
+    }
+
+
+def evaluate_with_minima(tracks: TrackArrays, ia: ArrayLike, ib: ArrayLike, minima: Minima) -> PairResult:
+    """:func:`evaluate_pairs` with every pair using one :class:`Minima`."""
+    return evaluate_pairs(tracks, ia, ib, **minima_keywords(minima))

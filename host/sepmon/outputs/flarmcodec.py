@@ -1,0 +1,303 @@
+"""FLARM data-port sentences from sepmon's picture: ``$PFLAU``, ``$PFLAA`` and the own GGA/RMC.
+
+Pure: track states, pair levels and the own vehicle's latest fix in, framed
+sentence strings (``$...*hh``, no terminator) out. The live feed that serves
+them over TCP/serial is :mod:`sepmon.outputs.flarm`, which takes the
+levels from the picture (:meth:`sepmon.core.picture.Picture.levels_for`).
+
+Field order and meaning follow FLARM's data port specification (FTD-012)::
+
+    PFLAU,<RX>,<TX>,<GPS>,<Power>,<AlarmLevel>,<RelativeBearing>,<AlarmType>,
+          <RelativeVertical>,<RelativeDistance>,<ID>
+    PFLAA,<AlarmLevel>,<RelativeNorth>,<RelativeEast>,<RelativeVertical>,
+          <IDType>,<ID>,<Track>,<TurnRate>,<GroundSpeed>,<ClimbRate>,<AcftType>
+
+Choices made here (see docs/integrations.md):
+
+* Alarm level: sepmon's levels 0–3 map one to one (FLARM: 1 low, 2 important,
+  3 urgent); sepmon's look-ahead defaults (18/12/8 s) are FLARM's own bands.
+* Geometry: relative north/east are the WGS84 surface range and initial bearing
+  of :func:`sepmon.core.geo.range_bearing` resolved along true north/east, so PFLAU's
+  distance and bearing and PFLAA's north/east describe the same point.
+  Vertical is the difference of ellipsoid heights; when either height is
+  unknown it is 0, as the separation core treats such a pair as co-altitude.
+* IDs: a stable 6-hex-digit ID per source (BLAKE2s of the name, or pinned in the
+  configuration), IDType 2 ("stable FLARM ID"): these are not ICAO addresses
+  and must not be looked up as such.
+* PFLAU reports the most urgent vehicle (highest level, then nearest); with no
+  alarm it carries the nearest vehicle as no-alarm traffic information
+  (AlarmType 0), and with nothing in range the target fields are empty.
+* A lost vehicle stays listed only while its pair still holds an alarm: a lost
+  track is never shown as clear, but a quiet one fades like FLARM traffic does.
+* GGA/RMC are re-encoded from the own track's latest fix (any source kind can
+  be the own vehicle, and the feed then matches the positions used for
+  PFLAA). The GGA altitude field carries the ellipsoid height with the geoid
+  separation field left empty, which NMEA readers such as XCSoar take as
+  "ellipsoid height, apply your own geoid model".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sepmon.core.checksum import frame_sentence
+from sepmon.core.geo import range_bearing
+from sepmon.core.model import Fix, Level, TrackState
+
+ID_TYPE_FLARM = 2
+"""IDType of every PFLAA: 2 = stable FLARM ID (1 would claim an official ICAO address)."""
+ACFT_TYPES = "0123456789ABCDEF"
+"""FLARM aircraft types, one hex digit: 0 unknown, 1 glider, 8 piston, 9 jet, D UAV, F static, ..."""
+MAX_RX = 99
+"""PFLAU <RX> range is 0–99."""
+CLIMB_LIMIT = 32.7
+"""PFLAA <ClimbRate> range is ±32.7 m/s."""
+AIRBORNE_MPS = 10.0
+"""Own ground speed from which PFLAU <GPS> says "airborne" (2) rather than "on ground" (1)."""
+MPS_TO_KNOTS = 3600.0 / 1852.0
+_RESERVED_IDS = frozenset({"000000", "FFFFFF"})  # FFFFFF marks obstacles in PFLAU
+
+
+def _hex_id(source: str, salt: int) -> str:
+    data = source.encode("utf-8") if salt == 0 else f"{source}#{salt}".encode()
+    return hashlib.blake2s(data, digest_size=3).hexdigest().upper()
+
+
+def is_flarm_id(text: str) -> bool:
+    """True for six hexadecimal digits."""
+    return len(text) == 6 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+class IdBook:
+    """Stable 6-hex-digit IDs for sources: pinned ones first, else a hash of the name.
+
+    Two sources whose hashes collide get distinct IDs (the later one re-hashed
+    with a salt), so an app never merges two vehicles into one target.
+    """
+
+    def __init__(self, pinned: Mapping[str, str] | None = None) -> None:
+        self._ids: dict[str, str] = {src: i.upper() for src, i in (pinned or {}).items()}
+        self._taken: set[str] = set(self._ids.values())
+
+    def id_for(self, source: str) -> str:
+        """The ID of ``source``; the same for the life of this book."""
+        known = self._ids.get(source)
+        if known is not None:
+            return known
+        salt = 0
+        while True:
+            cand = _hex_id(source, salt)
+            if cand not in self._taken and cand not in _RESERVED_IDS:
+                break
+            salt += 1
+        self._ids[source] = cand
+        self._taken.add(cand)
+        return cand
+
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """What the encoder needs besides the picture."""
+
+    range_m: float = 20_000.0
+    aircraft_type: str = "0"
+    aircraft_types: Mapping[str, str] = field(default_factory=dict)
+    max_targets: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """One other vehicle as seen from the own vehicle, ready to encode."""
+
+    source: str
+    id: str
+    level: Level
+    north_m: float
+    east_m: float
+    vertical_m: float
+    range_m: float
+    bearing_deg: float
+    track_deg: float
+    speed_mps: float
+    climb_mps: float
+    aircraft_type: str
+
+
+def _track_deg(ve: float, vn: float) -> float:
+    return math.degrees(math.atan2(ve, vn)) % 360.0
+
+
+def own_track_deg(own: TrackState, fix: Fix | None = None) -> float:
+    """The own true ground track that PFLAU bearings are relative to.
+
+    From the track's velocity; standing still, the fix's course over ground if
+    it had one, else 0 (bearings are then relative to true north).
+    """
+    if own.ve != 0.0 or own.vn != 0.0:
+        return _track_deg(own.ve, own.vn)
+    if fix is not None and fix.cog_deg is not None and math.isfinite(fix.cog_deg):
+        return fix.cog_deg % 360.0
+    return 0.0
+
+
+def traffic_around(
+    own: TrackState,
+    others: Iterable[TrackState],
+    levels: Mapping[str, Level],
+    ids: IdBook,
+    options: FeedOptions,
+) -> list[Traffic]:
+    """Every other vehicle within ``options.range_m``, most urgent first (then nearest).
+
+    ``levels`` holds the alert level of each other source's pair with the own
+    vehicle (absent: not a checked pair, level 0). Capped at ``max_targets``.
+    """
+    out: list[Traffic] = []
+    cands = [s for s in others if s.source != own.source]
+    if not cands:
+        return out
+    rng, brg = range_bearing(own.lat, own.lon, [s.lat for s in cands], [s.lon for s in cands])
+    for k, st in enumerate(cands):
+        level = levels.get(st.source, Level.NONE)
+        r = float(rng[k])
+        if r > options.range_m or (st.lost and level == Level.NONE):
+            continue
+        b = float(brg[k])
+        vert = st.alt_m - own.alt_m if st.alt_m is not None and own.alt_m is not None else 0.0
+        b_rad = math.radians(b)
+        out.append(
+            Traffic(
+                source=st.source,
+                id=ids.id_for(st.source),
+                level=level,
+                north_m=r * math.cos(b_rad),
+                east_m=r * math.sin(b_rad),
+                vertical_m=vert,
+                range_m=r,
+                bearing_deg=b,
+                track_deg=_track_deg(st.ve, st.vn),
+                speed_mps=math.hypot(st.ve, st.vn),
+                climb_mps=st.vu,
+                aircraft_type=options.aircraft_types.get(st.source, options.aircraft_type),
+            )
+        )
+    out.sort(key=lambda t: (-int(t.level), t.range_m, t.source))
+    return out[: options.max_targets]
+
+
+def _int(x: float) -> str:
+    return str(round(x))
+
+
+def _relative_bearing(bearing: float, own_track: float) -> int:
+    rel = round((bearing - own_track + 180.0) % 360.0 - 180.0)
+    return 180 if rel == -180 else rel  # the spec's range is -180..180; either end means astern
+
+
+def gps_status(own: TrackState | None) -> int:
+    """PFLAU <GPS>: 0 no (usable) fix, 1 fix on ground, 2 fix airborne."""
+    if own is None or own.lost or own.quality <= 0:
+        return 0
+    return 2 if math.hypot(own.ve, own.vn) >= AIRBORNE_MPS else 1
+
+
+def pflau(own: TrackState | None, traffic: Sequence[Traffic], rx: int, own_fix: Fix | None = None) -> str:
+    """The status sentence: ``traffic[0]`` (the most urgent) is the reported target, if any."""
+    head = f"PFLAU,{min(max(rx, 0), MAX_RX)},1,{gps_status(own)},1"
+    if own is None or not traffic:
+        return frame_sentence(f"{head},0,,0,,,")
+    t = traffic[0]
+    rel = _relative_bearing(t.bearing_deg, own_track_deg(own, own_fix))
+    alarm_type = 2 if t.level > Level.NONE else 0
+    return frame_sentence(
+        f"{head},{int(t.level)},{rel},{alarm_type},{_int(t.vertical_m)},{_int(t.range_m)},{t.id}"
+    )
+
+
+def pflaa(t: Traffic) -> str:
+    """One traffic sentence (TurnRate is left empty, as FLARM itself does)."""
+    track = round(t.track_deg) % 360 if t.speed_mps > 0.0 else 0
+    climb = f"{min(max(t.climb_mps, -CLIMB_LIMIT), CLIMB_LIMIT):.1f}"
+    if climb == "-0.0":
+        climb = "0.0"
+    return frame_sentence(
+        f"PFLAA,{int(t.level)},{_int(t.north_m)},{_int(t.east_m)},{_int(t.vertical_m)},"
+        f"{ID_TYPE_FLARM},{t.id},{track},,{_int(t.speed_mps)},{climb},{t.aircraft_type}"
+    )
+
+
+# ---- own position: GGA / RMC ---------------------------------------------------------------
+
+
+def _angle(value: float, deg_digits: int, hemis: str) -> tuple[str, str]:
+    """Degrees → (``dddmm.mmmmm``, hemisphere), rounded once so 59.999995' carries into the degree."""
+    units = round(abs(value) * 60.0 * 100_000)  # 1e-5 minute ≈ 2 cm
+    deg, rest = divmod(units, 60 * 100_000)
+    minutes, frac = divmod(rest, 100_000)
+    return f"{deg:0{deg_digits}d}{minutes:02d}.{frac:05d}", hemis[0] if value >= 0 else hemis[1]
+
+
+def _utc(t: float) -> tuple[str, str]:
+    """Unix time → (``hhmmss.ss``, ``ddmmyy``) in UTC, centiseconds rounded with carry."""
+    cs = round(t * 100)
+    secs, frac = divmod(cs, 100)
+    dt = datetime.fromtimestamp(secs, tz=UTC)
+    return f"{dt:%H%M%S}.{frac:02d}", f"{dt:%d%m%y}"
+
+
+def gga(fix: Fix) -> str:
+    """``$GPGGA`` of a fix; altitude = ellipsoid height, geoid separation empty (see module doc)."""
+    hms, _ = _utc(fix.t)
+    lat, ns = _angle(fix.lat, 2, "NS")
+    lon, ew = _angle(fix.lon, 3, "EW")
+    sats = f"{min(fix.sats, 99):02d}" if fix.sats is not None else ""
+    hdop = f"{fix.hdop:.1f}" if fix.hdop is not None and math.isfinite(fix.hdop) else ""
+    alt = f"{fix.alt_m:.1f}" if fix.alt_m is not None else ""
+    return frame_sentence(f"GPGGA,{hms},{lat},{ns},{lon},{ew},{fix.quality},{sats},{hdop},{alt},M,,M,,")
+
+
+def rmc(fix: Fix) -> str:
+    """``$GPRMC`` of a fix (NMEA 2.3 form, with mode indicator)."""
+    hms, date = _utc(fix.t)
+    lat, ns = _angle(fix.lat, 2, "NS")
+    lon, ew = _angle(fix.lon, 3, "EW")
+    valid = fix.quality > 0
+    sog = f"{fix.sog_mps * MPS_TO_KNOTS:.1f}" if fix.sog_mps is not None else ""
+    cog = f"{fix.cog_deg % 360.0:.1f}" if fix.cog_deg is not None else ""
+    mode = "N" if not valid else ("D" if fix.quality == 2 else "A")
+    status = "A" if valid else "V"
+    return frame_sentence(f"GPRMC,{hms},{status},{lat},{ns},{lon},{ew},{sog},{cog},{date},,,{mode}")
+
+
+# ---- one second's output ---------------------------------------------------------------------
+
+
+def burst(
+    own: TrackState | None,
+    others: Iterable[TrackState],
+    levels: Mapping[str, Level],
+    ids: IdBook,
+    options: FeedOptions,
+    own_fix: Fix | None = None,
+    new_fix: bool = False,
+) -> list[str]:
+    """Everything the feed sends in one second, in order: [RMC, GGA,] PFLAU, PFLAA...
+
+    ``own`` is the own vehicle's state (None: no fix yet); ``others`` every
+    track (the own one is skipped); ``own_fix`` its latest fix, re-encoded as
+    RMC and GGA when ``new_fix`` says it has not been sent yet.
+    """
+    others = list(others)
+    own_name = own.source if own is not None else None
+    rx = sum(1 for s in others if s.source != own_name and not s.lost)
+    traffic = traffic_around(own, others, levels, ids, options) if own is not None else []
+    out: list[str] = []
+    if own_fix is not None and new_fix:
+        out += [rmc(own_fix), gga(own_fix)]
+    out.append(pflau(own, traffic, rx, own_fix))
+    out += [pflaa(t) for t in traffic]
+    return out

@@ -1,0 +1,95 @@
+"""The terminal view of ``sepmon run``: links, tracks, pairs and boards, redrawn a few times a second.
+
+It reads only the daemon's :class:`~sepmon.core.picture.Picture`, like every output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Protocol
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+
+from sepmon.core.model import Event, Level
+from sepmon.core.picture import BoardEntry, Picture
+from sepmon.presentation.report_text import LEVEL_STYLE, event_line
+
+
+def _km(m: float) -> str:
+    if not math.isfinite(m):
+        return "—"
+    return f"{m / 1000:.2f} km" if m >= 1000 else f"{m:.0f} m"
+
+
+class PictureSource(Protocol):
+    """Anything that can hand over the current picture (the daemon)."""
+
+    def picture(self) -> Picture:
+        """A snapshot of what the monitor sees now."""
+        ...
+
+
+def board_cells(board: BoardEntry, now: float) -> tuple[str, str, str, str, str]:
+    """(id, firmware, last status, ack state, what the board was last told) for the live view."""
+    status = "—" if board.uptime_ms is None else f"{now - board.status_t:.1f} s ago"
+    acks = f"{board.acks} ok" if board.acking else "[bold red]not acknowledging[/]"
+    if board.told_t == -math.inf:
+        told = "—"
+    elif board.told_level == Level.NONE and board.told_flags:
+        # What the board shows: degraded, with why (N own position unknown, L traffic lost).
+        told = f"[bold magenta]DEGRADED[/] {board.told_flags}"
+    else:
+        told = board.told_level.name
+    return (board.board_id or "—", board.fw_version or "—", status, acks, told)
+
+
+class LiveView:
+    """Builds the renderable for ``rich.live.Live`` from the daemon's picture."""
+
+    def __init__(self, source: PictureSource, recent: int = 8) -> None:
+        self.source = source
+        self.recent: deque[str] = deque(maxlen=recent)
+
+    def add_event(self, ev: Event) -> None:
+        """Keep the last few events for the bottom of the view."""
+        self.recent.append(event_line(ev))
+
+    def render(self) -> Group:
+        """The whole screen."""
+        pic = self.source.picture()
+        now = pic.t
+        links = Table(title="Sources", title_justify="left", expand=True)
+        for col in ("source", "link", "fix", "HDOP", "age", "lines", "rejected"):
+            links.add_column(col)
+        for st in pic.sources:
+            name = st.name
+            tr = pic.track(name)
+            link = "[green]up[/]" if st.up else f"[bold red]down[/] {escape(st.detail[:40])}"
+            if tr is None:
+                fix, hdop, age = "[red]no fix[/]", "—", "—"
+            else:
+                age_s = now - tr.last_clock
+                fix = "[bold magenta]LOST[/]" if tr.state.lost else f"q{tr.fix.quality}"
+                hdop = f"{tr.fix.hdop:.1f}" if tr.fix.hdop is not None else "—"
+                age = f"{age_s:.1f} s"
+            links.add_row(name, link, fix, hdop, age, str(st.lines), str(st.rejected_total))
+
+        pairs = Table(title="Pairs", title_justify="left", expand=True)
+        for col in ("pair", "range", "vertical", "TCPA", "CPA", "level"):
+            pairs.add_column(col)
+        for p in sorted(pic.pairs, key=lambda p: (-int(p.level), p.a, p.b)):
+            a, b = p.a, p.b
+            style = LEVEL_STYLE.get(int(p.level), "")
+            level = f"[{style}]{Level(p.level).name}[/]" + (" [magenta](lost)[/]" if p.lost else "")
+            tcpa = f"{p.tcpa_s:.0f} s" if p.tcpa_s is not None else "diverging"
+            pairs.add_row(f"{a} ↔ {b}", _km(p.range_m), _km(p.vertical_m), tcpa, _km(p.cpa_m), level)
+
+        boards = Table(title="Boards", title_justify="left", expand=True)
+        for col in ("board", "id", "firmware", "last status", "acks", "told"):
+            boards.add_column(col)
+        for board in pic.boards:
+            boards.add_row(board.source, *board_cells(board, now))
+        return Group(links, pairs, boards, *self.recent)

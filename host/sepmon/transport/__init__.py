@@ -1,0 +1,1 @@
+"""I/O plumbing that links and outputs share (one MQTT broker session); imports only core."""
