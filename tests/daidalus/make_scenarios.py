@@ -155,31 +155,34 @@ def wcv_taumod(own: Aircraft, other: Aircraft, t: float, t_cpa: float, zthr_m: f
     return (DTHR_M**2 - r2) / sdotv <= TTHR_S
 
 
-def _first_violation(sc: Scenario, t_cpa: float, span: float) -> float | None:
+def violation_span(sc: Scenario, t_cpa: float, span: float = 600.0) -> tuple[float, float] | None:
+    """First and last time (0.25 s steps) any intruder violates the level-1 volume (ZTHR 700 ft)."""
     own = sc.aircraft[0]
-    first = None
-    for other in sc.aircraft[1:]:
-        t = t_cpa - span
-        while t <= t_cpa + span:
-            if wcv_taumod(own, other, t, t_cpa, zthr_m=700 * 0.3048):
-                first = t if first is None else min(first, t)
-                break
-            t += 0.25
-    return first
+    hits = [
+        t
+        for other in sc.aircraft[1:]
+        for t in (t_cpa - span + 0.25 * k for k in range(int(8 * span) + 1))
+        if wcv_taumod(own, other, t, t_cpa, zthr_m=700 * 0.3048)
+    ]
+    return (min(hits), max(hits)) if hits else None
 
 
 def timing(sc: Scenario) -> tuple[float, int]:
-    """(CPA time, duration) of the recording, both in seconds from its start."""
+    """(CPA time, duration) of the recording, both in seconds from its start.
+
+    By default the recording starts ``lead_s`` before the design's first violation and ends
+    ``TAIL_S`` after the last CPA, and at least 15 s after the last violation (so the levels fall).
+    """
     if sc.t_cpa_s is not None and sc.duration_s is not None:
         return sc.t_cpa_s, sc.duration_s
     # Measure the violation relative to a CPA at 10000 s, then shift.
     probe = 10000.0
-    first = _first_violation(sc, probe, 600.0)
-    if first is None:
+    found = violation_span(sc, probe)
+    if found is None:
         raise ValueError(f"{sc.name}: no violation in the design geometry; give t_cpa_s and duration_s")
-    t_cpa = math.ceil(probe - first + sc.lead_s)
+    t_cpa = math.ceil(probe - found[0] + sc.lead_s)
     last_cpa = t_cpa + max(a.cpa_delay_s for a in sc.aircraft)
-    return float(t_cpa), math.ceil(last_cpa + TAIL_S)
+    return float(t_cpa), math.ceil(max(last_cpa + TAIL_S, found[1] - probe + t_cpa + 15))
 
 
 # --- states on the ellipsoid, rounded to the NMEA resolution ---
@@ -406,26 +409,37 @@ def encounters() -> list[Scenario]:
         lead_s=90,
     )
 
-    # Vertical only: a slow descent onto co-altitude traffic inside DTHR.
+    # Vertical only: slow descents and a climb through co-altitude traffic inside DTHR, long
+    # enough for the levels to fall once the intruder is 700 ft past.
     pair(
         "vertical-descent-2.5",
         vert,
-        "parallel at 60 m/s 400 m abeam, the intruder 600 m above descending 2.5 m/s to co-altitude",
+        "parallel at 60 m/s 400 m abeam, the intruder 600 m above descending 2.5 m/s through co-altitude",
         _own(60),
         Aircraft("intruder", 0, 60, -2.5, 400, 0, 0),
         alt_m=LOW_ALT_M,
         t_cpa_s=240,
-        duration_s=250,
+        duration_s=340,
     )
     pair(
         "vertical-descent-2.0-hover",
         vert,
-        "both hovering, the intruder directly above descending 2.0 m/s from 500 m to co-altitude",
+        "both hovering, the intruder directly above descending 2.0 m/s from 500 m through co-altitude",
         _own(0),
         Aircraft("intruder", 0, 0, -2.0),
         alt_m=LOW_ALT_M,
         t_cpa_s=250,
-        duration_s=260,
+        duration_s=370,
+    )
+    pair(
+        "vertical-climb-3.0",
+        vert,
+        "parallel at 50 m/s 800 m abeam, the intruder 600 m below climbing 3.0 m/s through co-altitude",
+        _own(50),
+        Aircraft("intruder", 0, 50, 3.0, -800, 0, 0),
+        alt_m=LOW_ALT_M,
+        t_cpa_s=200,
+        duration_s=285,
     )
 
     # Nuisance: never inside DTHR, never predicted to be.
@@ -538,9 +552,9 @@ def encounters() -> list[Scenario]:
     o = _own(200)
     base = Scenario("dropout-crossing90-283", "dropout", "", (o, intruder("intruder", o, 90, 200)))
     t_cpa, _ = timing(base)
-    first = _first_violation(base, t_cpa, 600.0)
-    assert first is not None
-    v = math.ceil(first)
+    found = violation_span(base, t_cpa)
+    assert found is not None
+    v = math.ceil(found[0])
     wins = (("intruder", v - 60, v - 50), ("intruder", v - 29, v - 19))
     sc.append(
         Scenario(
