@@ -15,12 +15,12 @@ from sepmon.core.model import Level, Minima, TrackState
 from sepmon.core.separation import (
     PairResult,
     TrackArrays,
-    all_pairs,
     evaluate_pairs,
     evaluate_with_minima,
     uncertainty_margin_m,
     vertical_margin_m,
 )
+from sepmon.core.spatial import all_pairs
 
 GEOD = Geodesic.WGS84
 # Margin of one fresh, good fix with HDOP 1: 2 × 5 m × 1.

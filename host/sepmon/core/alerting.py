@@ -1,4 +1,9 @@
-"""Alert hysteresis: a pair's level goes up at once and comes down only after a hold time.
+"""Alert hysteresis, the readable reference: a pair's level goes up at once and down only after a hold.
+
+The monitor runs the same rule vectorised over its pair columns
+(``sepmon.core.monitor._PairTable.hysteresis``, same room); tests/host/test_monitor.py
+holds the two to each other pair for pair, step for step, and tests/host/test_alerting.py
+holds this one to an independent brute-force model of the rule below.
 
 Semantics (per pair): the raw level reported at time ``t`` is taken to hold
 until the next report. The displayed level at ``t`` is the highest raw level
@@ -18,10 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Hashable, Iterable, Sequence
-
-import numpy as np
-import numpy.typing as npt
+from collections.abc import Sequence
 
 from sepmon.core.model import Level
 
@@ -88,7 +90,7 @@ class AlertHysteresis:
             raise ValueError(f"{raw_level!r} is not a valid Level")
         if not math.isfinite(t):
             raise ValueError(f"t must be finite, got {t}")
-        # Fast path: the monitor hands over keys already in order.
+        # Fast path: keys already in order (as the monitor's pair keys are).
         if type(key) is tuple and len(key) == 2 and key[0] < key[1]:
             k: PairKey = key
         else:
@@ -105,39 +107,7 @@ class AlertHysteresis:
         hist.prune(t - self.hold_s)
         return _LEVEL_OF[hist.level()]
 
-    def update_many(
-        self, keys: Iterable[Sequence[str]], raw_levels: npt.ArrayLike, t: float
-    ) -> npt.NDArray[np.int8]:
-        """Batch :meth:`update` of many pairs at one time; returns the levels as int8."""
-        raws = np.asarray(raw_levels).ravel()
-        keys_l = list(keys)
-        if len(keys_l) != raws.size:
-            raise ValueError(f"{len(keys_l)} keys but {raws.size} levels")
-        out = np.empty(raws.size, dtype=np.int8)
-        for i, (key, raw) in enumerate(zip(keys_l, raws, strict=True)):
-            out[i] = int(self.update(key, int(raw), t))
-        return out
-
     def level(self, key: Sequence[str]) -> Level:
         """Level last returned for a pair (NONE if unknown)."""
         hist = self._pairs.get(_norm(key))
         return Level.NONE if hist is None else Level(hist.level())
-
-    def forget(self, key: Sequence[str]) -> None:
-        """Drop a pair's state (e.g. when one of its sources is removed). Unknown keys are fine."""
-        self._pairs.pop(_norm(key), None)
-
-    def keys(self) -> list[PairKey]:
-        """Normalised keys of the pairs with state."""
-        return list(self._pairs)
-
-    def __contains__(self, key: Hashable) -> bool:
-        if not isinstance(key, tuple) or len(key) != 2:
-            return False
-        try:
-            return _norm(key) in self._pairs
-        except ValueError:
-            return False
-
-    def __len__(self) -> int:
-        return len(self._pairs)

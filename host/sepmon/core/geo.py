@@ -75,11 +75,6 @@ def enu_basis(lat_deg: ArrayLike, lon_deg: ArrayLike) -> tuple[FloatArray, Float
     return east, north, up
 
 
-def _dot(a: FloatArray, b: FloatArray) -> FloatArray:
-    """Row-wise dot product over the trailing axis."""
-    return np.asarray(np.einsum("...i,...i->...", a, b), dtype=np.float64)
-
-
 # --- row kernels ---------------------------------------------------------------------
 # The separation core evaluates hundreds of thousands of pairs per update, and tens of
 # pairs many times a second, so its hot path keeps each vector as the rows of one array:
@@ -96,10 +91,14 @@ _EAST_SIGN = np.array([[-1.0], [1.0]])
 
 
 def mid_frame_rows(up_a: FloatArray, up_b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """:func:`mid_frame` on rows: ``up_a``/``up_b`` have shape (3, m).
+    """Local east/north/up frame halfway between two points given their up vectors (as rows).
 
-    Returns (east (2, m), north (3, m), up (3, m)); east has no z component (it
-    is horizontal to the equatorial plane), so only its x and y rows are returned.
+    ``up_a``/``up_b`` have shape (3, m). Returns (east (2, m), north (3, m), up (3, m));
+    east has no z component (it is horizontal to the equatorial plane), so only its
+    x and y rows are returned. Symmetric in its arguments to the last bit (it only
+    uses ``up_a + up_b``), so quantities computed in it change at most sign when a
+    and b are swapped. Near-antipodal points use ``up_a − up_b`` (about ±``up_a``),
+    which keeps that symmetry for ranges; at a pole east is the ECEF y axis.
     """
     s = up_a + up_b
     sq = s * s
@@ -227,40 +226,6 @@ def _rows(v: FloatArray) -> FloatArray:
     return np.moveaxis(v, -1, 0).reshape(v.shape[-1], -1)
 
 
-def _unrows(r: FloatArray, shape: tuple[int, ...]) -> FloatArray:
-    """Inverse of :func:`_rows` for (k, m) rows: shape + (k,)."""
-    return np.moveaxis(r.reshape(r.shape[0], *shape), 0, -1)
-
-
-def mid_frame(up_a: FloatArray, up_b: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Local east/north/up frame halfway between two points given their up vectors.
-
-    Symmetric in its arguments to the last bit (it only uses ``up_a + up_b``),
-    so quantities computed in it change at most sign when a and b are swapped.
-    Near-antipodal points use ``up_a − up_b`` (about ±``up_a``), which keeps that
-    symmetry for ranges; at a pole east is the ECEF y axis.
-    """
-    up_a, up_b = np.broadcast_arrays(_f64(up_a), _f64(up_b))
-    shape = up_a.shape[:-1]
-    east, north, up = mid_frame_rows(_rows(up_a), _rows(up_b))
-    east = np.concatenate([east, np.zeros((1, east.shape[1]))])
-    return _unrows(east, shape), _unrows(north, shape), _unrows(up, shape)
-
-
-def radius_of_curvature(lat_deg: ArrayLike, cos2_azimuth: ArrayLike) -> FloatArray:
-    """Radius of curvature of the WGS84 ellipsoid at a latitude in a given direction.
-
-    Euler's formula ``1/R = cos²α/M + sin²α/N`` with M the meridian and N the
-    prime-vertical radius; ``cos2_azimuth`` is cos² of the azimuth α.
-    """
-    sin_lat = np.sin(np.radians(_f64(lat_deg)))
-    w2 = 1.0 - WGS84_E2 * sin_lat * sin_lat
-    n = WGS84_A / np.sqrt(w2)
-    m = WGS84_A * (1.0 - WGS84_E2) / (w2 * np.sqrt(w2))
-    c2 = np.clip(_f64(cos2_azimuth), 0.0, 1.0)
-    return np.asarray(1.0 / (c2 / m + (1.0 - c2) / n), dtype=np.float64)
-
-
 def arc_from_chord(chord: FloatArray, up_a: FloatArray, up_b: FloatArray) -> FloatArray:
     """Surface arc length for the ECEF chord between two surface points.
 
@@ -310,7 +275,7 @@ def bearing_from_chord(chord: FloatArray, east_a: FloatArray, north_a: FloatArra
     """True bearing (degrees in [0, 360)) of an ECEF chord seen in the local frame at its start.
 
     ``east_a`` must be horizontal to the equatorial plane (zero z), as every east
-    vector of :func:`enu_basis` and :func:`mid_frame` is.
+    vector of :func:`enu_basis` and :func:`mid_frame_rows` is.
     """
     chord, east_a, north_a = np.broadcast_arrays(_f64(chord), _f64(east_a), _f64(north_a))
     h = horizontal_rows(_rows(chord), _rows(east_a)[:2], _rows(north_a))

@@ -56,7 +56,6 @@ from sepmon.core.geo import (
     mid_frame_rows,
 )
 from sepmon.core.model import Level, Minima, TrackState
-from sepmon.core.spatial import all_pairs
 
 __all__ = [
     "DEGRADED_MARGIN_M",
@@ -67,7 +66,6 @@ __all__ = [
     "VERTICAL_MARGIN_FACTOR",
     "PairResult",
     "TrackArrays",
-    "all_pairs",
     "evaluate_pairs",
     "evaluate_with_minima",
     "minima_keywords",
@@ -360,10 +358,6 @@ class PairResult:
 
     def __len__(self) -> int:
         return int(self.ia.size)
-
-    def levels(self) -> list[Level]:
-        """The level column as :class:`~sepmon.core.model.Level` values."""
-        return [Level(int(x)) for x in self.level]
 
 
 def _per_pair(x: ArrayLike, n: int, name: str) -> float | FloatArray:
