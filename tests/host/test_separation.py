@@ -253,13 +253,13 @@ def test_lost_fast_track_grows_its_margin() -> None:
 def test_per_pair_minima() -> None:
     lat, lon = moved(0.0, 0.0, 90.0, 1_000.0)
     tr = TrackArrays.from_states([track("a"), track("b", lat, lon), track("c", lat, lon + 0.01)])
-    r = evaluate_pairs(tr, [0, 0], [1, 2], h_min=np.array([3000.0, 300.0]), v_min=[300.0, 50.0])
+    r = evaluate_pairs(tr, [0, 0], [1, 2], horizontal_m=np.array([3000.0, 300.0]), vertical_m=[300.0, 50.0])
     assert r.level.tolist() == [Level.WARNING, Level.NONE]
     np.testing.assert_allclose(r.h_min_eff_m, [3020.0, 320.0])
     with pytest.raises(ValueError):
-        evaluate_pairs(tr, [0, 0], [1, 2], h_min=np.array([1.0, 2.0, 3.0]))
+        evaluate_pairs(tr, [0, 0], [1, 2], horizontal_m=np.array([1.0, 2.0, 3.0]))
     with pytest.raises(ValueError):
-        evaluate_pairs(tr, [0], [1], h_min=-1.0)
+        evaluate_pairs(tr, [0], [1], horizontal_m=-1.0)
 
 
 def test_never_pairs_a_track_with_itself() -> None:
@@ -510,9 +510,9 @@ def _random_minima(seed: int, m: int) -> dict[str, np.ndarray]:
     """Per-pair minima, including factors below 1 (allowed here, unlike in Minima)."""
     rs = np.random.default_rng(seed)
     return {
-        "h_min": rs.uniform(0, 5000, m),
-        "v_min": rs.uniform(0, 500, m),
-        "warn_s": rs.uniform(0, 10, m),
+        "horizontal_m": rs.uniform(0, 5000, m),
+        "vertical_m": rs.uniform(0, 500, m),
+        "warning_s": rs.uniform(0, 10, m),
         "caution_s": rs.uniform(0, 20, m),
         "advisory_s": rs.uniform(0, 30, m),
         "caution_factor": rs.uniform(0, 3, m),
@@ -609,10 +609,10 @@ def test_index_and_parameter_forms() -> None:
             np.testing.assert_array_equal(getattr(r, name), getattr(ref, name))
     # Scalars as float, int, numpy scalar, 0-d or one-element array: the same bits.
     for h in (3000.0, 3000, np.float64(3000.0), np.array(3000.0), np.array([3000.0])):
-        _assert_same_bits(evaluate_pairs(tr, ia, ib, h_min=h), ref)
+        _assert_same_bits(evaluate_pairs(tr, ia, ib, horizontal_m=h), ref)
     for bad in (float("nan"), float("inf"), -1.0, np.array([[1.0]])):
         with pytest.raises(ValueError):
-            evaluate_pairs(tr, ia, ib, h_min=bad)
+            evaluate_pairs(tr, ia, ib, horizontal_m=bad)
     with pytest.raises(ValueError, match="out of range"):
         evaluate_pairs(tr, [0], [np.iinfo(np.intp).min])
     with pytest.raises(ValueError, match="same length"):

@@ -22,14 +22,14 @@ separation is taken as 0 at all times (conservative: the pair is treated as
 co-altitude).
 
 Alert rule (design.md), level = max of:
-  (a) now: range < H and vertical < V → WARNING; range < caution_factor·h_min + m_h
-      and vertical < caution_factor·v_min + m_v → CAUTION; the same with
+  (a) now: range < H and vertical < V → WARNING; range < caution_factor·h + m_h
+      and vertical < caution_factor·v + m_v → CAUTION; the same with
       advisory_factor → ADVISORY;
   (b) predicted: the first time both horizontal and vertical separation are
       below (H, V) with linear relative motion, ``t_violation_s``, is
-      <= warn_s → WARNING, <= caution_s → CAUTION, <= advisory_s → ADVISORY.
-where H = h_min + m_h and V = v_min + m_v, with m_h / m_v the summed
-uncertainty margins of both tracks (:func:`uncertainty_margin_m`). The
+      <= warning_s → WARNING, <= caution_s → CAUTION, <= advisory_s → ADVISORY.
+where H = h + m_h and V = v + m_v (h, v: ``horizontal_m``, ``vertical_m``),
+with m_h / m_v the summed uncertainty margins of both tracks (:func:`uncertainty_margin_m`). The
 margins are added, not scaled by the factors: they stand for how far each
 position may be off, which does not grow with the protection volume.
 
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +73,7 @@ __all__ = [
     "vertical_margin_m",
 ]
 
+_MINIMA_FIELDS = tuple(f.name for f in fields(Minima))
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
@@ -446,9 +447,9 @@ def evaluate_pairs(
     tracks: TrackArrays,
     ia: ArrayLike,
     ib: ArrayLike,
-    h_min: ArrayLike = 3000.0,
-    v_min: ArrayLike = 300.0,
-    warn_s: ArrayLike = 8.0,
+    horizontal_m: ArrayLike = 3000.0,
+    vertical_m: ArrayLike = 300.0,
+    warning_s: ArrayLike = 8.0,
     caution_s: ArrayLike = 12.0,
     advisory_s: ArrayLike = 18.0,
     caution_factor: ArrayLike = 1.5,
@@ -456,8 +457,9 @@ def evaluate_pairs(
 ) -> PairResult:
     """Evaluate the pairs (tracks[ia[k]], tracks[ib[k]]) against their minima.
 
-    The minima, times and factors are scalars or per-pair arrays (pairs of
-    different classes have different minima); defaults are :class:`Minima`'s.
+    The minima, times and factors (named as :class:`~sepmon.core.model.Minima`'s
+    fields) are scalars or per-pair arrays (pairs of different classes have
+    different minima); defaults are :class:`~sepmon.core.model.Minima`'s.
     See the module docstring for the geometry and alert rule, and
     :class:`PairResult` for the columns. Raises ValueError if a pair pairs a
     track with itself (a source is never traffic to itself) or an index is
@@ -480,9 +482,9 @@ def evaluate_pairs(
     if (ia_ == ib_).any():
         raise ValueError("a track cannot be paired with itself")
     params = (
-        _per_pair(h_min, n, "h_min"),
-        _per_pair(v_min, n, "v_min"),
-        _per_pair(warn_s, n, "warn_s"),
+        _per_pair(horizontal_m, n, "horizontal_m"),
+        _per_pair(vertical_m, n, "vertical_m"),
+        _per_pair(warning_s, n, "warning_s"),
         _per_pair(caution_s, n, "caution_s"),
         _per_pair(advisory_s, n, "advisory_s"),
         _per_pair(caution_factor, n, "caution_factor"),
@@ -736,7 +738,7 @@ def _alert_rules(
 
     # --- levels -----------------------------------------------------------------------
     # level = max of the "now" and "predicted" rules: assign the lowest level first,
-    # overwrite upwards. tv is 0 when violated now (so <= warn_s), and NaN compares False.
+    # overwrite upwards. tv is 0 when violated now (so <= warning_s), and NaN compares False.
     def below(factor: float | FloatArray) -> BoolArray:
         b: BoolArray = range_m < factor * h_min + m_h
         b &= vertical < factor * v_min + m_v
@@ -753,16 +755,12 @@ def _alert_rules(
 
 
 def minima_keywords(minima: Minima) -> dict[str, float]:
-    """A :class:`Minima` as :func:`evaluate_pairs` keywords (``h_min``, ``v_min``, ...)."""
-    return {
-        "h_min": minima.horizontal_m,
-        "v_min": minima.vertical_m,
-        "warn_s": minima.warning_s,
-        "caution_s": minima.caution_s,
-        "advisory_s": minima.advisory_s,
-        "caution_factor": minima.caution_factor,
-        "advisory_factor": minima.advisory_factor,
-    }
+    """A :class:`Minima` (or a subclass such as a config rule) as :func:`evaluate_pairs` keywords.
+
+    The keywords are the fields of :class:`Minima` by the same names; fields a
+    subclass adds (a rule's ``check``) are left out.
+    """
+    return {name: getattr(minima, name) for name in _MINIMA_FIELDS}
 
 
 def evaluate_with_minima(tracks: TrackArrays, ia: ArrayLike, ib: ArrayLike, minima: Minima) -> PairResult:
