@@ -500,6 +500,7 @@ class ReferenceAssembler(EpochAssembler):
             e = a + (g or 0.0)
             if math.isfinite(e):
                 self._alt = e
+                self._geoid = g
 
     def _ref_merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
         if pos is not None:
@@ -706,13 +707,15 @@ def test_new_fix_is_a_fix_in_every_respect() -> None:
     fast, slow = new_fix(*args), Fix(*args)
     assert type(fast) is Fix
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
-    assert dataclasses.astuple(fast) == args
+    assert dataclasses.astuple(fast) == (*args, None, None)  # geoid_sep_m, eph_m: not given
     assert dataclasses.replace(fast, lat=1.0) == Fix("a", T0, 1.0, *args[3:])
     assert pickle.loads(pickle.dumps(fast)) == slow
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.lat = 0.0  # type: ignore[misc]
     # Same fields, same order: a field added to Fix must be added to new_fix too.
-    assert [f.name for f in dataclasses.fields(Fix)] == list(new_fix.__code__.co_varnames[:11])
+    assert [f.name for f in dataclasses.fields(Fix)] == list(new_fix.__code__.co_varnames[:13])
+    full = (*args, 47.0, 3.5)
+    assert repr(new_fix(*full)) == repr(Fix(*full))
 
 
 @pytest.mark.parametrize("nav_status", ["S", "C", "U", "V"])

@@ -198,6 +198,7 @@ class EpochAssembler:
         "_date_cache",
         "_days",
         "_expected",
+        "_geoid",
         "_hdop",
         "_key",
         "_last_days",
@@ -248,6 +249,7 @@ class EpochAssembler:
         self._lat: float | None = None
         self._lon = 0.0
         self._alt: float | None = None
+        self._geoid: float | None = None  # the separation that came with _alt
         self._sog: float | None = None
         self._cog: float | None = None
         self._quality: int | None = None  # from GGA/GNS: wins over the RMC/GLL mode letter
@@ -322,6 +324,7 @@ class EpochAssembler:
             self._lat = None
             self._lon = 0.0
             self._alt = None
+            self._geoid = None
             self._sog = None
             self._cog = None
             self._quality = None
@@ -573,6 +576,7 @@ class EpochAssembler:
             e = a + (g or 0.0)
             if _isfinite(e):  # two huge finite fields can add up to infinity
                 self._alt = e
+                self._geoid = g
         return USED
 
     def _merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
@@ -636,6 +640,7 @@ class EpochAssembler:
                 self._hdop,
                 self._sats,
                 self._rx_t,
+                self._geoid,
             )
         )
 

@@ -33,6 +33,11 @@ class Fix:
     ``sog_mps``/``cog_deg`` are None when the receiver did not send them.
     ``t`` is the fix time (unix seconds, UTC); ``rx_t`` the time it was received
     (TAG block ``c:`` or the host clock), None when unknown.
+    ``geoid_sep_m`` is the geoid separation the receiver reported with the height
+    (GGA/GNS field 11, gpsd's ``geoidSep``), so ``alt_m - geoid_sep_m`` is its
+    sea-level height; None when it sent none. ``eph_m`` is the receiver's (or
+    gpsd's) own estimate of its horizontal position error, about 95 %, in metres;
+    None when it gave none (the uncertainty then comes from ``hdop``).
     """
 
     source: str
@@ -46,6 +51,10 @@ class Fix:
     hdop: float | None
     sats: int | None
     rx_t: float | None = None
+    # What the receiver said about its height and error: kept, but not part of what a
+    # fix *is* (two fixes of the same time, place and quality compare equal).
+    geoid_sep_m: float | None = field(default=None, compare=False)
+    eph_m: float | None = field(default=None, compare=False)
 
 
 class _FixBuilder:
@@ -67,6 +76,8 @@ class _FixBuilder:
     hdop: float | None
     sats: int | None
     rx_t: float | None
+    geoid_sep_m: float | None
+    eph_m: float | None
 
 
 def new_fix(
@@ -81,6 +92,8 @@ def new_fix(
     hdop: float | None,
     sats: int | None,
     rx_t: float | None,
+    geoid_sep_m: float | None = None,
+    eph_m: float | None = None,
 ) -> Fix:
     """``Fix(source, t, ...)``, all fields positional, about 7x faster.
 
@@ -103,6 +116,8 @@ def new_fix(
     f.hdop = hdop
     f.sats = sats
     f.rx_t = rx_t
+    f.geoid_sep_m = geoid_sep_m
+    f.eph_m = eph_m
     f.__class__ = Fix  # type: ignore[assignment]
     return f  # type: ignore[return-value]
 
