@@ -15,9 +15,11 @@ from rich.live import Live
 from sepmon.apps.configfile import load_config
 from sepmon.apps.daemon import Daemon
 from sepmon.apps.extensions import build_extensions
+from sepmon.apps.tracklog import TrackLog
 from sepmon.commands._common import add_ports_argument, all_sources
 from sepmon.core.errors import SepmonError
 from sepmon.core.model import Event
+from sepmon.outputs.web import from_config as web_output
 from sepmon.presentation.liveview import LiveView
 from sepmon.presentation.report_text import event_line
 
@@ -34,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--quiet", "-q", action="store_true", help="no live view: one line per event (for services)"
     )
     p.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    p.add_argument(
+        "--web", metavar="[HOST:]PORT", help="serve the live web view here (127.0.0.1 unless HOST; see [web])"
+    )
+    p.add_argument("--tracks", metavar="FILE.csv", help="append every accepted fix to this tracks CSV")
 
 
 SECRET_KEYS = ("password_file", "key_file")
@@ -101,9 +107,14 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     specs = all_sources(config.raw.get("sources"), args.ports)
     ext = build_extensions(config.raw.get("outputs"))
+    web = web_output("web", config.raw.get("web"), args.web, config.default_rule)
+    if web is not None:
+        ext.outputs.append(web)
     if args.check_config:
         print(f"configuration OK: {len(specs)} source(s), {len(ext.outputs)} output(s)")
         return 0
+    if args.tracks:
+        ext.outputs.append(TrackLog(args.tracks, config.canonical))
     console = Console(highlight=False)
     view: LiveView | None = None
 

@@ -28,6 +28,18 @@ Example::
     [[pairs]]
     groups = ["red", "red"]
     check = false           # own vehicles flying together: not traffic to each other
+
+    [max_speed_mps]         # fastest believable ground speed, per group or source
+    default = 600           # (the default: above any airliner with a jet-stream tailwind)
+    blue = 60
+
+    [daemon]                # the live daemon (sepmon run)
+    behind_s = 2            # say so when the monitor runs this far behind real time
+    event_buffer = 10000    # events held in memory while the event log cannot be written
+
+``[[sources]]`` and ``[outputs.*]`` are checked by ``sepmon.apps.configfile.load_config``
+(their models live with the links and outputs); every command loads through it, so
+every command checks the same schema.
 """
 
 from __future__ import annotations
@@ -59,6 +71,20 @@ class IngestOptions:
 
 
 @dataclass(frozen=True)
+class DaemonOptions:
+    """Settings of the live daemon (``[daemon]``)."""
+
+    behind_s: float = 2.0
+    event_buffer: int = 10_000
+
+
+DEFAULT_MAX_SPEED_MPS = 600.0
+"""Fastest believable ground speed of any vehicle: an airliner at Mach 0.85 with a 100 m/s
+jet-stream tailwind makes about 350 m/s; 600 m/s leaves room and still flags a jump of
+kilometres between two fixes a second apart."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -69,6 +95,9 @@ class Config:
     aliases: Mapping[str, str] = field(default_factory=dict)  # alias → source
     pair_rules: Mapping[frozenset[str], SeparationRule] = field(default_factory=dict)
     ingest: IngestOptions = field(default_factory=IngestOptions)
+    daemon: DaemonOptions = field(default_factory=DaemonOptions)
+    max_speed: Mapping[str, float] = field(default_factory=dict)  # group or source → m/s
+    default_max_speed: float = DEFAULT_MAX_SPEED_MPS
     raw: Mapping[str, Any] = field(default_factory=dict)  # the parsed TOML, for later sections
 
     def group_of(self, source: str) -> str:
@@ -79,6 +108,13 @@ class Config:
         """The source name after aliases are applied."""
         return self.aliases.get(source, source)
 
+    def max_speed_of(self, source: str) -> float:
+        """Fastest believable ground speed of ``source`` (m/s): its own, its group's, or the default."""
+        speed = self.max_speed.get(source)
+        if speed is None:
+            speed = self.max_speed.get(self.group_of(source), self.default_max_speed)
+        return speed
+
     def rule_for(self, a: str, b: str) -> SeparationRule:
         """The rule for the pair of sources ``a`` and ``b`` (symmetric)."""
         key = frozenset((self.group_of(a), self.group_of(b)))
@@ -87,7 +123,10 @@ class Config:
 
 _RULE_KEYS = {f.name: f.type for f in fields(SeparationRule)}
 _SEPARATION_EXTRA = {"hold_s", "stale_s"}
-_TOP_KEYS = {"separation", "groups", "aliases", "pairs", "ingest", "sources", "outputs", "daemon"}
+_TOP_KEYS = {
+    "separation", "groups", "aliases", "pairs", "ingest", "sources", "outputs", "daemon", "web",
+    "max_speed_mps",
+}  # fmt: skip
 
 
 def _number(where: str, value: Any, *, positive: bool = True, minimum: float | None = None) -> float:
@@ -204,6 +243,24 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     if isinstance(max_line, bool) or not isinstance(max_line, int) or not 82 <= max_line <= 65536:
         raise ConfigError(f"ingest.max_line: expected a whole number from 82 to 65536, got {max_line!r}")
 
+    dmn = _table("daemon", data.get("daemon", {}))
+    for key in dmn:
+        if key not in ("behind_s", "event_buffer"):
+            raise ConfigError(f"daemon.{key}: unknown key")
+    behind_s = _number("daemon.behind_s", dmn.get("behind_s", 2.0), minimum=0.1)
+    buf = dmn.get("event_buffer", 10_000)
+    if isinstance(buf, bool) or not isinstance(buf, int) or not 1 <= buf <= 10_000_000:
+        raise ConfigError(f"daemon.event_buffer: expected a whole number from 1 to 10000000, got {buf!r}")
+
+    max_speed: dict[str, float] = {}
+    default_max_speed = DEFAULT_MAX_SPEED_MPS
+    for key, value in _table("max_speed_mps", data.get("max_speed_mps", {})).items():
+        v = _number(f"max_speed_mps.{key}", value, minimum=1.0)
+        if key == DEFAULT_GROUP:
+            default_max_speed = v
+        else:
+            max_speed[key] = v
+
     return Config(
         default_rule=default_rule,
         hold_s=hold_s,
@@ -212,5 +269,8 @@ def parse_config(data: Mapping[str, Any]) -> Config:
         aliases=aliases,
         pair_rules=pair_rules,
         ingest=IngestOptions(require_checksum=req, max_line=max_line),
+        daemon=DaemonOptions(behind_s=behind_s, event_buffer=buf),
+        max_speed=max_speed,
+        default_max_speed=default_max_speed,
         raw=data,
     )
