@@ -661,3 +661,44 @@ def test_antipodal_tracks_are_far_apart_not_in_conflict() -> None:
     swapped = evaluate_pairs(tr, [1, 3, 4], [0, 2, 2])
     for col in ("range_m", "tcpa_s", "cpa_h_m", "t_violation_s", "level"):
         np.testing.assert_array_equal(getattr(swapped, col), getattr(res, col), err_msg=col)
+
+
+# --- the readable margins and their fast twin -----------------------------------------------------
+
+_margin_row = st.tuples(
+    st.one_of(st.just(math.nan), st.just(0.0), st.just(math.inf), st.floats(-5.0, 99.0)),  # HDOP
+    st.integers(-3, 12),  # GGA quality, including codes that do not exist
+    st.floats(0.0, 600.0),  # age
+    st.floats(-300.0, 300.0),  # ve
+    st.floats(-300.0, 300.0),  # vn
+    st.floats(-60.0, 60.0),  # vu
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_margin_row, min_size=1, max_size=16))
+def test_track_columns_carry_the_readable_margins(
+    rows: list[tuple[float, int, float, float, float, float]],
+) -> None:
+    """TrackArrays computes both margins inline for speed; they are the readable functions' bits.
+
+    Oracle: uncertainty_margin_m / vertical_margin_m, the design's formula as written
+    (held to hand-computed figures in test_margin_formula above).
+    """
+    hdop, quality, age, ve, vn, vu = (np.array(col) for col in zip(*rows, strict=True))
+    n = len(rows)
+    tr = TrackArrays(
+        source=tuple(f"s{k}" for k in range(n)),
+        lat=np.zeros(n),
+        lon=np.zeros(n),
+        alt=np.zeros(n),
+        ve=ve,
+        vn=vn,
+        vu=vu,
+        hdop=hdop,
+        quality=quality.astype(np.int64),
+        age_s=age,
+        lost=age > 5.0,
+    )
+    np.testing.assert_array_equal(tr.margin_h_m, uncertainty_margin_m(hdop, quality, age, np.hypot(ve, vn)))
+    np.testing.assert_array_equal(tr.margin_v_m, vertical_margin_m(hdop, quality, age, vu))
