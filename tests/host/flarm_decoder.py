@@ -3,7 +3,9 @@
 Independent of ``sepmon.outputs.flarmcodec`` on purpose: it computes its own checksum, knows
 the field order and ranges of FTD-012 (FLARM Data Port Specification) and
 refuses anything outside them, so an encoder bug cannot hide behind a decoder
-that shares its code. It also reads GPGGA/GPRMC far enough to check positions.
+that shares its code. It also reads GPGGA/GPRMC far enough to check positions
+(NMEA 0183: fields of a sentence without a valid fix may be null), and the
+answers to an app's ``$PFLAV``/``$PFLAC`` queries.
 
 PFLAU,<RX>,<TX>,<GPS>,<Power>,<AlarmLevel>,<RelativeBearing>,<AlarmType>,<RelativeVertical>,
       <RelativeDistance>[,<ID>]
@@ -158,16 +160,28 @@ def decode_pflaa(f: list[str]) -> Pflaa:
 
 @dataclass(frozen=True)
 class Position:
-    """What GGA/RMC say about the own position."""
+    """What GGA/RMC say about the own position (lat/lon None: no fix, fields null)."""
 
     kind: str
     hhmmss: str
-    lat: float
-    lon: float
+    lat: float | None
+    lon: float | None
     alt: float | None = None
     sog_kn: float | None = None
     cog: float | None = None
     ddmmyy: str | None = None
+    valid: bool = True
+    geoid_sep: float | None = None
+    quality: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """``$PFLAV,A,...`` or ``$PFLAC,A,...``: the reply to a query (``item`` ERROR: refused)."""
+
+    kind: str
+    item: str
+    values: tuple[str, ...]
 
 
 def _angle(value: str, hemi: str, deg_digits: int, pos: str, neg: str) -> float:
@@ -177,12 +191,27 @@ def _angle(value: str, hemi: str, deg_digits: int, pos: str, neg: str) -> float:
     return v if hemi == pos else -v
 
 
+def _metres(value: str, unit: str, name: str) -> float | None:
+    if value == "":
+        return None
+    if unit != "M" or not re.match(r"^-?[0-9]+(\.[0-9]+)?$", value):
+        raise DecodeError(f"{name} is not metres: {value!r},{unit!r}")
+    return float(value)
+
+
 def decode_gga(f: list[str]) -> Position:
-    """The fields of GGA that matter here."""
+    """The fields of GGA that matter here: quality 0 (no fix) may leave the position null."""
     if len(f) != 14:
         raise DecodeError(f"GGA has {len(f)} fields, expected 14")
-    alt = float(f[8]) if f[8] else None
-    return Position("GGA", f[0], _angle(f[1], f[2], 2, "N", "S"), _angle(f[3], f[4], 3, "E", "W"), alt=alt)
+    quality = _int(f[5], "GGA quality", 0, 8)
+    assert quality is not None
+    if quality == 0 and f[1] == f[3] == "":
+        lat = lon = None
+    else:
+        lat, lon = _angle(f[1], f[2], 2, "N", "S"), _angle(f[3], f[4], 3, "E", "W")
+    alt = _metres(f[8], f[9], "GGA altitude")
+    sep = _metres(f[10], f[11], "GGA geoid separation")
+    return Position("GGA", f[0], lat, lon, alt=alt, valid=quality > 0, geoid_sep=sep, quality=quality)
 
 
 def decode_rmc(f: list[str]) -> Position:
@@ -191,6 +220,8 @@ def decode_rmc(f: list[str]) -> Position:
         raise DecodeError(f"RMC has {len(f)} fields")
     if f[1] not in ("A", "V"):
         raise DecodeError(f"RMC status {f[1]!r}")
+    if f[1] == "V" and f[2] == f[4] == "":
+        return Position("RMC", f[0], None, None, ddmmyy=f[8] or None, valid=False)
     return Position(
         "RMC",
         f[0],
@@ -199,10 +230,31 @@ def decode_rmc(f: list[str]) -> Position:
         sog_kn=float(f[6]) if f[6] else None,
         cog=float(f[7]) if f[7] else None,
         ddmmyy=f[8],
+        valid=f[1] == "A",
     )
 
 
-Decoded = Pflau | Pflaa | Position
+def decode_answer(name: str, f: list[str]) -> Answer:
+    """FTD-012 answers: ``PFLAV,A,<HwVersion>,<SwVersion>,<ObstVersion>``;
+    ``PFLAC,A,<Key>,<Value>`` or ``PFLAC,A,ERROR``."""
+    if not f or f[0] != "A":
+        raise DecodeError(f"{name} from the device must be an answer (A), got {f[:1]}")
+    if name == "PFLAV":
+        if (
+            len(f) != 4
+            or not re.match(r"^[0-9]+\.[0-9]{2}$", f[1])
+            or not re.match(r"^[0-9]+\.[0-9]{2}$", f[2])
+        ):
+            raise DecodeError(f"PFLAV answer is not A,<x.yy>,<x.yy>,<obst>: {f}")
+        return Answer(name, "", tuple(f[1:]))
+    if f[1:] == ["ERROR"]:
+        return Answer(name, "ERROR", ())
+    if len(f) < 3 or not re.match(r"^[A-Z0-9]+$", f[1]):
+        raise DecodeError(f"PFLAC answer is not A,<Key>,<Value>: {f}")
+    return Answer(name, f[1], tuple(f[2:]))
+
+
+Decoded = Pflau | Pflaa | Position | Answer
 
 
 def decode_line(line: str) -> Decoded:
@@ -216,6 +268,8 @@ def decode_line(line: str) -> Decoded:
         return decode_gga(f)
     if name == "GPRMC":
         return decode_rmc(f)
+    if name in ("PFLAV", "PFLAC"):
+        return decode_answer(name, f)
     raise DecodeError(f"unexpected sentence {name}")
 
 

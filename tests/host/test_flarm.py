@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pytest
-from flarm_decoder import DecodeError, Pflaa, Pflau, Position, decode_line, decode_stream, split_lines
+from flarm_decoder import (
+    Answer,
+    DecodeError,
+    Pflaa,
+    Pflau,
+    Position,
+    decode_line,
+    decode_stream,
+    split_lines,
+)
 
 from sepmon.apps.daemon import Daemon
 from sepmon.apps.extensions import build_outputs
@@ -113,15 +125,25 @@ def test_decoder_reads_the_specification_examples_and_rejects_damage() -> None:
 
 
 def test_burst_without_own_fix_or_traffic_is_a_bare_pflau() -> None:
+    # Oracle: FTD-012 (a FLARM without a GPS fix still sends GPRMC with status V, GPGGA
+    # with quality 0) and NMEA 0183 (null fields when there is no fix).
     out = decoded(burst(None, [], {}, IdBook(), FeedOptions()))
-    assert len(out) == 1
-    u = out[0]
+    assert len(out) == 3
+    r, g, u = out
+    assert isinstance(r, Position) and r.kind == "RMC" and not r.valid and r.lat is None
+    assert isinstance(g, Position) and g.kind == "GGA" and g.quality == 0 and g.lat is None
     assert isinstance(u, Pflau)
     assert (u.rx, u.gps, u.alarm_level, u.alarm_type) == (0, 0, 0, 0)
     assert u.relative_bearing is None and u.relative_distance is None and u.id is None
     own = state("alpha", 47.0, 11.0, ve=20.0)
     out = decoded(burst(own, [own], {}, IdBook(), FeedOptions()))
     assert len(out) == 1 and out[0].gps == 2 and out[0].relative_distance is None
+    # The own track lost: no usable fix any more, so RMC says V again (and PFLAU GPS 0).
+    lost = state("alpha", 47.0, 11.0, ve=20.0, lost=True)
+    fix = Fix("alpha", 1_700_000_000.0, 47.0, 11.0, 900.0, 20.0, 90.0, 1, 0.9, 9)
+    out = decoded(burst(lost, [lost], {}, IdBook(), FeedOptions(), own_fix=fix, new_fix=False))
+    assert [type(x) for x in out] == [Position, Position, Pflau]
+    assert not out[0].valid and out[1].quality == 0 and out[2].gps == 0
 
 
 def _enu(own: TrackState, lat: float, lon: float, h: float) -> tuple[float, float]:
@@ -252,6 +274,50 @@ def test_gga_rmc_round_trip_through_sepmon_ingest_and_the_decoder() -> None:
     assert back.sog_mps == pytest.approx(61.7, abs=0.03)
 
 
+def test_gga_carries_sea_level_height_and_the_receivers_geoid_separation() -> None:
+    # Oracle: the receiver's own GGA (NMEA 0183: field 9 altitude above mean sea level,
+    # field 11 geoid separation), as the simulator writes it: the feed's GGA must give
+    # back the same two fields, as a FLARM does, not the ellipsoid height with no separation.
+    sim = simulate("head-on", duration=2, sentences="RMC,GGA", geoid_sep=23.7)
+    lines = [data.decode() for _, src, data in sim.lines if src == "alpha" and b"GGA" in data]
+    fields = lines[0].split("*")[0].split(",")
+    msl, sep = float(fields[9]), float(fields[11])
+    assert sep == 23.7
+    ing = NmeaIngest("alpha")
+    fix = (ing.feed("".join(d.decode() for _, s, d in sim.lines if s == "alpha").encode()) + ing.flush())[0]
+    assert fix.geoid_sep_m == 23.7 and fix.alt_m == pytest.approx(msl + sep)
+    g = decode_line(gga(fix))
+    assert isinstance(g, Position)
+    assert g.alt == pytest.approx(msl, abs=0.05) and g.geoid_sep == pytest.approx(sep, abs=0.05)
+    # A receiver that sent no separation: its altitude goes out as it came, separation null.
+    bare = Fix("alpha", 1_700_000_000.0, 47.0, 11.0, 512.3, 20.0, 90.0, 1, 0.9, 9)
+    g = decode_line(gga(bare))
+    assert isinstance(g, Position) and g.alt == 512.3 and g.geoid_sep is None
+
+
+def test_queries_are_answered_as_the_specification_says() -> None:
+    # Oracle: FTD-012 ($PFLAV,R -> $PFLAV,A,<hw>,<sw>,<obst>; $PFLAC,R,<item> -> $PFLAC,A,<item>,<value>,
+    # $PFLAC,A,ERROR otherwise) and FTD-014's item values (ACFT decimal 0-15, RANGE metres).
+    from sepmon.outputs.flarmcodec import DeviceInfo, answer
+
+    info = DeviceInfo(own_id="3F12A0", aircraft_type="D", range_m=5000.0)
+
+    def ask(query: str) -> Answer:
+        reply = answer(query, info)
+        assert reply is not None
+        got = decode_line(reply)
+        assert isinstance(got, Answer)
+        return got
+
+    assert ask("$PFLAV,R*39").kind == "PFLAV"
+    assert ask("$PFLAC,R,ID").values == ("3F12A0",)
+    assert ask("$PFLAC,R,ACFT*xx").values == ("13",)
+    assert ask("$PFLAC,R,RANGE").values == ("5000",)
+    assert ask("$PFLAC,R,NOSUCHITEM").item == "ERROR"
+    assert ask("$PFLAC,S,ACFT,1").item == "ERROR"  # not configurable from an app
+    assert answer("$GPRMC,,V,,,,,,,,,,N*53", info) is None and answer("garbage", info) is None
+
+
 # ---- configuration ----------------------------------------------------------------------------
 
 
@@ -362,8 +428,12 @@ def test_pflau_every_second_with_no_traffic_in_real_time() -> None:
 
     client = asyncio.run(main())
     items = decode_stream(bytes(client.data))
-    assert items and all(isinstance(x, Pflau) and x.gps == 0 and x.rx == 0 for x in items)
-    times = [t for t, _ in client.timed_lines()]
+    pflau = [x for x in items if isinstance(x, Pflau)]
+    assert pflau and all(x.gps == 0 and x.rx == 0 for x in pflau)
+    # No own fix: every second also an RMC with status V and a GGA with quality 0.
+    positions = [x for x in items if isinstance(x, Position)]
+    assert len(positions) == 2 * len(pflau) and not any(p.valid for p in positions)
+    times = [t for t, line in client.timed_lines() if line.startswith("$PFLAU")]
     assert len(times) in (2, 3)
     assert all(0.75 <= b - a <= 1.25 for a, b in pairwise(times))
 
@@ -460,7 +530,7 @@ def test_live_feed_inside_the_daemon_head_on() -> None:
         if abs(t - t2) < 0.01:
             assert u.alarm_level == p.alarm_level
     # The own position went out as GGA/RMC, once per new fix, never repeated.
-    pos = [x for _, x in lines if isinstance(x, Position)]
+    pos = [x for _, x in lines if isinstance(x, Position) and x.valid]
     assert pos and {p.kind for p in pos} == {"GGA", "RMC"}
     rmc_times = [p.hhmmss for p in pos if p.kind == "RMC"]
     assert len(rmc_times) == len(set(rmc_times))
@@ -573,3 +643,159 @@ def test_serial_queue_keeps_whole_lines_when_the_port_does_not_drain() -> None:
     sink.write(line * 10)  # port closed: nothing drains
     assert bytes(sink.pending).count(b"\n") == 1  # the started line is finished, whole lines dropped
     assert sink.dropped_bytes == 10 + len(line) * 10 - len(sink.pending)
+
+
+# ---- the feed read by a real gpsd, and slow clients --------------------------------------------
+
+
+def _gpsd() -> str:
+    exe = shutil.which("gpsd") or next(
+        (p for p in ("/usr/sbin/gpsd", "/sbin/gpsd") if os.access(p, os.X_OK)), None
+    )
+    if exe is None:
+        reason = "gpsd (Debian package gpsd) is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return exe
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.timeout(90)
+def test_a_real_gpsd_reading_the_feed_gets_the_receivers_heights() -> None:
+    # Oracle: gpsd (a real NMEA reader) connected to the feed as a tcp:// device, and the own
+    # receiver's GGA (sea-level height, geoid separation). gpsd adds its own geoid model to a
+    # GGA without separation, so an ellipsoid height sent with an empty field came out too
+    # high by the geoid (the double count of issue 19); a FLARM-like GGA gives gpsd the
+    # receiver's sea-level height and ellipsoid height back.
+    gpsd = _gpsd()
+    start = datetime.fromtimestamp(math.floor(time.time()), UTC)
+    sim = simulate("head-on", start=start, duration=12, rate=1, sentences="RMC,GGA", geoid_sep=23.7)
+    msl_at: dict[float, float] = {}
+    for _, src, data in sim.lines:
+        f = data.decode().split("*")[0].split(",")
+        if src == "alpha" and f[0].endswith("GGA"):
+            hh, mm, ss = int(f[1][:2]), int(f[1][2:4]), float(f[1][4:])
+            day = start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            msl_at[day + hh * 3600 + mm * 60 + ss] = float(f[9])
+    fixes = [replace(f, rx_t=None) for f in _fixes_of(sim) if f.source == "alpha"]
+    assert len(fixes) >= 10 and all(f.geoid_sep_m == 23.7 for f in fixes)
+
+    async def main() -> list[dict[str, Any]]:
+        out = from_config(W, {"own": "alpha", "port": 0})
+        daemon = _inert_daemon(outputs=[out])
+        task = asyncio.create_task(daemon.serve(install_signals=False))
+        await _wait_for(lambda: out.port is not None, 3.0)
+        gport = _free_port()
+        proc = await asyncio.create_subprocess_exec(
+            gpsd, "-N", "-n", "-S", str(gport), f"tcp://127.0.0.1:{out.port}",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        tpvs: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", gport)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "gpsd did not listen"
+                    await asyncio.sleep(0.1)
+            writer.write(b'?WATCH={"enable":true,"json":true}\n')
+            t0 = time.monotonic()
+            for fix in fixes:  # at the receiver's own pace
+                await asyncio.sleep(max(0.0, t0 + (fix.t - fixes[0].t) - time.monotonic()))
+                daemon.inject_fix(fix)
+                while True:
+                    try:
+                        line = await asyncio.wait_for(reader.readline(), 0.01)
+                    except TimeoutError:
+                        break
+                    msg = json.loads(line)
+                    if msg.get("class") == "TPV" and msg.get("mode", 0) >= 3 and "time" in msg:
+                        tpvs.append(msg)
+            writer.close()
+        finally:
+            proc.terminate()
+            await proc.wait()
+            daemon.stop()
+            await asyncio.wait_for(task, 3.0)
+        return tpvs
+
+    tpvs = asyncio.run(main())
+    assert len(tpvs) >= 5, tpvs
+    for tpv in tpvs:
+        t = datetime.fromisoformat(tpv["time"].replace("Z", "+00:00")).timestamp()
+        msl = msl_at[round(t, 2)]
+        assert tpv["altMSL"] == pytest.approx(msl, abs=0.15), tpv
+        assert tpv["altHAE"] == pytest.approx(msl + 23.7, abs=0.15), tpv
+        assert tpv["geoidSep"] == pytest.approx(23.7, abs=0.15), tpv
+
+
+@pytest.mark.timeout(30)
+def test_a_client_that_stops_reading_is_cut_off_by_age_before_the_kernel_buffers_fill() -> None:
+    # Oracle: the kernel's own accounting (a client socket that is never read, with the
+    # default receive buffer, while the server's side is left to autotune) — the old feed
+    # counted only its own buffer, which stays empty until megabytes sit in the kernel.
+    async def main() -> tuple[FlarmOutput, list[Event], Reader, float]:
+        events: list[Event] = []
+        out = from_config(W, {"own": "alpha", "port": 0, "max_lag_s": 1.0})
+        daemon = _inert_daemon(outputs=[out], on_event=events.append)
+        await out.start(daemon)
+        assert out.port is not None
+        stuck = socket.create_connection(("127.0.0.1", out.port))  # connected, never read
+        good = Reader(time.monotonic)
+        await good.connect(out.port)
+        await _wait_for(lambda: out.client_count == 2, 2.0)
+        line = burst(None, [], {}, IdBook(), FeedOptions())[-1]
+        t0 = time.monotonic()
+        cut = math.inf
+        while time.monotonic() - t0 < 8.0:  # 20 bursts of ~8 KB a second
+            out.send([line] * 300)
+            await asyncio.sleep(0.05)
+            if out.dropped_clients and cut == math.inf:
+                cut = time.monotonic() - t0
+                break
+        await asyncio.sleep(0.2)
+        await out.stop()
+        await good.close()
+        stuck.close()
+        return out, events, good, cut
+
+    out, events, good, cut = asyncio.run(main())
+    assert out.dropped_clients == 1, "the stuck client was never cut off"
+    assert cut < 4.0, cut  # 1 s of standing still, plus what fits in the small kernel buffers
+    details = [e.detail or "" for e in events if e.type == "flarm_client" and "dropped" in (e.detail or "")]
+    assert len(details) == 1 and "behind" in details[0]
+    split_lines(bytes(good.data))  # the reading client was never cut and saw whole lines
+
+
+@pytest.mark.timeout(20)
+def test_an_apps_queries_get_answers_on_its_own_connection() -> None:
+    # Oracle: FTD-012 (queries and the form of their answers), checked by the spec-written decoder.
+    async def main() -> list[Answer]:
+        out = from_config(W, {"own": "alpha", "port": 0, "ids": {"alpha": "3F12A0"}})
+        daemon = _inert_daemon(outputs=[out])
+        await out.start(daemon)
+        assert out.port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", out.port)
+        writer.write(b"$PFLAV,R*39\r\n$PFLAC,R,ID*42\r\n$PFLAC,S,NMEAOUT,0\r\n")
+        got: list[Answer] = []
+        while len(got) < 3:
+            line = (await asyncio.wait_for(reader.readline(), 3.0)).decode().strip()
+            item = decode_line(line)
+            if isinstance(item, Answer):
+                got.append(item)
+        writer.close()
+        await out.stop()
+        return got
+
+    v, ident, refused = asyncio.run(main())
+    assert v.kind == "PFLAV" and len(v.values) == 3
+    assert (ident.item, ident.values) == ("ID", ("3F12A0",))
+    assert refused.item == "ERROR"

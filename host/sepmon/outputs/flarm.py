@@ -9,9 +9,13 @@ serial port.
 
 Each second's sentences are built completely and handed to every client in one
 write, so a client only ever sees whole, checksummed lines. Nothing here waits
-for a client: a client whose unsent bytes exceed ``max_buffer`` is cut off, a
-serial port that does not drain loses whole lines (never half ones), and a
-port that cannot be opened is retried every few seconds while the daemon goes on.
+for a client: a client is cut off when more than ``max_buffer`` bytes wait for it
+(in our buffer and the kernel's send queue together) or when what waits for it has
+not moved for ``max_lag_s`` seconds; each client's kernel send buffer is kept small
+(``SO_SNDBUF``), so it cannot hide minutes of feed. A serial port that does not
+drain loses whole lines (never half ones), and a port that cannot be opened is
+retried every few seconds while the daemon goes on. ``$PFLAV``/``$PFLAC`` queries
+from a TCP client are answered to that client (see :func:`~sepmon.outputs.flarmcodec.answer`).
 
 Configuration::
 
@@ -23,7 +27,8 @@ Configuration::
     serial = "/dev/ttyUSB3"     # optional; baud = 19200
     range_m = 20000             # vehicles farther away are not listed
     max_clients = 8
-    max_buffer = 65536          # bytes queued per client before it is dropped
+    max_buffer = 65536          # bytes queued per client (ours + the kernel's) before it is dropped
+    max_lag_s = 5               # seconds a client's queue may stand still before it is dropped
     max_targets = 50            # PFLAA sentences per second at most
     aircraft_type = "0"         # FLARM AcftType hex digit for every vehicle ...
     aircraft_types = { bravo = "D" }   # ... or per source
@@ -34,22 +39,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import math
 import os
+import socket
+import struct
+import termios
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sepmon import __version__ as SEPMON_VERSION
 from sepmon.core.errors import ConfigError
 from sepmon.core.model import Event, Fix
 from sepmon.core.net import exposed
 from sepmon.core.picture import Picture
 from sepmon.outputs.base import OutputHost
-from sepmon.outputs.flarmcodec import ACFT_TYPES, FeedOptions, IdBook, burst, is_flarm_id
+from sepmon.outputs.flarmcodec import ACFT_TYPES, DeviceInfo, FeedOptions, IdBook, answer, burst, is_flarm_id
 
 REFUSED_REPORT_S = 10.0  # at most one refused-client event per this many seconds
+CLIENT_SNDBUF = 16384
+"""Kernel send buffer per client (Linux doubles it): the kernel's own would grow to megabytes."""
+MAX_QUERY_LINE = 256  # an app's query is one short sentence; a longer line is dropped unread
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2000
@@ -68,6 +82,7 @@ _KEYS = frozenset(
         "range_m",
         "max_clients",
         "max_buffer",
+        "max_lag_s",
         "max_targets",
         "aircraft_type",
         "aircraft_types",
@@ -88,6 +103,7 @@ class FlarmSettings:
     baud: int = 19200
     max_clients: int = 8
     max_buffer: int = 65536
+    max_lag_s: float = 5.0
     feed: FeedOptions = field(default_factory=FeedOptions)
     ids: Mapping[str, str] = field(default_factory=dict)
 
@@ -148,6 +164,9 @@ def from_config(where: str, table: dict[str, Any]) -> FlarmOutput:
         )
     max_clients = _int(f"{where}.max_clients", table.get("max_clients", 8), 1, 64)
     max_buffer = _int(f"{where}.max_buffer", table.get("max_buffer", 65536), 1024, 16 << 20)
+    lag = table.get("max_lag_s", 5.0)
+    if isinstance(lag, bool) or not isinstance(lag, int | float) or not 0.5 <= lag <= 600:
+        raise ConfigError(f"{where}.max_lag_s: expected seconds from 0.5 to 600, got {lag!r}")
     max_targets = _int(f"{where}.max_targets", table.get("max_targets", 50), 1, 99)
     acft = _acft(f"{where}.aircraft_type", table.get("aircraft_type", "0"))
     types = {
@@ -172,6 +191,7 @@ def from_config(where: str, table: dict[str, Any]) -> FlarmOutput:
             baud=baud,
             max_clients=max_clients,
             max_buffer=max_buffer,
+            max_lag_s=float(lag),
             feed=feed,
             ids=ids,
         )
@@ -259,7 +279,7 @@ class FlarmOutput:
         self.errors = 0
         self._host: OutputHost | None = None
         self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
+        self._clients: dict[asyncio.StreamWriter, _Client] = {}
         self._serial = (
             SerialSink(settings.serial, settings.baud, settings.max_buffer)
             if settings.serial is not None
@@ -363,6 +383,7 @@ class FlarmOutput:
     def sentences(self, picture: Picture) -> list[str]:
         """This second's sentences from the picture."""
         own_name = picture.canonical(self.settings.own)
+        self._own_name = own_name
         states = picture.states()
         entry = picture.track(own_name)
         own = entry.state if entry is not None else None
@@ -390,19 +411,34 @@ class FlarmOutput:
         self._serial_io(data)
 
     def broadcast(self, data: bytes) -> None:
-        """Queue ``data`` to every TCP client; cut off any client that is too far behind."""
+        """Queue ``data`` to every TCP client; cut off any client that is too far behind.
+
+        Behind means more than ``max_buffer`` bytes waiting (ours and the kernel's send
+        queue), or the oldest burst still waiting written more than ``max_lag_s`` ago.
+        """
         limit = self.settings.max_buffer
-        for w in list(self._clients):
+        now = time.monotonic()
+        for w, c in list(self._clients.items()):
             if w.is_closing():
                 self._drop(w, abort=False)
                 continue
-            backlog = w.transport.get_write_buffer_size()
-            if backlog > limit:  # bytes the kernel would not take: the client is not reading
+            backlog = w.transport.get_write_buffer_size() + _kernel_queue(w)
+            delivered = c.written - backlog
+            while c.marks and c.marks[0][0] <= delivered:
+                c.marks.popleft()
+            why = ""
+            if backlog > limit:
+                why = f"{backlog} bytes behind"
+            elif c.marks and now - c.marks[0][1] > self.settings.max_lag_s:
+                why = f"{now - c.marks[0][1]:.1f} s behind ({backlog} bytes waiting)"
+            if why:  # the client is not reading (or the network to it is gone)
                 self.dropped_clients += 1
-                self._report("flarm_client", f"dropped {_peer(w)}: {backlog} bytes behind")
+                self._report("flarm_client", f"dropped {_peer(w)}: {why}")
                 self._drop(w, abort=True)
                 continue
             w.write(data)
+            c.written += len(data)
+            c.marks.append((c.written, now))
 
     # ---- internals --------------------------------------------------------------------------
 
@@ -437,13 +473,21 @@ class FlarmOutput:
                     f"({self.refused} refused so far)",
                 )
             return
-        self._clients.add(writer)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CLIENT_SNDBUF)
+        self._clients[writer] = _Client()
         self._report("flarm_client", f"{_peer(writer)} connected")
         try:
-            # Apps send configuration queries ($PFLAC, $PFLAV); read and ignore them so
-            # nothing piles up, and learn of a hang-up at once.
-            while await reader.read(4096):
-                pass
+            # Apps send queries ($PFLAV, $PFLAC): answer them; reading also learns of a hang-up at once.
+            buf = b""
+            while chunk := await reader.read(4096):
+                *lines, buf = (buf + chunk).split(b"\n")
+                if len(buf) > MAX_QUERY_LINE:
+                    buf = b""
+                for raw in lines:
+                    self._query(writer, raw)
         except (ConnectionError, OSError):
             pass
         finally:
@@ -451,8 +495,28 @@ class FlarmOutput:
                 self._report("flarm_client", f"{_peer(writer)} disconnected")
             self._drop(writer, abort=False)
 
+    def _query(self, writer: asyncio.StreamWriter, raw: bytes) -> None:
+        """Answer one line a client sent, if it is a query we answer (never raises)."""
+        if len(raw) > MAX_QUERY_LINE or writer not in self._clients:
+            return
+        s = self.settings
+        own = self._own_name or s.own
+        info = DeviceInfo(
+            own_id=self.ids.id_for(own),
+            aircraft_type=s.feed.aircraft_types.get(own, s.feed.aircraft_type),
+            range_m=s.feed.range_m,
+            baud=s.baud if s.serial is not None else None,
+            version=_version(),
+        )
+        reply = answer(raw.decode("ascii", "replace"), info)
+        if reply is not None and not writer.is_closing():
+            self.answered += 1
+            data = (reply + "\r\n").encode("ascii")
+            writer.write(data)
+            self._clients[writer].written += len(data)
+
     def _drop(self, writer: asyncio.StreamWriter, *, abort: bool) -> None:
-        self._clients.discard(writer)
+        self._clients.pop(writer, None)
         with contextlib.suppress(Exception):
             if abort or writer.transport.get_write_buffer_size() > 0:
                 writer.transport.abort()  # a stuck client's queue will never drain: discard it
@@ -470,7 +534,9 @@ class FlarmOutput:
         self._report("flarm_up", detail)
 
     refused = 0
+    answered = 0
     _refused_reported = -math.inf
+    _own_name: str | None = None
 
     def _report(self, type_: str, detail: str) -> None:
         """An event from this output, through the daemon: event log, console, other outputs."""
@@ -488,3 +554,34 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"client {peer[0]}:{peer[1]}"
     return "a client"
+
+
+class _Client:
+    """What the feed keeps per TCP client: bytes written, and when each burst was."""
+
+    __slots__ = ("marks", "written")
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.marks: deque[tuple[int, float]] = deque()  # (bytes written up to a burst's end, when)
+
+
+def _kernel_queue(writer: asyncio.StreamWriter) -> int:
+    """Bytes in the socket's kernel send queue (Linux ``SIOCOUTQ``); 0 when it cannot tell."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        got = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ is TIOCOUTQ
+    except (OSError, ValueError):
+        return 0
+    return max(0, int(struct.unpack("i", got)[0]))
+
+
+def _version() -> str:
+    """sepmon's version in FLARM's ``x.yy`` form (0.1.0 → 0.10) for ``$PFLAV``."""
+    parts = [*SEPMON_VERSION.split("."), "0", "0"]
+    try:
+        return f"{int(parts[0])}.{int(parts[1])}{int(parts[2])}"
+    except ValueError:
+        return "0.00"

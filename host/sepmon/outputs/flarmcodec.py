@@ -31,9 +31,19 @@ Choices made here (see docs/integrations.md):
   track is never shown as clear, but a quiet one fades like FLARM traffic does.
 * GGA/RMC are re-encoded from the own track's latest fix (any source kind can
   be the own vehicle, and the feed then matches the positions used for
-  PFLAA). The GGA altitude field carries the ellipsoid height with the geoid
-  separation field left empty, which NMEA readers such as XCSoar take as
-  "ellipsoid height, apply your own geoid model".
+  PFLAA). GGA carries what a FLARM (and any NMEA receiver) sends: the height
+  above sea level and the geoid separation, as the own receiver reported them
+  (``Fix.geoid_sep_m``). When the receiver sent no separation its altitude
+  field is passed on as it came, with the separation field empty again.
+* Without a usable own fix (none yet, or the own track lost) a FLARM still
+  sends RMC, with status ``V``, and GGA with quality 0: so does the feed.
+* ``$PGRMZ`` (barometric pressure altitude) is not sent: sepmon has no pressure
+  sensor, and a GNSS height passed off as pressure altitude would put an app's
+  airspace and QNH display off by the day's pressure difference.
+* Queries: ``$PFLAV,R`` is answered with ``$PFLAV,A,...``; ``$PFLAC,R,<item>``
+  for the items the feed has (ID, ACFT, RANGE, NMEAOUT) with ``$PFLAC,A,<item>,<value>``;
+  anything else, and every ``$PFLAC,S`` (the feed cannot be configured from an
+  app), with ``$PFLAC,A,ERROR`` (FTD-012 / FTD-014).
 """
 
 from __future__ import annotations
@@ -250,14 +260,31 @@ def _utc(t: float) -> tuple[str, str]:
 
 
 def gga(fix: Fix) -> str:
-    """``$GPGGA`` of a fix; altitude = ellipsoid height, geoid separation empty (see module doc)."""
+    """``$GPGGA`` of a fix: sea-level altitude and geoid separation, as a receiver sends them.
+
+    ``alt_m`` is the ellipsoid height; with the receiver's ``geoid_sep_m`` it splits
+    back into the two fields it came as. Without a separation the altitude goes out
+    as it came and the separation field stays empty (see the module doc).
+    """
     hms, _ = _utc(fix.t)
     lat, ns = _angle(fix.lat, 2, "NS")
     lon, ew = _angle(fix.lon, 3, "EW")
     sats = f"{min(fix.sats, 99):02d}" if fix.sats is not None else ""
     hdop = f"{fix.hdop:.1f}" if fix.hdop is not None and math.isfinite(fix.hdop) else ""
-    alt = f"{fix.alt_m:.1f}" if fix.alt_m is not None else ""
-    return frame_sentence(f"GPGGA,{hms},{lat},{ns},{lon},{ew},{fix.quality},{sats},{hdop},{alt},M,,M,,")
+    alt = sep = ""
+    if fix.alt_m is not None:
+        g = fix.geoid_sep_m
+        if g is not None and math.isfinite(g):
+            alt, sep = f"{fix.alt_m - g:.1f}", f"{g:.1f}"
+        else:
+            alt = f"{fix.alt_m:.1f}"
+    return frame_sentence(f"GPGGA,{hms},{lat},{ns},{lon},{ew},{fix.quality},{sats},{hdop},{alt},M,{sep},M,,")
+
+
+NO_FIX_RMC = frame_sentence("GPRMC,,V,,,,,,,,,,N")
+"""What a FLARM sends each second without a GPS fix: RMC, status V, mode N (not valid)."""
+NO_FIX_GGA = frame_sentence("GPGGA,,,,,,0,00,,,M,,M,,")
+"""GGA without a fix: quality 0, no satellites used."""
 
 
 def rmc(fix: Fix) -> str:
@@ -289,15 +316,72 @@ def burst(
 
     ``own`` is the own vehicle's state (None: no fix yet); ``others`` every
     track (the own one is skipped); ``own_fix`` its latest fix, re-encoded as
-    RMC and GGA when ``new_fix`` says it has not been sent yet.
+    RMC and GGA when ``new_fix`` says it has not been sent yet. With no usable
+    own fix (none, or the own track lost) RMC says ``V`` and GGA quality 0.
     """
     others = list(others)
     own_name = own.source if own is not None else None
     rx = sum(1 for s in others if s.source != own_name and not s.lost)
     traffic = traffic_around(own, others, levels, ids, options) if own is not None else []
     out: list[str] = []
-    if own_fix is not None and new_fix:
+    if own is None or own.lost:
+        out += [NO_FIX_RMC, NO_FIX_GGA]
+    elif own_fix is not None and new_fix:
         out += [rmc(own_fix), gga(own_fix)]
     out.append(pflau(own, traffic, rx, own_fix))
     out += [pflaa(t) for t in traffic]
     return out
+
+
+# ---- answers to an app's queries (FTD-012 PFLAV/PFLAC, items of FTD-014) -----------------------
+
+BAUD_CODES = {4800: 0, 9600: 1, 19200: 2, 38400: 4, 57600: 5}
+"""FTD-014 ``BAUD`` values of the rates the feed's serial port may run at."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the feed says about itself when an app asks."""
+
+    own_id: str
+    aircraft_type: str
+    range_m: float
+    baud: int | None = None
+    version: str = "0.00"
+
+
+def answer(line: str, info: DeviceInfo) -> str | None:
+    """The reply to one line an app sent, or None when it asked nothing we answer.
+
+    A query is taken with or without a valid checksum (apps differ); ``$PFLAV,R``
+    gets the versions, ``$PFLAC,R,<item>`` the value of ID, ACFT, RANGE, NMEAOUT
+    or BAUD, and every other ``$PFLAC`` (unknown item, or ``S`` to set one: the feed
+    is configured by sepmon's own configuration, not by the app) ``$PFLAC,A,ERROR``.
+    """
+    text = line.strip()
+    star = text.rfind("*")
+    if star >= 0:
+        text = text[:star]
+    if not text.startswith("$"):
+        return None
+    fields = text[1:].split(",")
+    name = fields[0]
+    if name == "PFLAV" and fields[1:2] == ["R"]:
+        return frame_sentence(f"PFLAV,A,0.00,{info.version},")
+    if name != "PFLAC" or len(fields) < 3 or fields[1] != "R":
+        return frame_sentence("PFLAC,A,ERROR") if name == "PFLAC" else None
+    item = fields[2].upper()
+    value: str | None = None
+    if item == "ID":
+        value = info.own_id
+    elif item == "ACFT":
+        value = str(ACFT_TYPES.index(info.aircraft_type))
+    elif item == "RANGE":
+        value = str(round(info.range_m))
+    elif item == "NMEAOUT":
+        value = "1"  # PFLA and GP sentences
+    elif item == "BAUD" and info.baud in BAUD_CODES:
+        value = str(BAUD_CODES[info.baud])
+    if value is None:
+        return frame_sentence("PFLAC,A,ERROR")
+    return frame_sentence(f"PFLAC,A,{item},{value}")
