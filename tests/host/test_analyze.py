@@ -12,6 +12,7 @@ import pytest
 
 from sepmon.apps.analyze import TRACK_COLUMNS, run_analysis
 from sepmon.cli import main
+from sepmon.core.checksum import frame_sentence
 from sepmon.core.config import parse_config
 from sepmon.sim import simulate, write_recording
 
@@ -136,3 +137,40 @@ def test_bad_input_is_one_line_and_no_traceback(
     assert "Traceback" not in text
     if status != 1 or "no position" not in needle:
         assert len(out.err.strip().splitlines()) == 1
+
+
+def test_source_without_fixes_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Every epoch has a position but no date can be found for it... except here there is
+    # a broken date in each RMC (clock not set, year 2000): dropped as no_date, and the
+    # summary and the event log say so, with each reason and its count.
+    rec = tmp_path / "nodate.nmea"
+    lines = [
+        frame_sentence(f"GPRMC,1200{i:02d}.00,A,4830.000,N,01115.000,E,010.0,090.0,010100,,,A")
+        for i in range(5)
+    ]
+    rec.write_text("".join(x + "\r\n" for x in lines) + "$GPGGA,broken*00\r\n")
+    ev = tmp_path / "ev.jsonl"
+    assert main(["analyze", str(rec), "--events", str(ev)]) == 1
+    out = capsys.readouterr().out
+    assert "nodate: no fix: epochs dropped: no_date 5; lines rejected: checksum 1" in out
+    events = [json.loads(x) for x in ev.read_text().splitlines()]
+    assert [(e["type"], e["a"]) for e in events] == [("no_fixes", "nodate")]
+    assert "no_date 5" in events[0]["detail"]
+
+
+def test_date_option_and_relative_time_base(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A GGA-only recording has no date: --date gives it one, else the summary says the
+    # times are the receiver's time of day on an arbitrary day.
+    rec = tmp_path / "gga.nmea"
+    body = "GPGGA,{},4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,"
+    rec.write_text("".join(frame_sentence(body.format(f"1200{i:02d}.00")) + "\r\n" for i in range(3)))
+    tr = tmp_path / "t.csv"
+    assert main(["analyze", str(rec), "--date", "2024-03-15", "--tracks", str(tr)]) == 0
+    assert "3 of 3 fixes: no date in the recording: dates from --date" in capsys.readouterr().out
+    assert [r[0] for r in csv.reader(tr.open())][1:] == ["1710504000.000", "1710504001.000", "1710504002.000"]
+    assert main(["analyze", str(rec), "--tracks", str(tr)]) == 0
+    assert "relative time base" in capsys.readouterr().out
+    assert [r[0] for r in csv.reader(tr.open())][1:] == ["43200.000", "43201.000", "43202.000"]
+    with pytest.raises(SystemExit):
+        main(["analyze", str(rec), "--date", "15.03.2024"])
+    assert "expected a date YYYY-MM-DD" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import datetime
 import math
 import pickle
 from pathlib import Path
@@ -343,6 +344,7 @@ def test_tenth_of_a_second_epochs() -> None:
 
 _NEED = {k: len(v) for k, v in FIELD.items()}
 _TIME_IDX = {k: FIELD[k]["timestamp"] for k in ("GGA", "RMC", "GNS", "GLL", "GST")}
+_POS_IDX = {k: FIELD[k]["lat"] for k in ("GGA", "RMC", "GNS", "GLL")}
 _MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
 _MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
 _HDOP_CARRIERS = frozenset({"GGA", "GNS"})
@@ -414,6 +416,8 @@ class ReferenceAssembler(EpochAssembler):
 
     def add(self, s: Sentence, rx_t: float | None, out: list[Fix]) -> str:
         kind, _talker, f = s
+        if kind == "ZDA":
+            return self._ref_zda(f, rx_t, out)
         need = _NEED[kind]
         if len(f) < need:
             f = f + [""] * (need - len(f))
@@ -428,7 +432,10 @@ class ReferenceAssembler(EpochAssembler):
                 return Reject.UNPARSABLE
             if key != self._key:
                 if key in self._recent:
-                    return UNUSED if valid else Reject.NO_FIX
+                    sig = f[_POS_IDX[kind]] if kind in _POS_IDX else ""
+                    if not valid or not sig or self._recent[key] == sig:
+                        return UNUSED if valid else Reject.NO_FIX
+                    self._recent.clear()  # the receiver's time stepped back
                 if self._open:
                     self._emit(out)
                 self._start(key, int(tstr[0:2]) * 3600 + int(tstr[2:4]) * 60 + float(tstr[4:]), rx_t)
@@ -462,12 +469,13 @@ class ReferenceAssembler(EpochAssembler):
                 pos = _latlon(f, FIELD["RMC"]["lat"]) if self._lat is None else None
                 days = self._date(f[8])
                 self._ref_merge_velocity(sog, cog)
-                self._ref_merge_position(pos, f[11])
+                self._ref_merge_position(pos, f[11], f[2], f[4])
                 if self._days is None:
                     self._days = days
+                    self._bad_date = days is None
             elif kind == "GLL":
                 pos = _latlon(f, FIELD["GLL"]["lat"]) if self._lat is None else None
-                self._ref_merge_position(pos, f[6])
+                self._ref_merge_position(pos, f[6], f[0], "")
             elif kind == "VTG":
                 if f[1] in ("T", ""):
                     sog, cog = _ref_velocity(f[4], f[6], f[0])
@@ -487,9 +495,12 @@ class ReferenceAssembler(EpochAssembler):
         h = _ref_nonneg(hdop)
         a = _ref_opt_float(alt)
         g = _ref_opt_float(sep)
-        pos = _latlon(f, i) if self._lat is None else None
+        # GGA/GNS's position replaces RMC/GLL's (the first GGA/GNS of the epoch wins).
+        pos = _latlon(f, i) if not self._gga_pos else None
         if pos is not None:
             self._lat, self._lon = pos
+            self._sig, self._sig_lon = f[i], f[i + 2]
+        self._gga_pos = True
         if self._quality is None:
             self._quality = q
         if self._sats is None:
@@ -502,11 +513,35 @@ class ReferenceAssembler(EpochAssembler):
                 self._alt = e
                 self._geoid = g
 
-    def _ref_merge_position(self, pos: tuple[float, float] | None, mode: str) -> None:
+    def _ref_merge_position(self, pos: tuple[float, float] | None, mode: str, lat: str, lon: str) -> None:
         if pos is not None:
             self._lat, self._lon = pos
+            self._sig, self._sig_lon = lat, lon
         if self._mode_quality is None:
             self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
+
+    def _ref_zda(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        """ZDA: a date (day, month, 4-digit year) at a time; opens no epoch."""
+        if len(f) < 4 or not all(f[:4]):
+            return Reject.NO_FIX
+        key = _time_key(f[0])
+        try:
+            day = (datetime.date(int(f[3]), int(f[2]), int(f[1])) - datetime.date(1970, 1, 1)).days
+        except ValueError:
+            return Reject.UNPARSABLE
+        if key < 0:
+            return Reject.UNPARSABLE
+        if day < (datetime.date(2001, 1, 1) - datetime.date(1970, 1, 1)).days:
+            return Reject.NO_FIX
+        tod = int(f[0][0:2]) * 3600 + int(f[0][2:4]) * 60 + float(f[0][4:])
+        if self._open and self._days is None:
+            self._days = round((day * 86400.0 + tod - self._tod) / 86400.0)
+            self._day_src = "ZDA"
+        if rx_t is None:
+            self._last_days, self._last_tod, self._ref_src = day, tod, "ZDA"
+            if self._held:
+                self._release(day, tod, out, "ZDA")
+        return USED
 
     def _ref_merge_velocity(self, sog: float | None, cog: float | None) -> None:
         if self._sog is None:
@@ -564,7 +599,7 @@ def test_gsa_line_is_the_gsa_handler(fields: list[str], open_epoch: bool) -> Non
 
 def test_field_positions_are_pynmea2s() -> None:
     """The per-type adds index fields by number; these are the numbers of pynmea2's tables."""
-    assert _NEED == {"GGA": 14, "RMC": 13, "GNS": 12, "GLL": 7, "GST": 8, "VTG": 9, "GSA": 17}
+    assert _NEED == {"GGA": 14, "RMC": 13, "GNS": 12, "GLL": 7, "GST": 8, "VTG": 9, "GSA": 17, "ZDA": 6}
     assert _TIME_IDX == {"GGA": 0, "RMC": 0, "GNS": 0, "GLL": 4, "GST": 0}
     gga_, rmc_, gns_, gll_, vtg_, gsa_ = (FIELD[k] for k in ("GGA", "RMC", "GNS", "GLL", "VTG", "GSA"))
     assert (gga_["lat"], gga_["gps_qual"], gga_["num_sats"], gga_["horizontal_dil"]) == (1, 5, 6, 7)
@@ -577,6 +612,8 @@ def test_field_positions_are_pynmea2s() -> None:
     assert (vtg_["true_track"], vtg_["true_track_sym"], vtg_["spd_over_grnd_kts"]) == (0, 1, 4)
     assert (vtg_["spd_over_grnd_kmph"], vtg_["faa_mode"]) == (6, 8)
     assert (gsa_["mode_fix_type"], gsa_["hdop"]) == (1, 15)
+    zda_ = FIELD["ZDA"]
+    assert (zda_["timestamp"], zda_["day"], zda_["month"], zda_["year"]) == (0, 1, 2, 3)
 
 
 def _recording_sentences(path: Path) -> list[tuple[Sentence, float | None]]:
@@ -733,3 +770,101 @@ def test_rmc_navigational_status_does_not_decide_the_fix(nav_status: str) -> Non
     assert len(out) == 1
     assert out[0].lat == pytest.approx(48.5) and out[0].lon == pytest.approx(11.25)
     assert out[0].sog_mps == pytest.approx(12.0 * KN)
+
+
+# --- Dates from ZDA, held epochs, broken dates, time steps, GGA's position -----------
+
+
+def zda(t: str, d: str = "15", m: str = "03", y: str = "2024") -> Sentence:
+    return s(f"GPZDA,{t},{d},{m},{y},00,00")
+
+
+def test_zda_is_the_date_of_a_gga_only_receiver() -> None:
+    # Oracle: NMEA 0183 ZDA (hhmmss.ss, day, month, 4-digit year) and the GlobalSat
+    # MR-350p recording (tests/data/real/mr-350p.log), which gpsd dates from its ZDA:
+    # GGA at hh:mm:ss, then a ZDA with the next second's time.
+    asm = EpochAssembler("a")
+    out, st = feed(asm, [gga("120000.00"), zda("120001.00"), gga("120001.00"), zda("120002.00")])
+    asm.flush(out)
+    assert [f.t for f in out] == [T0, T0 + 1]
+    assert st == [USED, USED, USED, USED] and asm.dropped == {}
+    assert asm.date_sources() == {"ZDA": 2}
+    # A ZDA just after midnight dates the epoch just before it on the day before.
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [gga("235959.00"), zda("000000.00", d="16")])
+    asm.flush(out)
+    assert [f.t for f in out] == [calendar.timegm((2024, 3, 15, 23, 59, 59))]
+
+
+def test_epochs_before_the_first_date_are_held_and_dated_by_it() -> None:
+    # A GLL- or GGA-only epoch ahead of the first RMC (tests/data/real/gr601-w.log): gpsd
+    # reports its position without a time; sepmon dates it from the next epoch's RMC.
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [gga("235958.00"), gga("235959.00"), rmc("000000.00", date="160324")])
+    asm.flush(out)
+    midnight = calendar.timegm((2024, 3, 16, 0, 0, 0))
+    assert [f.t for f in out] == [midnight - 2, midnight - 1, midnight]
+    assert asm.dropped == {}
+
+
+def test_without_any_date_the_default_date_else_a_relative_base() -> None:
+    asm = EpochAssembler("a", default_date=datetime.date(2024, 3, 15))
+    out, _ = feed(asm, [gga("120000.00"), gga("120001.00")])
+    asm.flush(out)
+    assert [f.t for f in out] == [T0, T0 + 1] and asm.date_sources() == {"--date": 2}
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [gga("120000.00"), gga("120001.00")])
+    asm.flush(out)
+    # The receiver's time of day on an arbitrary day (1970-01-01): sources stay aligned.
+    assert [f.t for f in out] == [43200.0, 43201.0] and asm.date_sources() == {"relative": 2}
+
+
+def test_a_broken_date_is_not_rescued_by_a_later_one() -> None:
+    # A date the receiver got wrong leaves its time of day in doubt too (clock not set):
+    # dropped, as before, not dated by the next good RMC.
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [rmc("235945.00", date="010100"), rmc("120000.00")])
+    asm.flush(out)
+    assert [f.t for f in out] == [T0] and asm.dropped == {"no_date": 1}
+
+
+def test_year_99_from_a_receiver_that_missed_the_2019_rollover() -> None:
+    # Oracle: the GPS week number rolled over on 2019-04-06/07; a receiver that missed it
+    # counts from 1999-08-22 again (1024 weeks early).  tests/data/real/april6_2019.log:
+    # Telit HE910, RMC date 220899 at 00:02:31.42, which gpsd reports as 2019-04-07.
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [rmc("000231.42", date="220899")])
+    asm.flush(out)
+    assert [f.t for f in out] == [calendar.timegm((2019, 4, 7, 0, 2, 31)) + 0.42]
+
+
+def test_time_stepping_back_is_not_taken_for_duplicates() -> None:
+    # Issue 13, item 2: a receiver whose time steps back 3 s (less than the duplicate
+    # window) lost its epochs until its time passed the old one, counted under no reason.
+    # Each stepped-back epoch carries a new position: a new epoch, not a duplicate.
+    asm = EpochAssembler("a")
+    pos = [f"48{30 + i // 60:02d}.{i % 60:03d},N,01115.000,E" for i in range(12)]
+    times = [f"1200{t:02d}.00" for t in (0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7)]
+    out, st = feed(asm, [rmc(t, pos=p) for t, p in zip(times, pos, strict=True)])
+    asm.flush(out)
+    assert len(out) == 12 and UNUSED not in st
+    assert [f.t - T0 for f in out] == [0, 1, 2, 3, 4, 5, 2, 3, 4, 5, 6, 7]
+    # The same epoch again (a second path) is still a duplicate.
+    asm = EpochAssembler("a")
+    out, st = feed(asm, [rmc("120000.00"), rmc("120001.00"), rmc("120000.00")])
+    asm.flush(out)
+    assert len(out) == 2 and st[-1] == UNUSED
+
+
+def test_gga_position_wins_over_rmc_of_the_same_epoch() -> None:
+    # tests/data/real/ch-4701.log: RMC 5356.21447 N, GGA 5356.21451 N in one epoch; gpsd
+    # reports GGA's, the position its height and quality belong to.
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [rmc("120000.00", pos="4830.001,N,01115.001,E"), gga("120000.00")])
+    asm.flush(out)
+    assert (out[0].lat, out[0].lon) == (48.5, 11.25)
+
+
+def test_zda_and_held_epochs_agree_with_the_reference() -> None:
+    _both([(x, None) for x in [gga("120000.00"), zda("120001.00"), gga("120001.00"), rmc("120002.00")]])
+    _both([(x, None) for x in [gga("235959.00"), rmc("000000.00", date="160324"), zda("000001.00", d="16")]])

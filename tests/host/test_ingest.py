@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 import random
 from pathlib import Path
 
@@ -295,3 +296,25 @@ def test_mutated_real_sentences_never_raise(rnd: random.Random, n: int) -> None:
         assert (f.lat, f.lon) != (0.0, 0.0)
     for s in ing.stats.values():
         assert s.lines == sum(s.rejected.values()) + s.ignored + s.proprietary + s.used + s.unused
+
+
+def test_recorded_json_line_with_a_sentence_inside_is_not_a_fix() -> None:
+    # Issue 13, item 13: `record` keeps a JSON line as received, behind its TAG block;
+    # `analyze` framed the "$GPGGA..." inside the JSON as a sentence of no source and made
+    # a fix of a source named after the file.  A TAG block followed by "{" is one line,
+    # ignored on the TAG's source (oracle: NMEA 4.10 TAG blocks prefix one sentence/line).
+    gga = frame_sentence("GPGGA,120000.00,4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,")
+    rmc = frame_sentence("GPRMC,120000.00,A,4830.000,N,01115.000,E,010.0,090.0,150324,,,A")
+    tag = frame_sentence("c:1710504000000,s:alpha")[1:]
+    data = (f'\\{tag}\\{{"class":"X","raw":"{gga}"}}\r\n\\{tag}\\{{{rmc}\r\n').encode()
+    ing = NmeaIngest("rec")
+    assert ing.feed(data) + ing.flush() == []
+    assert set(ing.stats) == {"rec", "alpha"}
+    assert ing.stats["alpha"].ignored == 2 and ing.stats["rec"].lines == 0
+
+
+def test_default_date_for_a_recording_without_any() -> None:
+    gga = frame_sentence("GPGGA,120000.00,4830.000,N,01115.000,E,1,08,0.9,500.0,M,47.0,M,,")
+    ing = NmeaIngest("rec", default_date=datetime.date(2024, 3, 15))
+    fixes = ing.feed(f"{gga}\r\n".encode()) + ing.flush()
+    assert [f.t for f in fixes] == [T0] and ing.stats["rec"].dated_by == {"--date": 1}

@@ -7,6 +7,7 @@ the recording (TAG block receive times, else fix times).
 from __future__ import annotations
 
 import csv
+import datetime
 import heapq
 import math
 from collections import Counter
@@ -37,11 +38,14 @@ class AnalysisResult:
     fixes: int = 0
 
 
-def _file_fixes(path: Path, config: Config, stats: dict[str, SourceStats]) -> Iterator[Fix]:
+def _file_fixes(
+    path: Path, config: Config, stats: dict[str, SourceStats], default_date: datetime.date | None
+) -> Iterator[Fix]:
     ingest = NmeaIngest(
         path.stem,
         require_checksum=config.ingest.require_checksum,
         max_line=config.ingest.max_line,
+        default_date=default_date,
     )
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed in finally, generator body
@@ -89,8 +93,15 @@ def run_analysis(
     on_event: Callable[[Event], None] | None = None,
     tick_s: float = 1.0,
     batch_s: float = 0.1,
+    default_date: datetime.date | None = None,
 ) -> AnalysisResult:
-    """Run recordings through the monitor; write events JSONL / tracks CSV when asked."""
+    """Run recordings through the monitor; write events JSONL / tracks CSV when asked.
+
+    ``default_date`` dates the epochs of a recording that has no date of its own (no
+    RMC or ZDA date, no TAG ``c:``); without it they get a relative time base (see
+    :meth:`~sepmon.core.epoch.EpochAssembler.flush`).  A source that ends without any
+    fix gets a ``no_fixes`` event saying why.
+    """
     files = [Path(p) for p in paths]
     for p in files:
         if not p.is_file():
@@ -119,8 +130,9 @@ def run_analysis(
                 on_event(ev)
 
     try:
-        streams = [_file_fixes(p, config, result.stats) for p in files]
+        streams = [_file_fixes(p, config, result.stats, default_date) for p in files]
         next_tick = next_eval = -math.inf
+        now = 0.0
         for fix in heapq.merge(*streams, key=clock_time):
             now = clock_time(fix)
             if now >= next_eval:
@@ -152,6 +164,13 @@ def run_analysis(
                 )
         monitor.evaluate()
         emit(monitor.flush())
+        emit(
+            [
+                Event(now, "no_fixes", config.canonical(name), detail=st.why_no_fixes())
+                for name, st in sorted(result.stats.items())
+                if st.fixes == 0
+            ]
+        )
     finally:
         if log is not None:
             log.close()

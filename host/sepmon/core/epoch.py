@@ -59,6 +59,14 @@ _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _FIRST_TRUSTED_DAY = datetime.date(2001, 1, 1).toordinal() - _EPOCH_ORDINAL
 _MISS_LIMIT = 3
 _RECENT = 64
+# Receivers that missed the GPS week rollover of 2019-04-06 count from 1999-08-22 again:
+# a date from there to the end of 1999 is 1024 weeks (7168 days) early.
+_WKRO_1999 = datetime.date(1999, 8, 22).toordinal() - _EPOCH_ORDINAL
+_WKRO_END = datetime.date(2000, 1, 1).toordinal() - _EPOCH_ORDINAL
+_WEEKS_1024 = 7168
+# Epochs without any date held for a later one (offline: a GGA/GLL-only start, a ZDA
+# after its epoch); beyond this many the oldest is dropped as no_date.
+_HELD_MAX = 1 << 17
 
 _MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
 _HDOP_CARRIERS = frozenset({"GGA", "GNS"})
@@ -194,12 +202,17 @@ class EpochAssembler:
 
     __slots__ = (
         "_alt",
+        "_bad_date",
         "_cog",
         "_date_cache",
+        "_day_src",
         "_days",
+        "_default_days",
         "_expected",
         "_geoid",
+        "_gga_pos",
         "_hdop",
+        "_held",
         "_key",
         "_last_days",
         "_last_t",
@@ -211,29 +224,55 @@ class EpochAssembler:
         "_open",
         "_quality",
         "_recent",
+        "_ref_src",
         "_rx_t",
         "_sats",
+        "_sig",
+        "_sig_lon",
         "_sog",
         "_tkey",
         "_tod",
         "_tstr",
         "_ttod",
         "_types",
+        "dated_by",
         "dropped",
         "fixes",
         "source",
     )
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, default_date: datetime.date | None = None) -> None:
         self.source = source
         self.fixes = 0
         self.dropped: Counter[str] = Counter()
+        # Where each fix's date came from: RMC, ZDA, receive time, --date, relative.
+        self.dated_by: Counter[str] = Counter()
+        self._default_days = None if default_date is None else default_date.toordinal() - _EPOCH_ORDINAL
+        # Undated epochs waiting for a date: (time of day, the Fix's other fields).
+        self._held: list[
+            tuple[
+                float,
+                tuple[
+                    float,
+                    float,
+                    float | None,
+                    float | None,
+                    float | None,
+                    int,
+                    float | None,
+                    int | None,
+                    float | None,
+                ],
+            ]
+        ] = []
+        self._ref_src = ""  # what dated _last_days
         self._key: float | None = None  # time key of the open epoch, or of the last emitted one
         self._open = False
         self._types: set[str] = set()
         self._expected: set[str] = set()
         self._miss: dict[str, int] = {}
-        self._recent: dict[float, None] = {}  # keys of recently emitted epochs, oldest first
+        # Keys of recently emitted epochs, oldest first → the latitude text of their position.
+        self._recent: dict[float, str] = {}
         self._last_days: int | None = None
         self._last_tod = 0.0
         self._last_t: float | None = None
@@ -257,6 +296,11 @@ class EpochAssembler:
         self._hdop: float | None = None
         self._sats: int | None = None
         self._days: int | None = None
+        self._bad_date = False  # the epoch's RMC carried a date that cannot be right
+        self._gga_pos = False  # the position came from GGA/GNS
+        self._day_src = ""  # what gave _days: "" for RMC, "ZDA"
+        self._sig = ""
+        self._sig_lon = ""
 
     @property
     def expected(self) -> frozenset[str]:
@@ -282,8 +326,26 @@ class EpochAssembler:
         return MethodType(_ADD[kind], self)
 
     def flush(self, out: list[Fix]) -> None:
-        """End of stream (or a long silence): emit the open epoch, if any."""
+        """End of stream (or a long silence): emit the open epoch, if any.
+
+        Epochs still waiting for a date then get the ``default_date`` (``--date``) or,
+        without one, a relative time base: their UTC time of day on 1970-01-01.
+        """
         self._emit(out)
+        if self._held:
+            first_tod = self._held[0][0]
+            if self._default_days is not None:
+                self._release(self._default_days, first_tod, out, "--date")
+            else:
+                self._release(0, first_tod, out, "relative")
+
+    def date_sources(self) -> Counter[str]:
+        """Fixes by where their date came from: RMC, ZDA, receive time, --date, relative."""
+        got = Counter(self.dated_by)
+        rmc = self.fixes - got.total()
+        if rmc > 0:
+            got["RMC"] = rmc
+        return +got
 
     # One add per sentence type (dispatched through _ADD, see the end of the module):
     # validity, time and merge of a type in one place, so a sentence pays for no
@@ -294,7 +356,9 @@ class EpochAssembler:
     # every expected type is in.  Fields are indexed by number, at pynmea2's positions
     # (sepmon.core.nmea.FIELD; test_epoch.py holds the numbers to that table).
 
-    def _enter(self, kind: str, tstr: str, valid: bool, rx_t: float | None, out: list[Fix]) -> str | None:
+    def _enter(
+        self, kind: str, tstr: str, valid: bool, rx_t: float | None, out: list[Fix], sig: str = ""
+    ) -> str | None:
         """Epoch of a timed sentence whose time is not (or not known to be) the open epoch's.
 
         None when the sentence belongs to the open epoch (started here for a new time,
@@ -314,7 +378,12 @@ class EpochAssembler:
             return Reject.UNPARSABLE
         if key != self._key:
             if key in self._recent:
-                return UNUSED if valid else Reject.NO_FIX
+                # The time of an epoch emitted lately: a duplicate (second path, re-send)
+                # unless it carries another position, i.e. the receiver's time stepped
+                # back.  Then the duplicate window no longer means anything.
+                if not (valid and sig and self._recent[key] != sig):
+                    return UNUSED if valid else Reject.NO_FIX
+                self._recent.clear()
             if self._open:
                 self._emit(out)  # a new time closes the open epoch, complete or not
             # _start and _clear, inline (two calls per epoch saved); keep in step with them.
@@ -332,6 +401,11 @@ class EpochAssembler:
             self._hdop = None
             self._sats = None
             self._days = None
+            self._bad_date = False
+            self._gga_pos = False
+            self._day_src = ""
+            self._sig = ""
+            self._sig_lon = ""
             self._tod = self._ttod
             self._rx_t = rx_t
         elif not self._open:
@@ -355,7 +429,7 @@ class EpochAssembler:
         valid = f[5] in _GGA_FIX and f[1] != "" and f[3] != ""
         tstr = f[0]
         if tstr != self._tstr or self._tkey != self._key or not self._open:
-            early = self._enter("GGA", tstr, valid, rx_t, out)
+            early = self._enter("GGA", tstr, valid, rx_t, out, f[1])
             if early is not None:
                 return early
         self._types.add("GGA")
@@ -373,7 +447,7 @@ class EpochAssembler:
         valid = q > 0 and f[1] != "" and f[3] != ""
         tstr = f[0]
         if tstr != self._tstr or self._tkey != self._key or not self._open:
-            early = self._enter("GNS", tstr, valid, rx_t, out)
+            early = self._enter("GNS", tstr, valid, rx_t, out, f[1])
             if early is not None:
                 return early
         self._types.add("GNS")
@@ -396,7 +470,7 @@ class EpochAssembler:
         )
         tstr = f[0]
         if tstr != self._tstr or self._tkey != self._key or not self._open:
-            early = self._enter("RMC", tstr, valid, rx_t, out)
+            early = self._enter("RMC", tstr, valid, rx_t, out, f[2])
             if early is not None:
                 return early
         self._types.add("RMC")
@@ -419,10 +493,15 @@ class EpochAssembler:
                     self._cog = cog
                 if pos is not None:
                     self._lat, self._lon = pos
+                    self._sig = f[2]
+                    self._sig_lon = f[4]
                 if self._mode_quality is None:
                     self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
                 if self._days is None:
                     self._days = days
+                    # A date the receiver got wrong (clock not set, garbage): its time
+                    # of day is not to be trusted either, so no later date rescues it.
+                    self._bad_date = days is None
                 status = USED
         if self._expected and self._expected <= self._types:
             self._emit(out)
@@ -435,7 +514,7 @@ class EpochAssembler:
         valid = f[5] == "A" and (not mode or mode[0] in _MODE_QUALITY) and f[0] != "" and f[2] != ""
         tstr = f[4]
         if tstr != self._tstr or self._tkey != self._key or not self._open:
-            early = self._enter("GLL", tstr, valid, rx_t, out)
+            early = self._enter("GLL", tstr, valid, rx_t, out, f[0])
             if early is not None:
                 return early
         self._types.add("GLL")
@@ -447,6 +526,8 @@ class EpochAssembler:
                 status = Reject.UNPARSABLE
             else:
                 self._merge_position(pos, mode)
+                if pos is not None:
+                    self._sig = f[0]
                 status = USED
         if self._expected and self._expected <= self._types:
             self._emit(out)
@@ -462,6 +543,33 @@ class EpochAssembler:
         self._types.add("GST")
         if self._expected and self._expected <= self._types:
             self._emit(out)
+        return USED
+
+    def _add_zda(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        # ZDA (time, day, month, 4-digit year) dates epochs; it opens or joins none:
+        # receivers send it after their epoch, some with the next second's time.
+        if len(f) < 4 or not (f[0] and f[1] and f[2] and f[3]):
+            return Reject.NO_FIX  # no time yet
+        key, tod = _time_of(f[0])
+        try:
+            day = datetime.date(int(f[3]), int(f[2]), int(f[1])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return Reject.UNPARSABLE
+        if key < 0:
+            return Reject.UNPARSABLE
+        if day < _FIRST_TRUSTED_DAY:
+            return Reject.NO_FIX  # the receiver's clock is not set yet
+        if self._open and self._days is None:
+            # The day that puts the open epoch nearest the ZDA's time.
+            self._days = round((day * 86400.0 + tod - self._tod) / 86400.0)
+            self._day_src = "ZDA"
+        if rx_t is None:
+            # The date for epochs without one (GGA-only receivers), as a date used last.
+            self._last_days = day
+            self._last_tod = tod
+            self._ref_src = "ZDA"
+            if self._held:
+                self._release(day, tod, out, "ZDA")
         return USED
 
     def _add_vtg(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
@@ -552,7 +660,10 @@ class EpochAssembler:
             h = float(hdop) if hdop else None
             a = float(alt) if alt else None
             g = float(sep) if sep else None
-            pos = _latlon(f, 1) if self._lat is None else None
+            # GGA/GNS's position wins over RMC/GLL's (some receivers round them
+            # differently): it is the one their height and quality belong to.
+            # The same text as RMC's (the usual case) needs no second conversion.
+            pos = None if self._gga_pos or (f[1] == self._sig and f[3] == self._sig_lon) else _latlon(f, 1)
         except ValueError:
             return Reject.UNPARSABLE
         # _opt_count, _nonneg and _opt_float's checks, inline (four calls per sentence saved).
@@ -566,6 +677,8 @@ class EpochAssembler:
         # Everything converted: merge (first sentence that has a field wins).
         if pos is not None:
             self._lat, self._lon = pos
+            self._sig = f[1]
+        self._gga_pos = True
         if self._quality is None:
             self._quality = q
         if self._sats is None:
@@ -595,7 +708,9 @@ class EpochAssembler:
             days = datestamp(s).toordinal() - _EPOCH_ORDINAL
         except ValueError:
             days = None
-        if days is not None and days < _FIRST_TRUSTED_DAY:
+        if days is not None and _WKRO_1999 <= days < _WKRO_END:
+            days += _WEEKS_1024  # a receiver that missed the 2019 week rollover
+        elif days is not None and days < _FIRST_TRUSTED_DAY:
             days = None  # receiver clock not set yet (1980/2000) or a rolled-over week number
         self._date_cache = (s, days)
         return days
@@ -606,7 +721,7 @@ class EpochAssembler:
         self._open = False
         key = self._key
         assert key is not None
-        self._recent[key] = None
+        self._recent[key] = self._sig
         if len(self._recent) > _RECENT:
             del self._recent[next(iter(self._recent))]
         types = self._types
@@ -619,8 +734,13 @@ class EpochAssembler:
             return
         days = self._resolve_days()
         if days is None:
-            self.dropped["no_date"] += 1
+            if self._bad_date or self._rx_t is not None:
+                self.dropped["no_date"] += 1
+            else:
+                self._hold()
             return
+        if self._held:
+            self._release(days, self._tod, out, self._ref_src)
         t = days * 86400.0 + self._tod
         if t == self._last_t:
             self.dropped["duplicate_time"] += 1
@@ -644,6 +764,50 @@ class EpochAssembler:
             )
         )
 
+    def _hold(self) -> None:
+        """Keep an epoch that has no date yet (offline, before the first date)."""
+        if len(self._held) >= _HELD_MAX:
+            del self._held[0]
+            self.dropped["no_date"] += 1
+        self._held.append(
+            (
+                self._tod,
+                (
+                    self._lat or 0.0,
+                    self._lon,
+                    self._alt,
+                    self._sog,
+                    self._cog,
+                    self._quality or self._mode_quality or 1,
+                    self._hdop,
+                    self._sats,
+                    self._rx_t,
+                ),
+            )
+        )
+
+    def _release(self, ref_days: int, ref_tod: float, out: list[Fix], why: str = "") -> None:
+        """Date the held epochs from a reference (a date at a time of day) and emit them.
+
+        Each gets the day that puts it nearest the reference (they came just before it).
+        """
+        held, self._held = self._held, []
+        for tod, (lat, lon, alt, sog, cog, q, hdop, sats, rx_t) in held:
+            days = ref_days
+            if tod > ref_tod + 43200.0:
+                days -= 1
+            elif tod < ref_tod - 43200.0:
+                days += 1
+            t = days * 86400.0 + tod
+            if t == self._last_t:
+                self.dropped["duplicate_time"] += 1
+                continue
+            self._last_t = t
+            self.fixes += 1
+            if why:
+                self.dated_by[why] += 1
+            out.append(new_fix(self.source, t, lat, lon, alt, sog, cog, q, hdop, sats, rx_t))
+
     def _learn(self, types: set[str]) -> None:
         seen = types & _MEMBERS
         if "GSA" in types and not seen & _HDOP_CARRIERS:
@@ -665,23 +829,30 @@ class EpochAssembler:
         tod = self._tod
         if self._days is not None:
             days = self._days
+            src = self._day_src
             rx = self._rx_t
             if rx is not None and abs(days * 86400.0 + tod - rx) > 86400.0:
                 # More than a day off the receive time: a GPS week rollover (1024 weeks
                 # back) or a clock not set yet. The receive time's day wins.
                 days = round((rx - tod) / 86400.0)
+                src = "receive time"
         elif self._rx_t is not None:
             days = round((self._rx_t - tod) / 86400.0)  # the day that puts the fix nearest rx_t
+            src = "receive time"
         elif self._last_days is not None:
             days = self._last_days
+            src = self._ref_src
             if tod < self._last_tod - 43200.0:
                 days += 1  # time of day wrapped past midnight
             elif tod > self._last_tod + 43200.0:
                 days -= 1  # a late sentence from just before midnight
         else:
             return None
+        if src:  # RMC, the usual case, is what is left: fixes - sum(dated_by)
+            self.dated_by[src] += 1
         self._last_days = days
         self._last_tod = tod
+        self._ref_src = src
         return days
 
 
@@ -694,6 +865,7 @@ _ADD: dict[str, Callable[[EpochAssembler, list[str], float | None, list[Fix]], s
     "GNS": EpochAssembler._add_gns,
     "GLL": EpochAssembler._add_gll,
     "GST": EpochAssembler._add_gst,
+    "ZDA": EpochAssembler._add_zda,
     "VTG": EpochAssembler._add_vtg,
     "GSA": EpochAssembler._add_gsa,
 }

@@ -14,7 +14,9 @@ Rules (see docs/nmea-quirks.md for why each exists):
 * Anything after a sentence's ``*hh`` checksum is cut off (binary glued to the end of a
   line does not cost the sentence).
 * A physical line whose first visible byte is ``{`` is passed through whole (JSON, e.g.
-  gpsd output, which the parser counts as ignored).
+  gpsd output, which the parser counts as ignored), and so is one whose TAG block is
+  followed by ``{`` (a recording of a JSON line): a ``$`` inside the JSON is text, not
+  a sentence of no source.
 * Bytes that belong to no sentence are dropped; a dropped run that contains anything
   other than NUL/space/tab is counted as ``framing`` (one per run).
 * A sentence (including its TAG block) longer than ``max_len`` bytes, terminators
@@ -143,7 +145,9 @@ class LineFramer:
         stripped = piece.strip(_BLANK)
         if not stripped:
             return  # NUL run / blank line: padding, no data lost
-        if stripped[:1] == b"{":  # JSON line: the parser counts it as ignored
+        if stripped[:1] == b"{" or (
+            stripped[:1] == b"\\" and stripped[stripped.find(b"\\", 1) + 1 :][:1] == b"{"
+        ):  # JSON line, bare or behind a TAG block: the parser counts it as ignored
             if len(stripped) > self.max_len:
                 self.counts[OVERLONG] += 1
             else:

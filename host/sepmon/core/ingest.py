@@ -13,6 +13,7 @@ Every line read is counted exactly once in its source's stats::
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 from collections.abc import Callable
@@ -121,6 +122,7 @@ class NmeaIngest:
         max_line: int = DEFAULT_MAX_LINE,
         on_proprietary: Callable[[str, str], object] | None = None,
         trust_tags: bool = True,
+        default_date: datetime.date | None = None,
     ) -> None:
         self.default_source = default_source
         # A TAG block names a source and a receive time. From a recording that is the
@@ -129,6 +131,8 @@ class NmeaIngest:
         self.trust_tags = trust_tags
         self.require_checksum = require_checksum
         self.on_proprietary = on_proprietary
+        # The date of epochs that never get one (no RMC/ZDA date, no receive time).
+        self.default_date = default_date
         self.stats: dict[str, SourceStats] = {}
         self._framer = LineFramer(max_line)
         self._assemblers: dict[str, tuple[EpochAssembler, SourceStats]] = {}
@@ -144,8 +148,8 @@ class NmeaIngest:
     def _source(self, name: str) -> tuple[EpochAssembler, SourceStats]:
         entry = self._assemblers.get(name)
         if entry is None:
-            asm = EpochAssembler(name)
-            st = SourceStats(epochs_dropped=asm.dropped)
+            asm = EpochAssembler(name, self.default_date)
+            st = SourceStats(epochs_dropped=asm.dropped, dated_by=asm.dated_by)
             entry = (asm, st)
             self._assemblers[name] = entry
             self.stats[name] = st

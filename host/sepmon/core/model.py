@@ -181,7 +181,9 @@ class SourceStats:
     handed on; ``used``: sentences merged into an epoch; ``unused``: valid sentences
     for an epoch already emitted (late or duplicate); ``fixes``: fixes emitted;
     ``epochs_dropped``: epochs without a fix, by reason (``no_fix``, ``no_date``,
-    ``duplicate_time``); ``callback_errors``: exceptions raised by ``on_proprietary``.
+    ``duplicate_time``); ``callback_errors``: exceptions raised by ``on_proprietary``;
+    ``dated_by``: fixes whose date did not come from their RMC, by where it came from
+    (``ZDA``, ``receive time``, ``--date``, ``relative``).
     """
 
     lines: int = 0
@@ -193,6 +195,24 @@ class SourceStats:
     fixes: int = 0
     epochs_dropped: Counter[str] = field(default_factory=Counter)
     callback_errors: int = 0
+    dated_by: Counter[str] = field(default_factory=Counter)
+
+    def why_no_fixes(self) -> str:
+        """One line saying why a source gave no fix: every drop and reject reason, counted."""
+        parts = []
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(self.epochs_dropped.items()) if v)
+        if dropped:
+            parts.append(f"epochs dropped: {dropped}")
+        rejected = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()) if v)
+        if rejected:
+            parts.append(f"lines rejected: {rejected}")
+        if self.ignored:
+            parts.append(f"{self.ignored} lines of types not used")
+        if self.unused:
+            parts.append(f"{self.unused} sentences late or duplicate")
+        if not parts:
+            return "no fix: no data" if not self.lines else f"no fix: {self.lines} lines, no position in them"
+        return "no fix: " + "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

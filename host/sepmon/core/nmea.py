@@ -50,7 +50,7 @@ address (``"I"`` for ``$PSEPI``).  A plain tuple: one is built per line.
 
 
 # Sentence types that carry something a Fix uses.
-USED_TYPES = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG", "GSA", "GST"})
+USED_TYPES = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG", "GSA", "GST", "ZDA"})
 _USED_B = frozenset(t.encode() for t in USED_TYPES)
 
 # Field index by name, per type, taken from pynmea2's sentence definitions.

@@ -81,6 +81,32 @@ def print_summary(
     stats: Mapping[str, SourceStats],
     pairs: Mapping[tuple[str, str], PairStatus],
 ) -> None:
-    """Print the summary tables."""
+    """Print the summary tables, then a line per source without fixes or with unusual dates."""
     for table in summary_tables(stats, pairs):
         console.print(table)
+    for line in source_notes(stats):
+        console.print(escape(line), soft_wrap=True)
+
+
+_DATE_NOTES = {
+    "ZDA": "dates from ZDA",
+    "receive time": "dates from the receive time (TAG c: or the host clock)",
+    "--date": "no date in the recording: dates from --date",
+    "relative": (
+        "no date in the recording (no RMC/ZDA date, no TAG c:, no --date): relative time base, "
+        "the receiver's UTC time of day on an arbitrary day shown as 1970-01-01"
+    ),
+}
+
+
+def source_notes(stats: Mapping[str, SourceStats]) -> list[str]:
+    """One line per source that gave no fix (why), and per date source other than RMC."""
+    lines = []
+    for name in sorted(stats):
+        st = stats[name]
+        if st.fixes == 0:
+            lines.append(f"{name}: {st.why_no_fixes()}")
+        for src, n in sorted(st.dated_by.items()):
+            if n:
+                lines.append(f"{name}: {n} of {st.fixes} fixes: {_DATE_NOTES.get(src, src)}")
+    return lines

@@ -1,0 +1,120 @@
+"""``sepmon analyze`` over recordings of real receivers, against a real gpsd.
+
+Oracle: gpsd 3.22 fed each file of tests/data/real/ by gpsfake (gpsd_oracle.py); its
+reports are stored in tests/data/real/expected/ so this also runs where gpsd is
+missing, and regenerated and compared with the stored ones where it is installed.
+The recordings themselves come from the gpsd project's regression logs (Debian's gpsd
+source package; tests/data/real/MANIFEST.toml names each receiver).  Where sepmon and
+gpsd legitimately differ the MANIFEST says how many epochs and why, and exactly that
+much difference is allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpsd_oracle import CORPUS, EXPECTED, Comparison, compare, corpus_files, dump, find_tools, run_oracle
+
+from sepmon.cli import main
+
+MANIFEST: dict[str, dict[str, Any]] = {
+    f["name"]: f for f in tomllib.loads((CORPUS / "MANIFEST.toml").read_text(encoding="utf-8"))["file"]
+}
+FILES = [p.name for p in corpus_files()]
+
+
+def analyze(name: str, tmp_path: Path) -> tuple[list[dict[str, str]], str]:
+    """``sepmon analyze FILE --tracks OUT`` through the CLI entry point: (track rows, output)."""
+    out = tmp_path / f"{name}.csv"
+    argv = ["analyze", "-q", str(CORPUS / name), "--tracks", str(out)]
+    if MANIFEST[name].get("require_checksum") is False:
+        cfg = tmp_path / "nochecksum.toml"
+        cfg.write_text("[ingest]\nrequire_checksum = false\n", encoding="utf-8")
+        argv += ["--config", str(cfg)]
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        status = main(argv)
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert status == (0 if rows else 1), text.getvalue()
+    return rows, text.getvalue()
+
+
+@pytest.fixture(scope="module")
+def results(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[Comparison, list[dict[str, str]], str]]:
+    tmp = tmp_path_factory.mktemp("real")
+    got = {}
+    for name in FILES:
+        rows, text = analyze(name, tmp)
+        expected = json.loads((EXPECTED / (Path(name).stem + ".json")).read_text(encoding="utf-8"))
+        got[name] = (compare(expected, rows), rows, text)
+    return got
+
+
+def test_corpus_is_described_and_licensed() -> None:
+    # At least 40 recordings of at least 10 vendors, each in the MANIFEST with its origin,
+    # licence and gpsd's reports; the licence files beside them.
+    assert len(FILES) >= 40
+    assert set(FILES) == set(MANIFEST)
+    assert len({f["vendor"] for f in MANIFEST.values()}) >= 10
+    for name, entry in MANIFEST.items():
+        assert entry["origin"] and entry["licence"] and entry["receiver"], name
+        assert (EXPECTED / (Path(name).stem + ".json")).is_file(), name
+    assert (CORPUS / "LICENSE.gpsd").is_file() and (CORPUS / "LICENSE.debian-copyright").is_file()
+    assert sum(p.stat().st_size for p in CORPUS.rglob("*")) < 5_000_000
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_file_agrees_with_gpsd(name: str, results: dict[str, tuple[Comparison, Any, str]]) -> None:
+    c, rows, _ = results[name]
+    allowed = MANIFEST[name].get("differences", {})
+    assert len(c.missing) == allowed.get("missing", 0), (c.missing, allowed.get("reason"))
+    assert len(c.extra) == allowed.get("extra", 0), (c.extra, allowed.get("reason"))
+    assert c.untimed_left == allowed.get("untimed", 0), allowed.get("reason")
+    assert c.bad_position == [] and c.bad_height == []
+    assert len(rows) == c.matched + len(c.extra)  # every fix accounted for
+
+
+def test_every_source_with_valid_epochs_yields_fixes(results: dict[str, tuple[Comparison, Any, str]]) -> None:
+    assert [n for n, (c, rows, _) in results.items() if c.gpsd and not rows] == []
+
+
+def test_corpus_fix_count_is_at_least_99_percent_of_gpsd(
+    results: dict[str, tuple[Comparison, Any, str]],
+) -> None:
+    gpsd = sum(c.gpsd for c, _, _ in results.values())
+    matched = sum(c.matched for c, _, _ in results.values())
+    assert gpsd > 1000 and matched >= 0.99 * gpsd, (matched, gpsd)
+
+
+def test_dates_say_where_they_came_from(results: dict[str, tuple[Comparison, Any, str]]) -> None:
+    # GGA + ZDA receivers are dated by ZDA, a GLL-only one gets the relative time base,
+    # and the summary says so (MANIFEST: hemi, mr-350p = ZDA only; sounder = no date).
+    for name in ("hemi.log", "mr-350p.log"):
+        assert "fixes: dates from ZDA" in results[name][2]
+    assert "relative time base" in results["sounder.log"][2]
+    first = float(results["sounder.log"][1][0]["t"])
+    assert 0 <= first < 86400  # 16:43:26 on the arbitrary day shown as 1970-01-01
+    assert first == 16 * 3600 + 43 * 60 + 26
+
+
+@pytest.mark.timeout(600)
+def test_stored_reports_are_what_gpsd_says_now() -> None:
+    tools = find_tools()
+    if tools is None:
+        pytest.skip("gpsd/gpsfake not installed: the stored reports stand in for them")
+    live = run_oracle(corpus_files(), *tools)
+    differ = [
+        n for n, r in live.items() if dump(r) != (EXPECTED / (Path(n).stem + ".json")).read_text("utf-8")
+    ]
+    assert differ == []
+    assert Counter(r["gpsd"] for r in live.values()).most_common(1)[0][0]
