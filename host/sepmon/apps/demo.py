@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sepmon.apps.virtualboard import BoardView
 from sepmon.core.config import Config
 from sepmon.core.model import Event
 from sepmon.links.sources import SourceSpec
+from sepmon.outputs.base import Output
 from sepmon.sim import Simulation, simulate
 
 
@@ -57,6 +58,7 @@ async def play(
     gps_off_s: float = 4.0,
     host_off_s: float = 4.0,
     on_refresh: Callable[[Daemon], None] | None = None,
+    outputs: Sequence[Output] = (),
 ) -> DemoResult:
     """Play ``sim`` into one virtual board per source with the real daemon attached.
 
@@ -87,7 +89,7 @@ async def play(
     replayer = Replayer(_lines(sim), workdir, speed=speed, boards=True, hold=True, on_board=board_changed)
     ports = replayer.open()
     specs = [SourceSpec(name=name, url=port, kind="serial") for name, port in ports.items()]
-    daemon = Daemon(config, specs, events_path=events_path, on_event=record_event)
+    daemon = Daemon(config, specs, events_path=events_path, on_event=record_event, outputs=outputs)
     result.daemon = daemon
     serve = asyncio.create_task(daemon.serve(install_signals=False))
 
@@ -123,11 +125,12 @@ def run_demo(
     on_board: Callable[[float, str, BoardView], None] | None = None,
     on_refresh: Callable[[Daemon], None] | None = None,
     sim: Simulation | None = None,
+    outputs: Sequence[Output] = (),
 ) -> DemoResult:
-    """The whole demo in a temporary directory of ptys; returns what happened."""
+    """The whole demo in a temporary directory of ptys; returns what happened (``outputs``: the web view)."""
     sim = sim or default_encounter()
     with tempfile.TemporaryDirectory(prefix="sepmon-demo-") as tmp:
         return asyncio.run(
             play(sim, config, Path(tmp), speed=speed, events_path=events_path, on_event=on_event,
-                 on_board=on_board, on_refresh=on_refresh)
+                 on_board=on_board, on_refresh=on_refresh, outputs=outputs)
         )  # fmt: skip

@@ -14,10 +14,12 @@ from sepmon.apps.demo import default_encounter, run_demo
 from sepmon.apps.virtualboard import BoardView
 from sepmon.core.errors import SepmonError
 from sepmon.core.model import Event
+from sepmon.outputs.web import from_config as web_output
 from sepmon.presentation.liveview import LiveView
 from sepmon.presentation.report_text import event_line, print_summary
 
 NAME = "demo"
+WEB_DEFAULT = "127.0.0.1:8642"
 HELP = "show the whole system on a simulated encounter (virtual boards, real daemon)"
 
 # As firmware/sepmon_fw/patterns.py defines them (docs/firmware.md has the full table).
@@ -38,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", metavar="FILE", help="TOML configuration")
     p.add_argument("--events", metavar="OUT.jsonl", default="out/demo-events.jsonl", help="event log")
     p.add_argument("--seed", type=int, default=7, help="simulation seed")
+    p.add_argument(
+        "--web", metavar="[HOST:]PORT", default=WEB_DEFAULT, help=f"live web view (default {WEB_DEFAULT})"
+    )
+    p.add_argument("--no-web", action="store_true", help="no live web view")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.1 <= args.speed <= 100:
         raise SepmonError(f"--speed must be between 0.1 and 100, got {args.speed}", status=2)
     config = load_config(args.config)
+    web = None if args.no_web else web_output("web", config.raw.get("web"), args.web, config.default_rule)
     console = Console(highlight=False)
     events = Path(args.events)
     try:
@@ -62,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def on_event(ev: Event) -> None:
-        if ev.type in ("level", "lost", "regained", "port_down", "board_silent", "log_error"):
+        if ev.type in ("level", "lost", "regained", "port_down", "board_silent", "log_error", "web_error"):
             console.print(event_line(ev), soft_wrap=True)
+        elif ev.type == "web" and web is not None and web.url is not None:
+            console.print(f"[bold]live web view: {web.url}[/] (open it in a browser)", soft_wrap=True)
 
     def on_board(t: float, name: str, view: BoardView) -> None:
         text = PATTERN_TEXT.get(view.pattern, view.pattern)
@@ -79,10 +88,13 @@ def run(args: argparse.Namespace) -> int:
 
             result = run_demo(
                 config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board,
-                on_refresh=refresh,
+                on_refresh=refresh, outputs=[web] if web else [],
             )  # fmt: skip
     else:
-        result = run_demo(config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board)
+        result = run_demo(
+            config, speed=args.speed, events_path=events, on_event=on_event, on_board=on_board,
+            outputs=[web] if web else [],
+        )  # fmt: skip
     daemon = result.daemon
     assert daemon is not None
     stats = {}

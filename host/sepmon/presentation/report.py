@@ -13,6 +13,9 @@ Outputs in the chosen directory:
   closest approach marked;
 * ``report.html`` — the same images embedded as ``data:`` URIs (no external files,
   safe to mail), per-pair summaries and the event table.
+* ``playback.html`` — the live web view's page with the recording inside: tracks,
+  pairs and events played back with a time slider and the alert timeline
+  (:mod:`sepmon.presentation.playback`).
 
 Which pairs: every pair that had a level event, plus (with tracks) the few closest
 pairs that never alerted, so a quiet day still shows how close things came.
@@ -44,6 +47,7 @@ from sepmon.core.config import Config
 from sepmon.core.errors import SepmonError
 from sepmon.core.geo import horizontal_range
 from sepmon.core.model import Event
+from sepmon.presentation.playback import recording, write_playback
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -323,12 +327,15 @@ def _closest(pr: PairReport, tracks: dict[str, Track]) -> Closest | None:
             tr = tracks[name]
             pos.append((float(np.interp(t, tr.t, tr.lat)), float(np.interp(t, tr.t, tr.lon))))
         return Closest(t, float(pr.range_m[i]), v if math.isfinite(v) else None, pos[0], pos[1])
+    # Without tracks the closest approach is unknown: the event log has the range only when a
+    # level changed (a 150 m miss logged its last change at 3.7 km), so none is stated.
+    return None
+
+
+def smallest_logged(pr: PairReport) -> Event | None:
+    """The level event of the pair with the smallest range (what an event log alone can say)."""
     with_range = [e for e in pr.events if e.range_m is not None]
-    if not with_range:
-        return None
-    e = min(with_range, key=lambda e: e.range_m or math.inf)
-    assert e.range_m is not None
-    return Closest(e.t, e.range_m, e.vertical_m)
+    return min(with_range, key=lambda e: e.range_m or math.inf) if with_range else None
 
 
 def build_pairs(events: Sequence[Event], tracks: dict[str, Track]) -> tuple[list[PairReport], int]:
@@ -677,6 +684,10 @@ def render_html(
     )
     for w in warnings:
         out.append(f'<p class="warn">{html.escape(w)}</p>')
+    out.append(
+        '<p><a href="playback.html">Play it back</a>: the tracks, the pairs and the alert timeline '
+        "in the live web view's page, with a time slider.</p>"
+    )
     out.append("<h2>Pairs</h2>")
     if pairs:
         out.append(
@@ -688,7 +699,7 @@ def render_html(
             out.append(
                 f'<tr class="pair"><td><a href="#{html.escape(_anchor(pr))}">'
                 f"{html.escape(pr.a)} ↔ {html.escape(pr.b)}</a></td>"
-                f"{_level_cell(pr.max_level)}<td class='num'>{dist(cl.range_m if cl else None)}</td>"
+                f"{_level_cell(pr.max_level)}<td class='num'>{dist(cl.range_m) if cl else 'unknown'}</td>"
                 f"<td class='num'>{dist(cl.vertical_m if cl else None)}</td>"
                 f"<td>{utc(cl.t, '%H:%M:%S') + 'Z' if cl else ''}</td>"
                 + "".join(
@@ -706,7 +717,10 @@ def render_html(
     if map_png is not None:
         out.append(_img(map_png, "map of the tracks"))
     else:
-        out.append("<p>No tracks given: run <code>sepmon analyze --tracks FILE.csv</code> for a map.</p>")
+        out.append(
+            "<p>No tracks given: write them with <code>sepmon run --tracks FILE.csv</code> or "
+            "<code>sepmon analyze --tracks FILE.csv</code> for a map and the closest approaches.</p>"
+        )
     for pr in pairs:
         out.append(f'<section class="pair" id="{html.escape(_anchor(pr))}">')
         out.append(f"<h2>{html.escape(pr.a)} ↔ {html.escape(pr.b)}</h2>")
@@ -716,6 +730,11 @@ def render_html(
             facts.append(
                 f"closest approach <b>{dist(cl.range_m)}</b> horizontal, {dist(cl.vertical_m)} vertical, "
                 f"at {utc(cl.t)} UTC"
+            )
+        elif (low := smallest_logged(pr)) is not None:
+            facts.append(
+                "closest approach unknown without tracks (the event log has the range only when the "
+                f"level changed; the smallest logged, {dist(low.range_m)} at {utc(low.t)} UTC, is not it)"
             )
         for lv in (3, 2, 1):
             if pr.time_at(lv):
@@ -803,6 +822,8 @@ def build_report(
         render_pair(pr, config, out / name)
         pr.image = name
         images.append(out / name)
+    rec = recording(events, tracks, minima=config.default_rule, stale_s=config.stale_s)
+    write_playback(out / "playback.html", rec, title)
     html_path = out / "report.html"
     render_html(
         html_path,
