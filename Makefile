@@ -14,14 +14,14 @@ $(STAMP): pyproject.toml
 
 # Programs the integration tests run for real (each test starts and stops its own
 # instance on 127.0.0.1). Installed with apt when missing and we are allowed to.
-SYSTEM_TOOLS := gpsd gpsfake mosquitto mosquitto_passwd openssl
+SYSTEM_TOOLS := gpsd gpsfake mosquitto mosquitto_passwd openssl chromium
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || PATH="$$PATH:/usr/sbin" command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    gpsd gpsd-clients mosquitto mosquitto-clients openssl >/dev/null; \
+	    gpsd gpsd-clients mosquitto mosquitto-clients openssl chromium >/dev/null; \
 	  for s in gpsd gpsd.socket mosquitto; do $$SUDO systemctl disable --now $$s >/dev/null 2>&1 || true; done; \
 	fi
 
