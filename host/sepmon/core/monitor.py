@@ -17,12 +17,15 @@ import numpy.typing as npt
 
 from sepmon.core.config import Config, SeparationRule
 from sepmon.core.model import Event, Fix, Level, PairStatus, Threat, TrackState
-from sepmon.core.separation import PairResult, TrackArrays, evaluate_pairs, minima_keywords
+from sepmon.core.separation import K95, UERE_M, PairResult, TrackArrays, evaluate_pairs, minima_keywords
 from sepmon.core.track import M_PER_DEG as _M_PER_DEG
 from sepmon.core.track import Track, Tracker, TrackEvent
 
 _COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
 _LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
+# A receiver's own horizontal error estimate (Fix.eph_m, ~95 %) as the HDOP that gives the
+# same margin (margin = K95 · UERE · HDOP): it wins over HDOP, and over "unknown" (HDOP 10).
+_HDOP_PER_EPH_M = 1.0 / (K95 * UERE_M)
 
 
 def _track_event(e: TrackEvent) -> Event:
@@ -330,7 +333,7 @@ class Monitor:
             track.ve,
             track.vn,
             track.vu,
-            nan if fix.hdop is None else fix.hdop,
+            (nan if fix.hdop is None else fix.hdop) if fix.eph_m is None else fix.eph_m * _HDOP_PER_EPH_M,
             fix.quality,
             track.last_clock,
         )
