@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +80,7 @@ def test_device_suffix() -> None:
     assert device_suffix("/dev/ttyUSB0") == "ttyUSB0"
     assert device_suffix("/dev/sepmon-E6614C311B4E6B21") == "sepmon-E6614C311B4E6B21"
     assert device_suffix("tcp://10.0.0.5:2000") == "10.0.0.5_2000"
-    assert device_suffix("/dev/pts/3") == "3"
+    assert device_suffix("/dev/pts/3") == "pts3"  # a bare number names nothing: with its directory
 
 
 # ---- against a scripted gpsd -----------------------------------------------------------------
@@ -356,7 +359,8 @@ def test_real_gpsd_matches_nmea_ingest(tmp_path: Path) -> None:
         assert key == "gpsd"
         by_src.setdefault(f.source, []).append(f)
     assert len(by_src) == 2, f"expected two devices, got {sorted(by_src)} ({link.devices}); {err!r}"
-    assert all(name.startswith("gpsd-") for name in by_src)  # several devices: suffixed names
+    # Several devices: suffixed names, from the pty's directory and number (gpsd-pts3), not "gpsd-3".
+    assert all(re.fullmatch(r"gpsd-pts[0-9]+", name) for name in by_src), sorted(by_src)
     matched = set()
     for name, fixes in by_src.items():
         # Which recording went to which pty is gpsfake's business: match on the first position.
@@ -400,3 +404,116 @@ def test_daemon_tracks_a_gpsd_source() -> None:
             assert ("acquired", "gps") in [(e.type, e.a) for e in events]
 
     asyncio.run(main())
+
+
+# ---- issue 19: what users of gpsd ran into ---------------------------------------------------
+
+
+def _sentence(body: str) -> str:
+    return f"${body}*{nmea_checksum(body):02X}\r\n"
+
+
+def _rmc_gga_log(path: Path, epochs: int, *, lat: str = "4715.00000", hdop: str = "1.5") -> Path:
+    """A receiver sending RMC + GGA only (no GSA/GSV, so gpsd has no SKY to send), standing still."""
+    out = [_lead_in().decode()]
+    for i in range(epochs):
+        hms = f"1000{i:02d}.00"
+        out.append(_sentence(f"GPRMC,{hms},A,{lat},N,01121.00000,E,0.0,,150324,,,A"))
+        out.append(_sentence(f"GPGGA,{hms},{lat},N,01121.00000,E,1,08,{hdop},1453.0,M,47.0,M,,"))
+    path.write_text("".join(out))
+    return path
+
+
+@contextlib.contextmanager
+def gpsfake(*logs: Path, once: bool = True, cycle: float = 0.01) -> Iterator[int]:
+    """gpsd fed by gpsfake with ``logs``, on a free loopback port (``once=False``: the logs loop)."""
+    exe, gpsd = _tools()
+    port = _free_port()
+    env = dict(os.environ, PATH=f"{Path(gpsd).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    args = [exe, "-P", str(port), *(["-1"] if once else []), "-q", "-n", "-c", str(cycle), *map(str, logs)]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    try:
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+@pytest.mark.timeout(90)
+def test_a_receiver_whose_time_steps_back_is_followed_not_dropped(tmp_path: Path) -> None:
+    # Oracle: gpsd fed by gpsfake looping a 6-epoch log: at each loop the receiver's time steps
+    # back to the first epoch; gpsd reports every epoch again, and so must the link (the old
+    # one ignored every report at or before the last time until it reconnected).
+    log = _rmc_gga_log(tmp_path / "loop.log", 6)
+    with gpsfake(log, once=False, cycle=0.02) as port:
+
+        async def main() -> tuple[GpsdLink, Collector]:
+            async with running(port, "tower") as (link, got):
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    times = [f.t for _, f in got.fixes]
+                    backs = sum(1 for a, b in itertools.pairwise(times) if b < a)
+                    if backs >= 2 and len(times) >= 14:
+                        break
+                    await asyncio.sleep(0.05)
+                return link, got
+
+        link, got = asyncio.run(main())
+    times = [f.t for _, f in got.fixes]
+    assert sum(1 for a, b in itertools.pairwise(times) if b < a) >= 2, times
+    assert link.counts["time_back"] >= 2
+    assert set(times) == {T0_UNIX + i for i in range(6)}  # every epoch of the log, again and again
+    assert {f.source for _, f in got.fixes} == {"tower"}
+
+
+@pytest.mark.timeout(90)
+def test_gpsds_error_estimate_sets_the_margin_for_receivers_without_sky(tmp_path: Path) -> None:
+    # Oracles: gpsd (its eph for an RMC+GGA receiver, which gets no SKY and so no HDOP in
+    # sepmon) and geometry: tower and bravo stand 3075 m apart (WGS84 meridian arc), minima
+    # 3000 m. Margins add to the minima: bravo's HDOP 1 is 10 m; tower at "HDOP unknown" (10)
+    # is 100 m, so 3075 < 3110 raised a WARNING; with gpsd's eph (28.5 m for HDOP 1.5) it is
+    # 3075 > 3038.5: a CAUTION, as the receiver's accuracy warrants.
+    from sepmon.apps.daemon import Daemon
+    from sepmon.core.config import parse_config
+    from sepmon.core.model import Event, Level
+
+    lat_a = 47.25
+    a, f = 6378137.0, 1 / 298.257223563
+    e2 = f * (2 - f)
+    meridian = a * (1 - e2) / (1 - e2 * math.sin(math.radians(lat_a)) ** 2) ** 1.5
+    lat_b = lat_a + math.degrees(3075.0 / meridian)
+    log = _rmc_gga_log(tmp_path / "rmcgga.log", 40)
+    with gpsfake(log, cycle=0.1) as port:
+
+        async def main() -> tuple[Daemon, list[Event], list[Fix]]:
+            events: list[Event] = []
+            tower = parse_source("t", {"name": "tower", "url": f"gpsd://127.0.0.1:{port}"})
+            quiet = parse_source("t", {"name": "bravo", "url": "udp://127.0.0.1:0"})
+            daemon = Daemon(parse_config({}), [tower, quiet], on_event=events.append)
+            got: list[Fix] = []
+            task = asyncio.create_task(daemon.serve(install_signals=False))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                daemon.inject_fix(Fix("bravo", time.time(), lat_b, 11.35, 1500.0, 0.0, 0.0, 1, 1.0, 9))
+                entry = daemon.picture().track("tower")
+                if entry is not None and entry.fix not in got:
+                    got.append(entry.fix)
+                if len(got) >= 5:
+                    break
+                await asyncio.sleep(0.1)
+            daemon.stop()
+            await task
+            return daemon, events, got
+
+        _daemon, events, got = asyncio.run(main())
+    assert len(got) >= 5, [e.type for e in events]
+    levels = [e.level for e in events if e.type == "level"]
+    assert Level.CAUTION in levels and Level.WARNING not in levels, levels
+    assert all(f.hdop is None and f.eph_m is not None and f.eph_m > 10.0 for f in got)  # no SKY: eph only

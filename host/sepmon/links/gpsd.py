@@ -14,33 +14,47 @@ Source names
     several receivers).  A device's source name is fixed by its first fix on a
     connection: the configured name when it is the only device gpsd has reported so
     far, else ``<name>-<basename of the device path>`` (``gps-ttyUSB1``; with the udev
-    rule in ``deploy/`` that is ``gps-sepmon-<serial>``, stable across replugging).  So
-    a single receiver is simply ``<name>``, and with two receivers present at connect
-    both get suffixed names.  Names are decided afresh on every (re)connection; use
-    ``[aliases]`` to map a suffixed name to the vehicle's name.
+    rule in ``deploy/`` that is ``gps-sepmon-<serial>``, stable across replugging).  A
+    numbered basename says nothing without its directory, so a pseudo-terminal
+    ``/dev/pts/3`` (gpsfake, socat) is ``gps-pts3``.  So a single receiver is simply
+    ``<name>``, and with two receivers present at connect both get suffixed names.
+    Names are decided afresh on every (re)connection; use ``[aliases]`` to map a
+    suffixed name to the vehicle's name.
 
 What a fix takes from a TPV
     ``time`` (the receiver's UTC fix time), ``lat``/``lon``; ellipsoid height from
     ``altHAE``, else ``altMSL`` (or the older ``alt``) + ``geoidSep`` (a missing
-    separation counts as 0, as in :mod:`sepmon.core.epoch`), only for ``mode`` 3; ``speed``,
-    ``track``; quality from ``status`` (GGA numbering); HDOP and satellites from the
-    device's latest ``SKY`` (gpsd sends an epoch's SKY after its TPV, so these are the
-    previous epoch's values: they change slowly, and waiting would delay every fix).
-    ``status`` 7 (time only) and 8 (simulated) are refused, as the NMEA path refuses GGA
-    qualities 7 and 8.
+    separation counts as 0, as in :mod:`sepmon.core.epoch`), only for ``mode`` 3, with
+    ``geoidSep`` kept as the fix's ``geoid_sep_m``; ``speed``, ``track``; quality from
+    ``status`` (GGA numbering); ``eph`` (gpsd's estimate of the horizontal error, from
+    the receiver's own when it reports one, else from its DOP) as ``eph_m``, which the
+    monitor's uncertainty margin uses in place of HDOP — so a receiver without GSA/GSV
+    (no SKY from gpsd) and the first fix of a connection are not taken as HDOP 10;
+    HDOP and satellites from the device's latest ``SKY`` (gpsd sends an epoch's SKY
+    after its TPV, so these are the previous epoch's values: they change slowly, and
+    waiting would delay every fix). ``epv`` is not used: the monitor's vertical margin
+    is 1.5 times the horizontal one, the ratio of gpsd's own vertical and horizontal
+    error models. ``status`` 7 (time only) and 8 (simulated) are refused, as the NMEA
+    path refuses GGA qualities 7 and 8.
 
 Epochs
     gpsd may send more than one TPV for one fix time (while it learns the receiver's
     reporting cycle, or when a late sentence adds a field).  The link emits a fix for
     a time at most once: at once when it is complete (3D with height, speed and
     course), else when a TPV with a later time arrives or after ``HOLD_S``, whichever
-    comes first — the latest TPV for the time wins.  A TPV for a time at or before the
-    last emitted one is ignored.
+    comes first — the latest TPV for the time wins.  A TPV for the time last emitted is
+    a repeat and ignored; one for an *earlier* time means the receiver's clock stepped
+    back (a reset, gpsfake starting its log over, a week-rollover fix) and is taken:
+    the device starts afresh (counted as ``time_back``), so the track goes on instead
+    of falling silent until a reconnection.  The fixes of one read from gpsd go to the
+    daemon as one batch (``on_fixes``), evaluated once, like one read of a serial port.
 
 The link never raises: a refused or lost connection is reported through
 ``on_state(name, False, detail)`` (each new reason once) and retried with backoff;
-lines longer than ``MAX_LINE`` and garbled JSON are counted in :attr:`GpsdLink.counts`
-and skipped.
+lines longer than ``MAX_LINE`` and garbled JSON are counted in :attr:`GpsdLink.counts`,
+reported through ``on_drop`` (the daemon's dropped-input path) and skipped.
+:meth:`GpsdLink.stats` gives the lines and fixes per device source, for the live view
+and the exit statistics.
 """
 
 from __future__ import annotations
@@ -62,7 +76,9 @@ from sepmon.core.model import Fix
 from sepmon.links.sources import SourceSpec
 
 OnFix = Callable[[str, Fix], None]
+OnFixes = Callable[[str, list[Fix]], None]
 OnState = Callable[[str, bool, str], None]
+OnDrop = Callable[[str, str, int], None]
 
 WATCH = b'?WATCH={"enable":true,"json":true}\n'
 MAX_LINE = 16384  # a SKY with every satellite of four constellations is ~8 KiB
@@ -101,8 +117,15 @@ def parse_time(text: Any) -> float | None:
 
 
 def device_suffix(path: str) -> str:
-    """The part of a device path that names a source: its basename, made name-safe."""
-    base = path.rstrip("/").rsplit("/", 1)[-1] or path
+    """The part of a device path that names a source: its basename, made name-safe.
+
+    A basename that is only a number (``/dev/pts/3``) gets its directory's name in
+    front (``pts3``): a bare number says nothing about the device.
+    """
+    parts = path.rstrip("/").rsplit("/", 2)
+    base = parts[-1] or path
+    if base.isdigit() and len(parts) >= 2 and parts[-2]:
+        base = parts[-2] + base
     return _NAME_UNSAFE.sub("_", base).strip("_") or "device"
 
 
@@ -132,16 +155,21 @@ def fix_from_tpv(tpv: dict[str, Any], source: str, sky: _Sky | None, rx_t: float
     if t is None or lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
     alt: float | None = None
+    sep: float | None = None
     if mode >= 3:
+        sep = _num(tpv, "geoidSep")
         alt = _num(tpv, "altHAE")
         if alt is None:
             msl = _num(tpv, "altMSL")
             if msl is None:
                 msl = _num(tpv, "alt")
             if msl is not None:
-                alt = msl + (_num(tpv, "geoidSep") or 0.0)
+                alt = msl + (sep or 0.0)
+        if alt is None:
+            sep = None
     speed = _num(tpv, "speed")
     track = _num(tpv, "track")
+    eph = _num(tpv, "eph")
     return Fix(
         source=source,
         t=t,
@@ -154,6 +182,8 @@ def fix_from_tpv(tpv: dict[str, Any], source: str, sky: _Sky | None, rx_t: float
         hdop=sky.hdop if sky is not None else None,
         sats=sky.sats if sky is not None else None,
         rx_t=rx_t,
+        geoid_sep_m=sep,
+        eph_m=eph if eph is not None and eph > 0 else None,
     )
 
 
@@ -169,16 +199,29 @@ class GpsdLink:
     daemon knows the link by.
     """
 
-    def __init__(self, spec: SourceSpec, loop: asyncio.AbstractEventLoop, on_fix: OnFix, on_state: OnState):
+    def __init__(
+        self,
+        spec: SourceSpec,
+        loop: asyncio.AbstractEventLoop,
+        on_fix: OnFix,
+        on_state: OnState,
+        *,
+        on_fixes: OnFixes | None = None,
+        on_drop: OnDrop | None = None,
+    ):
         self.spec = spec
         self.loop = loop
         self.on_fix = on_fix
+        self.on_fixes = on_fixes
         self.on_state = on_state
+        self.on_drop = on_drop
+        self._batch: list[Fix] | None = None  # fixes of the read being handled, when batching
+        self.per_source: dict[str, Counter[str]] = {}  # device source name → lines, fixes
         self.up = False
         self.release: str | None = None  # gpsd's version, from VERSION
         self.devices: list[str] = []  # device paths gpsd reported on this connection
         self.names: dict[str, str] = {}  # device path → source name, this connection
-        self.counts: Counter[str] = Counter()  # lines, fixes, bad_json, overlong, ...
+        self.counts: Counter[str] = Counter()  # lines, fixes, bad_json, overlong, time_back, ...
         self.clock: Callable[[], float] = time.time
         self._sky: dict[str, _Sky] = {}
         self._pending: dict[str, _Pending] = {}
@@ -206,6 +249,14 @@ class GpsdLink:
     def write(self, data: bytes) -> bool:
         """gpsd sources take no alert commands."""
         return False
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per device source (``tower``, ``tower-ttyUSB0``, ...): the TPV lines and fixes it gave.
+
+        The link's own counts (JSON lines of any class, garbled and overlong ones) are in
+        :attr:`counts`; a device's ``lines`` are its TPV reports.
+        """
+        return {name: dict(c) for name, c in self.per_source.items()}
 
     # ---- connection -----------------------------------------------------------------------
 
@@ -285,18 +336,23 @@ class GpsdLink:
             if not data:
                 return f"gpsd at {where}: connection closed"
             buf += data
-            while True:
-                nl = buf.find(b"\n")
-                if nl < 0:
-                    break
-                line = bytes(buf[:nl])
-                del buf[: nl + 1]
-                if skipping:
-                    skipping = False
-                    continue
-                self._line(line, where)
+            # The fixes of this read go out as one batch (complete epochs flush at once).
+            self._batch = [] if self.on_fixes is not None else None
+            try:
+                while True:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        break
+                    line = bytes(buf[:nl])
+                    del buf[: nl + 1]
+                    if skipping:
+                        skipping = False
+                        continue
+                    self._line(line, where)
+            finally:
+                self._send_batch()
             if len(buf) > MAX_LINE:  # bounded: no terminator in sight
-                self.counts["overlong"] += 1
+                self._drop("overlong")
                 buf.clear()
                 skipping = True
 
@@ -308,15 +364,15 @@ class GpsdLink:
             return
         self.counts["lines"] += 1
         if len(line) > MAX_LINE:
-            self.counts["overlong"] += 1
+            self._drop("overlong")
             return
         try:
             msg = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
-            self.counts["bad_json"] += 1
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            self._drop("bad_json")
             return
         if not isinstance(msg, dict):
-            self.counts["bad_json"] += 1
+            self._drop("bad_json")
             return
         cls = msg.get("class")
         if cls == "TPV":
@@ -367,23 +423,41 @@ class GpsdLink:
             known = set(self.devices) | set(self.names) | {device}
             name = self.spec.name if len(known) <= 1 else f"{self.spec.name}-{device_suffix(device)}"
             self.names[device] = name
+            self.per_source.setdefault(name, Counter())
         return name
+
+    def _drop(self, reason: str) -> None:
+        """A line refused: counted here and, through ``on_drop``, in the daemon's drops."""
+        self.counts[reason] += 1
+        if self.on_drop is not None:
+            self._call(self.on_drop, self.spec.name, reason, 1)
 
     def _tpv(self, msg: dict[str, Any]) -> None:
         device = msg.get("device")
         dev = device if isinstance(device, str) else ""
         fix = fix_from_tpv(msg, "", self._sky.get(dev), self.clock())
-        if fix is None:
-            self.counts["tpv_no_fix"] += 1
-            return
-        last = self._last_t.get(dev)
-        if last is not None and fix.t <= last:
-            self.counts["tpv_repeat"] += 1
-            return
         if dev not in self.names and dev and dev not in self.devices:
             self.devices.append(dev)  # a TPV from a device gpsd never announced
-        fix = replace(fix, source=self.source_for(dev))
+        if fix is None:
+            self.counts["tpv_no_fix"] += 1
+            named = self.names.get(dev)  # a device is named at its first fix, not before
+            if named is not None:
+                self.per_source[named]["lines"] += 1
+            return
+        name = self.source_for(dev)
+        self.per_source.setdefault(name, Counter())["lines"] += 1
+        last = self._last_t.get(dev)
+        if last is not None and fix.t == last:
+            self.counts["tpv_repeat"] += 1
+            return
         pending = self._pending.get(dev)
+        if (last is not None and fix.t < last) or (pending is not None and fix.t < pending.t):
+            # The receiver's clock stepped back: what is pending goes out, then it starts afresh.
+            self.counts["time_back"] += 1
+            self._flush(dev)
+            self._last_t.pop(dev, None)
+            pending = None
+        fix = replace(fix, source=name)
         if pending is not None and pending.t < fix.t:
             self._flush(dev)
             pending = None
@@ -404,7 +478,18 @@ class GpsdLink:
             pending.handle.cancel()
         self._last_t[dev] = pending.t
         self.counts["fixes"] += 1
-        self._call(self.on_fix, self.spec.name, pending.fix)
+        self.per_source.setdefault(pending.fix.source, Counter())["fixes"] += 1
+        if self._batch is not None:
+            self._batch.append(pending.fix)
+        elif self.on_fixes is not None:  # a held epoch's timer: a batch of one
+            self._call(self.on_fixes, self.spec.name, [pending.fix])
+        else:
+            self._call(self.on_fix, self.spec.name, pending.fix)
+
+    def _send_batch(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch and self.on_fixes is not None:
+            self._call(self.on_fixes, self.spec.name, batch)
 
     def _flush_all(self) -> None:
         for dev in list(self._pending):
