@@ -1,0 +1,479 @@
+"""The Alerter: the one home of alerting policy (levels, their volumes and times, confirmation).
+
+An :class:`Alerter` is an ordered list of :class:`AlertLevel` (level 1 first), each a
+*detector* (a :class:`~sepmon.core.detection.Volume`) with an *alerting time* and an
+*early alerting time*, a look-ahead, and a :class:`Confirmation` rule (M of N,
+persistence, hysteresis). This follows DAIDALUS's split of an alerter into detectors
+(``Detection3D``) and alert thresholds (``AlertThresholds``), and DO-365's alerting.
+
+- **Instantaneous level** of a pair: the highest level whose volume the pair violates
+  within that level's alerting time (the look-ahead caps every time), from the relative
+  state by :func:`~sepmon.core.detection.time_to_volume`; 0 when none.
+- **Early alerting time**: how far ahead a level's volume is watched to see it coming
+  (DO-365's early alerting, used by DAIDALUS for its guidance bands, not for the level).
+  It does not change the level; :meth:`Alerter.reach_m` uses it for the prefilter.
+- **Invariant**, checked when an Alerter is built: a higher level's volume lies inside
+  each lower level's (no threshold larger) and its alerting and early alerting times are
+  no longer, so a higher level always implies the lower ones.
+- **Confirmed level**: the instantaneous levels of one pair through :class:`PairConfirmation`
+  (readable, one pair) or :class:`ConfirmationTable` (the same rule over many pairs with
+  numpy; tests/host/test_alerter.py holds the two to each other). The rule is DAIDALUS's
+  alerting logic (M of N, persistence, hysteresis time), see :class:`Confirmation`.
+
+Presets are data, in one table (:data:`PRESET_TABLE`), read by :func:`preset`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from sepmon.core.detection import Volume, time_to_volume
+from sepmon.core.model import Level, Minima
+
+__all__ = [
+    "FT",
+    "NMI",
+    "PRESETS",
+    "PRESET_TABLE",
+    "AlertLevel",
+    "Alerter",
+    "Confirmation",
+    "ConfirmationTable",
+    "PairConfirmation",
+    "PresetRow",
+    "preset",
+]
+
+FloatArray = npt.NDArray[np.float64]
+ArrayLike = npt.ArrayLike
+
+FT = 0.3048
+"""International foot, m."""
+NMI = 1852.0
+"""International nautical mile, m."""
+
+_MAX_LEVELS = max(int(x) for x in Level)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLevel:
+    """One alert level: its protection volume and how long before a violation it alerts."""
+
+    volume: Volume
+    alerting_time_s: float
+    early_alerting_time_s: float
+
+    def __post_init__(self) -> None:
+        for name in ("alerting_time_s", "early_alerting_time_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.early_alerting_time_s < self.alerting_time_s:
+            raise ValueError(
+                f"early alerting time {self.early_alerting_time_s} s is shorter than the alerting time "
+                f"{self.alerting_time_s} s"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """How instantaneous levels of a pair become the level shown (DAIDALUS's alerting logic).
+
+    - **M of N**: of the last ``n`` reports, the shown candidate is the highest level that
+      at least ``m`` reports reach (a report of level 3 counts for 3, 2 and 1).
+    - **Persistence**: once the shown level has risen, it is kept for at least
+      ``persistence_s`` even if the candidate falls.
+    - **Hysteresis time**: a report more than ``hysteresis_s`` after the previous one (or
+      the pair's first) starts afresh: the history is forgotten and this report fills ``m``
+      of the ``n`` places, so it shows at once.
+
+    ``m = n = 1`` with both times 0 shows every instantaneous level as it comes.
+    """
+
+    m: int = 1
+    n: int = 1
+    hysteresis_s: float = 0.0
+    persistence_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.m, int) and isinstance(self.n, int) and 1 <= self.m <= self.n):
+            raise ValueError(f"M of N needs 1 <= M <= N (whole numbers), got {self.m} of {self.n}")
+        for name in ("hysteresis_s", "persistence_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Alerter:
+    """Levels 1.. (in order), a look-ahead and a confirmation rule; see the module docstring."""
+
+    name: str
+    levels: tuple[AlertLevel, ...]
+    lookahead_s: float
+    confirmation: Confirmation = field(default_factory=Confirmation)
+
+    def __post_init__(self) -> None:
+        where = f"alerter {self.name!r}"
+        if type(self.levels) is not tuple:
+            object.__setattr__(self, "levels", tuple(self.levels))
+        if not 1 <= len(self.levels) <= _MAX_LEVELS:
+            raise ValueError(f"{where}: needs 1 to {_MAX_LEVELS} levels, got {len(self.levels)}")
+        if not (math.isfinite(self.lookahead_s) and self.lookahead_s > 0):
+            raise ValueError(f"{where}: look-ahead must be > 0 s, got {self.lookahead_s}")
+        for k in range(1, len(self.levels)):
+            hi, lo = self.levels[k], self.levels[k - 1]
+            level, below = k + 1, k
+            if not hi.volume.inside(lo.volume):
+                raise ValueError(
+                    f"{where}: level {level}'s volume {_describe(hi.volume)} is not inside level {below}'s "
+                    f"{_describe(lo.volume)}: a higher level must imply the lower ones"
+                )
+            if hi.alerting_time_s > lo.alerting_time_s or hi.early_alerting_time_s > lo.early_alerting_time_s:
+                raise ValueError(
+                    f"{where}: level {level}'s alerting times {hi.alerting_time_s:g}/"
+                    f"{hi.early_alerting_time_s:g} s exceed level {below}'s {lo.alerting_time_s:g}/"
+                    f"{lo.early_alerting_time_s:g} s: a higher level must imply the lower ones"
+                )
+
+    # --- instantaneous ---------------------------------------------------------------
+    def times_to_volume(
+        self, pe: ArrayLike, pn: ArrayLike, ve: ArrayLike, vn: ArrayLike, dz: ArrayLike, dvz: ArrayLike
+    ) -> FloatArray:
+        """Time to each level's volume within the look-ahead, ``inf`` if none: shape (levels, pairs).
+
+        Inputs: the intruder relative to the ownship, local east/north/up, m and m/s
+        (``pe, pn`` position, ``ve, vn`` velocity, ``dz, dvz`` vertical). Broadcast.
+        """
+        c = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (pe, pn, ve, vn, dz, dvz))
+        )
+        return np.stack(
+            [
+                time_to_volume(lv.volume, c[0], c[1], c[2], c[3], c[4], c[5], self.lookahead_s)
+                for lv in self.levels
+            ]
+        )
+
+    def levels_now(
+        self, pe: ArrayLike, pn: ArrayLike, ve: ArrayLike, vn: ArrayLike, dz: ArrayLike, dvz: ArrayLike
+    ) -> npt.NDArray[np.int8]:
+        """Instantaneous level of each pair (0 = none): the highest level violated within its time."""
+        ttv = self.times_to_volume(pe, pn, ve, vn, dz, dvz)
+        level = np.zeros(ttv.shape[1], dtype=np.int8)
+        for k, lv in enumerate(self.levels):
+            # A violation must start strictly inside the alerting time (DAIDALUS: time in < time out).
+            level[ttv[k] < min(lv.alerting_time_s, self.lookahead_s)] = k + 1
+        return level
+
+    def level_now(self, pe: float, pn: float, ve: float, vn: float, dz: float, dvz: float) -> Level:
+        """:meth:`levels_now` of one pair, as a :class:`~sepmon.core.model.Level`."""
+        return Level(int(self.levels_now(pe, pn, ve, vn, dz, dvz)[0]))
+
+    # --- what the prefilter may skip -------------------------------------------------
+    def reach_m(self, speed_mps: ArrayLike) -> FloatArray:
+        """Horizontal range beyond which a pair closing at ``speed_mps`` cannot reach any level.
+
+        Within the early alerting time ``E`` the pair closes at most ``speed·E`` metres, and
+        the modified-tau condition can hold out to ``r`` with ``r² ≤ DTHR² + TTHR·speed·r``,
+        i.e. ``r ≤ DTHR + speed·TTHR``; so ``DTHR + speed·(E + TTHR)`` bounds every level.
+        """
+        speed = np.abs(np.asarray(speed_mps, dtype=np.float64))
+        return np.asarray(
+            np.max(
+                [
+                    lv.volume.dthr_m
+                    + speed * (min(lv.early_alerting_time_s, self.lookahead_s) + lv.volume.tthr_s)
+                    for lv in self.levels
+                ],
+                axis=0,
+            ),
+            dtype=np.float64,
+        )
+
+    def vertical_reach_m(self, vspeed_mps: ArrayLike) -> FloatArray:
+        """Vertical separation beyond which a pair closing vertically at ``vspeed_mps`` cannot alert."""
+        vs = np.abs(np.asarray(vspeed_mps, dtype=np.float64))
+        return np.asarray(
+            np.max(
+                [
+                    lv.volume.zthr_m
+                    + vs * (min(lv.early_alerting_time_s, self.lookahead_s) + lv.volume.tcoa_s)
+                    for lv in self.levels
+                ],
+                axis=0,
+            ),
+            dtype=np.float64,
+        )
+
+    # --- confirmation ----------------------------------------------------------------
+    def pair_confirmation(self) -> PairConfirmation:
+        """A fresh per-pair confirmation with this alerter's rule (readable version)."""
+        return PairConfirmation(self.confirmation)
+
+    def confirmation_table(self) -> ConfirmationTable:
+        """A fresh confirmation over many pairs with this alerter's rule (numpy version)."""
+        return ConfirmationTable(self.confirmation)
+
+
+def _describe(v: Volume) -> str:
+    parts = [f"DTHR {v.dthr_m:g} m", f"ZTHR {v.zthr_m:g} m"]
+    if v.tthr_s:
+        parts.append(f"TTHR {v.tthr_s:g} s")
+    if v.tcoa_s:
+        parts.append(f"TCOA {v.tcoa_s:g} s")
+    return "(" + ", ".join(parts) + ")"
+
+
+# --- confirmation: readable, one pair ---------------------------------------------------
+_EMPTY = -1  # a place in the M-of-N window that holds no report yet
+
+
+class PairConfirmation:
+    """The :class:`Confirmation` rule for one pair, step by step.
+
+    Reports must come in time order; a report at the time of the previous one replaces
+    it (the later evaluation of the same instant wins); an older one is ignored.
+    """
+
+    def __init__(self, rule: Confirmation) -> None:
+        """Start with no history: the first report shows at once."""
+        self.rule = rule
+        self.window: deque[int] = deque(maxlen=rule.n)
+        self.level = 0  # shown
+        self.rose_t = math.nan  # when the shown level last rose
+        self.last_t = math.nan
+        self._before: tuple[deque[int], int, float, float] | None = None  # state before the last report
+
+    def update(self, raw_level: int, t: float) -> int:
+        """Take the instantaneous level at time ``t``; return the confirmed level."""
+        raw = int(raw_level)
+        if not 0 <= raw <= _MAX_LEVELS:
+            raise ValueError(f"{raw_level!r} is not a level 0..{_MAX_LEVELS}")
+        if not math.isfinite(t):
+            raise ValueError(f"t must be finite, got {t}")
+        if t < self.last_t:
+            return self.level
+        if t == self.last_t and self._before is not None:
+            self.window, self.level, self.rose_t, self.last_t = self._before
+            self.window = deque(self.window, maxlen=self.rule.n)
+        self._before = (deque(self.window), self.level, self.rose_t, self.last_t)
+        rule = self.rule
+        if math.isnan(self.last_t) or t - self.last_t > rule.hysteresis_s:
+            # Fresh start: this report stands for M of the N places, the oldest of them first
+            # (so one of them leaves with the next report, as in DAIDALUS).
+            self.window = deque([raw] * rule.m + [_EMPTY] * (rule.n - rule.m), maxlen=rule.n)
+            self.level, self.rose_t = 0, math.nan
+        self.window.append(raw)
+        candidate = max(
+            (lv for lv in range(_MAX_LEVELS, -1, -1) if sum(r >= lv for r in self.window) >= rule.m),
+            default=0,
+        )
+        held = (
+            candidate < self.level
+            and self.level > 0
+            and not math.isnan(self.rose_t)
+            and t - self.rose_t < rule.persistence_s
+        )
+        if not held:
+            if candidate > self.level:
+                self.rose_t = t
+            self.level = candidate
+        self.last_t = t
+        return self.level
+
+
+# --- confirmation: numpy, many pairs ------------------------------------------------------
+class ConfirmationTable:
+    """:class:`PairConfirmation`'s rule over many pairs at once, one row per pair id.
+
+    :meth:`update` takes the reports of distinct pairs at one time; pair ids are rows,
+    growing as needed. Same rule and results as one :class:`PairConfirmation` per pair
+    (tested side by side).
+    """
+
+    def __init__(self, rule: Confirmation) -> None:
+        """Empty table; rows are added as pair ids appear."""
+        self.rule = rule
+        self._alloc(0, 64)
+
+    def _alloc(self, used: int, cap: int) -> None:
+        def grow(name: str, fill: float, dtype: type[np.generic], shape: tuple[int, ...] = ()) -> None:
+            new = np.full((cap, *shape), fill, dtype=dtype)
+            old = getattr(self, name, None)
+            if old is not None:
+                new[:used] = old[:used]
+            setattr(self, name, new)
+
+        n = self.rule.n
+        grow("window", _EMPTY, np.int8, (n,))  # oldest first
+        grow("level", 0, np.int8)
+        grow("rose_t", math.nan, np.float64)
+        grow("last_t", math.nan, np.float64)
+        # The state before each pair's last report (a report at the same time replaces it).
+        grow("prev_window", _EMPTY, np.int8, (n,))
+        grow("prev_level", 0, np.int8)
+        grow("prev_rose_t", math.nan, np.float64)
+        grow("prev_last_t", math.nan, np.float64)
+        self.cap = cap
+
+    window: npt.NDArray[np.int8]
+    level: npt.NDArray[np.int8]
+    rose_t: FloatArray
+    last_t: FloatArray
+    prev_window: npt.NDArray[np.int8]
+    prev_level: npt.NDArray[np.int8]
+    prev_rose_t: FloatArray
+    prev_last_t: FloatArray
+
+    def update(self, pid: ArrayLike, raw_level: ArrayLike, t: float) -> npt.NDArray[np.int8]:
+        """Take the instantaneous levels of distinct pairs ``pid`` at time ``t``; return confirmed ones."""
+        ids = np.asarray(pid, dtype=np.intp).ravel()
+        raw64 = np.asarray(raw_level, dtype=np.int64).ravel()
+        if ids.shape != raw64.shape:
+            raise ValueError("pid and raw_level must have the same length")
+        if ids.size and (int(ids.min()) < 0 or np.unique(ids).size != ids.size):
+            raise ValueError("pair ids must be distinct and >= 0")
+        if raw64.size and not (int(raw64.min()) >= 0 and int(raw64.max()) <= _MAX_LEVELS):
+            raise ValueError(f"levels must be 0..{_MAX_LEVELS}")
+        raw = raw64.astype(np.int8)
+        if not math.isfinite(t):
+            raise ValueError(f"t must be finite, got {t}")
+        if ids.size and int(ids.max()) >= self.cap:
+            cap = self.cap
+            while cap <= int(ids.max()):
+                cap *= 2
+            self._alloc(self.cap, cap)
+        rule = self.rule
+        last = self.last_t[ids]
+        older = t < last  # NaN compares False
+        # Same time as the last report: go back to the state before it, then apply this one.
+        again: npt.NDArray[np.bool_] = np.asarray(t == last)
+        if again.any():
+            g = ids[again]
+            self.window[g] = self.prev_window[g]
+            self.level[g] = self.prev_level[g]
+            self.rose_t[g] = self.prev_rose_t[g]
+            self.last_t[g] = self.prev_last_t[g]
+        use = ids[~older]
+        r = raw[~older]
+        self.prev_window[use] = self.window[use]
+        self.prev_level[use] = self.level[use]
+        self.prev_rose_t[use] = self.rose_t[use]
+        self.prev_last_t[use] = self.last_t[use]
+
+        last = self.last_t[use]
+        fresh = np.isnan(last) | (t - last > rule.hysteresis_s)
+        win = self.window[use]
+        if fresh.any():
+            seed = np.full((int(fresh.sum()), rule.n), _EMPTY, dtype=np.int8)
+            seed[:, : rule.m] = r[fresh, None]
+            win[fresh] = seed
+            self.level[use[fresh]] = 0
+            self.rose_t[use[fresh]] = math.nan
+        win = np.concatenate([win[:, 1:], r[:, None]], axis=1)
+        self.window[use] = win
+        # Highest level reached by at least M reports: the M-th largest entry (empties are −1).
+        candidate = np.maximum(np.sort(win, axis=1)[:, rule.n - rule.m], 0).astype(np.int8)
+        shown = self.level[use]
+        rose = self.rose_t[use]
+        held = (candidate < shown) & (shown > 0) & ((t - rose) < rule.persistence_s)  # NaN rose: False
+        rising = ~held & (candidate > shown)
+        self.rose_t[use[rising]] = t
+        self.level[use] = np.where(held, shown, candidate)
+        self.last_t[use] = t
+        out: npt.NDArray[np.int8] = self.level[ids].copy()
+        return out
+
+
+# --- presets ------------------------------------------------------------------------------
+_MINIMA = Minima()
+
+
+@dataclass(frozen=True, slots=True)
+class PresetRow:
+    """One preset as data: levels as (DTHR m, ZTHR m, TTHR s, TCOA s, alerting time s, early
+    alerting time s), level 1 first; the look-ahead; confirmation as (M, N, hysteresis s,
+    persistence s); and where the values come from."""
+
+    source: str
+    levels: tuple[tuple[float, float, float, float, float, float], ...]
+    lookahead_s: float
+    confirmation: tuple[int, int, float, float]
+
+
+PRESET_TABLE: dict[str, PresetRow] = {
+    # RTCA DO-365B DWC Phase I without sensor uncertainty mitigation, exactly as NASA DAIDALUS
+    # v2.0.4's Configurations/DO_365B_no_SUM.conf: WCV_TAUMOD detectors, alerter 1.
+    "do365": PresetRow(
+        source="RTCA DO-365B (DWC Phase I), as NASA DAIDALUS v2.0.4's DO_365B_no_SUM configuration",
+        # level: (DTHR m, ZTHR m, TTHR s, TCOA s, alerting time s, early alerting time s)
+        levels=(
+            (0.66 * NMI, 700 * FT, 35.0, 0.0, 55.0, 75.0),  # preventive
+            (0.66 * NMI, 450 * FT, 35.0, 0.0, 55.0, 75.0),  # corrective
+            (0.66 * NMI, 450 * FT, 35.0, 0.0, 25.0, 55.0),  # warning
+        ),
+        lookahead_s=180.0,
+        # (M, N, hysteresis s, persistence s)
+        confirmation=(2, 4, 5.0, 4.0),
+    ),
+    # FLARM's alarm levels by time to impact (FLARM Technology, "FLARM Data Port Interface
+    # Control Document (ICD)", FTD-012, sentence PFLAU/PFLAA field AlarmLevel: 1 = 13-18 s,
+    # 2 = 9-12 s, 3 = 0-8 s to impact). FLARM does not publish its protection volume: the
+    # volume is sepmon's default minima (model.Minima), which a pair's own minima replace.
+    "flarm": PresetRow(
+        source="FLARM Data Port ICD (FTD-012), AlarmLevel by time to impact; volume: model.Minima defaults",
+        levels=(
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, 18.0, 18.0),
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, 12.0, 12.0),
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, 8.0, 8.0),
+        ),
+        lookahead_s=18.0,
+        confirmation=(1, 1, 0.0, 0.0),
+    ),
+    # sepmon's own memorandum-style rule: the minima and look-ahead times of model.Minima's
+    # defaults (ADVISORY/CAUTION/WARNING when the minima are predicted to be violated within
+    # advisory_s/caution_s/warning_s), without the range-only rings at caution_factor and
+    # advisory_factor × the minima; confirmed like DO-365 (2 of 4, persistence 4 s,
+    # hysteresis 5 s = the config's default hold_s) so one noisy report raises nothing.
+    "sepmon": PresetRow(
+        source="sepmon: model.Minima defaults (issue 15: no range-only rings), DO-365's confirmation",
+        levels=(
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, _MINIMA.advisory_s, _MINIMA.advisory_s),
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, _MINIMA.caution_s, _MINIMA.caution_s),
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, _MINIMA.warning_s, _MINIMA.warning_s),
+        ),
+        lookahead_s=_MINIMA.advisory_s,
+        confirmation=(2, 4, 5.0, 4.0),
+    ),
+}
+"""Every named preset, as data (see :class:`PresetRow`)."""
+
+
+def _build(name: str, row: PresetRow) -> Alerter:
+    return Alerter(
+        name=name,
+        levels=tuple(
+            AlertLevel(Volume(dthr, zthr, tthr, tcoa), alerting, early)
+            for dthr, zthr, tthr, tcoa, alerting, early in row.levels
+        ),
+        lookahead_s=row.lookahead_s,
+        confirmation=Confirmation(*row.confirmation),
+    )
+
+
+PRESETS: dict[str, Alerter] = {name: _build(name, row) for name, row in PRESET_TABLE.items()}
+"""The presets of :data:`PRESET_TABLE`, built (and so checked) at import."""
+
+
+def preset(name: str) -> Alerter:
+    """The Alerter of a named preset; a one-line ValueError naming the known ones otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown alerting preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
