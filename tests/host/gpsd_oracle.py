@@ -131,10 +131,13 @@ GPS_ROLLOVER_S = 1024 * 7 * 86400
 GPSD_RELEASE = datetime.datetime(2021, 1, 8, tzinfo=datetime.UTC).timestamp()
 
 
-def receiver_time(iso: str) -> float:
-    """gpsd's TPV time → unix seconds as the receiver sent it (see GPS_ROLLOVER_S)."""
+def receiver_time(iso: str, corpus: bool = True) -> float:
+    """gpsd's TPV time → unix seconds as the receiver sent it (see GPS_ROLLOVER_S).
+
+    ``corpus=False`` for recordings made now (the simulator's), which gpsd leaves alone.
+    """
     t = datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    return t - GPS_ROLLOVER_S if t > GPSD_RELEASE else t
+    return t - GPS_ROLLOVER_S if corpus and t > GPSD_RELEASE else t
 
 
 @dataclass
@@ -150,7 +153,7 @@ class Comparison:
     untimed_left: int = 0  # positions gpsd reported without a time that sepmon has no fix at
 
 
-def compare(expected: dict[str, Any], rows: list[dict[str, str]]) -> Comparison:
+def compare(expected: dict[str, Any], rows: list[dict[str, str]], corpus: bool = True) -> Comparison:
     """Compare ``sepmon analyze --tracks`` rows of one source with gpsd's stored epochs.
 
     Same epochs: every gpsd time is a sepmon fix time.  Positions within 1e-6 degrees of
@@ -173,7 +176,7 @@ def compare(expected: dict[str, Any], rows: list[dict[str, str]]) -> Comparison:
     c.gpsd = len(expected["epochs"]) + len(untimed)
     seen: set[float] = set()
     for e in expected["epochs"]:
-        t = receiver_time(e["time"])
+        t = receiver_time(e["time"], corpus)
         r = fixes.get(round(t, 3))
         if r is None:
             c.missing.append(e["time"])

@@ -24,6 +24,7 @@ import sepmon.cli as cli
 from sepmon.commands import simulate as simulate_command
 from sepmon.core.checksum import checksum_ok, nmea_checksum
 from sepmon.sim import FaultModel, Simulation, SimulationError, simulate, write_recording, write_truth_csv
+from sepmon.sim.params import RECEIVERS
 from sepmon.sim.receiver import SIGMA_H_PER_HDOP, _fmt_angle
 
 TAG_RE = re.compile(rb"^\\(c:(\d+),s:([^,*]+))\*([0-9A-F]{2})\\(.*)\r\n$", re.S)
@@ -491,3 +492,44 @@ def test_cli_as_a_program(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.count("\n") == 1 and "rate must be" in bad.stderr
+
+
+# --- NMEA dialects and receiver presets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("receiver", sorted(RECEIVERS))
+def test_receiver_presets_write_their_dialect(receiver: str) -> None:
+    # Oracle: NMEA 0183 4.10/4.11 (RMC and GNS end with the navigational status, "V" = not
+    # provided; GSA ends with the system ID, GSV with the signal ID) as u-blox's M8/M9
+    # interface descriptions show them; pynmea2 parses every sentence.
+    dialect, talker, sentences = RECEIVERS[receiver]
+    sim = simulate("crossing", dialect=dialect, talker=talker, sentences=",".join(sentences), duration=4)
+    texts = [s for _, src, s in _sentences(sim) if src == "alpha"]
+    kinds = [s[3:6] for s in texts]
+    assert list(dict.fromkeys(kinds)) == list(sentences)  # each epoch in the receiver's order
+    new = dialect != "2.3"
+    for text in texts:
+        assert checksum_ok(text) and len(text) <= 82, text
+        msg = pynmea2.parse(text, check=True)
+        fields = text.split("*")[0].split(",")[1:]
+        kind = text[3:6]
+        if kind == "RMC":
+            assert (msg.nav_status == "V") if new else len(fields) == 12
+        elif kind == "GNS":
+            assert msg.mode_indicator == ("AA" if talker == "GN" else "AN" if new else "A")
+            assert len(fields) == (13 if new else 12) and (fields[-1] == "V" or not new)
+        elif kind == "GSA":
+            assert len(fields) == (18 if new or talker == "GN" else 17)
+        elif kind == "GSV":
+            assert (len(fields) - 3) % 4 == (1 if new else 0)
+
+
+def test_simulate_command_dialect_and_receiver(tmp_path: Path) -> None:
+    out = tmp_path / "m9.nmea"
+    assert cli.main(["simulate", "head-on", "-o", str(out), "--receiver", "ublox-m9", "--duration", "3"]) == 0
+    text = out.read_text()
+    assert "$GNRMC," in text and ",A,V*" in text and "$GNGLL," in text
+    assert cli.main(["simulate", "head-on", "-o", str(out), "--dialect", "4.10", "--duration", "3"]) == 0
+    assert "$GPRMC," in out.read_text() and ",A,V*" in out.read_text()
+    assert cli.main(["simulate", "head-on", "-o", str(out), "--receiver", "nokia"]) == 2
+    assert cli.main(["simulate", "head-on", "-o", str(out), "--dialect", "5.0"]) == 2

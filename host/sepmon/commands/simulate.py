@@ -6,7 +6,9 @@ import argparse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sepmon.apps.safeio import check_outputs
 from sepmon.sim import SCENARIOS, SimulationError, simulate, write_recording, write_truth_csv
+from sepmon.sim.params import RECEIVERS
 
 NAME = "simulate"
 HELP = "write an NMEA recording of a generated encounter, with realistic noise and faults"
@@ -61,7 +63,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--talker", metavar="GP|GN|mixed", help="talker ID (GN: multi-GNSS GSA/GSV); default GP")
     p.add_argument(
-        "--sentences", metavar="LIST", help="comma list of RMC,VTG,GGA,GSA,GSV (default RMC,VTG,GGA,GSA)"
+        "--sentences",
+        metavar="LIST",
+        help="comma list of RMC,VTG,GGA,GNS,GLL,GSA,ZDA,GSV, sent in that order (default RMC,VTG,GGA,GSA)",
+    )
+    p.add_argument(
+        "--dialect", metavar="2.3|4.10|4.11", help="NMEA version written (4.10+: navigational status, IDs)"
+    )
+    p.add_argument(
+        "--receiver",
+        metavar="KIND",
+        help=f"a receiver's defaults for dialect, talker and sentences: {', '.join(RECEIVERS)}",
     )
     p.add_argument("--bystander", action="store_true", help="add a parked vehicle 15 km away")
     p.add_argument("--vehicles", metavar="N", help="number of vehicles for 'many' (default 6)")
@@ -97,6 +109,12 @@ def run(args: argparse.Namespace) -> int:
         text = getattr(args, option)
         if text is not None:
             params[field] = _convert(option, text, kind)
+    if args.receiver is not None:
+        if args.receiver not in RECEIVERS:
+            raise SimulationError(f"--receiver must be one of {', '.join(RECEIVERS)}, got {args.receiver!r}")
+        params["dialect"], params["talker"], params["sentences"] = RECEIVERS[args.receiver]
+    if args.dialect is not None:
+        params["dialect"] = args.dialect
     if args.talker is not None:
         params["talker"] = "mixed" if args.talker.lower() == "mixed" else args.talker.upper()
     if args.sentences is not None:
@@ -105,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         params["start"] = args.start
     params["faults"] = bool(args.faults)
     params["bystander"] = bool(args.bystander)
+    check_outputs([], [("-o", args.output), ("--truth", args.truth)])
     sim = simulate(args.scenario, **params)
     written = write_recording(sim, args.output, per_source=args.per_source_files)
     if args.truth:

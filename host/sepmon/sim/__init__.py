@@ -20,7 +20,7 @@ Python API::
 keywords (``seed``, ``start`` (datetime or ISO string), ``lat``, ``lon``,
 ``alt``, ``heading``, ``speed``, ``separation``, ``miss``, ``vertical``,
 ``duration``, ``cpa_time``, ``bystander``, ``vehicles``, ``rate``, ``rates``,
-``hdop``, ``noise_scale``, ``talker``, ``sentences``, ``faults`` (bool or
+``hdop``, ``noise_scale``, ``talker``, ``sentences``, ``dialect``, ``faults`` (bool or
 :class:`FaultModel`), ``geoid_sep``, ``latency_s``, ``baud``) and raises
 :class:`SimulationError` (a ``SepmonError``, status 2) for a bad value.
 

@@ -14,7 +14,24 @@ from sepmon.core.errors import SepmonError
 
 SCENARIOS: tuple[str, ...] = ("head-on", "crossing", "overtaking", "climbing", "parallel", "many")
 TALKERS: tuple[str, ...] = ("GP", "GN", "mixed")
-SENTENCES: tuple[str, ...] = ("RMC", "VTG", "GGA", "GSA", "GSV")
+SENTENCES: tuple[str, ...] = ("RMC", "VTG", "GGA", "GNS", "GLL", "GSA", "ZDA", "GSV")
+# NMEA 0183 versions the receiver model writes: 2.3 (mode letters), 4.10 (RMC/GNS end
+# with a navigational status, V = "not provided"; GSA/GSV carry a system/signal ID),
+# 4.11 (as 4.10, GNS/RMC status as u-blox M9/F9 send it).
+DIALECTS: tuple[str, ...] = ("2.3", "4.10", "4.11")
+# Per-vendor sentence sets and talkers, as the receivers send them by default (their
+# interface descriptions; tests/data/real/ holds recordings of each): dialect, talker,
+# sentences in the order sent.
+RECEIVERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "generic": ("2.3", "GP", ("RMC", "VTG", "GGA", "GSA")),
+    "mtk": ("2.3", "GP", ("GGA", "GSA", "GSV", "RMC", "VTG")),
+    "sirf": ("2.3", "GP", ("GGA", "GSA", "GSV", "RMC")),
+    "ublox-m8": ("4.10", "GN", ("RMC", "VTG", "GGA", "GSA", "GSV", "GLL")),
+    "ublox-m9": ("4.11", "GN", ("RMC", "VTG", "GGA", "GSA", "GSV", "GLL")),
+    "quectel": ("4.10", "GN", ("RMC", "VTG", "GGA", "GSA", "GSV")),
+    "septentrio": ("4.10", "GN", ("GNS", "GSA", "GSV", "ZDA")),
+    "gga-only": ("2.3", "GP", ("GGA", "GSA")),
+}
 
 # A fixed date, so that a recording made without --start is the same every day.
 DEFAULT_START = datetime(2024, 3, 15, 10, 0, 0, tzinfo=UTC)
@@ -90,6 +107,7 @@ class Params:
     noise_scale: float = 1.0
     talker: str = "GP"
     sentences: tuple[str, ...] = ("RMC", "VTG", "GGA", "GSA")
+    dialect: str = "2.3"
     faults: FaultModel | None = None
     geoid_sep: float = 47.0
     latency_s: float = 0.05
@@ -128,8 +146,10 @@ class Params:
         for s in self.sentences:
             if s not in SENTENCES:
                 raise SimulationError(f"unknown sentence {s!r} (known: {', '.join(SENTENCES)})")
-        if "GGA" not in self.sentences and "RMC" not in self.sentences:
-            raise SimulationError("sentences must include GGA or RMC, else there is no position")
+        if not {"GGA", "RMC", "GNS", "GLL"} & set(self.sentences):
+            raise SimulationError("sentences must include GGA, RMC, GNS or GLL, else there is no position")
+        if self.dialect not in DIALECTS:
+            raise SimulationError(f"dialect must be one of {', '.join(DIALECTS)}, got {self.dialect!r}")
         if self.baud < 1200:
             raise SimulationError(f"baud must be at least 1200, got {self.baud}")
         if self.start.tzinfo is None:

@@ -1,9 +1,14 @@
 """Receiver model: turns one vehicle's true track into the lines its GPS would send.
 
-Per epoch (``rate`` Hz, on the UTC grid) a burst in u-blox order: RMC, VTG,
-GGA, GSA, GSV (whichever of them ``Params.sentences`` selects). Talker GP, or
-GN for a multi-constellation receiver, which then also sends one GSA per
-constellation (NMEA 4.10 system id) and GPGSV + GLGSV.
+Per epoch (``rate`` Hz, on the UTC grid) a burst of the sentences
+``Params.sentences`` selects (RMC, VTG, GGA, GNS, GLL, GSA, ZDA, GSV), in the order
+given. Talker GP, or GN for a multi-constellation receiver, which then also sends
+one GSA per constellation (with its system ID) and GPGSV + GLGSV.
+
+``Params.dialect``: ``2.3`` (mode letters), ``4.10``/``4.11`` (RMC and GNS end with
+the navigational status ``V``, "not provided", as u-blox M8-F9 send it; GNS has one
+mode letter per constellation, ``N`` where that one has no fix; GSA ends with the
+system ID and GSV with the signal ID, 1 = GPS L1 C/A / GLONASS L1 OF).
 
 Noise: per horizontal axis σ = 2.5 m × HDOP × ``noise_scale``, vertical 1.5×
 that. Most of the variance (81 %) is a slowly wandering bias (first-order
@@ -108,7 +113,7 @@ def _constellation(rng: np.random.Generator, first_prn: int, count: int, n_prn: 
     ]
 
 
-def _gsv(talker: str, sats: list[_Sat], rng: np.random.Generator) -> list[str]:
+def _gsv(talker: str, sats: list[_Sat], rng: np.random.Generator, signal: str = "") -> list[str]:
     groups = [sats[i : i + 4] for i in range(0, len(sats), 4)]
     out = []
     for i, group in enumerate(groups, 1):
@@ -116,6 +121,8 @@ def _gsv(talker: str, sats: list[_Sat], rng: np.random.Generator) -> list[str]:
         for s in group:
             snr = max(0, min(99, s.snr + int(rng.integers(-1, 2))))
             fields += [f"{s.prn:02d}", f"{s.elev:02d}", f"{s.az:03d}", f"{snr:02d}"]
+        if signal:
+            fields.append(signal)  # NMEA 4.10 signal ID
         out.append(",".join(fields))
     return out
 
@@ -201,7 +208,12 @@ def receive(truth: Truth, source: str, index: int, p: Params, rate: float, talke
 
         bodies = _burst(p, talker, cs, nofix, k, lat, lon, h, hdop, sog, cog, used_gps, used_glo)
         if "GSV" in p.sentences:
-            bodies += _gsv("GP", gps, sky_rng) + (_gsv("GL", glo, sky_rng) if glo else [])
+            sig = "" if p.dialect == "2.3" else "1"
+            gsv = _gsv("GP", gps, sky_rng, sig) + (_gsv("GL", glo, sky_rng, sig) if glo else [])
+            # In its place in the receiver's order (last for u-blox, mid-burst for MTK).
+            before = p.sentences[: p.sentences.index("GSV")]
+            cut = sum(1 for b in bodies if b[2:5] in before)
+            bodies[cut:cut] = gsv
 
         burst: list[tuple[bytes, str]] = []
         if garbage is not None:
@@ -243,41 +255,66 @@ def _burst(
     used_gps: list[int],
     used_glo: list[int],
 ) -> list[str]:
-    """Sentence bodies (no ``$``, no checksum) of one epoch except GSV, in u-blox order."""
+    """Sentence bodies (no ``$``, no checksum) of one epoch but GSV, in ``p.sentences`` order."""
     tm, date = _fmt_time(cs), _fmt_date(cs)
+    new = p.dialect != "2.3"
+    nav = ",V" if new else ""  # NMEA 4.10 navigational status: not provided
+    gn = talker == "GN"
     out: list[str] = []
+    if "ZDA" in p.sentences:
+        day = datetime.fromtimestamp(cs // 100, UTC).strftime("%d,%m,%Y")
     if nofix:
-        if "RMC" in p.sentences:
-            out.append(f"{talker}RMC,{tm},V,,,,,,,{date},,,N")
-        if "VTG" in p.sentences:
-            out.append(f"{talker}VTG,,,,,,,,,N")
-        if "GGA" in p.sentences:
-            out.append(f"{talker}GGA,{tm},,,,,0,00,99.99,,,,,,")
-        if "GSA" in p.sentences:
-            out.append(f"{talker}GSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99" + (",1" if talker == "GN" else ""))
+        for kind in p.sentences:
+            if kind == "RMC":
+                out.append(f"{talker}RMC,{tm},V,,,,,,,{date},,,N{nav}")
+            elif kind == "VTG":
+                out.append(f"{talker}VTG,,,,,,,,,N")
+            elif kind == "GGA":
+                out.append(f"{talker}GGA,{tm},,,,,0,00,99.99,,,,,,")
+            elif kind == "GNS":
+                out.append(f"{talker}GNS,{tm},,,,,{'NN' if gn else 'N'},00,99.99,,,,{nav}")
+            elif kind == "GLL":
+                out.append(f"{talker}GLL,,,,,{tm},V,N")
+            elif kind == "GSA":
+                out.append(f"{talker}GSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99" + (",1" if gn or new else ""))
+            elif kind == "ZDA":
+                out.append(f"{talker}ZDA,{tm},{day},00,00")
         return out
     la, ns = _fmt_angle(float(lat[k]), 2, "NS")
     lo, ew = _fmt_angle(float(lon[k]), 3, "EW")
     kn = float(sog[k]) * KNOTS_PER_MPS
     crs = float(cog[k])
     hd = float(hdop[k])
-    if "RMC" in p.sentences:
-        out.append(f"{talker}RMC,{tm},A,{la},{ns},{lo},{ew},{kn:.3f},{crs:.2f},{date},,,A")
-    if "VTG" in p.sentences:
-        out.append(f"{talker}VTG,{crs:.2f},T,,M,{kn:.3f},N,{float(sog[k]) * KMH_PER_MPS:.3f},K,A")
-    if "GGA" in p.sentences:
-        msl = float(h[k]) - p.geoid_sep
-        nsat = len(used_gps) + len(used_glo)
-        out.append(
-            f"{talker}GGA,{tm},{la},{ns},{lo},{ew},1,{nsat:02d},{hd:.2f},{msl:.1f},M,{p.geoid_sep:.1f},M,,"
-        )
-    if "GSA" in p.sentences:
-        dops = f"{hd * 1.6:.2f},{hd:.2f},{hd * 1.3:.2f}"
-        if talker == "GN":
-            for sysid, used in ((1, used_gps), (2, used_glo)):
-                prns = ",".join([f"{x:02d}" for x in used] + [""] * (12 - len(used)))
-                out.append(f"GNGSA,A,3,{prns},{dops},{sysid}")
-        else:
-            prns = ",".join([f"{x:02d}" for x in used_gps] + [""] * (12 - len(used_gps)))
-            out.append(f"{talker}GSA,A,3,{prns},{dops}")
+    msl = float(h[k]) - p.geoid_sep
+    nsat = len(used_gps) + len(used_glo)
+    for kind in p.sentences:
+        if kind == "RMC":
+            out.append(f"{talker}RMC,{tm},A,{la},{ns},{lo},{ew},{kn:.3f},{crs:.2f},{date},,,A{nav}")
+        elif kind == "VTG":
+            out.append(f"{talker}VTG,{crs:.2f},T,,M,{kn:.3f},N,{float(sog[k]) * KMH_PER_MPS:.3f},K,A")
+        elif kind == "GGA":
+            out.append(
+                f"{talker}GGA,{tm},{la},{ns},{lo},{ew},1,{nsat:02d},{hd:.2f},{msl:.1f},M,{p.geoid_sep:.1f},M,,"
+            )
+        elif kind == "GNS":
+            # One mode letter per constellation (GPS, GLONASS); GPS-only: "N" for GLONASS
+            # in 4.10+, as u-blox and Septentrio send it.
+            modes = "AA" if gn else ("AN" if new else "A")
+            out.append(
+                f"{talker}GNS,{tm},{la},{ns},{lo},{ew},{modes},{nsat:02d},{hd:.2f},{msl:.1f},"
+                f"{p.geoid_sep:.1f},,{nav}"
+            )
+        elif kind == "GLL":
+            out.append(f"{talker}GLL,{la},{ns},{lo},{ew},{tm},A,A")
+        elif kind == "GSA":
+            dops = f"{hd * 1.6:.2f},{hd:.2f},{hd * 1.3:.2f}"
+            if gn:
+                for sysid, used in ((1, used_gps), (2, used_glo)):
+                    prns = ",".join([f"{x:02d}" for x in used] + [""] * (12 - len(used)))
+                    out.append(f"GNGSA,A,3,{prns},{dops},{sysid}")
+            else:
+                prns = ",".join([f"{x:02d}" for x in used_gps] + [""] * (12 - len(used_gps)))
+                out.append(f"{talker}GSA,A,3,{prns},{dops}" + (",1" if new else ""))
+        elif kind == "ZDA":
+            out.append(f"{talker}ZDA,{tm},{day},00,00")
     return out
