@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ import tomlkit
 
 from sepmon.apps.check import CheckError, Observation, Recorded, add_events, read_recorded
 from sepmon.apps.daemonchild import DaemonChild
-from sepmon.apps.replay import Replayer, load_recording
+from sepmon.apps.replay import PortStats, Replayer, load_recording
 from sepmon.apps.virtualboard import BoardView
 from sepmon.core.config import Config
+from sepmon.core.model import Event
 
 PORT_TIMEOUT_S = 30.0  # the daemon opens every port within this (a loaded CI machine included)
 PLAY_MARGIN_S = 60.0  # beyond the recording's own length before playing counts as stuck
@@ -183,6 +185,8 @@ def observe_live(
         end = time.monotonic() + SETTLE_S
         while time.monotonic() < end and daemon.running:
             time.sleep(0.05)
+        # The port counters as the daemon leaves: after that, nobody reads what the boards send.
+        port_stats = [{n: replace(st) for n, st in r.stats().items()} for r in replayers]
         status, _, err = daemon.terminate()
         events = daemon.events()
     finally:
@@ -209,7 +213,7 @@ def observe_live(
     for b in bridges:
         if b.error is not None:
             obs.losses.append(f"GPS feed failed: {b.error}")
-    _account(obs, events, replayers, rd, virtual, set(real))
+    _account(obs, events, port_stats, rd, virtual, set(real))
     obs.wall_s = time.monotonic() - wall
     if own_dir:
         shutil.rmtree(work, ignore_errors=True)
@@ -218,8 +222,8 @@ def observe_live(
 
 def _account(
     obs: Observation,
-    events: list[Any],
-    replayers: list[Replayer],
+    events: list[Event],
+    port_stats: list[dict[str, PortStats]],
     rd: Recorded,
     virtual: bool,
     real: set[str],
@@ -233,8 +237,8 @@ def _account(
     if not counted:
         obs.losses.append("the daemon wrote no statistics (source_stats) at exit")
         return
-    for r in replayers:
-        for name, st in r.stats().items():
+    for stats in port_stats:
+        for name, st in stats.items():
             if st.dropped:
                 obs.losses.append(f"{name}: {st.dropped} lines dropped at the port")
             if st.flushed_bytes:
