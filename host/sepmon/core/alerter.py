@@ -337,7 +337,7 @@ class ConfirmationTable:
         raw64 = np.asarray(raw_level, dtype=np.int64).ravel()
         if ids.shape != raw64.shape:
             raise ValueError("pid and raw_level must have the same length")
-        if ids.size and (int(ids.min()) < 0 or np.unique(ids).size != ids.size):
+        if ids.size and (int(ids.min()) < 0 or int(np.bincount(ids).max()) > 1):
             raise ValueError("pair ids must be distinct and >= 0")
         if raw64.size and not (int(raw64.min()) >= 0 and int(raw64.max()) <= _MAX_LEVELS):
             raise ValueError(f"levels must be 0..{_MAX_LEVELS}")
