@@ -10,18 +10,20 @@ README's tolerance notes bound the difference), vertical from the ``.daa`` altit
 
 Measured when written: every instantaneous and every confirmed level equals DAIDALUS's at every
 row of every scenario (so every onset is at DAIDALUS's second; the issue asks within 2 s). No
-exceptions. The dropout scenario has the same states as jet-crossing90-283 here: what a lost
-track does belongs to the monitor, not to the Alerter.
+exceptions. The dropout scenario has the same ``.daa`` states as jet-crossing90-283; a separate
+test feeds it the way a monitor sees it: the intruder dead-reckoned from its last fix through
+its NMEA gaps, evaluated every second while lost.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
 import pytest
-from daidalus_oracle import ScenarioInfo, level_series, onsets, read_daa, read_daidalus, scenarios
+from daidalus_oracle import DaaState, ScenarioInfo, level_series, onsets, read_daa, read_daidalus, scenarios
 from geographiclib.geodesic import Geodesic
 
 from sepmon.core.alerter import preset
@@ -39,35 +41,63 @@ def _ids(sc: ScenarioInfo) -> str:
     return sc.name
 
 
+def _relative(o: DaaState, i: DaaState) -> tuple[float, float, float, float, float, float]:
+    """The intruder relative to the ownship in the ownship's east/north/up frame (m, m/s)."""
+    inv = GEOD.Inverse(o.lat, o.lon, i.lat, i.lon)
+    az1 = math.radians(inv["azi1"])
+    # The intruder's track carried into the ownship's frame along the geodesic between them.
+    trk_i = math.radians(i.trk_deg - inv["azi2"] + inv["azi1"])
+    trk_o = math.radians(o.trk_deg)
+    return (
+        inv["s12"] * math.sin(az1),
+        inv["s12"] * math.cos(az1),
+        i.gs_knot * KNOT * math.sin(trk_i) - o.gs_knot * KNOT * math.sin(trk_o),
+        i.gs_knot * KNOT * math.cos(trk_i) - o.gs_knot * KNOT * math.cos(trk_o),
+        i.alt_m - o.alt_m,
+        i.vs_mps - o.vs_mps,
+    )
+
+
+def _dead_reckoned(last: DaaState, t: float) -> DaaState:
+    """``last`` carried on to time ``t`` along its geodesic at its speed and vertical rate."""
+    d = GEOD.Direct(last.lat, last.lon, last.trk_deg, last.gs_knot * KNOT * (t - last.t))
+    return replace(
+        last,
+        lat=d["lat2"],
+        lon=d["lon2"],
+        alt_m=last.alt_m + last.vs_mps * (t - last.t),
+        trk_deg=d["azi2"],
+        t=t,
+    )
+
+
 @cache
-def _pairs(name: str) -> dict[str, tuple[list[float], np.ndarray, list[dict[str, str]]]]:
-    """Per intruder: times, relative states (6, n) = pe, pn, ve, vn, dz, dvz, and DAIDALUS's rows."""
+def _pairs(
+    name: str, dead_reckon_gaps: bool = False
+) -> dict[str, tuple[list[float], np.ndarray, list[dict[str, str]]]]:
+    """Per intruder: times, relative states (6, n) = pe, pn, ve, vn, dz, dvz, and DAIDALUS's rows.
+
+    ``dead_reckon_gaps``: inside the scenario's NMEA dropouts an aircraft's state is not the
+    ``.daa``'s but its last received one carried on (what a monitor has of a lost track).
+    """
     sc = {s.name: s for s in SCENARIOS}[name]
     states = {(s.name, s.t): s for s in read_daa(sc.dir / f"{sc.name}.daa")}
+    if dead_reckon_gaps:
+        for ac in sc.aircraft:
+            last = None
+            for t in sorted(t for (n, t) in states if n == ac):
+                if sc.received(ac, t):
+                    last = states[(ac, t)]
+                else:
+                    assert last is not None
+                    states[(ac, t)] = _dead_reckoned(last, t)
     rows = read_daidalus(sc.dir / "daidalus.csv")
     own = sc.aircraft[0]
     out = {}
     for intr in sc.aircraft[1:]:
         mine = sorted((r for r in rows if r["traffic"] == intr), key=lambda r: float(r["time_s"]))
         times = [float(r["time_s"]) for r in mine]
-        cols = []
-        for t in times:
-            o, i = states[(own, t)], states[(intr, t)]
-            inv = GEOD.Inverse(o.lat, o.lon, i.lat, i.lon)
-            az1 = math.radians(inv["azi1"])
-            # The intruder's track carried into the ownship's frame along the geodesic between them.
-            trk_i = math.radians(i.trk_deg - inv["azi2"] + inv["azi1"])
-            trk_o = math.radians(o.trk_deg)
-            cols.append(
-                (
-                    inv["s12"] * math.sin(az1),
-                    inv["s12"] * math.cos(az1),
-                    i.gs_knot * KNOT * math.sin(trk_i) - o.gs_knot * KNOT * math.sin(trk_o),
-                    i.gs_knot * KNOT * math.cos(trk_i) - o.gs_knot * KNOT * math.cos(trk_o),
-                    i.alt_m - o.alt_m,
-                    i.vs_mps - o.vs_mps,
-                )
-            )
+        cols = [_relative(states[(own, t)], states[(intr, t)]) for t in times]
         out[intr] = (times, np.array(cols).T, mine)
     return out
 
@@ -143,3 +173,20 @@ def test_time_to_each_volume_is_daidalus_time_to_volume(sc: ScenarioInfo) -> Non
                     )
                 else:
                     assert abs(ours[k] - theirs[k]) <= tol[k], where
+
+
+def test_a_lost_intruder_dead_reckoned_through_its_gaps_still_alerts_with_daidalus() -> None:
+    # Oracle: DAIDALUS on the unbroken states (dropout-crossing90-283's daidalus.csv); the onsets at
+    # 41/42 s and 71/72 s lie inside the intruder's NMEA gaps (36-45 s, 67-76 s). Kept evaluated
+    # from its dead-reckoned state (geographiclib Direct along its last track), the lost intruder
+    # gets every level at DAIDALUS's second: stale evidence of danger is still evidence. (The
+    # geometry is straight geodesics, so dead reckoning is within 2 cm of the .daa; evaluated only
+    # when fixes arrive, the confirmed onsets come 4-5 s late: measured, see the session report.)
+    sc = {s.name: s for s in SCENARIOS}["dropout-crossing90-283"]
+    gaps = [(lo, hi) for _, lo, hi in sc.dropouts]
+    for intr, (times, rel, rows) in _pairs(sc.name, dead_reckon_gaps=True).items():
+        confirm = ALERTER.pair_confirmation()
+        ours = [confirm.update(int(x), t) for x, t in zip(ALERTER.levels_now(*rel), times, strict=True)]
+        theirs = onsets(level_series(rows, intr, "level"))
+        assert any(lo <= (theirs[1] or -1) <= hi for lo, hi in gaps)
+        assert ours == [int(r["level"]) for r in rows]
