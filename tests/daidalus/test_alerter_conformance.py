@@ -181,7 +181,7 @@ def test_a_lost_intruder_dead_reckoned_through_its_gaps_still_alerts_with_daidal
     # from its dead-reckoned state (geographiclib Direct along its last track), the lost intruder
     # gets every level at DAIDALUS's second: stale evidence of danger is still evidence. (The
     # geometry is straight geodesics, so dead reckoning is within 2 cm of the .daa; evaluated only
-    # when fixes arrive, the confirmed onsets come 4-5 s late: measured, see the session report.)
+    # when fixes arrive, the confirmed onsets come 4-5 s late, measured when written.)
     sc = {s.name: s for s in SCENARIOS}["dropout-crossing90-283"]
     gaps = [(lo, hi) for _, lo, hi in sc.dropouts]
     for intr, (times, rel, rows) in _pairs(sc.name, dead_reckon_gaps=True).items():

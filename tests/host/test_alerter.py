@@ -185,6 +185,9 @@ def test_a_higher_level_that_does_not_imply_the_lower_is_refused_with_one_line_n
         (lambda: Alerter("x", (), 60), "levels"),
         (lambda: Alerter("x", (AlertLevel(Volume(1, 1), 1, 1),), 0), "look-ahead"),
         (lambda: preset("nope"), "known: do365, flarm, sepmon"),
+        # Unknown data must never read as "no violation".
+        (lambda: preset("do365").level_now(0, 0, 0, 0, math.nan, 0), "'dz' must be finite"),
+        (lambda: preset("do365").levels_now([1e4, math.inf], 0, 0, 0, 0, 0), "'pe' must be finite"),
     ],
 )
 def test_bad_settings_give_one_line_errors(build: Callable[[], object], needle: str) -> None:

@@ -148,11 +148,19 @@ class Alerter:
         """Time to each level's volume within the look-ahead, ``inf`` if none: shape (levels, pairs).
 
         Inputs: the intruder relative to the ownship, local east/north/up, m and m/s
-        (``pe, pn`` position, ``ve, vn`` velocity, ``dz, dvz`` vertical). Broadcast.
+        (``pe, pn`` position, ``ve, vn`` velocity, ``dz, dvz`` vertical). Broadcast. All
+        must be finite (ValueError otherwise); a pair with an unknown altitude is passed
+        as co-altitude (``dz = dvz = 0``), the conservative reading.
         """
         c = np.broadcast_arrays(
             *(np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (pe, pn, ve, vn, dz, dvz))
         )
+        # A NaN would compare as "no violation": never let unknown data read as all clear.
+        for name, col in zip(("pe", "pn", "ve", "vn", "dz", "dvz"), c, strict=True):
+            if not np.isfinite(col).all():
+                raise ValueError(
+                    f"relative state {name!r} must be finite (an unknown altitude is dz = dvz = 0)"
+                )
         return np.stack(
             [
                 time_to_volume(lv.volume, c[0], c[1], c[2], c[3], c[4], c[5], self.lookahead_s)
