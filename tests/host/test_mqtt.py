@@ -1,7 +1,8 @@
 """MQTT fleet sharing: strict codec, options, and two daemons through a real mosquitto.
 
 The broker tests start ``mosquitto`` on 127.0.0.1 with an ephemeral port,
-``allow_anonymous false`` and a password file made with ``mosquitto_passwd``.
+``allow_anonymous false``, a password file made with ``mosquitto_passwd`` and an
+ACL as docs/integrations.md recommends (each site writes only its own topics).
 Without the binary they are skipped, except under CI where they fail.
 """
 
@@ -45,6 +46,15 @@ from sepmon.sim import simulate
 from sepmon.transport.mqtt import session_from_config
 
 USERS = {"siteA": "pw-A-7f3c", "siteB": "pw-B-91d2", "watcher": "pw-W-0000"}
+ACL = """user siteA
+topic readwrite sepmon/siteA/#
+topic read sepmon/siteB/#
+user siteB
+topic readwrite sepmon/siteB/#
+topic read sepmon/siteA/#
+user watcher
+topic readwrite sepmon/#
+"""
 
 # ---- codec ------------------------------------------------------------------------------------
 
@@ -130,14 +140,16 @@ def test_options_and_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
     out = session_from_config(
-        "outputs.mqtt", {"site": "A", "trust": ["B"], "username": "u", "password_file": str(pw)}
+        "outputs.mqtt",
+        {"site": "A", "trust": ["B"], "username": "u", "password_file": str(pw), "tls": True},
     )
     assert out.opts.password == "s3cret" and "s3cret" not in repr(out.opts)
     monkeypatch.setenv("SEPMON_TEST_PW", "envpw")
     out = session_from_config(
-        "outputs.mqtt", {"site": "A", "username": "u", "password_env": "SEPMON_TEST_PW"}
+        "outputs.mqtt",
+        {"site": "A", "username": "u", "password_env": "SEPMON_TEST_PW", "allow_plaintext_password": True},
     )
-    assert out.opts.password == "envpw"
+    assert out.opts.password == "envpw" and out.opts.allow_plaintext_password
     outs = build_outputs({"mqtt": {"site": "A", "tls": True}})
     assert isinstance(outs[0], MqttOutput) and outs[0].opts.port == 8883
 
@@ -156,6 +168,12 @@ def test_options_and_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ({"site": "A", "ca_file": str(pw)}, "only with tls"),
         ({"site": "A", "tls": True, "ca_file": str(pw)}, "TLS files"),
         ({"site": "A", "colour": "red"}, "outputs.mqtt.colour: unknown key"),
+        # A password over plain TCP: refused unless the configuration accepts it in so many words.
+        ({"site": "A", "username": "u", "password_file": str(pw)}, "password over plain TCP (tls = false)"),
+        (
+            {"site": "A", "username": "u", "password_file": str(pw), "allow_plaintext_password": "yes"},
+            "outputs.mqtt.allow_plaintext_password",
+        ),
     ]
     for table, msg in bad:
         with pytest.raises(ConfigError) as info:
@@ -202,12 +220,15 @@ class Broker:
         for i, (user, pw) in enumerate(USERS.items()):
             args = [passwd, "-b", *(["-c"] if i == 0 else []), str(pwfile), user, pw]
             subprocess.run(args, check=True, capture_output=True, timeout=10)
+        acl = self.dir / "acl"
+        acl.write_text(ACL)
         lines = [
             # Started as root, mosquitto drops to its own user, which cannot read tmp_path.
             f"user {pwd.getpwuid(os.geteuid()).pw_name}",
             "per_listener_settings false",
             "allow_anonymous false",
             f"password_file {pwfile}",
+            f"acl_file {acl}",
             "persistence false",
             "log_dest stderr",
             f"listener {self.port} 127.0.0.1",
@@ -316,6 +337,7 @@ def site_table(broker: Broker, site: str, **over: Any) -> dict[str, Any]:
         "username": site,
         "password_env": f"SEPMON_TEST_PW_{site}",
         "keepalive": 5,
+        "allow_plaintext_password": True,  # a loopback test broker
         **over,
     }
 
@@ -430,6 +452,7 @@ def test_two_sites_share_tracks_and_both_warn(broker: Broker, tmp_path: Path) ->
             assert s.daemon.monitor.pairs["alpha", "bravo"].max_level == Level.WARNING
             assert s.output.stats["injected"] >= len(fixes["alpha"]) - 2
             assert set(s.output.stats) <= {"published", "received", "injected"}, s.output.stats
+            assert not s.of_type("mqtt_error") and not s.of_type("dropped")
         topics = watcher.topics()
         # Each site publishes only its own vehicle: remote tracks are never re-published.
         assert {t for t in topics if "/track/" in t} == {
@@ -464,7 +487,10 @@ def test_broker_restart_both_reconnect_and_resume(broker: Broker, tmp_path: Path
             await wait_for(lambda: not a.output.connected and not b.output.connected, 3, "both see it down")
             await asyncio.sleep(0.6)  # long enough to queue more than the bound
             assert a.output.pending <= 5 and a.output.stats["queue_dropped"] > 0
-            assert "mqtt_down" in {e.type for e in a.events}
+            downs = a.of_type("mqtt_down")
+            assert downs, a.events
+            # Why, in words: paho's "Unspecified error" said nothing (issue 19).
+            assert "Unspecified error" not in (downs[0].detail or ""), downs[0].detail
             before = (a.output.stats["injected"], b.output.stats["injected"])
             broker.start()
             await wait_for(lambda: a.output.connected and b.output.connected, 8, "both reconnected")
@@ -595,3 +621,142 @@ def test_prefixed_names_and_tls(tmp_path: Path) -> None:
         asyncio.run(main())
     finally:
         broker.stop()
+
+
+# ---- issue 19: what users of a broker with an ACL ran into -------------------------------------
+
+
+@pytest.mark.timeout(30)
+def test_acl_denials_are_said_in_one_line(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Oracle: mosquitto's ACL (user siteA may write sepmon/siteA/# and read sepmon/siteB/#
+    # only) and its MQTT 5 reason codes. A site configured as siteB that logs in as siteA
+    # has everything it publishes dropped by the broker; siteA trusting siteC (which the ACL
+    # does not let it read) gets a subscription the broker grants and never serves. The old
+    # session said "connected ... as site siteB" and nothing else.
+    import sepmon.links.mqtt as mqtt_link
+
+    monkeypatch.setattr(mqtt_link, "PEER_WAIT_S", 1.5)
+
+    async def main() -> tuple[Site, Site]:
+        wrong = Site(tmp_path, "siteB", "bravo", site_table(broker, "siteA", trust=["siteA"]))
+        blind = Site(tmp_path, "siteA", "alpha", site_table(broker, "siteA", trust=["siteB", "siteC"]))
+        async with running(wrong, blind):
+            await wait_for(lambda: bool(wrong.of_type("mqtt_error")), 5, "the refusal said")
+            wrong.daemon.inject_fix(replace(FIX, source="bravo", t=time.time()))
+            await wait_for(lambda: bool(blind.of_type("mqtt_peer")), 5, "the missing peer said")
+            await asyncio.sleep(0.5)
+        return wrong, blind
+
+    wrong, blind = asyncio.run(main())
+    errors = [e.detail or "" for e in wrong.of_type("mqtt_error")]
+    assert len(errors) == 1, errors  # once, not per message
+    assert "sepmon/siteB/" in errors[0] and "Not authorized" in errors[0] and "user siteA" in errors[0]
+    assert "\n" not in errors[0]
+    peers = [e.detail or "" for e in blind.of_type("mqtt_peer")]
+    # siteB is online (the wrong site's will and status are refused, but siteB is not
+    # running here either): both unseen sites are named, each once.
+    assert any("siteC" in d and "ACL" in d for d in peers), peers
+    assert len([d for d in peers if "siteC" in d]) == 1
+
+
+@pytest.mark.timeout(30)
+def test_retained_boards_of_removed_sources_are_cleared(broker: Broker, tmp_path: Path) -> None:
+    # Oracle: mosquitto's retained messages (what a new subscriber is handed at once).
+    # A previous run of siteA had a board "oldboard" that is no longer configured.
+    watcher = Watcher(broker)
+    try:
+        watcher.client.publish("sepmon/siteA/board/oldboard", b'{"v":1}', 1, retain=True).wait_for_publish(5)
+    finally:
+        watcher.close()
+
+    async def main() -> Site:
+        a = Site(tmp_path, "siteA", "alpha", site_table(broker, "siteA"))
+        async with running(a):
+            await wait_for(lambda: a.output.connected, 5, "connected")
+            await wait_for(lambda: a.output.stats["board_cleared"] >= 1, 5, "the old board cleared")
+            await asyncio.sleep(6)  # the first board_interval_s: alpha's retained health goes out
+        return a
+
+    asyncio.run(main())
+    retained: list[str] = []
+    got = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sepmon-test-retained")
+    client.username_pw_set("watcher", USERS["watcher"])
+
+    def on_message(c: Any, u: Any, m: mqtt.MQTTMessage) -> None:
+        if m.retain and m.payload:
+            retained.append(m.topic)
+            got.set()
+
+    client.on_message = on_message
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe("sepmon/siteA/board/+", 1)
+    client.connect("127.0.0.1", broker.port, 5)
+    client.loop_start()
+    try:
+        got.wait(3)
+        time.sleep(0.5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert retained == ["sepmon/siteA/board/alpha"], retained
+
+
+@pytest.mark.timeout(30)
+def test_refused_messages_reach_the_event_log_and_the_exit_statistics(broker: Broker, tmp_path: Path) -> None:
+    # Oracle: the messages' own faults, as the codec's table (docs/integrations.md) names them.
+    async def main() -> Site:
+        a = Site(tmp_path, "siteA", "alpha", site_table(broker, "siteA", trust=["siteB"]))
+        watcher = Watcher(broker)
+        try:
+            async with running(a):
+                await wait_for(lambda: a.output.connected, 5, "connected")
+                await asyncio.sleep(0.2)
+                for payload in (b"{]", b"x" * 5000, track(t=time.time(), lat=95.0)):
+                    watcher.publish("sepmon/siteB/track/bravo", payload)
+                await wait_for(lambda: a.output.stats["received"] >= 3, 3, "delivered")
+                await asyncio.sleep(0.1)
+        finally:
+            watcher.close()
+        return a
+
+    a = asyncio.run(main())
+    drops = [e for e in a.of_type("dropped") if e.a == "mqtt:siteB"]
+    assert {(e.detail or "").split(":")[0] for e in drops} == {"json", "too_big", "range"}, drops
+    stats = [json.loads(e.detail or "{}") for e in a.of_type("source_stats") if e.a == "mqtt:siteB"]
+    assert stats and stats[0]["dropped_json"] == 1 and stats[0]["dropped_too_big"] == 1
+    assert stats[0]["dropped_range"] == 1
+
+
+def test_a_batch_of_messages_is_injected_at_once(tmp_path: Path) -> None:
+    # Oracle: the messages themselves — five tracks waiting when the loop drains them are
+    # one call of the daemon's batch entry point (one evaluation), not five.
+    from sepmon.links.mqtt import MqttLink
+    from sepmon.transport.mqtt import session_from_config
+
+    async def main() -> list[int]:
+        session = session_from_config("outputs.mqtt", {"site": "siteA", "trust": ["siteB"]})
+        link = MqttLink(session)
+        a = Site(tmp_path, "siteA", "alpha", {})
+        batches: list[int] = []
+        real = a.daemon.inject_fixes
+
+        def spy(fixes: Any) -> None:
+            batches.append(len(fixes))
+            real(fixes)
+
+        a.daemon.inject_fixes = spy  # type: ignore[method-assign]
+        session._loop = asyncio.get_running_loop()
+        link._host = a.daemon
+        session.on_message = link._handle
+        session.on_drained = link._inject_batch
+        now = time.time()
+        for i in range(5):
+            msg = mqtt.MQTTMessage(topic=f"sepmon/siteB/track/b{i}".encode())
+            msg.payload = track(source=f"b{i}", t=now)
+            session._mq_message(None, None, msg)  # as paho's thread hands them over
+        await asyncio.sleep(0.05)
+        return batches
+
+    assert asyncio.run(main()) == [5]

@@ -47,7 +47,7 @@ class MqttOutput:
     def __init__(self, session: MqttSession) -> None:
         self.session = session
         self._last_board_t = -math.inf
-        session.on_connected = self._on_connected
+        session.add_on_connected(self._on_connected)
 
     @property
     def opts(self) -> MqttOptions:

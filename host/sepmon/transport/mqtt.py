@@ -28,7 +28,21 @@ callback is handed to the asyncio loop with ``call_soon_threadsafe``, so all
 state lives on the loop. While the broker is away, messages wait in a bounded
 queue (the oldest are dropped and counted). Received messages are handed to the
 link's handler on the loop; a :class:`~sepmon.core.mqttcodec.BadMessage` it raises
-is counted by its reason; nothing here raises into the daemon.
+is counted by its reason and reported through ``on_drop`` (the daemon's dropped-input
+path: event log, live view, exit statistics); nothing here raises into the daemon.
+
+The session speaks MQTT 5 (mosquitto 1.6 and later, and the other common brokers),
+for its reason codes: a publish the broker's ACL refuses comes back ``Not
+authorized`` and is said once, in one line (``mqtt_error``), instead of vanishing;
+a refused subscription likewise; and a disconnection says why (the broker's reason,
+the socket error, or that the broker closed the connection), never "Unspecified
+error". A trusted site whose retained status has not arrived ``PEER_WAIT_S`` after
+subscribing is reported (``mqtt_peer``): it never connected, or the ACL does not
+let us read it (brokers grant such subscriptions and then deliver nothing). A
+username and password over plain TCP are refused unless the table says
+``allow_plaintext_password = true`` (then an ``exposed`` event says so at start).
+Retained board topics of our site whose source is no longer configured are cleared
+when we connect.
 """
 
 from __future__ import annotations
@@ -41,7 +55,7 @@ import secrets
 import ssl
 import sys
 import threading
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +63,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from sepmon.core import mqttcodec as codec
@@ -58,6 +73,8 @@ from sepmon.core.model import Event
 MAX_INBOX = 5000
 """Received messages waiting for the loop; beyond this they are dropped (``inbox_full``)."""
 STOP_TIMEOUT_S = 3.0
+PEER_WAIT_S = 10.0
+"""After subscribing, how long a trusted site's retained status may take before we say it is missing."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,7 @@ class MqttOptions:
     board_interval_s: float = 5.0
     reconnect_max_s: int = 30
     client_id: str | None = None
+    allow_plaintext_password: bool = False
 
     @property
     def broker(self) -> str:
@@ -112,6 +130,7 @@ _KEYS = {
     "board_interval_s",
     "reconnect_max_s",
     "client_id",
+    "allow_plaintext_password",
 }
 
 
@@ -196,6 +215,12 @@ def parse_options(where: str, t: Mapping[str, Any]) -> MqttOptions:
     password = _password(where, t)
     if password is not None and username is None:
         raise ConfigError(f"{where}: a password needs a username")
+    plaintext = _bool(f"{where}.allow_plaintext_password", t.get("allow_plaintext_password", False))
+    if password is not None and not tls and not plaintext:
+        raise ConfigError(
+            f"{where}: a password over plain TCP (tls = false) can be read by anyone on the way "
+            "to the broker; set tls = true, or allow_plaintext_password = true to accept that"
+        )
     for key in ("ca_file", "cert_file", "key_file"):
         if key in t and not tls:
             raise ConfigError(f"{where}.{key}: only with tls = true")
@@ -222,6 +247,7 @@ def parse_options(where: str, t: Mapping[str, Any]) -> MqttOptions:
         board_interval_s=_float(f"{where}.board_interval_s", t.get("board_interval_s", 5.0), 0.5, 3600.0),
         reconnect_max_s=_int(f"{where}.reconnect_max_s", t.get("reconnect_max_s", 30), 1, 3600),
         client_id=client_id,
+        allow_plaintext_password=plaintext,
     )
 
 
@@ -246,6 +272,7 @@ class _Pending:
 Clock = Callable[[], float]
 Report = Callable[[Event], None]
 Handler = Callable[[str, bytes], None]
+OnDrop = Callable[[str, str, int], None]
 
 
 class MqttSession:
@@ -266,6 +293,16 @@ class MqttSession:
         self.injecting = False
         """True while the link hands a remote fix to the host: the output must not publish it."""
         self.on_message: Handler | None = None
+        self.on_drained: Callable[[], None] | None = None
+        """Called on the loop after each batch of received messages (the link injects them at once)."""
+        self.on_drop: OnDrop | None = None
+        """``(source, reason, count)`` for every received message refused (the daemon's ``dropped``)."""
+        self._connected_hooks: list[Callable[[], None]] = []
+        self._inbox_full = 0  # messages refused in the network thread since the last drain
+        self._last_error = ""  # paho's last logged socket error, for the disconnect reason
+        self._denied: set[str] = set()  # publish/subscribe refusals said so far
+        self._topics_of: OrderedDict[int, list[str]] = OrderedDict()  # message ID → topics (the latest)
+        self._board_prefix = f"{self.prefix}/board/"
         self._pending: deque[_Pending] = deque()
         self._inbox: deque[tuple[str, bytes]] = deque()
         self._inbox_lock = threading.Lock()
@@ -275,8 +312,10 @@ class MqttSession:
         self._client: mqtt.Client | None = None
         self._started = False
         self._link_detail = ""
-        self.on_connected: Callable[[], None] | None = None
-        """Called on the loop after each (re)connection and the ``online`` status."""
+
+    def add_on_connected(self, hook: Callable[[], None]) -> None:
+        """``hook()`` on the loop after each (re)connection and the ``online`` status."""
+        self._connected_hooks.append(hook)
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -296,7 +335,7 @@ class MqttSession:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=o.client_id or f"sepmon-{o.site}-{secrets.token_hex(4)}",
-            clean_session=True,
+            protocol=mqtt.MQTTv5,  # reason codes: ACL refusals and disconnect reasons
         )
         if o.username is not None:
             client.username_pw_set(o.username, o.password)
@@ -309,9 +348,18 @@ class MqttSession:
         client.on_connect_fail = self._mq_connect_fail
         client.on_disconnect = self._mq_disconnect
         client.on_message = self._mq_message
+        client.on_publish = self._mq_publish
+        client.on_subscribe = self._mq_subscribe
+        client.on_log = self._mq_log
         self._client = client
+        if o.password is not None and not o.tls:
+            self.report(
+                "exposed",
+                f"MQTT password of user {o.username} goes to {o.broker} in clear text "
+                "(tls = false, allow_plaintext_password = true)",
+            )
         try:
-            client.connect_async(o.host, o.port, keepalive=o.keepalive)
+            client.connect_async(o.host, o.port, keepalive=o.keepalive, clean_start=True)
             client.loop_start()
         except (OSError, ValueError) as exc:
             self.report("mqtt_error", f"cannot start MQTT client for {o.broker}: {exc}")
@@ -347,12 +395,31 @@ class MqttSession:
         if reason.is_failure:
             self._call(self._on_refused, str(reason))
             return
+        self._last_error = ""
         # Subscriptions go here so every reconnect restores them (clean sessions keep none).
         topics = [(f"{self.opts.root}/{s}/track/+", self.opts.qos) for s in self.opts.trust]
         topics += [(f"{self.opts.root}/{s}/status", 1) for s in self.opts.trust]
-        if topics:
-            client.subscribe(topics)
+        topics.append((f"{self._board_prefix}+", 1))  # our own retained boards: clear the removed ones
+        _, mid = client.subscribe(topics)
+        self._call(self._on_subscribing, mid, [t for t, _ in topics])
         self._call(self._on_connected)
+
+    def _mq_log(self, client: mqtt.Client, userdata: Any, level: int, buf: str) -> None:
+        if level == mqtt.MQTT_LOG_ERR:
+            self._last_error = buf  # e.g. "failed to receive on socket: [Errno 104] Connection reset by peer"
+
+    def _mq_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Properties
+    ) -> None:
+        if reason.is_failure:
+            self._call(self._on_publish_refused, mid, str(reason))
+
+    def _mq_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Properties
+    ) -> None:
+        failed = [(i, str(r)) for i, r in enumerate(reasons) if r.is_failure]
+        if failed:
+            self._call(self._on_subscribe_refused, mid, failed)
 
     def _mq_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho calls this from inside its ``except OSError``: the exception says why
@@ -366,12 +433,30 @@ class MqttSession:
     def _mq_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
     ) -> None:
-        self._call(self._on_down, f"lost MQTT broker {self.opts.broker} ({reason})")
+        self._call(self._on_down, f"lost MQTT broker {self.opts.broker}: {self._why_down(flags, reason)}")
+
+    def _why_down(self, flags: Any, reason: ReasonCode) -> str:
+        """A disconnection's reason in words (paho says "Unspecified error" for most)."""
+        if getattr(flags, "is_disconnect_packet_from_server", False):
+            return f"the broker disconnected us ({reason})"
+        name = getattr(reason, "getName", lambda: str(reason))()
+        if name == "Keep alive timeout":
+            return f"no answer from the broker within the keepalive ({self.opts.keepalive} s)"
+        err = self._last_error
+        if err:
+            return err.split(": ", 1)[-1] if "socket" in err else err
+        return "the broker closed the connection (it stopped, or another client took our client ID)"
 
     def _mq_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.startswith(self._board_prefix):
+            # Our own board health: only what the broker kept from before (retained) matters here.
+            if msg.retain and msg.payload:
+                self._call(self._stale_board, msg.topic)
+            return
         with self._inbox_lock:
             if len(self._inbox) >= MAX_INBOX:
                 self.stats["inbox_full"] += 1
+                self._inbox_full += 1
                 return
             schedule = not self._inbox
             self._inbox.append((msg.topic, bytes(msg.payload)))
@@ -399,15 +484,65 @@ class MqttSession:
             return
         self.connected = True
         o = self.opts
-        self._set_link("mqtt_up", f"connected to {o.broker} as site {o.site}")
-        self._client.publish(
+        user = f" (user {o.username})" if o.username is not None else ""
+        self._set_link("mqtt_up", f"connected to {o.broker} as site {o.site}{user}")
+        info = self._client.publish(
             f"{self.prefix}/status", codec.encode_status(o.site, "online", self.clock()), 1, True
         )
-        if self.on_connected is not None:
-            self.on_connected()
+        self._remember(info.mid, [f"{self.prefix}/status"])
+        for hook in self._connected_hooks:
+            hook()
         while self._pending and self.connected:
             p = self._pending.popleft()
             self.publish(p.topic, p.payload, p.retain)
+
+    def _on_subscribing(self, mid: int, topics: list[str]) -> None:
+        self._remember(mid, topics)
+
+    def _remember(self, mid: int, topics: list[str]) -> None:
+        """What a message ID was about, for a refusal coming back (the latest few hundred)."""
+        self._topics_of[mid] = topics
+        self._topics_of.move_to_end(mid)
+        while len(self._topics_of) > 512:
+            self._topics_of.popitem(last=False)
+
+    def _on_publish_refused(self, mid: int, reason: str) -> None:
+        self.stats["publish_refused"] += 1
+        topics = self._topics_of.pop(mid, None)
+        what = topics[0] if topics else f"{self.prefix}/..."
+        if "publish" in self._denied:  # one line, not one per message: the count is in stats
+            return
+        self._denied.add("publish")
+        o = self.opts
+        who = f"user {o.username}" if o.username is not None else "an anonymous client"
+        self.report(
+            "mqtt_error",
+            f"broker {o.broker} refuses what we publish to {what} ({reason}): its ACL does not let "
+            f"{who} write {self.prefix}/#; other sites do not get site {o.site}'s data "
+            "(check site and username)",
+        )
+
+    def _on_subscribe_refused(self, mid: int, failed: list[tuple[int, str]]) -> None:
+        topics = self._topics_of.pop(mid, [])
+        for i, reason in failed:
+            topic = topics[i] if i < len(topics) else "?"
+            if topic in self._denied:
+                continue
+            self._denied.add(topic)
+            self.report(
+                "mqtt_error", f"broker {self.opts.broker} refuses our subscription to {topic} ({reason})"
+            )
+
+    def _stale_board(self, topic: str) -> None:
+        """A retained board message of our site: cleared when its source is not ours any more."""
+        try:
+            name = codec.name_from_level(topic[len(self._board_prefix) :])
+        except UnicodeDecodeError:
+            name = ""
+        if name in self.local or self._client is None or not self.connected:
+            return
+        self.stats["board_cleared"] += 1
+        self._client.publish(topic, b"", 1, retain=True)  # an empty retained message deletes it
 
     def _on_refused(self, reason: str) -> None:
         self.connected = False
@@ -430,10 +565,12 @@ class MqttSession:
             return
         if self.connected:
             try:
-                rc = client.publish(topic, payload, self.opts.qos, retain).rc
+                info = client.publish(topic, payload, self.opts.qos, retain)
             except (ValueError, OSError):
                 self.stats["publish_error"] += 1
                 return
+            rc = info.rc
+            self._remember(info.mid, [topic])
             if rc == mqtt.MQTT_ERR_SUCCESS:
                 self.stats["published"] += 1
                 return
@@ -457,6 +594,9 @@ class MqttSession:
         with self._inbox_lock:
             batch = list(self._inbox)
             self._inbox.clear()
+            full, self._inbox_full = self._inbox_full, 0
+        if full:
+            self.dropped("mqtt", "inbox_full", full)
         handler = self.on_message
         for topic, payload in batch:
             self.stats["received"] += 1
@@ -467,8 +607,29 @@ class MqttSession:
                 handler(topic, payload)
             except codec.BadMessage as exc:
                 self.stats[exc.reason] += 1
+                self.dropped(self.peer_of(topic), exc.reason)
             except Exception:  # never let a message take the daemon down
                 self.stats["internal_error"] += 1
+                self.dropped(self.peer_of(topic), "internal_error")
+        if self.on_drained is not None:
+            try:
+                self.on_drained()
+            except Exception:
+                self.stats["internal_error"] += 1
+
+    def peer_of(self, topic: str) -> str:
+        """The name drops from a topic are counted under: ``mqtt:<site>`` (``mqtt`` when unclear)."""
+        parts = topic.split("/")
+        n = self.opts.root.count("/") + 1
+        site = parts[n] if len(parts) > n and "/".join(parts[:n]) == self.opts.root else ""
+        return f"mqtt:{site}" if codec.valid_site(site) else "mqtt"
+
+    def dropped(self, source: str, reason: str, count: int = 1) -> None:
+        """A received message refused: through ``on_drop`` to the daemon (never raises)."""
+        hook = self.on_drop
+        if hook is not None:
+            with contextlib.suppress(Exception):
+                hook(source, reason, count)
 
 
 def session_from_config(where: str, table: Mapping[str, Any]) -> MqttSession:
