@@ -23,6 +23,7 @@ import contextlib
 import math
 import os
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,9 +31,11 @@ from pathlib import Path
 from sepmon.apps.appendlog import drop_partial_last_line
 from sepmon.core.errors import SepmonError
 from sepmon.core.framing import LineFramer
+from sepmon.core.model import Fix
 from sepmon.core.tagblock import format_tag_block, parse_tag_block
 from sepmon.links.open import Link, open_link
 from sepmon.links.sources import SourceSpec
+from sepmon.outputs.flarmcodec import gga, rmc
 
 Note = Callable[[str], None]
 
@@ -120,6 +123,16 @@ class Recorder:
     def _on_data(self, key: str, data: bytes, rx_t: float) -> None:
         self._write(key, self._framers[key].feed(data), rx_t)
 
+    def _on_fix(self, key: str, fix: Fix) -> None:
+        """A fix from a link that delivers fixes (gpsd): kept as the RMC and GGA it stands for.
+
+        Under the fix's own source name (a gpsd device's), so ``analyze`` reads the same
+        fixes back: time, position, speed, course, quality, HDOP, satellites, height with
+        its geoid separation (see docs/integrations.md).
+        """
+        rx_t = fix.rx_t if fix.rx_t is not None else time.time()
+        self._write(fix.source, [rmc(fix).encode("ascii"), gga(fix).encode("ascii")], rx_t)
+
     def _on_state(self, key: str, up: bool, detail: str) -> None:
         was = self._up.get(key)
         self._up[key] = up
@@ -156,7 +169,7 @@ class Recorder:
                     loop.add_signal_handler(sig, self.stop)
         try:
             for spec in self.specs:
-                link = open_link(spec, loop, self._on_data, self._on_state)
+                link = open_link(spec, loop, self._on_data, self._on_state, self._on_fix)
                 self.links[spec.name] = link
                 link.start()
             with contextlib.suppress(TimeoutError):
