@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import itertools
 import json
 import math
@@ -12,6 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -517,3 +519,49 @@ def test_gpsds_error_estimate_sets_the_margin_for_receivers_without_sky(tmp_path
     levels = [e.level for e in events if e.type == "level"]
     assert Level.CAUTION in levels and Level.WARNING not in levels, levels
     assert all(f.hdop is None and f.eph_m is not None and f.eph_m > 10.0 for f in got)  # no SKY: eph only
+
+
+@pytest.mark.timeout(120)
+def test_record_from_gpsd_and_analyze_reads_the_fixes_back(tmp_path: Path) -> None:
+    # Oracles: gpsd (which reads the simulated receiver's sentences, fed by gpsfake) and the
+    # receiver's own sentences read by sepmon's NMEA ingest: what `sepmon record` keeps of a
+    # gpsd source must be read back by `sepmon analyze` as the same fixes. (It stopped with
+    # "internal error: ValueError: a gpsd link needs on_fix", exit 70, and an empty file.)
+    sim = simulate("head-on", duration=8, sentences="RMC,VTG,GGA,GSA")
+    [path] = [p for p in write_recording(sim, tmp_path / "rec", per_source=True) if p.stem == "alpha"]
+    data = path.read_bytes()
+    ing = NmeaIngest("alpha")
+    want = ing.feed(data) + ing.flush()
+    fed = tmp_path / "fed.nmea"
+    fed.write_bytes(_lead_in() + data)
+    rec, tracks = tmp_path / "out.nmea", tmp_path / "tracks.csv"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    with gpsfake(fed, cycle=0.05) as port:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sepmon", "record", f"tower=gpsd://127.0.0.1:{port}", "-o", str(rec),
+             "--duration", "12"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "sepmon", "analyze", str(rec), "--tracks", str(tracks), "--quiet"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with tracks.open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["source"] == "tower"]
+    assert len(rows) >= len(want) - 2, (len(rows), len(want))
+    matched = set()
+    for r in rows:  # the CSV's t is the receive time: match each row to its fix by position
+        k = min(
+            range(len(want)),
+            key=lambda i: abs(want[i].lat - float(r["lat"])) + abs(want[i].lon - float(r["lon"])),
+        )
+        w = want[k]
+        matched.add(k)
+        assert abs(float(r["lat"]) - w.lat) < 1e-6 and abs(float(r["lon"]) - w.lon) < 1e-6
+        assert w.alt_m is not None and abs(float(r["alt_m"]) - w.alt_m) < 0.11
+        assert w.sog_mps is not None and abs(float(r["sog_mps"]) - w.sog_mps) < 0.06
+        assert int(r["quality"]) == w.quality
+    assert len(matched) == len(rows)  # one row per fix, none twice
