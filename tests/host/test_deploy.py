@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,50 @@ def test_unit_has_what_the_service_needs() -> None:
     families = values(e, "Service", "RestrictAddressFamilies")[0].split()
     assert {"AF_INET", "AF_INET6", "AF_UNIX"} <= set(families)
     assert values(e, "Install", "WantedBy") == ["multi-user.target"]
+
+
+def test_unit_starts_after_the_clock_is_synchronised() -> None:
+    # Oracle: systemd.special(7): "all services where correct time is essential should be
+    # ordered after [time-sync.target], but not pull it in" (a host without a wait service,
+    # or without NTP, must still start the monitor). MQTT drops fixes 30 s off our clock.
+    e = unit_entries(UNIT.read_text())
+    after = " ".join(values(e, "Unit", "After")).split()
+    assert "time-sync.target" in after
+    for key in ("Wants", "Requires", "Requisite", "BindsTo"):
+        assert "time-sync.target" not in " ".join(values(e, "Unit", key)).split(), key
+    # The docs say which wait service makes the target wait, and how to cap the one that waits forever.
+    deploy = (DEPLOY.parent / "docs" / "deploy.md").read_text()
+    assert "systemd-time-wait-sync.service" in deploy and "chrony-wait.service" in deploy
+    assert "TimeoutStartSec=" in deploy
+
+
+def test_documented_secret_file_mode_lets_the_service_group_read_and_passes_the_check(tmp_path: Path) -> None:
+    # Oracle: the kernel's permission bits (what the unit's Group= may read) and `sepmon run
+    # --check-config`, which refuses a secret file others may read: the owner and mode
+    # docs/deploy.md gives for password and key files must satisfy both.
+    deploy = (DEPLOY.parent / "docs" / "deploy.md").read_text()
+    chown = re.search(r"sudo chown root:(\S+) /etc/sepmon/mqtt-password", deploy)
+    chmod = re.search(r"sudo chmod ([0-7]{3}) /etc/sepmon/mqtt-password", deploy)
+    assert chown and chmod, "docs/deploy.md must say how to own and mode the password file"
+    (group,) = values(unit_entries(UNIT.read_text()), "Service", "Group")
+    assert chown.group(1) == group  # the service reads it through its group, not as its owner
+    mode = int(chmod.group(1), 8)
+    assert mode & stat.S_IRGRP and not mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP)
+    pw = tmp_path / "mqtt-password"
+    pw.write_text("s3cret\n")
+    pw.chmod(mode)
+    cfg = tmp_path / "sepmon.toml"
+    cfg.write_text(
+        '[[sources]]\nname = "a"\nurl = "udp://127.0.0.1:0"\n'
+        f'[outputs.mqtt]\nsite = "A"\nusername = "u"\npassword_file = "{pw}"\ntls = true\n'
+    )
+    cfg.chmod(0o640)
+    run = [sys.executable, "-m", "sepmon", "run", "--check-config", "--config", str(cfg)]
+    ok = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    pw.chmod(mode | stat.S_IROTH)  # what the docs warn against: refused
+    bad = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "anyone may read" in bad.stderr
 
 
 def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
