@@ -327,12 +327,17 @@ class SerialLink:
             with contextlib.suppress(Exception):
                 port.close()
 
+    _quiet_reopen = False  # the port just went down and that was said: its reopen failing is not news
+
     def _fail(self, detail: str) -> None:
         was_up = self.up
         self.up = False
-        self._close()
         if was_up:
+            # Said before the port is closed: closing wakes the thread, whose first failed
+            # reopen ("no such file" once the device is gone) is the same outage.
+            self._quiet_reopen = True
             self.loop.call_soon_threadsafe(self.on_state, self.spec.name, False, detail)
+        self._close()
 
     def _run(self) -> None:
         attempt = 0
@@ -344,11 +349,15 @@ class SerialLink:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if msg != last_error:  # report each new reason once, not every retry
                     last_error = msg
-                    self.loop.call_soon_threadsafe(self.on_state, self.spec.name, False, msg)
+                    if self._quiet_reopen:
+                        self._quiet_reopen = False
+                    else:
+                        self.loop.call_soon_threadsafe(self.on_state, self.spec.name, False, msg)
                 self._stop.wait(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
                 attempt += 1
                 continue
             attempt, last_error = 0, ""
+            self._quiet_reopen = False
             self._port = port
             self.up = True
             self.loop.call_soon_threadsafe(self.on_state, self.spec.name, True, self.spec.url)
