@@ -338,7 +338,7 @@ class Observation:
     def where(self, t: float) -> str:
         """``+12.3 s (10:00:12.3Z)``: a time in the recording a person can find in the file."""
         clock = datetime.fromtimestamp(self.start + t, UTC).strftime("%H:%M:%S.%f")[:-5]
-        return f"+{t:.1f} s ({clock}Z)"
+        return f"{t:+.1f} s ({clock}Z)"
 
 
 @dataclass(frozen=True)
