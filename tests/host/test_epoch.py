@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
-import math
 import pickle
 from pathlib import Path
 
@@ -14,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sepmon.core.checksum import frame_sentence
-from sepmon.core.epoch import UNUSED, USED, EpochAssembler, _latlon, _time_key
+from sepmon.core.epoch import UNUSED, USED, EpochAssembler
+from sepmon.core.epoch_reference import ReferenceAssembler
 from sepmon.core.framing import LineFramer
 from sepmon.core.model import Fix, new_fix
 from sepmon.core.nmea import FIELD, Reject, Sentence, parse_line
+from sepmon.core.sentences import SENTENCES
 from sepmon.core.tagblock import parse_tag_block
 
 KN = 1852.0 / 3600.0
@@ -335,219 +336,15 @@ def test_tenth_of_a_second_epochs() -> None:
     assert [f.t for f in out] == pytest.approx([T0 + i / 10 for i in range(5)])
 
 
-# --- The per-type adds against the general add they replaced --------------------------
+# --- The per-type adds against the reference path ----------------------------------------
 #
-# ReferenceAssembler.add is EpochAssembler.add as it was before it was split into one
-# add per sentence type: one general path with if-chains on the type, field positions
-# from pynmea2's tables, conversions through the helper functions.  Both are fed the
+# ReferenceAssembler (sepmon.core.epoch_reference) takes every sentence through
+# EpochAssembler.add_from_table, which reads every rule from the sentence's entry in
+# sepmon.core.sentences; the fast per-type adds are held to it here.  Both are fed the
 # same sentences; every outcome, fix, drop counter and learned type must agree.
 
 _NEED = {k: len(v) for k, v in FIELD.items()}
 _TIME_IDX = {k: FIELD[k]["timestamp"] for k in ("GGA", "RMC", "GNS", "GLL", "GST")}
-_POS_IDX = {k: FIELD[k]["lat"] for k in ("GGA", "RMC", "GNS", "GLL")}
-_MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
-_MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
-_HDOP_CARRIERS = frozenset({"GGA", "GNS"})
-
-
-def _ref_opt_float(v: str) -> float | None:
-    if not v:
-        return None
-    x = float(v)
-    if not math.isfinite(x):
-        raise ValueError(v)
-    return x
-
-
-def _ref_nonneg(v: str) -> float | None:
-    x = _ref_opt_float(v)
-    if x is not None and x < 0:
-        raise ValueError(v)
-    return x
-
-
-def _ref_opt_count(v: str) -> int | None:
-    if not v:
-        return None
-    x = int(v)
-    if x < 0:
-        raise ValueError(v)
-    return x
-
-
-def _ref_velocity(knots: str, kmh: str | None, course: str) -> tuple[float | None, float | None]:
-    k = _ref_nonneg(knots)
-    sog = k * KN if k is not None else None
-    if sog is None and kmh is not None:
-        v = _ref_nonneg(kmh)
-        sog = v / 3.6 if v is not None else None
-    c = _ref_opt_float(course)
-    if c is not None:
-        c %= 360.0
-        if c >= 360.0:
-            c = 0.0
-    return sog, c
-
-
-def _ref_mode_ok(mode: str) -> bool:
-    return not mode or mode[0] in _MODE_QUALITY
-
-
-def _ref_valid(kind: str, f: list[str]) -> bool:
-    if kind == "GGA":
-        return f[5] in frozenset("123456") and bool(f[1]) and bool(f[3])
-    if kind == "RMC":
-        return f[1] == "A" and _ref_mode_ok(f[11]) and bool(f[2]) and bool(f[4])
-    if kind == "GNS":
-        return any(c in _MODE_QUALITY for c in f[5]) and bool(f[1]) and bool(f[3])
-    if kind == "GLL":
-        return f[5] == "A" and _ref_mode_ok(f[6]) and bool(f[0]) and bool(f[2])
-    if kind == "VTG":
-        return _ref_mode_ok(f[8])
-    if kind == "GSA":
-        return f[1] in ("2", "3")
-    return True
-
-
-class ReferenceAssembler(EpochAssembler):
-    """EpochAssembler with the general add it had before the per-type adds."""
-
-    __slots__ = ()
-
-    def add(self, s: Sentence, rx_t: float | None, out: list[Fix]) -> str:
-        kind, _talker, f = s
-        if kind == "ZDA":
-            return self._ref_zda(f, rx_t, out)
-        need = _NEED[kind]
-        if len(f) < need:
-            f = f + [""] * (need - len(f))
-        valid = _ref_valid(kind, f)
-        ti = _TIME_IDX.get(kind)
-        if ti is not None:
-            tstr = f[ti]
-            if not tstr:
-                return Reject.UNPARSABLE if valid else Reject.NO_FIX
-            key = _time_key(tstr)
-            if key < 0:
-                return Reject.UNPARSABLE
-            if key != self._key:
-                if key in self._recent:
-                    sig = f[_POS_IDX[kind]] if kind in _POS_IDX else ""
-                    if not valid or not sig or self._recent[key] == sig:
-                        return UNUSED if valid else Reject.NO_FIX
-                    self._recent.clear()  # the receiver's time stepped back
-                if self._open:
-                    self._emit(out)
-                self._start(key, int(tstr[0:2]) * 3600 + int(tstr[2:4]) * 60 + float(tstr[4:]), rx_t)
-            elif not self._open:
-                self._ref_learn_late(kind)
-                return UNUSED if valid else Reject.NO_FIX
-        elif not self._open:
-            if self._key is not None:
-                self._ref_learn_late(kind)
-            return UNUSED if valid else Reject.NO_FIX
-        self._types.add(kind)
-        status: str = self._ref_take(kind, f) if valid else Reject.NO_FIX
-        if self._expected and self._expected <= self._types:
-            self._emit(out)
-        return status
-
-    def _ref_learn_late(self, kind: str) -> None:
-        if kind in _MEMBERS or (kind == "GSA" and not self._expected & _HDOP_CARRIERS):
-            self._expected.add(kind)
-            self._miss.pop(kind, None)
-
-    def _ref_take(self, kind: str, f: list[str]) -> str:
-        try:
-            if kind == "GGA":
-                self._ref_merge_fix(f, FIELD["GGA"]["lat"], int(f[5]), f[6], f[7], f[8], f[10])
-            elif kind == "GNS":
-                mode = next(c for c in f[5] if c in _MODE_QUALITY)
-                self._ref_merge_fix(f, FIELD["GNS"]["lat"], _MODE_QUALITY[mode], f[6], f[7], f[8], f[9])
-            elif kind == "RMC":
-                sog, cog = _ref_velocity(f[6], None, f[7])
-                pos = _latlon(f, FIELD["RMC"]["lat"]) if self._lat is None else None
-                days = self._date(f[8])
-                self._ref_merge_velocity(sog, cog)
-                self._ref_merge_position(pos, f[11], f[2], f[4])
-                if self._days is None:
-                    self._days = days
-                    self._bad_date = days is None
-            elif kind == "GLL":
-                pos = _latlon(f, FIELD["GLL"]["lat"]) if self._lat is None else None
-                self._ref_merge_position(pos, f[6], f[0], "")
-            elif kind == "VTG":
-                if f[1] in ("T", ""):
-                    sog, cog = _ref_velocity(f[4], f[6], f[0])
-                else:
-                    sog, cog = _ref_velocity(f[2], f[3], f[0])
-                self._ref_merge_velocity(sog, cog)
-            elif kind == "GSA":
-                hdop = _ref_nonneg(f[FIELD["GSA"]["hdop"]])
-                if self._hdop is None:
-                    self._hdop = hdop
-        except (ValueError, StopIteration):
-            return Reject.UNPARSABLE
-        return USED
-
-    def _ref_merge_fix(self, f: list[str], i: int, q: int, sats: str, hdop: str, alt: str, sep: str) -> None:
-        n = _ref_opt_count(sats)
-        h = _ref_nonneg(hdop)
-        a = _ref_opt_float(alt)
-        g = _ref_opt_float(sep)
-        # GGA/GNS's position replaces RMC/GLL's (the first GGA/GNS of the epoch wins).
-        pos = _latlon(f, i) if not self._gga_pos else None
-        if pos is not None:
-            self._lat, self._lon = pos
-            self._sig, self._sig_lon = f[i], f[i + 2]
-        self._gga_pos = True
-        if self._quality is None:
-            self._quality = q
-        if self._sats is None:
-            self._sats = n
-        if self._hdop is None:
-            self._hdop = h
-        if self._alt is None and a is not None:
-            e = a + (g or 0.0)
-            if math.isfinite(e):
-                self._alt = e
-                self._geoid = g
-
-    def _ref_merge_position(self, pos: tuple[float, float] | None, mode: str, lat: str, lon: str) -> None:
-        if pos is not None:
-            self._lat, self._lon = pos
-            self._sig, self._sig_lon = lat, lon
-        if self._mode_quality is None:
-            self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
-
-    def _ref_zda(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        """ZDA: a date (day, month, 4-digit year) at a time; opens no epoch."""
-        if len(f) < 4 or not all(f[:4]):
-            return Reject.NO_FIX
-        key = _time_key(f[0])
-        try:
-            day = (datetime.date(int(f[3]), int(f[2]), int(f[1])) - datetime.date(1970, 1, 1)).days
-        except ValueError:
-            return Reject.UNPARSABLE
-        if key < 0:
-            return Reject.UNPARSABLE
-        if day < (datetime.date(2001, 1, 1) - datetime.date(1970, 1, 1)).days:
-            return Reject.NO_FIX
-        tod = int(f[0][0:2]) * 3600 + int(f[0][2:4]) * 60 + float(f[0][4:])
-        if self._open and self._days is None:
-            self._days = round((day * 86400.0 + tod - self._tod) / 86400.0)
-            self._day_src = "ZDA"
-        if rx_t is None:
-            self._last_days, self._last_tod, self._ref_src = day, tod, "ZDA"
-            if self._held:
-                self._release(day, tod, out, "ZDA")
-        return USED
-
-    def _ref_merge_velocity(self, sog: float | None, cog: float | None) -> None:
-        if self._sog is None:
-            self._sog = sog
-        if self._cog is None:
-            self._cog = cog
 
 
 def _both(sentences: list[tuple[Sentence, float | None]]) -> None:
@@ -595,6 +392,47 @@ def test_gsa_line_is_the_gsa_handler(fields: list[str], open_epoch: bool) -> Non
     asm.flush(got_out)
     ref.flush(want_out)
     assert repr(got_out) == repr(want_out)
+
+
+def test_sentence_table_is_pynmea2s() -> None:
+    """The table's field counts and positions are pynmea2's (the oracle for field layout)."""
+    for kind, spec in SENTENCES.items():
+        names = FIELD[kind]
+        assert spec.fields == len(names), kind
+        for attr, name in (("time", "timestamp"), ("lat", "lat"), ("status", "status"), ("date", "datestamp"),
+                           ("sats", "num_sats"), ("alt", "altitude"), ("sep", "geo_sep")):  # fmt: skip
+            if getattr(spec, attr) is not None and name in names:
+                assert getattr(spec, attr) == names[name], (kind, attr)
+    assert SENTENCES["GGA"].quality == FIELD["GGA"]["gps_qual"]
+    assert (
+        SENTENCES["GSA"].hdop == FIELD["GSA"]["hdop"]
+        and SENTENCES["GSA"].fix_type == FIELD["GSA"]["mode_fix_type"]
+    )
+    assert SENTENCES["RMC"].mode == FIELD["RMC"]["mode_indicator"]
+    assert (
+        SENTENCES["GLL"].mode == FIELD["GLL"]["faa_mode"]
+        and SENTENCES["VTG"].mode == FIELD["VTG"]["faa_mode"]
+    )
+
+
+def test_a_new_sentence_type_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A type without a fast add (here a GGA look-alike "GGX") runs on the reference path
+    # through the ordinary add, with nothing but its table entry.
+    import dataclasses as dc
+
+    from sepmon.core import epoch as epoch_mod
+
+    spec = dc.replace(SENTENCES["GGA"], kind="GGX")
+    monkeypatch.setitem(
+        epoch_mod._ADD, "GGX", lambda self, f, rx_t, out: self.add_from_table(spec, f, rx_t, out)
+    )
+    asm = EpochAssembler("a")
+    out: list[Fix] = []
+    body = gga("120000.00")[2]
+    assert asm.add(("GGX", "GP", body), None, out) == USED
+    assert asm.add(rmc("120000.00"), None, out) == USED
+    asm.flush(out)
+    assert out == [fix(sog_mps=pytest.approx(10 * KN))]
 
 
 def test_field_positions_are_pynmea2s() -> None:

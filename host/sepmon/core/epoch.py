@@ -43,11 +43,13 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from types import MethodType
+from typing import Any
 
 from pynmea2.nmea_utils import datestamp, dm_to_sd
 
 from sepmon.core.model import Fix, new_fix
 from sepmon.core.nmea import USED_TYPES, Reject, Sentence
+from sepmon.core.sentences import GGA_FIX, MODE_QUALITY, SENTENCES, SentenceSpec
 
 # Line outcomes besides the Reject reasons.
 USED = "used"
@@ -68,11 +70,16 @@ _WEEKS_1024 = 7168
 # after its epoch); beyond this many the oldest is dropped as no_date.
 _HELD_MAX = 1 << 17
 
-_MEMBERS = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG"})
-_HDOP_CARRIERS = frozenset({"GGA", "GNS"})
-_GGA_FIX = frozenset("123456")
-# FAA mode letter → GGA-style quality.  N (none), S (simulator), M (manual) are not fixes.
-_MODE_QUALITY = {"A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6}
+# From the sentence table (sepmon.core.sentences): the types that make an epoch complete,
+# those that carry HDOP, validity letters; the fast adds below pad to its field counts.
+_MEMBERS = frozenset(k for k, v in SENTENCES.items() if v.member)
+_HDOP_CARRIERS = frozenset(
+    k for k, v in SENTENCES.items() if v.member and v.hdop is not None and v.time is not None
+)
+_GGA_FIX = GGA_FIX
+_MODE_QUALITY = MODE_QUALITY
+_N = {k: v.fields for k, v in SENTENCES.items()}
+_N_GGA, _N_GNS, _N_RMC, _N_GLL, _N_VTG, _N_GSA = (_N[k] for k in ("GGA", "GNS", "RMC", "GLL", "VTG", "GSA"))
 _isfinite = math.isfinite
 _INF = math.inf
 
@@ -116,6 +123,16 @@ def _opt_float(s: str) -> float | None:
     if not -_INF < v < _INF:  # NaN fails both comparisons
         raise ValueError(s)
     return v
+
+
+def _count(s: str) -> int | None:
+    """Empty → None; otherwise an int >= 0 or ValueError."""
+    if not s:
+        return None
+    n = int(s)
+    if n < 0:
+        raise ValueError(s)
+    return n
 
 
 def _nonneg(s: str) -> float | None:
@@ -248,23 +265,8 @@ class EpochAssembler:
         # Where each fix's date came from: RMC, ZDA, receive time, --date, relative.
         self.dated_by: Counter[str] = Counter()
         self._default_days = None if default_date is None else default_date.toordinal() - _EPOCH_ORDINAL
-        # Undated epochs waiting for a date: (time of day, the Fix's other fields).
-        self._held: list[
-            tuple[
-                float,
-                tuple[
-                    float,
-                    float,
-                    float | None,
-                    float | None,
-                    float | None,
-                    int,
-                    float | None,
-                    int | None,
-                    float | None,
-                ],
-            ]
-        ] = []
+        # Undated epochs waiting for a date: (time of day, the Fix's fields but source and t).
+        self._held: list[tuple[float, tuple[Any, ...]]] = []
         self._ref_src = ""  # what dated _last_days
         self._key: float | None = None  # time key of the open epoch, or of the last emitted one
         self._open = False
@@ -424,8 +426,8 @@ class EpochAssembler:
         return UNUSED if valid else Reject.NO_FIX
 
     def _add_gga(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        if len(f) < 14:
-            f = f + [""] * (14 - len(f))
+        if len(f) < _N_GGA:
+            f = f + [""] * (_N_GGA - len(f))
         valid = f[5] in _GGA_FIX and f[1] != "" and f[3] != ""
         tstr = f[0]
         if tstr != self._tstr or self._tkey != self._key or not self._open:
@@ -440,8 +442,8 @@ class EpochAssembler:
         return status
 
     def _add_gns(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        if len(f) < 12:
-            f = f + [""] * (12 - len(f))
+        if len(f) < _N_GNS:
+            f = f + [""] * (_N_GNS - len(f))
         # The first fix mode letter of any constellation; 0 when there is none.
         q = next((_MODE_QUALITY[c] for c in f[5] if c in _MODE_QUALITY), 0)
         valid = q > 0 and f[1] != "" and f[3] != ""
@@ -457,8 +459,8 @@ class EpochAssembler:
         return status
 
     def _add_rmc(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        if len(f) < 13:
-            f = f + [""] * (13 - len(f))
+        if len(f) < _N_RMC:
+            f = f + [""] * (_N_RMC - len(f))
         mode = f[11]
         valid = (
             f[1] == "A"
@@ -508,8 +510,8 @@ class EpochAssembler:
         return status
 
     def _add_gll(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        if len(f) < 7:
-            f = f + [""] * (7 - len(f))
+        if len(f) < _N_GLL:
+            f = f + [""] * (_N_GLL - len(f))
         mode = f[6]
         valid = f[5] == "A" and (not mode or mode[0] in _MODE_QUALITY) and f[0] != "" and f[2] != ""
         tstr = f[4]
@@ -573,8 +575,8 @@ class EpochAssembler:
         return USED
 
     def _add_vtg(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        if len(f) < 9:
-            f = f + [""] * (9 - len(f))
+        if len(f) < _N_VTG:
+            f = f + [""] * (_N_VTG - len(f))
         mode = f[8]
         valid = not mode or mode[0] in _MODE_QUALITY
         if not self._open:
@@ -600,8 +602,8 @@ class EpochAssembler:
         return status
 
     def _add_gsa(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        if len(f) < 17:
-            f = f + [""] * (17 - len(f))
+        if len(f) < _N_GSA:
+            f = f + [""] * (_N_GSA - len(f))
         valid = f[1] in ("2", "3")
         if not self._open:
             return self._closed("GSA", valid)
@@ -634,6 +636,127 @@ class EpochAssembler:
         i = body.find(b",") + 1
         valid = i > 0 and (body[i : i + 2] in (b"2,", b"3,") or body[i:] in (b"2", b"3"))
         return self._closed("GSA", valid)
+
+    # ---- The reference path: every rule from the sentence's table entry ----------------
+
+    def add_from_table(self, spec: SentenceSpec, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        """:meth:`add` driven by ``spec`` alone (:mod:`sepmon.core.sentences`).
+
+        The path of a sentence type without a fast add, and the reference the fast adds
+        are tested against (:class:`sepmon.core.epoch_reference.ReferenceAssembler`).
+        """
+        if spec.date_only:
+            return self._table_date(spec, f, rx_t, out)
+        if len(f) < spec.fields:
+            f = f + [""] * (spec.fields - len(f))
+        valid = _table_valid(spec, f)
+        kind = spec.kind
+        if spec.time is not None:
+            tstr = f[spec.time]
+            if not tstr:
+                return Reject.UNPARSABLE if valid else Reject.NO_FIX
+            key = _time_key(tstr)
+            if key < 0:
+                return Reject.UNPARSABLE
+            if key != self._key:
+                if key in self._recent:
+                    sig = f[spec.lat] if spec.lat is not None else ""
+                    if not valid or not sig or self._recent[key] == sig:
+                        return UNUSED if valid else Reject.NO_FIX
+                    self._recent.clear()  # the receiver's time stepped back
+                if self._open:
+                    self._emit(out)
+                self._start(key, int(tstr[0:2]) * 3600 + int(tstr[2:4]) * 60 + float(tstr[4:]), rx_t)
+            elif not self._open:
+                self._learn_late(kind)
+                return UNUSED if valid else Reject.NO_FIX
+        elif not self._open:
+            if self._key is not None:
+                self._learn_late(kind)
+            return UNUSED if valid else Reject.NO_FIX
+        self._types.add(kind)
+        status = self._table_take(spec, f) if valid else Reject.NO_FIX
+        if self._expected and self._expected <= self._types:
+            self._emit(out)
+        return status
+
+    def _table_take(self, spec: SentenceSpec, f: list[str]) -> str:
+        """Convert every value ``spec`` names, then merge (first sentence that has it wins)."""
+        try:
+            sats = _count(f[spec.sats]) if spec.sats is not None else None
+            hdop = _nonneg(f[spec.hdop]) if spec.hdop is not None else None
+            alt = _opt_float(f[spec.alt]) if spec.alt is not None else None
+            sep = _opt_float(f[spec.sep]) if spec.sep is not None else None
+            sog = cog = None
+            if spec.sog_kn is not None and spec.cog is not None:
+                if spec.legacy_vtg and f[1] not in ("T", ""):  # pre-2.3: track, magnetic, knots, km/h
+                    sog, cog = _velocity(f[2], f[3], f[0])
+                else:
+                    kmh = f[spec.sog_kmh] if spec.sog_kmh is not None else None
+                    sog, cog = _velocity(f[spec.sog_kn], kmh, f[spec.cog])
+            pos = None
+            if spec.lat is not None and (
+                (spec.position_first and not self._gga_pos) or (not spec.position_first and self._lat is None)
+            ):
+                pos = _latlon(f, spec.lat)
+        except ValueError:
+            return Reject.UNPARSABLE
+        if pos is not None:
+            assert spec.lat is not None
+            self._lat, self._lon = pos
+            self._sig, self._sig_lon = f[spec.lat], f[spec.lat + 2]
+        if spec.position_first:
+            self._gga_pos = True
+        if spec.quality is not None and self._quality is None:
+            self._quality = int(f[spec.quality])
+        if spec.mode is not None:
+            letters = f[spec.mode]
+            if spec.any_mode:
+                if self._quality is None:
+                    self._quality = next(_MODE_QUALITY[c] for c in letters if c in _MODE_QUALITY)
+            elif self._mode_quality is None and spec.lat is not None:
+                self._mode_quality = _MODE_QUALITY.get(letters[:1], 1)
+        if self._sats is None and spec.sats is not None:
+            self._sats = sats
+        if self._hdop is None and spec.hdop is not None:
+            self._hdop = hdop
+        if self._alt is None and alt is not None:
+            e = alt + (sep or 0.0)
+            if _isfinite(e):
+                self._alt = e
+                self._geoid = sep
+        if spec.cog is not None:
+            if self._sog is None:
+                self._sog = sog
+            if self._cog is None:
+                self._cog = cog
+        if spec.date is not None and self._days is None:
+            self._days = self._date(f[spec.date])
+            self._bad_date = self._days is None
+        return USED
+
+    def _table_date(self, spec: SentenceSpec, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
+        """A date-only sentence (ZDA: time, day, month, 4-digit year): dates, opens nothing."""
+        if len(f) < 4 or not all(f[:4]):
+            return Reject.NO_FIX
+        key = _time_key(f[0])
+        try:
+            day = datetime.date(int(f[3]), int(f[2]), int(f[1])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return Reject.UNPARSABLE
+        if key < 0:
+            return Reject.UNPARSABLE
+        if day < _FIRST_TRUSTED_DAY:
+            return Reject.NO_FIX
+        tod = int(f[0][0:2]) * 3600 + int(f[0][2:4]) * 60 + float(f[0][4:])
+        if self._open and self._days is None:
+            self._days = round((day * 86400.0 + tod - self._tod) / 86400.0)
+            self._day_src = spec.kind
+        if rx_t is None:
+            self._last_days, self._last_tod, self._ref_src = day, tod, spec.kind
+            if self._held:
+                self._release(day, tod, out, spec.kind)
+        return USED
 
     def _start(self, key: float, tod: float, rx_t: float | None) -> None:
         self._key = key
@@ -782,6 +905,7 @@ class EpochAssembler:
                     self._hdop,
                     self._sats,
                     self._rx_t,
+                    self._geoid,
                 ),
             )
         )
@@ -792,7 +916,7 @@ class EpochAssembler:
         Each gets the day that puts it nearest the reference (they came just before it).
         """
         held, self._held = self._held, []
-        for tod, (lat, lon, alt, sog, cog, q, hdop, sats, rx_t) in held:
+        for tod, (lat, lon, alt, sog, cog, q, hdop, sats, rx_t, geoid) in held:
             days = ref_days
             if tod > ref_tod + 43200.0:
                 days -= 1
@@ -806,7 +930,7 @@ class EpochAssembler:
             self.fixes += 1
             if why:
                 self.dated_by[why] += 1
-            out.append(new_fix(self.source, t, lat, lon, alt, sog, cog, q, hdop, sats, rx_t))
+            out.append(new_fix(self.source, t, lat, lon, alt, sog, cog, q, hdop, sats, rx_t, geoid))
 
     def _learn(self, types: set[str]) -> None:
         seen = types & _MEMBERS
@@ -856,6 +980,24 @@ class EpochAssembler:
         return days
 
 
+def _table_valid(spec: SentenceSpec, f: list[str]) -> bool:
+    """Does the sentence say it carries a valid fix (or, time-less, valid values)?"""
+    if spec.quality is not None and f[spec.quality] not in _GGA_FIX:
+        return False
+    if spec.status is not None and f[spec.status] != "A":
+        return False
+    if spec.fix_type is not None and f[spec.fix_type] not in ("2", "3"):
+        return False
+    if spec.mode is not None:
+        letters = f[spec.mode]
+        if spec.any_mode:
+            if not any(c in _MODE_QUALITY for c in letters):
+                return False
+        elif letters and letters[0] not in _MODE_QUALITY:
+            return False
+    return spec.lat is None or bool(f[spec.lat] and f[spec.lat + 2])
+
+
 Handler = Callable[[list[str], float | None, list[Fix]], str]
 """A per-type add: ``(fields, rx_t, out) -> outcome`` (see :meth:`EpochAssembler.handler`)."""
 
@@ -869,4 +1011,8 @@ _ADD: dict[str, Callable[[EpochAssembler, list[str], float | None, list[Fix]], s
     "VTG": EpochAssembler._add_vtg,
     "GSA": EpochAssembler._add_gsa,
 }
+# A type with a table entry and no fast add yet goes the reference path.
+for _kind, _spec in SENTENCES.items():
+    if _kind not in _ADD:
+        _ADD[_kind] = (lambda spec: lambda self, f, rx_t, out: self.add_from_table(spec, f, rx_t, out))(_spec)
 assert _ADD.keys() == USED_TYPES

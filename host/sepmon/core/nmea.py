@@ -26,6 +26,7 @@ from enum import StrEnum
 from pynmea2.types import talker as _talker
 
 from sepmon.core.checksum import nmea_checksum
+from sepmon.core.sentences import SENTENCES
 
 
 class Reject(StrEnum):
@@ -49,8 +50,8 @@ address (``"I"`` for ``$PSEPI``).  A plain tuple: one is built per line.
 """
 
 
-# Sentence types that carry something a Fix uses.
-USED_TYPES = frozenset({"GGA", "RMC", "GNS", "GLL", "VTG", "GSA", "GST", "ZDA"})
+# Sentence types that carry something a Fix uses: one entry each in sepmon.core.sentences.
+USED_TYPES = frozenset(SENTENCES)
 _USED_B = frozenset(t.encode() for t in USED_TYPES)
 
 # Field index by name, per type, taken from pynmea2's sentence definitions.
