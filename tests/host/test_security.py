@@ -204,6 +204,7 @@ def _config(tmp_path: Path, *, secret: bool, mode: int = 0o644, secret_mode: int
     text = '[[sources]]\nname = "alpha"\nurl = "udp://127.0.0.1:0"\n'
     if secret:
         text += f'[outputs.mqtt]\nsite = "A"\nusername = "A"\npassword_file = "{pw}"\n'
+        text += "allow_plaintext_password = true\n"  # no broker here: the permissions are the point
     cfg = tmp_path / "sepmon.toml"
     cfg.write_text(text)
     cfg.chmod(mode)
@@ -290,7 +291,13 @@ def test_the_mqtt_password_is_in_no_event_log_line_or_repr(
     with cfg.open("a") as fh:
         fh.write('host = "127.0.0.1"\nport = 9\nreconnect_max_s = 1\n')
     monkeypatch.setenv("SEPMON_TEST_SECRET_PW", SECRET)
-    env_table = {"site": "B", "username": "B", "password_env": "SEPMON_TEST_SECRET_PW", "port": 9}
+    env_table = {
+        "site": "B",
+        "username": "B",
+        "password_env": "SEPMON_TEST_SECRET_PW",
+        "port": 9,
+        "allow_plaintext_password": True,
+    }
     events_path = tmp_path / "events.jsonl"
     with _all_log_records() as records:
         config = load_config(str(cfg))
