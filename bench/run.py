@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own process) and print one table.
 
-Each runs single-core and single-threaded, except latency: the real daemon on the machine's cores.
+Each runs single-core and single-threaded, except latency and web: the real daemon on the machine's cores.
 
     python bench/run.py                 # core, ingest, memory, latency, fw_heap (~9 min; corpus cached)
     python bench/run.py core memory     # only some
@@ -21,7 +21,7 @@ from pathlib import Path
 from common import THREAD_VARS, Row, print_table
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("core", "ingest", "memory", "latency", "fw_heap")
+BENCHES = ("core", "ingest", "memory", "latency", "fw_heap", "web")
 
 
 def run(name: str, extra: list[str]) -> list[Row]:

@@ -13,7 +13,7 @@ Configuration::
     port = 8642                 # 0: any free port
     bind = "127.0.0.1"          # another address needs a token
     token_file = "/etc/sepmon/web-token"   # or token_env = "SEPMON_WEB_TOKEN"
-    interval_s = 0.2            # one picture every interval (0.05 to 0.5)
+    interval_s = 0.4            # one picture every interval (0.05 to 0.5; sooner after a level change)
     max_clients = 16
     max_queue = 16              # updates queued per viewer before it is dropped
     backlog = 500               # events a newly opened page is given

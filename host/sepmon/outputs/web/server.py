@@ -202,7 +202,7 @@ class WebOutput:
         """One frame per ``interval_s`` (sooner after a level change), trails kept meanwhile."""
         if self._runner is None and time.monotonic() >= self._next_listen and self._listening is None:
             self._listening = asyncio.get_running_loop().create_task(self._relisten())
-        due = now - self._last_frame >= self.settings.interval_s * 0.9
+        due = now - self._last_frame >= self.settings.interval_s - 0.05  # ticks come every 0.2 s
         if not (due or self._urgent):
             return
         self._last_frame = now

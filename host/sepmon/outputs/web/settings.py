@@ -45,7 +45,7 @@ class WebSettings:
     port: int = DEFAULT_PORT
     bind: str = "127.0.0.1"
     token: str | None = field(default=None, repr=False)
-    interval_s: float = 0.2
+    interval_s: float = 0.4
     max_clients: int = 16
     max_queue: int = 16
     backlog: int = 500
@@ -153,7 +153,7 @@ def parse_settings(where: str, table: Mapping[str, Any]) -> WebSettings:
             f"{where}.bind: {bind} is reachable from other machines; the web view needs a token there "
             "(token_file or token_env), or bind 127.0.0.1"
         )
-    interval = table.get("interval_s", 0.2)
+    interval = table.get("interval_s", 0.4)
     if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.05 <= interval <= 0.5:
         raise ConfigError(f"{where}.interval_s: expected seconds from 0.05 to 0.5, got {interval!r}")
     tiles = table.get("tiles")
