@@ -76,6 +76,7 @@ class SourceEntry:
     fixes: int = 0
     ignored: int = 0
     rejected: tuple[tuple[str, int], ...] = ()
+    devices: tuple[str, ...] = ()  # the sources a link serving several delivers (gpsd: one per receiver)
 
     @property
     def rejected_total(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from sepmon.links.gpsd import GpsdLink
+from sepmon.links.gpsd import GpsdLink, OnFixes
 from sepmon.links.sources import (
     FileLink,
     NetworkLink,
@@ -40,6 +40,7 @@ def open_link(
     on_fix: OnFix | None = None,
     *,
     on_event: OnEvent | None = None,
+    on_fixes: OnFixes | None = None,
 ) -> Link:
     """The reader for a spec (not started). Links that deliver fixes, not bytes, use ``on_fix``.
 
@@ -49,7 +50,7 @@ def open_link(
     if spec.kind == "gpsd":
         if on_fix is None:
             raise ValueError("a gpsd link needs on_fix")
-        return GpsdLink(spec, loop, on_fix, on_state)
+        return GpsdLink(spec, loop, on_fix, on_state, on_fixes=on_fixes)
     if spec.kind == "serial":
         return SerialLink(spec, loop, on_data, on_state)
     if spec.kind == "file":

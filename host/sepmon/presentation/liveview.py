@@ -75,7 +75,17 @@ class LiveView:
                 fix = "[bold magenta]LOST[/]" if tr.state.lost else f"q{tr.fix.quality}"
                 hdop = f"{tr.fix.hdop:.1f}" if tr.fix.hdop is not None else "—"
                 age = f"{age_s:.1f} s"
+            if st.devices and tr is None:
+                fix = f"{len(st.devices)} receivers"  # a gpsd source: its receivers' rows follow
             links.add_row(name, link, fix, hdop, age, str(st.lines), str(st.rejected_total))
+            for dev in st.devices:  # the sources a gpsd link delivers, one per receiver
+                dtr = pic.track(dev)
+                if dtr is None:
+                    links.add_row(f"  ↳ {escape(dev)}", "", "[red]no fix[/]", "—", "—", "", "")
+                    continue
+                dfix = "[bold magenta]LOST[/]" if dtr.state.lost else f"q{dtr.fix.quality}"
+                dhdop = f"{dtr.fix.hdop:.1f}" if dtr.fix.hdop is not None else "—"
+                links.add_row(f"  ↳ {escape(dev)}", "", dfix, dhdop, f"{now - dtr.last_clock:.1f} s", "", "")
 
         pairs = Table(title="Pairs", title_justify="left", expand=True)
         for col in ("pair", "range", "vertical", "TCPA", "CPA", "level"):
