@@ -253,7 +253,7 @@ def test_a_stalled_viewer_is_dropped_counted_and_reported_while_others_keep_up()
                 await ws.receive(timeout=10)  # hello
                 t = 1_700_000_000.0
                 for _ in range(400):
-                    t += 0.2
+                    t += 0.4  # one update per interval_s
                     out.on_tick(t, picture)  # the daemon's call returns at once, whoever reads
                     msg = await ws.receive(timeout=10)
                     assert json.loads(msg.data)["type"] == "frame"
@@ -262,7 +262,7 @@ def test_a_stalled_viewer_is_dropped_counted_and_reported_while_others_keep_up()
                         break
                 assert out.stats["dropped"] == 1 and out.viewers == 1
                 for _ in range(3):  # the good viewer goes on
-                    t += 0.2
+                    t += 0.4  # one update per interval_s
                     out.on_tick(t, picture)
                     assert json.loads((await ws.receive(timeout=10)).data)["dropped"] == 1
         finally:
