@@ -60,6 +60,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
+from sepmon.apps.safeio import read_regular
 from sepmon.apps.virtualboard import BoardView, VirtualBoard
 from sepmon.core.errors import SepmonError
 from sepmon.core.nmea import FIELD, Reject, parse_line
@@ -192,10 +193,9 @@ def _timing(rx: list[float | None], datas: list[bytes], line_interval: float) ->
 
 
 def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SepmonError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    # Non-blocking and regular files only: a named pipe given as a recording is refused
+    # at once instead of hanging replay.
+    return read_regular(path, "recording")
 
 
 def load_recording(

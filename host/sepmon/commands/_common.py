@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sepmon.core.errors import ConfigError
@@ -29,3 +31,24 @@ def all_sources(config_sources: Any, ports: Sequence[str]) -> list[SourceSpec]:
     if dup:
         raise ConfigError(f"source name used twice: {', '.join(dup)}")
     return specs
+
+
+def file_inputs(specs: Sequence[SourceSpec]) -> list[tuple[str, str]]:
+    """``(label, path)`` of the ``file://`` sources, for ``safeio.check_outputs``."""
+    return [(f"source {s.name}", s.url.split("://", 1)[1]) for s in specs if s.kind == "file"]
+
+
+def file_source_problems(specs: Sequence[SourceSpec]) -> list[str]:
+    """One line per ``file://`` source that cannot be read now (``--check-config`` warns)."""
+    problems = []
+    for s in specs:
+        if s.kind != "file":
+            continue
+        path = Path(s.url.split("://", 1)[1])
+        if not path.exists():
+            problems.append(f"source {s.name}: {path} does not exist (yet): it is waited for")
+        elif path.is_dir():
+            problems.append(f"source {s.name}: {path} is a directory")
+        elif not os.access(path, os.R_OK):
+            problems.append(f"source {s.name}: {path} is not readable by this user")
+    return problems

@@ -9,7 +9,8 @@ import sys
 
 from sepmon.apps.configfile import load_config
 from sepmon.apps.record import Recorder
-from sepmon.commands._common import add_ports_argument, all_sources
+from sepmon.apps.safeio import check_outputs
+from sepmon.commands._common import add_ports_argument, all_sources, file_inputs
 from sepmon.core.errors import SepmonError
 
 NAME = "record"
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
             raise SepmonError(f"--duration must be a positive number of seconds, got {args.duration!r}", 2)
     config = load_config(args.config)
     specs = all_sources(config.raw.get("sources"), args.ports)
+    check_outputs([("--config", args.config), *file_inputs(specs)], [("-o", args.output)])
 
     def note(text: str) -> None:
         print(f"sepmon record: {text}", file=sys.stderr, flush=True)

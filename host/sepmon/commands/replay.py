@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from sepmon.apps.replay import Replayer, load_recording
+from sepmon.apps.safeio import check_outputs
 from sepmon.apps.virtualboard import BoardView
 from sepmon.core.errors import SepmonError
 
@@ -94,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
     """Load, open the ports, announce them, play; 0 at the end or on SIGINT/SIGTERM."""
     speed = _speed(args.speed)
     recording = load_recording(args.recordings)
+    port_dir = Path(args.dir) if args.dir else None
+    check_outputs(
+        [("recording", r) for r in args.recordings],
+        [("--ports-file", args.ports_file)]
+        + ([(f"the port of {s}", port_dir / s) for s in recording.lines] if port_dir is not None else []),
+    )
     if recording.bad_lines:
         print(f"sepmon replay: skipped {recording.bad_lines} line(s) with a bad TAG block", file=sys.stderr)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sepmon.apps.configfile import load_config
+from sepmon.apps.safeio import check_outputs
 
 NAME = "report"
 HELP = "draw a map, range-over-time plots and an HTML page from an event log (and tracks CSV)"
@@ -32,6 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from sepmon.presentation.report import build_report
 
     config = load_config(args.config)
+    inputs = [("--config", args.config), ("EVENTS", args.events), ("TRACKS", args.tracks)]
+    out = Path(args.output)
+    written = [("the report", out / "report.html"), ("the map", out / "map.png")]
+    for _label, path in inputs:  # the pair plots: pair-NN-a-b.png
+        if path is not None and Path(path).name.startswith("pair-") and Path(path).suffix == ".png":
+            written.append(("a pair plot", out / Path(path).name))
+    check_outputs(inputs, written)
     result = build_report(args.events, args.tracks, args.output, config=config, title=args.title)
     for w in result.warnings:
         print(f"sepmon report: warning: {w}", file=sys.stderr)
