@@ -148,6 +148,8 @@ def test_mixed_pair_classes_match_the_core_pair_by_pair() -> None:
                 {"groups": ["red", "red"], "check": False},
                 {"groups": ["blue", "default"], "horizontal_m": 1500, "warning_s": 4, "caution_s": 6},
             ],
+            # Positions below jump kilometres a second to vary the geometry: no speed limit.
+            "max_speed_mps": {"default": 1e9},
         }
     )
     mon = Monitor(cfg)

@@ -17,11 +17,13 @@ import json
 import math
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sepmon.apps.eventlog import EventLog
+from sepmon.apps.eventlog import BackgroundEventLog
+from sepmon.apps.safeio import ThreadExecutor
 from sepmon.boardlink.link import BoardLink
 from sepmon.core.config import Config
 from sepmon.core.errors import SepmonError
@@ -37,6 +39,13 @@ from sepmon.outputs.base import Output
 TICK_S = 0.2
 HEARTBEAT_S = 1.0
 FULL_TICK_S = 1.0
+SHUTDOWN_S = 1.5
+"""From SIGTERM to the end of ``serve()``, whatever is queued: links, outputs and the event
+log get what is left of this, never more (the issue asks for 2 s)."""
+CAUGHT_UP_S = 3.0
+"""The monitor is back in real time after this long without a lag over ``behind_s / 2``."""
+DROP_QUIET_S = 10.0
+"""A burst of drops (per source and reason) ends after this long without one."""
 
 
 @dataclass
@@ -73,9 +82,23 @@ class Daemon:
         self.on_event = on_event
         self.outputs = list(outputs)
         self.feeds = list(feeds)
-        self.log = EventLog(events_path) if events_path is not None else None
-        self.log_errors = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.log = (
+            BackgroundEventLog(events_path, max_events=config.daemon.event_buffer, notify=self._log_notify)
+            if events_path is not None
+            else None
+        )
         self.links: dict[str, Link] = {}
+        # Falling behind real time (see _lag) and dropped input (see dropped).
+        self.behind = False
+        self.lag_s = 0.0  # the latest lag measured
+        self.worst_lag_s = 0.0  # the worst lag of the current (or last) time behind
+        self._behind_since = 0.0
+        self._last_lagging = -math.inf  # clock time of the last lag over behind_s / 2
+        self._next_tick = -math.inf  # monotonic time the next tick is due
+        self._fix_delay: dict[str, tuple[float, float]] = {}  # source → (least delay, last fix time)
+        self.drops: Counter[tuple[str, str]] = Counter()
+        self._drop_seen: dict[tuple[str, str], float] = {}
         self.status = {s.name: LinkStatus(s) for s in self.specs}
         self.boards = {s.name: BoardLink(s.name) for s in self.specs if s.board}
         self.ingests = {
@@ -97,6 +120,9 @@ class Daemon:
 
     def _on_data(self, key: str, data: bytes, rx_t: float) -> None:
         self.status[key].bytes_in += len(data)
+        lag = self.clock() - rx_t  # rx_t: the host's receive time of the first byte
+        if lag >= self._half_behind:
+            self._lag(lag, f"input from {key}")
         fixes = self.ingests[key].feed(data, rx_t)
         if fixes:
             for fix in fixes:
@@ -119,15 +145,157 @@ class Daemon:
         self._eval_pending = False
         self._emit(self.monitor.evaluate())
 
-    def inject_fix(self, fix: Fix) -> None:
-        """A fix from a source that delivers fixes rather than bytes (gpsd, MQTT peers)."""
-        if fix.rx_t is None:
-            fix = replace(fix, rx_t=self.clock())
-        self._fix(fix)
+    def inject_fixes(self, fixes: Sequence[Fix]) -> None:
+        """Fixes from a link that delivers fixes rather than bytes (gpsd, MQTT peers), as one batch.
+
+        Like one read of a serial port: every fix goes to the tracks, then the pairs are
+        evaluated once for all of them. A fix without ``rx_t`` is stamped with the host
+        clock. Each fix's delay (host clock minus fix time) is compared with the least
+        delay seen from its source: a batch whose every fix is late by more than
+        ``[daemon] behind_s`` means the monitor has fallen behind (clock offsets and a
+        receiver's own latency cancel out; a source whose time steps back starts afresh).
+        """
+        if not fixes:
+            return
+        now = self.clock()
+        lag = math.inf
+        worst = ""
+        delays = self._fix_delay
+        for fix in fixes:
+            if fix.rx_t is None:
+                fix = replace(fix, rx_t=now)
+            delay = now - fix.t
+            seen = delays.get(fix.source)
+            if seen is None or fix.t < seen[1] or delay < seen[0]:
+                delays[fix.source] = (delay, fix.t)
+                extra = 0.0
+            else:
+                delays[fix.source] = (seen[0], fix.t)
+                extra = delay - seen[0]
+            if extra < lag:
+                lag, worst = extra, fix.source
+            self._fix(fix)
+        if lag >= self._half_behind:
+            self._lag(lag, f"fixes from {worst}")
         self._emit(self.monitor.evaluate())
 
+    def inject_fix(self, fix: Fix) -> None:
+        """One fix from a link that delivers fixes: ``inject_fixes([fix])`` (prefer batches)."""
+        self.inject_fixes((fix,))
+
     def _on_link_fix(self, key: str, fix: Fix) -> None:
-        self.inject_fix(fix)
+        self.inject_fixes((fix,))
+
+    def _on_link_fixes(self, key: str, fixes: list[Fix]) -> None:
+        self.inject_fixes(fixes)  # a gpsd read's fixes: one batch
+
+    def _link_stats(self, name: str) -> dict[str, dict[str, int]]:
+        """Per source a link that delivers fixes has given (gpsd: one per device), else empty."""
+        stats = getattr(self.links.get(name), "stats", None)
+        if not callable(stats):
+            return {}
+        got: dict[str, dict[str, int]] = stats()
+        return got
+
+    # ---- falling behind, dropped input ------------------------------------------------------
+
+    @property
+    def _half_behind(self) -> float:
+        return self.config.daemon.behind_s * 0.5
+
+    def _lag(self, lag: float, where: str) -> None:
+        """A measured lag between real time and what the monitor is working on."""
+        self.lag_s = lag
+        self._last_lagging = self.clock()
+        if self.behind:
+            self.worst_lag_s = max(self.worst_lag_s, lag)
+        elif lag >= self.config.daemon.behind_s:
+            self.behind = True
+            self.worst_lag_s = lag
+            self._behind_since = self.clock()
+            self._emit(
+                [
+                    Event(
+                        t=self.clock(),
+                        type="behind",
+                        a="daemon",
+                        detail=f"the monitor is {lag:.1f} s behind real time ({where}): "
+                        "alerts are late; the host is overloaded",
+                    )
+                ]
+            )
+
+    def _check_caught_up(self) -> None:
+        if self.behind and self.clock() - self._last_lagging >= CAUGHT_UP_S:
+            self.behind = False
+            self.lag_s = 0.0
+            took = self.clock() - self._behind_since
+            self._emit(
+                [
+                    Event(
+                        t=self.clock(),
+                        type="caught_up",
+                        a="daemon",
+                        detail=f"back in real time after {took:.1f} s "
+                        f"(at most {self.worst_lag_s:.1f} s behind)",
+                    )
+                ]
+            )
+
+    def dropped(self, source: str, reason: str, count: int = 1) -> None:
+        """Input a link or output had to refuse: the one path by which drops become visible.
+
+        ``source`` is the configured source (or peer) the input came from, ``reason`` a
+        short word (``overlong``, ``rate_limit``, ``backlog_bytes``, ``size``, ``schema``,
+        ...) and ``count`` how many lines, messages or bytes (the reason says which).
+        Counted per (source, reason); the first drop of a burst (none for
+        ``DROP_QUIET_S`` before) is a ``dropped`` event (event log, console, live view);
+        the totals are in the live view and in ``source_stats`` at exit
+        (``dropped_<reason>``). Call it on the loop.
+        """
+        if count <= 0:
+            return
+        key = (source, reason)
+        self.drops[key] += count
+        now = time.monotonic()
+        last = self._drop_seen.get(key, -math.inf)
+        self._drop_seen[key] = now
+        if now - last > DROP_QUIET_S:
+            self._emit(
+                [
+                    Event(
+                        t=self.clock(),
+                        type="dropped",
+                        a=source,
+                        detail=f"{reason}: {count} dropped ({self.drops[key]} so far)",
+                    )
+                ]
+            )
+
+    def drops_of(self, source: str) -> dict[str, int]:
+        """Drops of ``source`` so far, by reason."""
+        return {r: n for (s, r), n in self.drops.items() if s == source}
+
+    def _log_notify(self, kind: str, detail: str) -> None:
+        """From the event log's writer thread: onto the loop."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self._log_notice, kind, detail)
+
+    def _log_notice(self, kind: str, detail: str) -> None:
+        type_ = "log_error" if kind == "error" else "log_recovered"
+        ev = Event(t=self.clock(), type=type_, a="daemon", detail=detail)
+        if kind == "error":
+            # Not into the log that failed: to the console and the outputs.
+            if self.on_event is not None:
+                self.on_event(ev)
+            if self.outputs:
+                picture = self.picture()
+                for out in self.outputs:
+                    out.on_event(ev, picture)
+        else:
+            self._emit([ev])
 
     @property
     def local_sources(self) -> list[str]:
@@ -139,13 +307,14 @@ class Daemon:
         m = self.monitor
         now = m.now
         tracks = tuple(
-            TrackEntry(tr.state(now), tr.last, tr.last_clock)
+            TrackEntry(tr.state(now), tr.last, tr.last_clock, tr.implausible_detail if tr.implausible else "")
             for tr in m.tracker.tracks.values()
             if tr.last is not None
         )
         sources = []
         for name, st in self.status.items():
             ing = self.ingests[name].stats.get(name)
+            dev = self._link_stats(name)
             sources.append(
                 SourceEntry(
                     name=name,
@@ -160,6 +329,13 @@ class Daemon:
                     rejected=tuple(sorted((str(k), v) for k, v in ing.rejected.items())) if ing else (),
                 )
             )
+            if dev:  # a gpsd source: what its receivers gave, and their source names
+                sources[-1] = replace(
+                    sources[-1],
+                    lines=sum(c.get("lines", 0) for c in dev.values()),
+                    fixes=sum(c.get("fixes", 0) for c in dev.values()),
+                    devices=tuple(sorted(d for d in dev if d != name)),
+                )
         return Picture(
             t=self.clock(),
             monitor_t=now,
@@ -168,6 +344,9 @@ class Daemon:
             boards=tuple(b.entry() for b in self.boards.values()),
             sources=tuple(sources),
             aliases=tuple(self.config.aliases.items()),
+            behind_s=self.lag_s if self.behind else None,
+            worst_behind_s=self.worst_lag_s,
+            drops=tuple((s, r, n) for (s, r), n in self.drops.items()),
         )
 
     def _fix(self, fix: Fix) -> None:
@@ -201,13 +380,7 @@ class Daemon:
         picture = self.picture() if events and self.outputs else None
         for ev in events:
             if self.log is not None:
-                try:
-                    self.log.write(ev)
-                except SepmonError as exc:
-                    # Keep alerting whatever the disk does; say so loudly, once per burst.
-                    self.log_errors += 1
-                    if self.on_event is not None and self.log_errors in (1, 10, 100, 1000):
-                        self.on_event(Event(t=ev.t, type="log_error", a="daemon", detail=str(exc)))
+                self.log.write(ev)  # queued for the log's thread: never blocks, never raises
             if self.on_event is not None:
                 self.on_event(ev)
             if picture is not None:
@@ -232,7 +405,13 @@ class Daemon:
         link.write(data)
 
     def _tick(self) -> None:
+        mono = time.monotonic()
+        late = mono - self._next_tick  # how late the loop got round to this tick
+        self._next_tick = mono + TICK_S
+        if late >= self._half_behind:
+            self._lag(late, "event loop")
         now = self.clock()
+        self._check_caught_up()
         if now - self._last_full_tick >= FULL_TICK_S:
             # All pairs, so held levels decay: once a second, as analyze does.
             self._last_full_tick = now
@@ -253,10 +432,20 @@ class Daemon:
         """One ``source_stats`` event per source: what was read and rejected, for the record."""
         now = self.clock()
         events = []
+        drops: dict[str, dict[str, int]] = {}
+        for (source, reason), n in self.drops.items():
+            drops.setdefault(source, {})[f"dropped_{reason}"] = n
         for ing in self.ingests.values():
             for name, st in ing.stats.items():
                 counts = {"lines": st.lines, "fixes": st.fixes, "ignored": st.ignored, **st.rejected}
+                counts.update(drops.pop(name, {}))
                 events.append(Event(t=now, type="source_stats", a=name, detail=json.dumps(counts)))
+        for key in self.status:  # links that deliver fixes (gpsd): per device source
+            for name, c in self._link_stats(key).items():
+                counts = {"lines": c.get("lines", 0), "fixes": c.get("fixes", 0), **drops.pop(name, {})}
+                events.append(Event(t=now, type="source_stats", a=name, detail=json.dumps(counts)))
+        for name, counts in drops.items():  # sources without an ingest (MQTT peers, ...)
+            events.append(Event(t=now, type="source_stats", a=name, detail=json.dumps(counts)))
         return events
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -266,8 +455,12 @@ class Daemon:
         self._stop.set()
 
     async def serve(self, *, install_signals: bool = True) -> None:
-        """Open every link, run until stopped, close everything."""
+        """Open every link, run until stopped, close everything (within ``SHUTDOWN_S``)."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
+        # Blocking calls asyncio makes for us (DNS lookups) and pyserial-URL writes run in
+        # daemon threads: one that never returns cannot hold the exit up.
+        loop.set_default_executor(ThreadExecutor())
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -278,7 +471,14 @@ class Daemon:
             await feed.start(self)
         for spec in self.specs:
             link = open_link(
-                spec, loop, self._on_data, self._on_state, self._on_link_fix, on_event=self.report
+                spec,
+                loop,
+                self._on_data,
+                self._on_state,
+                self._on_link_fix,
+                on_event=self.report,
+                on_drop=self.dropped,
+                on_fixes=self._on_link_fixes,
             )
             self.links[spec.name] = link
             link.start()
@@ -288,18 +488,40 @@ class Daemon:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), TICK_S)
         finally:
-            for link in self.links.values():
-                link.stop()  # a serial reader wakes within its 0.2 s read timeout
-            for ing in self.ingests.values():
-                for fix in ing.flush():
-                    self._fix(fix)
-            self._emit(self.monitor.evaluate())
-            self._emit(self._stats_events())
-            for out in self.outputs:
-                await out.stop()
-            for feed in self.feeds:
-                await feed.stop()
-            if self.log is not None:
-                log, self.log = self.log, None  # a transport's connection_lost may still call in
-                with contextlib.suppress(SepmonError):
-                    log.close()
+            await self._shutdown(time.monotonic() + SHUTDOWN_S)
+
+    async def _shutdown(self, deadline: float) -> None:
+        """Close everything by ``deadline`` (monotonic), whatever is stuck or queued."""
+        for link in self.links.values():
+            link.stop()  # never waits
+        for link in self.links.values():
+            join = getattr(link, "join", None)
+            if join is not None:  # a serial reader wakes within its 0.2 s read timeout
+                join(max(0.0, min(0.3, deadline - time.monotonic())))
+        for ing in self.ingests.values():
+            for fix in ing.flush():
+                self._fix(fix)
+        self._emit(self.monitor.evaluate())
+        self._emit(self._stats_events())
+        closers = [(out.name, out.stop) for out in self.outputs]
+        closers += [(getattr(feed, "name", type(feed).__name__), feed.stop) for feed in self.feeds]
+        for name, stop in closers:
+            left = deadline - time.monotonic() - 0.3  # keep some for the event log
+            try:
+                await asyncio.wait_for(stop(), max(0.05, left))
+            except TimeoutError:
+                self._emit([Event(t=self.clock(), type="stop_timeout", a=name, detail="left running")])
+            except Exception as exc:  # an output must not keep the daemon from ending
+                self._emit([Event(t=self.clock(), type="stop_timeout", a=name, detail=f"stop failed: {exc}")])
+        if self.log is not None:
+            log, self.log = self.log, None  # a transport's connection_lost may still call in
+            unwritten = log.close(max(0.1, deadline - time.monotonic()))
+            if unwritten and self.on_event is not None:
+                self.on_event(
+                    Event(
+                        t=self.clock(),
+                        type="log_error",
+                        a="daemon",
+                        detail=f"event log {log.path}: {unwritten} event(s) could not be written",
+                    )
+                )

@@ -23,18 +23,20 @@ import contextlib
 import math
 import os
 import signal
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sepmon.apps.appendlog import drop_partial_last_line
+from sepmon.apps.safeio import ThreadExecutor
 from sepmon.core.errors import SepmonError
 from sepmon.core.framing import LineFramer
 from sepmon.core.model import Fix
 from sepmon.core.tagblock import format_tag_block, parse_tag_block
 from sepmon.links.open import Link, open_link
-from sepmon.links.sources import SourceSpec
+from sepmon.links.sources import SourceSpec, check_source_name
 from sepmon.outputs.flarmcodec import gga, rmc
 
 Note = Callable[[str], None]
@@ -64,6 +66,9 @@ class Recorder:
         if dup:
             raise SepmonError(f"source name used twice: {', '.join(dup)}", status=2)
         for name in names:
+            why = check_source_name(name)  # a name that fits a TAG block and reads back
+            if why is not None:
+                raise SepmonError(why, status=2)
             try:
                 format_tag_block(name, None)
             except ValueError as exc:
@@ -85,6 +90,11 @@ class Recorder:
     # ---- the file ----
 
     def _open_file(self) -> None:
+        # Lines are written on the loop, one write each, so that kill -9 loses nothing
+        # received; a named pipe would block that write (or the open) until read.
+        with contextlib.suppress(OSError):
+            if stat.S_ISFIFO(os.stat(self.path).st_mode):
+                raise SepmonError(f"cannot open recording {self.path}: a named pipe", status=2)
         drop_partial_last_line(self.path, "recording")
         try:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -159,6 +169,7 @@ class Recorder:
         if duration is not None and not (math.isfinite(duration) and duration > 0):
             raise SepmonError(f"duration must be a positive number of seconds, got {duration!r}", status=2)
         loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadExecutor())  # a stuck DNS lookup cannot hold the exit up
         self._stop = asyncio.Event()
         if self._stop_requested:
             self._stop.set()
@@ -180,7 +191,11 @@ class Recorder:
                     with contextlib.suppress(NotImplementedError, RuntimeError):
                         loop.remove_signal_handler(sig)
             for link in self.links.values():
-                link.stop()
+                link.stop()  # never waits
+            for link in self.links.values():
+                join = getattr(link, "join", None)
+                if join is not None:
+                    join(0.3)
             fd, self._fd = self._fd, -1
             if fd >= 0:
                 with contextlib.suppress(OSError):

@@ -29,7 +29,7 @@ _HDOP_PER_EPH_M = 1.0 / (K95 * UERE_M)
 
 
 def _track_event(e: TrackEvent) -> Event:
-    return Event(t=e.t, type=str(e.type), a=e.source)
+    return Event(t=e.t, type=str(e.type), a=e.source, detail=e.detail)
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,7 +199,7 @@ class Monitor:
         # all in one numpy pass and returns the events. For offline runs (analyze).
         self.defer = defer
         self._queue: list[list[Event] | _Snapshot] = []
-        self.tracker = Tracker(config.stale_s)
+        self.tracker = Tracker(config.stale_s, config.max_speed_of)
         self._table = _PairTable(config.hold_s)
         self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
         self._by_source: dict[str, list[tuple[str, str]]] = {}

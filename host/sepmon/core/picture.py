@@ -28,6 +28,7 @@ class TrackEntry:
     state: TrackState
     fix: Fix
     last_clock: float
+    implausible: str = ""  # why its positions are being refused now (an impossible speed), else ""
 
     @property
     def source(self) -> str:
@@ -101,6 +102,13 @@ class Picture:
     boards: tuple[BoardEntry, ...] = ()
     sources: tuple[SourceEntry, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()
+    behind_s: float | None = None  # how far behind real time the monitor is; None: it keeps up
+    worst_behind_s: float = 0.0  # the worst lag of the current (or last) time behind
+    drops: tuple[tuple[str, str, int], ...] = ()  # (source, reason, count) of input refused so far
+
+    def drops_of(self, source: str) -> dict[str, int]:
+        """Input refused from ``source`` so far, by reason."""
+        return {reason: n for s, reason, n in self.drops if s == source}
 
     def canonical(self, source: str) -> str:
         """The source name after the configuration's aliases are applied."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,6 +39,7 @@ class TrackEventType(StrEnum):
     ACQUIRED = "acquired"
     LOST = "lost"
     REGAINED = "regained"
+    IMPLAUSIBLE = "implausible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class TrackEvent:
     t: float
     type: TrackEventType
     source: str
+    detail: str | None = None
 
 
 def clock_time(fix: Fix) -> float:
@@ -57,17 +60,25 @@ def clock_time(fix: Fix) -> float:
 class Track:
     """One source's recent fixes and derived motion."""
 
-    def __init__(self, source: str, stale_s: float = 5.0, window_s: float = 4.0) -> None:
+    def __init__(
+        self, source: str, stale_s: float = 5.0, window_s: float = 4.0, max_speed_mps: float = math.inf
+    ) -> None:
         self.source = source
         self.stale_s = stale_s
         self.window_s = window_s
+        self.max_speed_mps = max_speed_mps
         self.history: deque[Fix] = deque()
         self.last: Fix | None = None
         self.last_clock = -math.inf
         self.lost = False
+        self.lost_at = -math.inf  # clock time of the latest `lost`
         self.ve = self.vn = self.vu = 0.0
         self.duplicates = 0
         self.out_of_order = 0
+        self.implausible = 0  # positions refused in a row for an impossible speed (0: none now)
+        self.implausible_total = 0
+        self.implausible_detail = ""
+        self.stale_after_loss = 0  # fixes received before the track was lost, delivered after
 
     def update(self, fix: Fix) -> bool:
         """Take a fix; False when it is a duplicate or older than what we have."""
@@ -87,12 +98,41 @@ class Track:
                 history.clear()
             elif fix.t - last.t > self.stale_s:
                 history.clear()  # no velocity across a gap
+            if self._impossible(last, fix, clock):
+                return False
+            self.implausible = 0
         history.append(fix)
         while len(history) > 2 and fix.t - history[1].t >= self.window_s:
             history.popleft()
         self.last = fix
         self.last_clock = clock
         self._estimate_velocity()
+        return True
+
+    def _impossible(self, last: Fix, fix: Fix, clock: float) -> bool:
+        """True (and counted) when reaching ``fix`` from ``last`` needs more than ``max_speed_mps``.
+
+        The time allowed is the longer of the fix times' and the receive times' difference
+        (a receiver whose clock jumps is not moving fast), and both positions may be three
+        sigma off: only a jump no noise explains is refused. The position is then the
+        source's fault, not the vehicle's: the track keeps its last good fix (and goes
+        lost when nothing believable follows), so no pair is cleared on its word.
+        """
+        if self.max_speed_mps == math.inf:
+            return False
+        dt = max(abs(fix.t - last.t), clock - self.last_clock, 1e-3)
+        cos_lat = max(math.cos(math.radians((fix.lat + last.lat) * 0.5)), 1e-6)
+        dlon = (fix.lon - last.lon + 180.0) % 360.0 - 180.0
+        d = math.hypot((fix.lat - last.lat) * M_PER_DEG, dlon * M_PER_DEG * cos_lat)
+        slack = 3.0 * SIGMA_H_PER_HDOP_M * (max(1.0, fix.hdop or 3.0) + max(1.0, last.hdop or 3.0))
+        if d - slack <= self.max_speed_mps * dt:
+            return False
+        self.implausible += 1
+        self.implausible_total += 1
+        self.implausible_detail = (
+            f"position {d / 1000:.1f} km from the last one in {dt:.1f} s ({d / dt:.0f} m/s, "
+            f"more than the {self.max_speed_mps:.0f} m/s believable): refused"
+        )
         return True
 
     def _estimate_velocity(self) -> None:
@@ -154,18 +194,30 @@ class Track:
 class Tracker:
     """All tracks, keyed by source; emits acquired / lost / regained events."""
 
-    def __init__(self, stale_s: float = 5.0) -> None:
+    def __init__(self, stale_s: float = 5.0, max_speed: Callable[[str], float] | None = None) -> None:
         self.stale_s = stale_s
+        self.max_speed = max_speed  # source → fastest believable speed (m/s); None: no limit
         self.tracks: dict[str, Track] = {}
 
     def update(self, fix: Fix) -> tuple[bool, tuple[TrackEvent, ...]]:
         """Feed one fix; returns (accepted, events)."""
         track = self.tracks.get(fix.source)
         if track is None:
-            track = self.tracks[fix.source] = Track(fix.source, self.stale_s)
+            limit = self.max_speed(fix.source) if self.max_speed is not None else math.inf
+            track = self.tracks[fix.source] = Track(fix.source, self.stale_s, max_speed_mps=limit)
             accepted = track.update(fix)
             return accepted, (TrackEvent(clock_time(fix), TrackEventType.ACQUIRED, fix.source),)
+        if track.lost and clock_time(fix) < track.lost_at:
+            # Received before the loss, delivered after it (an epoch left incomplete when the
+            # source went silent, flushed at shutdown): old news, not a regained track.
+            track.stale_after_loss += 1
+            return False, ()
+        was_implausible = track.implausible
         accepted = track.update(fix)
+        if not accepted and track.implausible == 1 and not was_implausible:
+            return False, (
+                TrackEvent(clock_time(fix), TrackEventType.IMPLAUSIBLE, fix.source, track.implausible_detail),
+            )
         if accepted and track.lost:
             track.lost = False
             return accepted, (TrackEvent(clock_time(fix), TrackEventType.REGAINED, fix.source),)
@@ -177,6 +229,7 @@ class Tracker:
         for track in self.tracks.values():
             if not track.lost and now - track.last_clock > self.stale_s:
                 track.lost = True
+                track.lost_at = now
                 events.append(TrackEvent(now, TrackEventType.LOST, track.source))
         return events
 

@@ -63,6 +63,28 @@ QUIET_S = 10.0
 SENDER_IDLE_S = 60.0
 """A UDP sender not heard for this long gives its slot up to a new one."""
 NETWORK_KEYS = ("max_peers", "max_rate_bps", "max_rate_lps")
+MAX_NAME = 64
+"""Longest source name: it goes into every recorded line's TAG block (lines over ``max_line``
+are unreadable), into event logs and, under ``replay``, into a port's file name."""
+_NOT_IN_NAME = frozenset("\\$!*,/")
+OnDrop = Callable[[str, str, int], None]
+"""``on_drop(source, reason, count)``: input a link refused (see ``Daemon.dropped``)."""
+
+
+def check_source_name(name: object) -> str | None:
+    """Why ``name`` cannot be a source name, or None when it can.
+
+    1 to ``MAX_NAME`` printable ASCII characters, none of ``\\ $ ! * , /``, not ``.`` or
+    ``..``: what a TAG block can carry, a recording can be read back with, and ``replay``
+    can name a port after.
+    """
+    if not isinstance(name, str) or not name:
+        return "expected a non-empty source name"
+    if len(name) > MAX_NAME:
+        return f"a source name is at most {MAX_NAME} characters, got {len(name)}"
+    if not (name.isascii() and name.isprintable()) or _NOT_IN_NAME.intersection(name) or name in (".", ".."):
+        return f"source name {name!r} must be printable ASCII and must not contain any of \\ $ ! * , /"
+    return None
 
 
 @dataclass(frozen=True)
@@ -116,8 +138,10 @@ def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
         if key not in ("name", "url", "baud", "board", "trust_tags", *NETWORK_KEYS):
             raise ConfigError(f"{where}.{key}: unknown key")
     name, url = entry.get("name"), entry.get("url")
-    if not isinstance(name, str) or not name or "," in name or "*" in name:
-        raise ConfigError(f"{where}.name: expected a source name without ',' or '*'")
+    why = check_source_name(name)
+    if why is not None:
+        raise ConfigError(f"{where}.name: {why}")
+    assert isinstance(name, str)
     if not isinstance(url, str) or not url:
         raise ConfigError(f"{where}.url: expected a device path or URL")
     kind = _kind(url)
@@ -155,9 +179,14 @@ def parse_source(where: str, entry: Mapping[str, Any]) -> SourceSpec:
     )
     if kind in ("tcp", "tcp-listen", "udp", "gpsd"):
         try:
-            spec.host_port  # noqa: B018 - validation
+            _, port = spec.host_port
         except ValueError:
             raise ConfigError(f"{where}.url: expected {kind}://HOST:PORT, got {url!r}") from None
+        lowest = 0 if kind in ("tcp-listen", "udp") else 1  # 0: any free port, to listen on
+        if not lowest <= port <= 65535:
+            raise ConfigError(f"{where}.url: port {port} is not a port number ({lowest} to 65535)")
+    if kind == "file" and not url.split("://", 1)[1]:
+        raise ConfigError(f"{where}.url: expected file://PATH, got {url!r}")
     return spec
 
 
@@ -185,7 +214,8 @@ def spec_from_arg(arg: str) -> SourceSpec:
     if not sep:
         url = arg
         name = Path(arg).name if _kind(arg) in ("serial", "file") else arg.split("://", 1)[-1]
-    return parse_source(f"source {arg!r}", {"name": name, "url": url})
+    shown = arg if len(arg) <= 80 else arg[:77] + "..."
+    return parse_source(f"source {shown!r}", {"name": name, "url": url})
 
 
 class SerialLink:
@@ -198,11 +228,20 @@ class SerialLink:
     rfc2217://, loop://) are read by the thread, blocking, as pyserial expects.
     """
 
-    def __init__(self, spec: SourceSpec, loop: asyncio.AbstractEventLoop, on_data: OnData, on_state: OnState):
+    def __init__(
+        self,
+        spec: SourceSpec,
+        loop: asyncio.AbstractEventLoop,
+        on_data: OnData,
+        on_state: OnState,
+        on_drop: OnDrop | None = None,
+    ):
         self.spec = spec
         self.loop = loop
         self.on_data = on_data
         self.on_state = on_state
+        self.on_drop = on_drop
+        self._dropped_told = 0
         self._port: serial.SerialBase | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -223,10 +262,15 @@ class SerialLink:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop reading and close the port."""
+        """Stop reading and close the port; never waits (see :meth:`join`)."""
         self._stop.set()
         self._close()
-        self._thread.join(timeout=2.0)
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for the reader thread (it wakes within its 0.2 s read timeout;
+        one stuck opening a port is a daemon thread and ends with the process)."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def write(self, data: bytes) -> bool:
         """Write to the port if it is open; False when it is not (never raises)."""
@@ -295,6 +339,10 @@ class SerialLink:
             self._scheduled = False
         if data:
             self.on_data(self.spec.name, data, rx_t)
+        lost = self.dropped_bytes - self._dropped_told
+        if lost and self.on_drop is not None:
+            self._dropped_told += lost
+            self.on_drop(self.spec.name, "backlog_bytes", lost)
 
     def _watch(self, port: serial.SerialBase, fd: int) -> None:
         """On the loop: read ``fd`` whenever it is readable."""
@@ -469,12 +517,14 @@ class PeerGate:
             self._tail = b""
             self._skip = True
             self.link.stats["overlong"] += 1
+            self.link.dropped("overlong", 1)
         return out
 
     def _dropped(self, now: float, nbytes: int, nlines: int) -> None:
         stats = self.link.stats
         stats["rate_dropped_bytes"] += nbytes
         stats["rate_dropped_lines"] += nlines
+        self.link.dropped("rate_limit", nlines)
         if now - self.last_drop > QUIET_S:
             stats["rate_limited"] += 1
             s = self.link.spec
@@ -582,12 +632,14 @@ class NetworkLink:
         on_data: OnData,
         on_state: OnState,
         on_event: OnEvent | None = None,
+        on_drop: OnDrop | None = None,
     ):
         self.spec = spec
         self.loop = loop
         self.on_data = on_data
         self.on_state = on_state
         self.on_event = on_event
+        self.on_drop = on_drop
         self.up = False
         self.stats: Counter[str] = Counter()
         self.peers: set[_ListenerPeer] = set()
@@ -631,6 +683,15 @@ class NetworkLink:
         with contextlib.suppress(Exception):  # reporting must never break reading
             self.on_event(Event(t=time.time(), type=type_, a=self.spec.name, detail=detail))
 
+    def dropped(self, reason: str, count: int) -> None:
+        """Input refused by a bound: through the daemon's generic drop path when it gave ``on_drop``."""
+        if self.on_drop is not None and count > 0:
+            with contextlib.suppress(Exception):  # reporting must never break reading
+                self.on_drop(self.spec.name, reason, count)
+
+    def join(self, timeout: float) -> None:
+        """Nothing to wait for: everything runs on the loop."""
+
     def refused(self, detail: str) -> None:
         """A connection or sender beyond ``max_peers``: counted, reported once per burst."""
         self.stats["peers_refused"] += 1
@@ -660,24 +721,28 @@ class NetworkLink:
     async def _run(self) -> None:
         host, port = self.spec.host_port
         kind = self.spec.kind
-        try:
-            if kind == "udp":
-                udp, proto = await self.loop.create_datagram_endpoint(
-                    lambda: _DatagramProtocol(self), local_addr=(host, port)
-                )
-                self._udp = proto
-                self._closers.append(udp.close)
-                self._listening("udp", host, udp.get_extra_info("sockname"))
-                return
-            if kind == "tcp-listen":
-                server = await self.loop.create_server(lambda: _ListenerPeer(self), host, port)
-                self._closers.append(server.close)
-                self._listening("tcp", host, server.sockets[0].getsockname())
-                return
-        except OSError as exc:
-            self._state(False, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-            return
         attempt = 0
+        while kind in ("udp", "tcp-listen"):
+            # A port busy at start (the previous run still closing, another program) is
+            # retried with backoff like any link, not given up on.
+            try:
+                if kind == "udp":
+                    udp, proto = await self.loop.create_datagram_endpoint(
+                        lambda: _DatagramProtocol(self), local_addr=(host, port)
+                    )
+                    self._udp = proto
+                    self._closers.append(udp.close)
+                    self._listening("udp", host, udp.get_extra_info("sockname"))
+                else:
+                    server = await self.loop.create_server(lambda: _ListenerPeer(self), host, port)
+                    self._closers.append(server.close)
+                    self._listening("tcp", host, server.sockets[0].getsockname())
+                return
+            except (OSError, RuntimeError) as exc:  # RuntimeError: no thread left for a DNS lookup
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self._state(False, f"cannot listen on {host}:{port}: {reason}")
+            await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+            attempt += 1
         while True:
             lost = asyncio.Event()
 
@@ -690,8 +755,9 @@ class NetworkLink:
 
             try:
                 transport, _ = await self.loop.create_connection(factory, host, port)
-            except OSError as exc:
-                self._state(False, f"connect {host}:{port}: {exc.strerror or exc}")
+            except (OSError, RuntimeError) as exc:  # RuntimeError: no thread left for a DNS lookup
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self._state(False, f"connect {host}:{port}: {reason}")
                 await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
                 attempt += 1
                 continue
@@ -739,6 +805,9 @@ class FileLink:
     def write(self, data: bytes) -> bool:
         """Files are read-only."""
         return False
+
+    def join(self, timeout: float) -> None:
+        """Never waits: the reader may be blocked in ``open()`` of a pipe (a daemon thread)."""
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed: the daemon is gone

@@ -27,6 +27,10 @@ class OutputHost(Protocol):
         """Log an event of the output's own (link errors, clients, peers, ...)."""
         ...
 
+    def dropped(self, source: str, reason: str, count: int = 1) -> None:
+        """Something refused or not delivered (``source``: a client, a peer): event, live view, exit stats."""
+        ...
+
 
 class Output(Protocol):
     """Something the daemon feeds besides the boards."""

@@ -24,6 +24,12 @@ def _km(m: float) -> str:
     return f"{m / 1000:.2f} km" if m >= 1000 else f"{m:.0f} m"
 
 
+def _drops(by_reason: dict[str, int]) -> str:
+    if not by_reason:
+        return "0"
+    return "[bold red]" + ", ".join(f"{n} {escape(r)}" for r, n in sorted(by_reason.items())) + "[/]"
+
+
 class PictureSource(Protocol):
     """Anything that can hand over the current picture (the daemon)."""
 
@@ -61,8 +67,14 @@ class LiveView:
         """The whole screen."""
         pic = self.source.picture()
         now = pic.t
+        head: list[str] = []
+        if pic.behind_s is not None:
+            head.append(
+                f"[bold red]BEHIND real time[/] by {pic.behind_s:.1f} s "
+                f"(at most {pic.worst_behind_s:.1f} s): alerts are late"
+            )
         links = Table(title="Sources", title_justify="left", expand=True)
-        for col in ("source", "link", "fix", "HDOP", "age", "lines", "rejected"):
+        for col in ("source", "link", "fix", "HDOP", "age", "lines", "rejected", "dropped"):
             links.add_column(col)
         for st in pic.sources:
             name = st.name
@@ -73,19 +85,26 @@ class LiveView:
             else:
                 age_s = now - tr.last_clock
                 fix = "[bold magenta]LOST[/]" if tr.state.lost else f"q{tr.fix.quality}"
+                if tr.implausible:
+                    fix += " [bold red]JUMP[/]"  # positions refused for an impossible speed
                 hdop = f"{tr.fix.hdop:.1f}" if tr.fix.hdop is not None else "—"
                 age = f"{age_s:.1f} s"
+            drops = _drops(pic.drops_of(name))
             if st.devices and tr is None:
                 fix = f"{len(st.devices)} receivers"  # a gpsd source: its receivers' rows follow
-            links.add_row(name, link, fix, hdop, age, str(st.lines), str(st.rejected_total))
+            links.add_row(name, link, fix, hdop, age, str(st.lines), str(st.rejected_total), drops)
             for dev in st.devices:  # the sources a gpsd link delivers, one per receiver
                 dtr = pic.track(dev)
                 if dtr is None:
-                    links.add_row(f"  ↳ {escape(dev)}", "", "[red]no fix[/]", "—", "—", "", "")
+                    links.add_row(f"  ↳ {escape(dev)}", "", "[red]no fix[/]", "—", "—", "", "", "")
                     continue
                 dfix = "[bold magenta]LOST[/]" if dtr.state.lost else f"q{dtr.fix.quality}"
                 dhdop = f"{dtr.fix.hdop:.1f}" if dtr.fix.hdop is not None else "—"
-                links.add_row(f"  ↳ {escape(dev)}", "", dfix, dhdop, f"{now - dtr.last_clock:.1f} s", "", "")
+                links.add_row(
+                    f"  ↳ {escape(dev)}", "", dfix, dhdop, f"{now - dtr.last_clock:.1f} s", "", "", ""
+                )
+        for name in sorted({s for s, _, _ in pic.drops} - {st.name for st in pic.sources}):
+            links.add_row(escape(name), "—", "—", "—", "—", "—", "—", _drops(pic.drops_of(name)))  # peers
 
         pairs = Table(title="Pairs", title_justify="left", expand=True)
         for col in ("pair", "range", "vertical", "TCPA", "CPA", "level"):
@@ -102,4 +121,4 @@ class LiveView:
             boards.add_column(col)
         for board in pic.boards:
             boards.add_row(board.source, *board_cells(board, now))
-        return Group(links, pairs, boards, *self.recent)
+        return Group(*head, links, pairs, boards, *self.recent)
