@@ -135,6 +135,16 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
             ax, ay = page.evaluate("window.sepmon.screenOf('alpha')")
             alpha_px = page.evaluate("([x, y]) => window.sepmon.pixel(x, y)", [ax, ay])
             assert _blue(alpha_px), alpha_px  # a current track is drawn in colour, not grey
+            # The event log filters: by kind, and by text; newest first.
+            page.select_option("#ev-type", "track")
+            page.fill("#ev-filter", "bystander")
+            shown = page.eval_on_selector_all("#events li", "l => l.map(e => [e.dataset.type, +e.dataset.t])")
+            logged = [e for e in daemon.read_events() if e["type"] in ("acquired", "lost", "regained")]
+            assert [t for t, _ in shown] == [e["type"] for e in reversed(logged) if e["a"] == "bystander"]
+            page.fill("#ev-filter", "")
+            page.select_option("#ev-type", "level")
+            types = page.eval_on_selector_all("#events li", "l => l.map(e => e.dataset.type)")
+            assert types and set(types) == {"level"}
             screenshot(page, "live-lost.png")
 
             # The daemon dies: the page says so, full screen, rather than show a frozen picture.

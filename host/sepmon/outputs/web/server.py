@@ -324,7 +324,10 @@ class WebOutput:
             and request.path in ("/", "/index.html")
         ):
             # The token in the address becomes a cookie, so it does not stay in the address bar.
-            resp = web.Response(status=303, headers={"Location": request.path})
+            # A relative Location: behind a proxy the page may live under a sub-path.
+            resp = web.Response(
+                status=303, headers={"Location": "./" if request.path == "/" else "index.html"}
+            )
             resp.set_cookie(
                 COOKIE,
                 self.settings.token,
