@@ -10,11 +10,14 @@ schema (tests/data/check/junit-10.xsd) for the JUnit XML.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import tty
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from sepmon.apps.check import (
     read_recorded,
 )
 from sepmon.apps.checklive import observe_live
+from sepmon.apps.virtualboard import VirtualBoard
 from sepmon.core.config import parse_config
 from sepmon.core.model import Minima
 from sepmon.core.tagblock import parse_tag_block
@@ -298,3 +302,82 @@ def test_live_command_on_the_dropout_recording(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     assert "live, virtual boards" in res.stdout and "SKIP" not in res.stdout
     xmlschema.XMLSchema(DATA / "junit-10.xsd").validate(tmp_path / "j.xml")
+
+
+class StandInBoard:
+    """The firmware's logic wired as a real board is: its own USB port, its GPS RX on a USB-serial adapter.
+
+    The adapter is a pty whose far end feeds the board's GPS UART; the real-board path of
+    ``sepmon check`` (``--boards NAME=PORT --gps-feed NAME=DEVICE``) cannot tell it from hardware.
+    """
+
+    def __init__(self, name: str, directory: Path) -> None:
+        self.board = VirtualBoard(name, directory / f"usb-{name}")
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        self.adapter = os.ttyname(slave)
+        self.patterns: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            with contextlib.suppress(BlockingIOError):
+                self.board.write_gps(os.read(self._master, 4096))
+            self.board.poll()
+            p = self.board.view().pattern
+            if not self.patterns or self.patterns[-1] != p:
+                self.patterns.append(p)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.board.close()
+        for fd in (self._master, self._slave):
+            os.close(fd)
+
+
+def test_real_board_path_with_stand_in_boards(tmp_path: Path) -> None:
+    # Real hardware is not here: stand-ins run the firmware's logic behind a USB port and a GPS adapter.
+    sim = simulate("head-on", seed=2, rate=2, separation=4200.0, duration=32.0)
+    path = tmp_path / "enc.nmea"
+    path.write_bytes(b"".join(recording_bytes(sim.lines)))
+    violation = sim.truth.first_violation("alpha", "bravo", H, V)
+    assert violation is not None
+    lead = WARNING_S - 2.0  # the look-ahead, less an update, latency and the adapter hops
+    _expect(
+        path,
+        f'[[pair]]\npair = ["alpha", "bravo"]\nreaches = "WARNING"\nlead_s = {lead}\n'
+        '[[board]]\nboard = "alpha"\nshows = "warning"\nacknowledges = true\n'
+        '[[board]]\nboard = "bravo"\nshows = "warning"\nacknowledges = true\n'
+        "[run]\nno_traceback = true\nno_data_loss = true\n",
+    )
+    boards = {name: StandInBoard(name, tmp_path) for name in ("alpha", "bravo")}
+    try:
+        config = parse_config({})
+        obs = observe_live(
+            path,
+            config,
+            speed=SPEED,
+            boards={n: b.board.port for n, b in boards.items()},
+            gps_feeds={n: b.adapter for n, b in boards.items()},
+            gps_baud=115200,
+            workdir=tmp_path / "work",
+        )
+    finally:
+        for b in boards.values():
+            b.close()
+    verdicts = evaluate(load_expectations(path.with_name("enc.check.toml")), obs)
+    assert obs.mode == "live, real boards"
+    assert all(o.status == "pass" for o in verdicts), [o.explain() for o in verdicts]
+    # A real board's lights are not visible to the host: judged on what it was told.
+    assert {o.seen for o in verdicts if o.expectation.kind == "shows"} == {
+        "told by the host (no board seen) warning"
+    }
+    # What the stand-ins really showed (the firmware's logic, fed through the adapter): warning.
+    assert all("warning" in b.patterns for b in boards.values()), {n: b.patterns for n, b in boards.items()}
+    warn = next(c.t for c in obs.levels if c.level == 3)
+    assert warn <= violation - obs.start - lead

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import PortStats, Replayer, load_recording
 from sepmon.apps.virtualboard import BoardView
 from sepmon.core.config import Config
+from sepmon.core.ingest import NmeaIngest
 from sepmon.core.model import Event
 
 PORT_TIMEOUT_S = 30.0  # the daemon opens every port within this (a loaded CI machine included)
@@ -213,17 +214,30 @@ def observe_live(
     for b in bridges:
         if b.error is not None:
             obs.losses.append(f"GPS feed failed: {b.error}")
-    _account(obs, events, port_stats, rd, virtual, set(real))
+    framed = {name: _framed_lines(name, ls, config) for name, ls in played.items()}
+    _account(obs, events, port_stats, framed, rd, virtual, set(real))
     obs.wall_s = time.monotonic() - wall
     if own_dir:
         shutil.rmtree(work, ignore_errors=True)
     return obs
 
 
+def _framed_lines(name: str, lines: Sequence[tuple[float, bytes]], config: Config) -> int:
+    """How many lines the daemon's own ingest counts in the bytes played on a bare port."""
+    ingest = NmeaIngest(
+        name, require_checksum=config.ingest.require_checksum, max_line=config.ingest.max_line
+    )
+    for _, data in lines:
+        ingest.feed(data)
+    ingest.flush()
+    return sum(st.lines for st in ingest.stats.values())
+
+
 def _account(
     obs: Observation,
     events: list[Event],
     port_stats: list[dict[str, PortStats]],
+    framed: Mapping[str, int],
     rd: Recorded,
     virtual: bool,
     real: set[str],
@@ -246,9 +260,17 @@ def _account(
             if name in real:
                 continue
             got = counted.get(name, {}).get("lines", 0)
-            # A virtual board adds its own $PSEP lines; a bare port carries exactly what was played.
-            if (got < st.lines) if virtual else (got != st.lines):
-                obs.losses.append(f"{name}: {st.lines} lines played, {got} counted by the daemon")
+            if virtual:
+                # A virtual board adds its own $PSEP lines to those it forwards.
+                if got < st.lines:
+                    obs.losses.append(f"{name}: {st.lines} lines played, {got} counted by the daemon")
+            elif st.dropped == 0 and got != framed.get(name, st.lines):
+                # A bare port carries exactly what was played: the daemon's framer must count what
+                # the same framer counts in those bytes (binary noise between lines is no line).
+                obs.losses.append(
+                    f"{name}: {st.lines} lines played ({framed.get(name)} by the framer), "
+                    f"{got} counted by the daemon"
+                )
     for name, want in sorted(rd.fixes.items()):
         got = counted.get(name, {}).get("fixes", 0)
         if got < want:
