@@ -246,7 +246,9 @@ def test_the_longest_name_record_accepts_reads_back(tmp_path: Path) -> None:
     feed = tmp_path / "feed.nmea"
     write_recording(simulate("head-on", seed=2, duration=5.0), tmp_path / "sim.nmea")
     # The simulator's alpha, untagged, as a followed file.
-    lines = [ln.split(b"\\")[-1] for ln in (tmp_path / "sim.nmea").read_bytes().splitlines() if b"s:alpha" in ln]
+    lines = [
+        ln.split(b"\\")[-1] for ln in (tmp_path / "sim.nmea").read_bytes().splitlines() if b"s:alpha" in ln
+    ]
     feed.write_bytes(b"\r\n".join(lines) + b"\r\n")
     out = tmp_path / "o.nmea"
     proc = sepmon("record", f"{name}=file://{feed}", "-o", out, "--duration", "2")

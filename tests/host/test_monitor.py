@@ -228,3 +228,37 @@ def test_deferred_evaluation_gives_the_same_events_and_pairs(seed: int, tmp_path
     assert [e.type for e in now_events].count("level") >= 3
     assert [e.to_json() for e in later_events] == [e.to_json() for e in now_events]
     assert later_mon.pairs == now_mon.pairs
+
+
+def test_a_permanent_jump_of_1000_km_is_the_sources_fault_and_never_clears_the_pair() -> None:
+    """Issue 13 item 15. Oracle: geometry by hand — 1000 km in 1 s is 1e6 m/s, far past the
+    600 m/s default (an airliner's ground speed with a jet-stream tailwind is ~350 m/s)."""
+    mon = Monitor(parse_config({"separation": {"hold_s": 2, "stale_s": 3}}))
+    head_on(mon, 0.0, 46)
+    assert mon.pairs[("alpha", "bravo")].level == Level.WARNING
+    ev = []
+    for k in range(46, 80):  # bravo now reports 1000 km north, for good
+        ev += mon.tick(float(k))
+        ev += mon.on_fix(fix("alpha", float(k), 50.0 * k, 50.0, 0.0))
+        ev += mon.on_fix(fix("bravo", float(k), 1_000_000.0, 50.0, 180.0))
+    jumps = [e for e in ev if e.type == "implausible"]
+    assert [e.a for e in jumps] == ["bravo"] and jumps[0].t == 46.0  # once, at the first such fix
+    # bravo's last good fix was 8000 - 50 * 45 = 5750 m north: the jump is 994,250 m in 1 s.
+    assert jumps[0].detail is not None and "994.3 km" in jumps[0].detail and "994250 m/s" in jumps[0].detail
+    assert [e.a for e in ev if e.type == "lost"] == ["bravo"]  # nothing believable followed
+    st = mon.pairs[("alpha", "bravo")]
+    assert st.level == Level.WARNING and st.lost  # held: not cleared on the jumped position's word
+    assert mon.tracker.tracks["bravo"].implausible_total == 80 - 46
+
+
+def test_the_speed_limit_is_per_group_and_a_fast_vehicle_within_it_is_believed() -> None:
+    """A 250 m/s jet passes under the default limit; a boat group limited to 30 m/s does not."""
+    cfg = parse_config({"groups": {"boats": ["bravo"]}, "max_speed_mps": {"boats": 30, "default": 600}})
+    assert cfg.max_speed_of("alpha") == 600 and cfg.max_speed_of("bravo") == 30
+    mon = Monitor(cfg)
+    ev = []
+    for k in range(5):
+        ev += mon.on_fix(fix("alpha", float(k), 250.0 * k, 250.0, 0.0))
+        ev += mon.on_fix(fix("bravo", float(k), 50_000 + 250.0 * k, 250.0, 0.0))
+    assert [e.a for e in ev if e.type == "implausible"] == ["bravo"]
+    assert mon.tracker.tracks["alpha"].implausible_total == 0

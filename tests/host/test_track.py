@@ -110,3 +110,17 @@ def test_ageing_uses_receive_time() -> None:
     trk.update(fix(0, rx_t=1_700_000_000.0))
     assert trk.check(1_700_000_003.0) == []
     assert trk.states(1_700_000_003.0)[0].age_s == 3.0
+
+
+def test_a_fix_received_before_the_loss_does_not_regain_the_track() -> None:
+    """Issue 13 item 7: an epoch left incomplete when the source went silent is flushed at
+    shutdown, after the track was declared lost; it must not 'regain' it at a time before
+    the loss. Oracle: event order — a regained track cannot precede its loss."""
+    trk = Tracker(stale_s=5)
+    trk.update(fix(0.0, rx_t=1000.0))
+    assert [e.type for e in trk.check(1006.0)] == [TrackEventType.LOST]
+    accepted, events = trk.update(fix(1.0, rx_t=1000.9))  # received at 1000.9, delivered at 1006+
+    assert not accepted and events == ()
+    assert trk.tracks["a"].lost and trk.tracks["a"].stale_after_loss == 1
+    accepted, events = trk.update(fix(7.0, rx_t=1007.0))  # a fresh fix does regain it
+    assert accepted and [e.type for e in events] == [TrackEventType.REGAINED]

@@ -406,7 +406,7 @@ class Daemon:
 
     def _tick(self) -> None:
         mono = time.monotonic()
-        late = mono - self._next_tick  # how late the loop got round to this tick
+        late = mono - self._next_tick if self._next_tick > -math.inf else 0.0  # how late this tick is
         self._next_tick = mono + TICK_S
         if late >= self._half_behind:
             self._lag(late, "event loop")
