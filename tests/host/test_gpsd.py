@@ -565,3 +565,92 @@ def test_record_from_gpsd_and_analyze_reads_the_fixes_back(tmp_path: Path) -> No
         assert w.sog_mps is not None and abs(float(r["sog_mps"]) - w.sog_mps) < 0.06
         assert int(r["quality"]) == w.quality
     assert len(matched) == len(rows)  # one row per fix, none twice
+
+
+@pytest.mark.timeout(120)
+def test_live_view_and_exit_statistics_show_each_receiver_of_a_gpsd_source(tmp_path: Path) -> None:
+    # Oracle: gpsd serving two receivers (gpsfake, one simulated vehicle each): the daemon's
+    # live view must list both receivers' sources under the gpsd source, and the exit
+    # statistics must count their lines and fixes (they said "tower ... no fix" and 0 lines).
+    from rich.console import Console
+
+    from sepmon.apps.daemon import Daemon
+    from sepmon.core.config import parse_config
+    from sepmon.core.model import Event
+    from sepmon.presentation.liveview import LiveView
+
+    sim = simulate("head-on", duration=10, sentences="RMC,GGA,GSA")
+    logs = []
+    for path in write_recording(sim, tmp_path / "rec", per_source=True):
+        fed = tmp_path / f"fed-{path.name}"
+        fed.write_bytes(_lead_in() + path.read_bytes())
+        logs.append(fed)
+    with gpsfake(*logs, cycle=0.03) as port:
+
+        async def main() -> tuple[Daemon, list[Event], str]:
+            events: list[Event] = []
+            spec = parse_source("t", {"name": "tower", "url": f"gpsd://127.0.0.1:{port}"})
+            daemon = Daemon(parse_config({}), [spec], on_event=events.append)
+            task = asyncio.create_task(daemon.serve(install_signals=False))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                src = daemon.picture().source("tower")
+                if src is not None and len(src.devices) == 2 and src.fixes >= 10:
+                    break
+                await asyncio.sleep(0.1)
+            console = Console(record=True, width=160, force_terminal=False)
+            console.print(LiveView(daemon).render())
+            daemon.stop()
+            await task
+            return daemon, events, console.export_text()
+
+        _daemon, events, screen = asyncio.run(main())
+    stats = {e.a: json.loads(e.detail or "{}") for e in events if e.type == "source_stats"}
+    devices = sorted(n for n in stats if n.startswith("tower-pts"))
+    assert len(devices) == 2, stats
+    for name in devices:
+        assert stats[name]["fixes"] >= 3 and stats[name]["lines"] >= stats[name]["fixes"], stats[name]
+        assert name in screen
+    assert "2 receivers" in screen and "no fix" not in screen.split("tower-pts")[0], screen
+
+
+@pytest.mark.timeout(20)
+def test_the_fixes_of_one_read_reach_the_daemon_as_one_batch() -> None:
+    # Oracle: the script: four complete reports (two receivers, two epochs) in one write.
+    # Serial input is evaluated once per read; gpsd's fixes were evaluated one by one.
+    from sepmon.apps.daemon import Daemon
+    from sepmon.core.config import parse_config
+
+    t1 = "2024-03-15T10:00:01.000Z"
+    script = [
+        jl(VERSION, devices("/dev/ttyUSB0", "/dev/ttyUSB1")),
+        0.3,
+        jl(
+            tpv("/dev/ttyUSB0"),
+            tpv("/dev/ttyUSB1", lat=47.3),
+            tpv("/dev/ttyUSB0", t1),
+            tpv("/dev/ttyUSB1", t1),
+        ),
+        3.0,
+    ]
+
+    async def main() -> list[int]:
+        batches: list[int] = []
+        async with FakeGpsd(lambda n: script) as srv:
+            spec = parse_source("t", {"name": "gps", "url": f"gpsd://127.0.0.1:{srv.port}"})
+            daemon = Daemon(parse_config({}), [spec])
+            real = daemon.inject_fixes
+
+            def spy(fixes: Any) -> None:
+                batches.append(len(fixes))
+                real(fixes)
+
+            daemon.inject_fixes = spy  # type: ignore[method-assign]
+            task = asyncio.create_task(daemon.serve(install_signals=False))
+            await until(lambda: sum(batches) >= 4)
+            daemon.stop()
+            await task
+        return batches
+
+    batches = asyncio.run(main())
+    assert sum(batches) == 4 and max(batches) >= 3, batches
