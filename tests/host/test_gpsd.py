@@ -415,12 +415,15 @@ def _sentence(body: str) -> str:
     return f"${body}*{nmea_checksum(body):02X}\r\n"
 
 
-def _rmc_gga_log(path: Path, epochs: int, *, lat: str = "4715.00000", hdop: str = "1.5") -> Path:
+def _rmc_gga_log(
+    path: Path, epochs: int, *, lat: str = "4715.00000", hdop: str = "1.5", rmc: bool = True
+) -> Path:
     """A receiver sending RMC + GGA only (no GSA/GSV, so gpsd has no SKY to send), standing still."""
     out = [_lead_in().decode()]
     for i in range(epochs):
         hms = f"1000{i:02d}.00"
-        out.append(_sentence(f"GPRMC,{hms},A,{lat},N,01121.00000,E,0.0,,150324,,,A"))
+        if rmc:
+            out.append(_sentence(f"GPRMC,{hms},A,{lat},N,01121.00000,E,0.0,,150324,,,A"))
         out.append(_sentence(f"GPGGA,{hms},{lat},N,01121.00000,E,1,08,{hdop},1453.0,M,47.0,M,,"))
     path.write_text("".join(out))
     return path
@@ -654,3 +657,24 @@ def test_the_fixes_of_one_read_reach_the_daemon_as_one_batch() -> None:
 
     batches = asyncio.run(main())
     assert sum(batches) == 4 and max(batches) >= 3, batches
+
+
+@pytest.mark.timeout(60)
+def test_a_gga_only_receiver_gives_fixes_dated_by_their_arrival(tmp_path: Path) -> None:
+    # Oracle: gpsd reading a receiver that sends only GGA: it reports mode 3 positions with
+    # gpsd's eph but no time (GGA has no date). They were all refused; live, such a fix is
+    # dated when it arrived, as the NMEA path dates an undated live epoch.
+    log = _rmc_gga_log(tmp_path / "gga.log", 20, rmc=False)
+    with gpsfake(log, cycle=0.1) as port:
+
+        async def main() -> tuple[list[Fix], float, float]:
+            t0 = time.time()
+            async with running(port, "tower") as (_link, got):
+                await until(lambda: len(got.fixes) >= 4, timeout=40)
+            return [f for _, f in got.fixes], t0, time.time()
+
+        fixes, t0, t1 = asyncio.run(main())
+    assert all(t0 <= f.t <= t1 and f.t == f.rx_t for f in fixes)
+    assert [f.t for f in fixes] == sorted({f.t for f in fixes})  # increasing, no repeats
+    assert all(f.eph_m is not None and f.alt_m is not None and f.geoid_sep_m == 47.0 for f in fixes)
+    assert all(abs(f.lat - 47.25) < 1e-9 and abs(f.lon - 11.35) < 1e-9 for f in fixes)

@@ -22,7 +22,8 @@ Source names
     suffixed name to the vehicle's name.
 
 What a fix takes from a TPV
-    ``time`` (the receiver's UTC fix time), ``lat``/``lon``; ellipsoid height from
+    ``time`` (the receiver's UTC fix time; a report without one — gpsd has no date for a
+    receiver that sends only GGA — is dated by its receive time), ``lat``/``lon``; ellipsoid height from
     ``altHAE``, else ``altMSL`` (or the older ``alt``) + ``geoidSep`` (a missing
     separation counts as 0, as in :mod:`sepmon.core.epoch`), only for ``mode`` 3, with
     ``geoidSep`` kept as the fix's ``geoid_sep_m``; ``speed``, ``track``; quality from
@@ -150,7 +151,9 @@ def fix_from_tpv(tpv: dict[str, Any], source: str, sky: _Sky | None, rx_t: float
     status = tpv.get("status", 1)
     if not isinstance(status, int) or status in _REFUSED_STATUS:
         return None
-    t = parse_time(tpv.get("time"))
+    # gpsd gives no time to a receiver that never sends a date (GGA only): such a live fix
+    # is dated when it arrived, as the NMEA path dates an undated live epoch.
+    t = parse_time(tpv.get("time")) if "time" in tpv else rx_t
     lat, lon = _num(tpv, "lat"), _num(tpv, "lon")
     if t is None or lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
