@@ -684,9 +684,10 @@ def render_html(
     )
     for w in warnings:
         out.append(f'<p class="warn">{html.escape(w)}</p>')
+    # Named, not linked: this page is self-contained (safe to mail on its own).
     out.append(
-        '<p><a href="playback.html">Play it back</a>: the tracks, the pairs and the alert timeline '
-        "in the live web view's page, with a time slider.</p>"
+        '<p class="meta">Beside this page, <code>playback.html</code> plays it back: the tracks, '
+        "the pairs and the alert timeline in the live web view's page, with a time slider.</p>"
     )
     out.append("<h2>Pairs</h2>")
     if pairs:
