@@ -605,6 +605,7 @@ def test_serial_output_on_a_pty_and_a_busy_port() -> None:
             Fix("alpha", 1_700_000_000.0, 47.0, 11.0, 900.0, 20.0, 90.0, 1, 0.9, 9, rx_t=1_700_000_000.0)
         )
         await out.start(daemon)
+        os.write(master, b"$PFLAC,R,RANGE\r\n")  # an app on the (now raw) serial line asks (FTD-012)
         for k in range(3):
             out.on_tick(t0 + k, daemon.picture())
         await out.stop()
@@ -618,6 +619,7 @@ def test_serial_output_on_a_pty_and_a_busy_port() -> None:
     items = decode_stream(got)
     assert sum(isinstance(x, Pflau) for x in items) == 3
     assert sum(isinstance(x, Position) for x in items) == 2  # one fix: RMC + GGA once
+    assert [(x.item, x.values) for x in items if isinstance(x, Answer)] == [("RANGE", ("20000",))]
 
 
 def _read_available(fd: int) -> bytes:

@@ -15,7 +15,8 @@ not moved for ``max_lag_s`` seconds; each client's kernel send buffer is kept sm
 (``SO_SNDBUF``), so it cannot hide minutes of feed. A serial port that does not
 drain loses whole lines (never half ones), and a port that cannot be opened is
 retried every few seconds while the daemon goes on. ``$PFLAV``/``$PFLAC`` queries
-from a TCP client are answered to that client (see :func:`~sepmon.outputs.flarmcodec.answer`).
+from a TCP client, or on the serial port, are answered there (see
+:func:`~sepmon.outputs.flarmcodec.answer`).
 
 Configuration::
 
@@ -218,6 +219,7 @@ class SerialSink:
         self.dropped_bytes = 0
         self._port: Any = None
         self._fd = -1
+        self._inbuf = b""
 
     @property
     def is_open(self) -> bool:
@@ -254,10 +256,23 @@ class SerialSink:
             return
         del self.pending[:n]
 
+    def read_lines(self) -> list[bytes]:
+        """Whole lines the other side sent (an app's queries); raises ``OSError`` when the port has gone."""
+        if self._port is None:
+            return []
+        try:
+            data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return []
+        *lines, rest = (self._inbuf + data).split(b"\n")
+        self._inbuf = rest if len(rest) <= MAX_QUERY_LINE else b""
+        return lines
+
     def close(self) -> None:
         """Close the port (never raises)."""
         port, self._port = self._port, None
         self.pending.clear()
+        self._inbuf = b""
         if port is not None:
             with contextlib.suppress(Exception):
                 port.close()
@@ -454,6 +469,10 @@ class FlarmOutput:
         try:
             if data is None:
                 sink.drain()
+                for raw in sink.read_lines():  # an app on the serial line asks as over TCP
+                    reply = self._reply(raw)
+                    if reply is not None:
+                        sink.write(reply)
             else:
                 sink.write(data)
         except OSError as exc:
@@ -497,8 +516,17 @@ class FlarmOutput:
 
     def _query(self, writer: asyncio.StreamWriter, raw: bytes) -> None:
         """Answer one line a client sent, if it is a query we answer (never raises)."""
-        if len(raw) > MAX_QUERY_LINE or writer not in self._clients:
+        if writer not in self._clients:
             return
+        data = self._reply(raw)
+        if data is not None and not writer.is_closing():
+            writer.write(data)
+            self._clients[writer].written += len(data)
+
+    def _reply(self, raw: bytes) -> bytes | None:
+        """The answer to one line an app sent (TCP or serial), or None."""
+        if len(raw) > MAX_QUERY_LINE:
+            return None
         s = self.settings
         own = self._own_name or s.own
         info = DeviceInfo(
@@ -509,11 +537,10 @@ class FlarmOutput:
             version=_version(),
         )
         reply = answer(raw.decode("ascii", "replace"), info)
-        if reply is not None and not writer.is_closing():
-            self.answered += 1
-            data = (reply + "\r\n").encode("ascii")
-            writer.write(data)
-            self._clients[writer].written += len(data)
+        if reply is None:
+            return None
+        self.answered += 1
+        return (reply + "\r\n").encode("ascii")
 
     def _drop(self, writer: asyncio.StreamWriter, *, abort: bool) -> None:
         self._clients.pop(writer, None)
