@@ -120,7 +120,8 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
             m = re.search(r"LOST, seen ([\d.]+) s ago", text)
             assert m, text
             # Seen last just before the cable was pulled (the recording sends a fix every 1 s / SPEED).
-            assert now - t_unplug - 1.5 <= float(m.group(1)) <= now - t_unplug + 1.5, (text, now - t_unplug)
+            # (the frame shown may be up to an update and a busy moment older than now)
+            assert now - t_unplug - 3.0 <= float(m.group(1)) <= now - t_unplug + 1.5, (text, now - t_unplug)
             page.evaluate("window.sepmon.view.user = true")  # hold the view still for the pixels
             draws = page.evaluate("window.sepmon.draws")
             page.wait_for_function("(n) => window.sepmon.draws > n", arg=draws)  # one frame drawn, view held

@@ -8,8 +8,12 @@ hostile names, and what it shows when updates stop while the connection stays op
 from __future__ import annotations
 
 import asyncio
+import http.server
+import re
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,8 +32,8 @@ HOSTILE = '<img src=x onerror="window.__pwned=1">'
 class Feeder:
     """The web output on its own loop in a thread, fed a small picture while ``feeding`` is set."""
 
-    def __init__(self) -> None:
-        self.out = WebOutput(WebSettings(port=0), Minima())
+    def __init__(self, settings: WebSettings | None = None) -> None:
+        self.out = WebOutput(settings or WebSettings(port=0), Minima())
         self.feeding = threading.Event()
         self.feeding.set()
         self._stop = threading.Event()
@@ -135,3 +139,55 @@ def test_a_connection_that_stays_open_without_updates_is_no_live_data(
     page.wait_for_function("() => !window.sepmon.noData", timeout=30_000)
     assert not page.is_visible("#nodata")
     assert page.sepmon_errors == []
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain-colour PNG (signature, IHDR, IDAT, IEND as the PNG specification lays them out)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_configured_tile_server_is_the_only_other_origin_and_draws_under_the_tracks() -> None:
+    tile = _png(256, 256, (0, 200, 0))
+    asked: list[str] = []
+
+    class Tiles(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(tile)))
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tiles = f"http://127.0.0.1:{server.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
+    try:
+        with (
+            Feeder(WebSettings(port=0, tiles=tiles, tile_attribution="test tiles")) as feeder,
+            chromium_page() as page,
+        ):
+            page.goto(feeder.url)
+            page.wait_for_function("() => !window.sepmon.noData && window.sepmon.frames > 0")
+            # Tiles loaded (the page's policy lets them in) and drawn under the tracks.
+            page.wait_for_function("() => window.sepmon.tilesDrawn > 0", timeout=30_000)
+            tainted = page.evaluate(
+                "() => { try { window.sepmon.pixel(5, 5); return false; } catch (e) { return true; } }"
+            )
+            assert tainted  # the browser's own mark that another origin's image is on the canvas
+            assert asked and all(re.fullmatch(r"/\d+/\d+/\d+\.png", a) for a in asked)
+            assert "test tiles" in page.inner_text("#legend")
+            assert page.sepmon_errors == []
+    finally:
+        server.shutdown()

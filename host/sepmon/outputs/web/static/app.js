@@ -187,6 +187,7 @@
     const latOf = (y) => Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / n))) / D2R;
     const [xa, xb, ya, yb] = [tx(lonW), tx(lonE), ty(latN), ty(latS)];
     if ((xb - xa + 1) * (yb - ya + 1) > 64) return;
+    let drawn = 0;
     for (let x = xa; x <= xb; x++) {
       for (let y = ya; y <= yb; y++) {
         if (y < 0 || y >= n) continue;
@@ -205,8 +206,10 @@
         ctx.globalAlpha = 0.55;
         ctx.drawImage(img, sx0, sy0, sx1 - sx0, sy1 - sy0);
         ctx.globalAlpha = 1;
+        drawn += 1;
       }
     }
+    state.tilesDrawn = drawn; // (a cross-origin tile taints the canvas: its pixels cannot be read back)
   }
 
   function drawRings() {
