@@ -174,3 +174,12 @@ def test_date_option_and_relative_time_base(tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit):
         main(["analyze", str(rec), "--date", "15.03.2024"])
     assert "expected a date YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_tag_only_recording_has_no_no_fixes_event(head_on: tuple[Path, object]) -> None:
+    # Every line names its source (TAG s:), so the file's default source reads nothing:
+    # that is not a source without fixes (the bench corpus's events stay as they were).
+    path, _ = head_on
+    result = run_analysis([path], parse_config({}))
+    assert [e for e in result.events if e.type == "no_fixes"] == []
+    assert result.stats[path.stem].lines == 0
