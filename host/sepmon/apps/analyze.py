@@ -168,7 +168,7 @@ def run_analysis(
             [
                 Event(now, "no_fixes", config.canonical(name), detail=st.why_no_fixes())
                 for name, st in sorted(result.stats.items())
-                if st.fixes == 0 and st.lines  # not a TAG-only file's unused default source
+                if st.fixes == 0 and st.heard()
             ]
         )
     finally:

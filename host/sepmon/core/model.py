@@ -197,6 +197,14 @@ class SourceStats:
     callback_errors: int = 0
     dated_by: Counter[str] = field(default_factory=Counter)
 
+    def heard(self) -> bool:
+        """Did the source send anything that looks like a sentence (not only junk bytes)?
+
+        A stream's default source is charged with the framing junk of its lines; a TAG-only
+        recording's default source reads nothing else.  Neither is a source without fixes.
+        """
+        return self.lines > self.rejected["framing"] + self.rejected["overlong"]
+
     def why_no_fixes(self) -> str:
         """One line saying why a source gave no fix: every drop and reject reason, counted."""
         parts = []

@@ -104,7 +104,7 @@ def source_notes(stats: Mapping[str, SourceStats]) -> list[str]:
     lines = []
     for name in sorted(stats):
         st = stats[name]
-        if st.fixes == 0 and st.lines:
+        if st.fixes == 0 and st.heard():
             lines.append(f"{name}: {st.why_no_fixes()}")
         for src, n in sorted(st.dated_by.items()):
             if n:
