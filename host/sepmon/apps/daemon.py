@@ -39,7 +39,7 @@ from sepmon.outputs.base import Output
 TICK_S = 0.2
 HEARTBEAT_S = 1.0
 FULL_TICK_S = 1.0
-SHUTDOWN_S = 1.5
+SHUTDOWN_S = 1.2
 """From SIGTERM to the end of ``serve()``, whatever is queued: links, outputs and the event
 log get what is left of this, never more (the issue asks for 2 s)."""
 CAUGHT_UP_S = 3.0

@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             asyncio.run(daemon.serve())
         finally:
-            left = out.close(1.0)
+            left = out.close(0.3)  # the daemon used most of the 2 s SIGTERM allows
             if left or out.dropped:
                 print(f"sepmon run: {left + out.dropped} console line(s) not written", file=sys.stderr)
         return 0
