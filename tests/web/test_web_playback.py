@@ -129,6 +129,15 @@ def test_slider_moves_the_picture_as_the_vehicles_moved(reported: dict[str, Any]
         moved_px = math.dist(xy_early, xy_warn)
         assert moved_m > 500
         assert abs(moved_px / scale - moved_m) < 0.05 * moved_m + 60, (moved_px / scale, moved_m)
+        # Play moves the slider on by itself; pause stops it.
+        start = float(page.eval_on_selector("#slider", "s => s.value"))
+        page.select_option("#speed", "30")
+        page.click("#play")
+        page.wait_for_function(f"() => +document.getElementById('slider').value > {start} + 5")
+        assert page.inner_text("#play") == "pause"
+        page.click("#play")
+        assert page.inner_text("#play") == "play"
+        _seek(page, warn["t"] + 0.01)
         # The events list stops at the slider's time, newest first.
         shown = page.eval_on_selector_all("#events li", "l => l.map(e => +e.dataset.t)")
         assert shown and max(shown) <= warn["t"] + 0.01 and shown == sorted(shown, reverse=True)
