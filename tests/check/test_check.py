@@ -41,11 +41,12 @@ from sepmon.sim import Simulation, recording_bytes, simulate
 DATA = Path(__file__).resolve().parents[1] / "data" / "check"
 WARNING_S = Minima().warning_s  # the design's WARNING look-ahead of the default minima
 H, V = Minima().horizontal_m, Minima().vertical_m
-SPEED = 4.0
+SPEED = 3.0  # live runs: times in the recording are SPEED x wall-clock latency
+SPEED_AGREE = 2.0  # offline vs live within one update: 0.75 s of wall-clock latency at 1 Hz
 
 
 def head_on() -> Simulation:
-    return simulate("head-on", seed=5, rate=1, bystander=True, separation=7200.0, duration=70.0)
+    return simulate("head-on", seed=5, rate=1, bystander=True, separation=7200.0, duration=45.0)
 
 
 def dropout_sim() -> Simulation:
@@ -152,7 +153,7 @@ def test_alert_lead_from_sim_truth_passes_and_a_stricter_one_fails(tmp_path: Pat
     assert m, fail
     lead, viol_at, late, onset = map(float, m.groups())
     assert viol_at == pytest.approx(v_rel, abs=0.25)
-    assert onset == pytest.approx(v_rel - lead, abs=0.1)
+    assert onset == pytest.approx(viol_at - lead, abs=0.11)  # three figures printed to 0.1 s
     assert late == pytest.approx(strict_lead - lead, abs=0.1)
     assert WARNING_S - interval - LATENCY_S <= lead <= WARNING_S + interval
 
@@ -278,7 +279,7 @@ def test_live_with_virtual_boards_agrees_with_offline(tmp_path: Path) -> None:
     exp = load_expectations(DATA / "head-on.check.toml")
     rd = read_recorded(path, config)
     offline = observe_offline(path, config, rd)
-    live = observe_live(path, config, speed=SPEED, boards="virtual", workdir=tmp_path, recorded=rd)
+    live = observe_live(path, config, speed=SPEED_AGREE, boards="virtual", workdir=tmp_path, recorded=rd)
     verdicts = {o.name: o for o in evaluate(exp, live)}
     assert all(o.status == "pass" for o in verdicts.values()), [o.explain() for o in verdicts.values()]
     # Boards were in the loop: what they showed, not what they were told, and every alert acked.
@@ -347,7 +348,7 @@ def test_real_board_path_with_stand_in_boards(tmp_path: Path) -> None:
     path.write_bytes(b"".join(recording_bytes(sim.lines)))
     violation = sim.truth.first_violation("alpha", "bravo", H, V)
     assert violation is not None
-    lead = WARNING_S - 2.0  # the look-ahead, less an update, latency and the adapter hops
+    lead = WARNING_S - 3.0  # the look-ahead, less updates for latency, the adapter hops and load
     _expect(
         path,
         f'[[pair]]\npair = ["alpha", "bravo"]\nreaches = "WARNING"\nlead_s = {lead}\n'

@@ -24,7 +24,7 @@ from sepmon.core.model import Minima
 from sepmon.sim import recording_bytes, simulate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "check"
-SPEED = 4.0
+SPEED = 3.0
 
 
 def test_offline_check_and_its_failure_message(sepmon_check: Callable[..., Any], tmp_path: Path) -> None:
