@@ -382,3 +382,21 @@ def test_real_board_path_with_stand_in_boards(tmp_path: Path) -> None:
     assert all("warning" in b.patterns for b in boards.values()), {n: b.patterns for n, b in boards.items()}
     warn = next(c.t for c in obs.levels if c.level == 3)
     assert warn <= violation - obs.start - lead
+
+
+def test_the_configuration_named_in_the_file_sets_the_minima(tmp_path: Path) -> None:
+    # 5 km minima: the first violation comes when the truth says 5 km, not 3 km.
+    sim = head_on()
+    path = copy_case(tmp_path, "head-on")
+    (tmp_path / "wide.toml").write_text("[separation]\nhorizontal_m = 5000\n")
+    exp = path.with_name("head-on.check.toml")
+    exp.write_text('[check]\nconfig = "wide.toml"\n' + exp.read_text())
+    res = sepmon(path)
+    assert res.returncode == 0, res.stdout  # WARNING still comes, earlier: the 3 km lead is kept
+    exp.write_text(exp.read_text().replace("lead_s = 6.0", "lead_s = 30.0"))
+    res = sepmon(path)
+    fail = next(ln for ln in res.stdout.splitlines() if ln.startswith("FAIL"))
+    m = re.search(r"first violation at \+([\d.]+) s", fail)
+    truth = sim.truth.first_violation("alpha", "bravo", 5000.0, V)
+    assert m and truth is not None
+    assert float(m.group(1)) == pytest.approx(truth - read_recorded(path, parse_config({})).start, abs=0.25)
