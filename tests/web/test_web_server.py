@@ -321,6 +321,6 @@ def test_frames_carry_the_picture_and_no_nan() -> None:
     assert [t["n"] for t in frame["tracks"]] == ["s0000", "s0001"]
     assert frame["pairs"] == [
         {"a": "s0000", "b": "s0001", "level": 3, "range": 111.0, "vert": 0.0, "tcpa": 3.0, "cpa": 10.0,
-         "brg": 90.0, "lost": False}
+         "lost": False}
     ]  # fmt: skip
     assert [e["type"] for e in frame["events"]] == ["level"]

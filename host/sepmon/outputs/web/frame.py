@@ -79,13 +79,12 @@ def frame_of(picture: Picture, minima: Minima) -> dict[str, Any]:
         tracks.append(
             {
                 "n": st.source,
-                "lat": round(fix.lat, 7),
-                "lon": round(fix.lon, 7),
+                "lat": round(fix.lat, 6),  # 0.1 m: the message stays small with many tracks
+                "lon": round(fix.lon, 6),
                 "alt": _num(fix.alt_m),
                 "ve": _num(st.ve, 2) or 0.0,
                 "vn": _num(st.vn, 2) or 0.0,
                 "age": round(age, 2),
-                "ft": round(entry.last_clock, 3),
                 "state": "lost" if st.lost else "stale" if age > STALE_AFTER_S else "ok",
             }
         )
@@ -98,7 +97,6 @@ def frame_of(picture: Picture, minima: Minima) -> dict[str, Any]:
             "vert": _num(p.vertical_m),
             "tcpa": _num(p.tcpa_s),
             "cpa": _num(p.cpa_m),
-            "brg": _num(p.bearing_deg),
             "lost": bool(p.lost),
         }
         for p in picture.pairs

@@ -14,10 +14,11 @@
   const TRAIL_POINTS = 120;
   const VECTOR_S = 60; // velocity vectors show where a track is in one minute
   const NO_DATA_S = 3; // no picture for this long: the screen says so
-  const LABEL_BUDGET = 80; // tracks labelled on the scope at most (alerting and greyed ones first)
+  const LABEL_BUDGET = 60; // tracks labelled on the scope at most (alerting and greyed ones first)
   const TRAIL_BUDGET = 4000; // trail points drawn per frame at most (all tracks together)
   const PAIR_LABELS = 60; // pairs labelled on the scope at most
-  const MAX_ROWS = 100;
+  const CPA_DRAWN = 60; // predicted closest points drawn at most: the most urgent pairs'
+  const MAX_ROWS = 60;
   const MAX_EVENTS = 2000;
   const SHOWN_EVENTS = 300;
 
@@ -328,6 +329,10 @@
     const labelled = new Set();
     const leftOf = new Set(); // tracks whose label goes to the left (their partner is to the right)
     const texts = pairs.length <= PAIR_LABELS;
+    // With many pairs only the most urgent get their predicted closest point drawn.
+    const urgent = new Set(
+      pairs.length <= CPA_DRAWN ? pairs : [...pairs].sort((p, q) => q.level - p.level || p.range - q.range).slice(0, CPA_DRAWN),
+    );
     for (let level = 1; level <= 3; level++) {
       const colour = LEVEL_COLOURS[level];
       const these = pairs.filter((p) => p.level === level);
@@ -356,7 +361,8 @@
         labelled.add(p.b);
         leftOf.add(xb > xa ? p.a : p.b);
         const ta = byName.get(p.a), tb = byName.get(p.b);
-        if (p.tcpa === null || p.tcpa === undefined || p.tcpa < 0 || ta.state === "lost" || tb.state === "lost") continue;
+        if (!urgent.has(p) || p.tcpa === null || p.tcpa === undefined || p.tcpa < 0) continue;
+        if (ta.state === "lost" || tb.state === "lost") continue;
         const k = p.tcpa * v.scale;
         const cax = xa + (ta.ve || 0) * k, cay = ya - (ta.vn || 0) * k;
         const cbx = xb + (tb.ve || 0) * k, cby = yb - (tb.vn || 0) * k;
@@ -620,7 +626,8 @@
         let trail = state.trails.get(t.n);
         if (!trail) state.trails.set(t.n, (trail = []));
         const last = trail[trail.length - 1];
-        if (!last || (t.ft !== undefined && t.ft > last[0] + 0.99)) trail.push([t.ft ?? frame.t, t.lat, t.lon]);
+        const ft = t.ft ?? frame.t - t.age; // the fix's time: the page is told its age
+        if (!last || ft > last[0] + 0.99) trail.push([ft, t.lat, t.lon]);
         while (trail.length && (trail.length > TRAIL_POINTS || trail[0][0] < frame.t - TRAIL_S)) trail.shift();
       }
       if (state.trails.size > frame.tracks.length) {
