@@ -324,3 +324,32 @@ def test_frames_carry_the_picture_and_no_nan() -> None:
          "lost": False}
     ]  # fmt: skip
     assert [e["type"] for e in frame["events"]] == ["level"]
+
+
+def test_malformed_requests_are_one_counted_line_never_a_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    async def main() -> tuple[Host, WebOutput]:
+        out, host, base = await _started(WebSettings(port=0))
+        try:
+            for junk in (
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+                b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n",
+                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello on the plain port
+            ):
+                reader, writer = await asyncio.open_connection("127.0.0.1", out.port)
+                writer.write(junk)
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.read(100), 10)
+                assert answer.startswith(b"HTTP/1.") and b" 400 " in answer
+                writer.close()
+            async with aiohttp.ClientSession() as http, http.get(base + "/") as r:
+                assert r.status == 200  # and it goes on serving
+        finally:
+            await out.stop()
+        return host, out
+
+    host, out = asyncio.run(main())
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    assert out.stats["bad_requests"] >= 2
+    bad = [e for e in host.events if e.type == "web_error" and "bad request" in (e.detail or "")]
+    assert len(bad) == 1 and "\n" not in (bad[0].detail or "")

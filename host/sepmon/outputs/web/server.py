@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import math
 import secrets
 import time
@@ -38,6 +39,7 @@ COOKIE = "sepmon_token"
 TRAIL_S = 120.0
 TRAIL_POINTS = 120
 MAX_PENDING_EVENTS = 5000
+AIOHTTP_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.websocket")
 ASSETS = {
     "index.html": "text/html",
     "app.js": "text/javascript",
@@ -94,6 +96,22 @@ class _Viewer:
                     await self.ws.send_str(self.queue.popleft())
 
 
+class _OneLine(logging.Handler):
+    """aiohttp's own complaints (a malformed request, with a traceback) as one counted line each."""
+
+    def __init__(self, output: WebOutput) -> None:
+        super().__init__(logging.WARNING)
+        self.output = output
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        text = record.getMessage().splitlines()[0] if record.msg else "request failed"
+        if exc is not None:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            text += f": {type(exc).__name__} {' '.join(lines[:2])}"
+        self.output.bad_request(text[:200])
+
+
 class WebOutput:
     """Serves the live page and feeds it the picture; see :mod:`sepmon.outputs.web`."""
 
@@ -103,7 +121,14 @@ class WebOutput:
         self.settings = settings
         self.minima = minima or Minima()
         self.run_id = secrets.token_hex(8)  # a page seeing another id starts afresh
-        self.stats = {"frames": 0, "viewers": 0, "dropped": 0, "refused": 0, "auth_failed": 0}
+        self.stats = {
+            "frames": 0,
+            "viewers": 0,
+            "dropped": 0,
+            "refused": 0,
+            "auth_failed": 0,
+            "bad_requests": 0,
+        }
         self.port: int | None = None
         self._host: OutputHost | None = None
         self._runner: web.AppRunner | None = None
@@ -117,6 +142,7 @@ class WebOutput:
         self._next_listen = math.inf
         self._listening: asyncio.Task[None] | None = None
         self._reported: dict[str, float] = {}
+        self._log_handler = _OneLine(self)
 
     @property
     def viewers(self) -> int:
@@ -137,6 +163,10 @@ class WebOutput:
     async def start(self, host: OutputHost) -> None:
         """Listen; a failure is reported and retried every few seconds, never raised."""
         self._host = host
+        for name in AIOHTTP_LOGGERS:  # never a traceback on the console for a peer's bad request
+            logger = logging.getLogger(name)
+            logger.addHandler(self._log_handler)
+            logger.propagate = False
         await self._listen()
 
     async def _listen(self) -> None:
@@ -181,6 +211,8 @@ class WebOutput:
                 await asyncio.wait_for(self._runner.cleanup(), 2.0)
             self._runner = None
             self.port = None
+        for name in AIOHTTP_LOGGERS:
+            logging.getLogger(name).removeHandler(self._log_handler)
 
     # ---- the daemon's calls -----------------------------------------------------------------
 
@@ -381,6 +413,11 @@ class WebOutput:
         return ws
 
     # ---- reporting --------------------------------------------------------------------------
+
+    def bad_request(self, text: str) -> None:
+        """A request the HTTP server could not take (counted; reported at most every few seconds)."""
+        self.stats["bad_requests"] += 1
+        self._trouble("bad", f"{text} ({self.stats['bad_requests']} bad request(s) so far)")
 
     def _report(self, type_: str, detail: str) -> None:
         host = self._host
