@@ -39,6 +39,7 @@ COOKIE = "sepmon_token"
 TRAIL_S = 120.0
 TRAIL_POINTS = 120
 MAX_PENDING_EVENTS = 5000
+HELLO_POINTS = 20_000  # trail points a newly opened page is given at most (one message, built on the loop)
 AIOHTTP_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.websocket")
 ASSETS = {
     "index.html": "text/html",
@@ -284,6 +285,12 @@ class WebOutput:
             for gone in [n for n in self._trails if n not in names]:
                 del self._trails[gone]
 
+    def _trails_json(self) -> dict[str, list[list[float]]]:
+        """The trails for a newly opened page, thinned evenly to HELLO_POINTS in all."""
+        total = sum(len(tr) for tr in self._trails.values())
+        step = max(1, math.ceil(total / HELLO_POINTS))
+        return {n: [list(p) for p in list(tr)[::step]] for n, tr in self._trails.items()}
+
     def _hello(self) -> str:
         s = self.settings
         config: dict[str, Any] = {"stale_after_s": STALE_AFTER_S}
@@ -296,7 +303,7 @@ class WebOutput:
                 "run": self.run_id,
                 "config": config,
                 "events": list(self._events),
-                "trails": {n: [list(p) for p in tr] for n, tr in self._trails.items()},
+                "trails": self._trails_json(),
             },
             separators=(",", ":"),
             allow_nan=False,
