@@ -258,3 +258,21 @@ def test_the_longest_name_record_accepts_reads_back(tmp_path: Path) -> None:
     assert ana.returncode == 0, ana.stderr
     rows = [r.split(",") for r in tracks.read_text().splitlines()[1:]]
     assert len(rows) >= 5 and {r[1] for r in rows} == {name}
+
+
+@pytest.mark.parametrize("command", ["run", "analyze"])
+def test_a_named_pipe_as_password_file_is_refused_not_waited_for(
+    tmp_path: Path, rec: Path, command: str
+) -> None:
+    fifo = tmp_path / "pw"
+    os.mkfifo(fifo, 0o600)  # nobody ever writes the password into it
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[outputs.mqtt]\nhost = "127.0.0.1"\nsite = "a"\nusername = "u"\npassword_file = "{fifo}"\n'
+        "allow_plaintext_password = true\n"
+    )
+    config.chmod(0o600)
+    args = (
+        ("run", "--check-config", "-c", config) if command == "run" else ("analyze", rec, "-q", "-c", config)
+    )
+    one_line_error(sepmon(*args), 2, "password_file", "regular file")

@@ -174,6 +174,8 @@ def _password(where: str, t: Mapping[str, Any]) -> str | None:
         raise ConfigError(f"{where}: give password_file or password_env, not both")
     if "password_file" in t:
         path = _str(f"{where}.password_file", t["password_file"])
+        if os.path.exists(path) and not Path(path).is_file():  # a named pipe would block the read
+            raise ConfigError(f"{where}.password_file: {path!r} is not a regular file")
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
