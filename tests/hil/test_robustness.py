@@ -158,6 +158,7 @@ def test_an_overlong_tcp_line_is_a_dropped_event_and_in_the_exit_statistics(
         c.sendall(b"\r\n")
         c.sendall(b"$GPGGA,092725.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,*5B\r\n")
         ev = d.wait_events(lambda ev: bool(_of(ev, "dropped", "net")), 10)
+        time.sleep(0.5)  # the GGA after it is read too
     assert "overlong" in _of(ev, "dropped", "net")[0]["detail"]
     code, _, err = d.terminate()
     assert code == 0, err
@@ -345,6 +346,66 @@ def test_a_dns_lookup_that_never_returns_does_not_hold_sigterm(tmp_path: Path, f
         _wait_file(events, lambda ev: any(e["type"] == "acquired" for e in ev), 20)
         _terminate_within(proc, 2.0)
     finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+
+
+class _FloodingGpsd:
+    """A gpsd (its JSON watch protocol, gpsd's ``gpsd_json(5)``) with 1,000 receivers reporting
+    as fast as the socket takes it: more than a monitor can evaluate, so a backlog grows."""
+
+    def __init__(self, receivers: int = 1000) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.receivers = receivers
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self.sock.accept()
+            with conn:
+                conn.sendall(
+                    b'{"class":"VERSION","release":"3.22","rev":"3.22","proto_major":3,"proto_minor":14}\n'
+                )
+                conn.recv(4096)  # ?WATCH
+                k = 0
+                while not self._stop.is_set():
+                    now = time.time()
+                    stamp = (
+                        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+                    )
+                    batch = []
+                    for i in range(self.receivers):
+                        lat = 47.0 + (i % 40) * 0.01 + k * 1e-6
+                        lon = 11.0 + (i // 40) * 0.01
+                        batch.append(
+                            f'{{"class":"TPV","device":"/dev/gps{i}","mode":3,"status":1,"time":"{stamp}",'
+                            f'"lat":{lat:.7f},"lon":{lon:.7f},"altHAE":500.0,"speed":5.0,"track":0.0}}\n'
+                        )
+                    conn.sendall("".join(batch).encode())
+                    k += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+def test_a_flood_of_fixes_is_said_to_put_the_monitor_behind_and_sigterm_still_ends_it_within_2_s(
+    tmp_path: Path,
+) -> None:
+    gpsd = _FloodingGpsd()
+    events = tmp_path / "e.jsonl"
+    config = tmp_path / "c.toml"
+    config.write_text("[daemon]\nbehind_s = 1\n")
+    proc = _sepmon_run(["--events", str(events), "-c", str(config), f"gps=gpsd://127.0.0.1:{gpsd.port}"])
+    try:
+        _wait_file(events, lambda ev: any(e["type"] == "behind" for e in ev), 60)
+        _terminate_within(proc, 2.0)
+    finally:
+        gpsd.close()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0

@@ -15,12 +15,15 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sepmon.apps.eventlog import BackgroundEventLog
 from sepmon.apps.safeio import ThreadExecutor
@@ -40,12 +43,20 @@ TICK_S = 0.2
 HEARTBEAT_S = 1.0
 FULL_TICK_S = 1.0
 SHUTDOWN_S = 1.2
+HARD_STOP_S = 1.8
+"""After a signal, the process leaves by this time even if the loop is still busy with one
+long evaluation of a backlog (see ``Daemon._hard_deadline``)."""
 """From SIGTERM to the end of ``serve()``, whatever is queued: links, outputs and the event
 log get what is left of this, never more (the issue asks for 2 s)."""
 CAUGHT_UP_S = 3.0
 """The monitor is back in real time after this long without a lag over ``behind_s / 2``."""
 DROP_QUIET_S = 10.0
 """A burst of drops (per source and reason) ends after this long without one."""
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 @dataclass
@@ -112,6 +123,9 @@ class Daemon:
             for s in self.specs
         }
         self._stop = asyncio.Event()
+        self._sleeping: asyncio.Future[None] | None = None
+        self._finished = threading.Event()  # serve() has returned
+        self._deadline_armed = False
         self._last_heartbeat = -math.inf
         self._last_full_tick = -math.inf
         self._eval_pending = False
@@ -451,8 +465,28 @@ class Daemon:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask ``serve()`` to return (safe from signal handlers)."""
+        """Ask ``serve()`` to return (safe from signal handlers and from other threads).
+
+        On the loop's thread the links stop at once and the tick's sleep is cut short:
+        a backlog of reads waiting on the loop (a flooding gpsd) is not worked off first,
+        so SIGTERM ends the daemon within ``SHUTDOWN_S`` of the loop getting to it.
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                on_loop = asyncio.get_running_loop() is loop
+            except RuntimeError:
+                on_loop = False
+            if not on_loop:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self.stop)
+                return
         self._stop.set()
+        for link in self.links.values():
+            link.stop()  # never waits; no more reads are handed to the loop
+        sleeping = self._sleeping
+        if sleeping is not None and not sleeping.done():
+            sleeping.set_result(None)
 
     async def serve(self, *, install_signals: bool = True) -> None:
         """Open every link, run until stopped, close everything (within ``SHUTDOWN_S``)."""
@@ -461,10 +495,45 @@ class Daemon:
         # Blocking calls asyncio makes for us (DNS lookups) and pyserial-URL writes run in
         # daemon threads: one that never returns cannot hold the exit up.
         loop.set_default_executor(ThreadExecutor())
+        previous: dict[int, Any] = {}
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, self.stop)
+                with contextlib.suppress(ValueError):  # not the main thread: the caller stops us
+                    previous[sig] = signal.signal(sig, self._on_signal)
+        try:
+            await self._serve(loop)
+        finally:
+            self._finished.set()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        """SIGINT/SIGTERM (a Python handler: it runs between bytecodes even while the loop is
+        busy): ask the loop to stop and, once, arm the hard deadline."""
+        if not self._deadline_armed:
+            self._deadline_armed = True
+            threading.Thread(target=self._hard_deadline, name="stop-deadline", daemon=True).start()
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.stop)
+
+    def _hard_deadline(self) -> None:
+        """The loop may be inside one long evaluation of a flood's backlog when SIGTERM comes:
+        if the orderly stop has not finished by ``HARD_STOP_S``, say so and leave at once."""
+        if self._finished.wait(HARD_STOP_S):
+            return
+        log = self.log
+        unwritten = log.close(0.1) if log is not None else 0
+        with contextlib.suppress(OSError):
+            os.write(
+                2,
+                f"sepmon run: the monitor was still busy {HARD_STOP_S} s after the signal (a backlog): "
+                f"exiting now; {unwritten} event(s) not written\n".encode(),
+            )
+        os._exit(0)
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         for out in self.outputs:
             await out.start(self)
         for feed in self.feeds:
@@ -485,8 +554,14 @@ class Daemon:
         try:
             while not self._stop.is_set():
                 self._tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), TICK_S)
+                # A plain future, not wait_for(event.wait()): stop() wakes it in one step.
+                sleeping = self._sleeping = loop.create_future()
+                timer = loop.call_later(TICK_S, _wake, sleeping)
+                try:
+                    await sleeping
+                finally:
+                    timer.cancel()
+                    self._sleeping = None
         finally:
             await self._shutdown(time.monotonic() + SHUTDOWN_S)
 
