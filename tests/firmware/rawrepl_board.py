@@ -296,8 +296,11 @@ class RawReplBoard:
         self.mode = "friendly"
         self.pending = bytearray()
         self._port_open = not reset_on_open
+        self._reset_pending = False
+        self._drop_until_main = False
         self._last_tick = 0.0
         self._stop = threading.Event()
+        self._lock = threading.RLock()  # the guest is replaced by the serve thread, read by tests
         self._boot(run_main=False, hard=True)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -305,41 +308,42 @@ class RawReplBoard:
     # ---- guest lifecycle
     def _boot(self, run_main: bool, hard: bool = False) -> bytes:
         """A new VM with the board's files; boot.py, then main.py when ``run_main`` (live)."""
-        if self.guest is not None:
-            self._save_files()
-            self.guest.close()
-        if hard:
-            self.wdt = None  # a hardware reset stops the watchdog; a soft reset does not
-        g = Guest(heapsize=GUEST_HEAP, fuel=GUEST_FUEL)
-        g.session.register_function(self._vb_io, name="vb_io")
-        g.run(FAKE_MACHINE)
-        g.run(EXEC_HELPER)
-        for d in sorted(self.dirs):
-            if d:
-                g.run(f"__fs.dirs.add({d!r})")
-        for path, data in self.files.items():
-            g.run(f"__fs.files[{path!r}] = {data!r}")
-        self.guest = g
-        self.boots += 1
-        self._last_tick = time.monotonic()
-        out = b""
-        if "boot.py" in self.files or (run_main and "main.py" in self.files):
-            g.run("_vb_bridge()")
-        if "boot.py" in self.files:
-            o, err = self._exec("exec(open('boot.py').read(), {'__name__': '__main__'})")
-            out += o + err
-        if run_main and "main.py" in self.files:
+        with self._lock:
+            if self.guest is not None:
+                self._save_files()
+                self.guest.close()
+            if hard:
+                self.wdt = None  # a hardware reset stops the watchdog; a soft reset does not
+            g = Guest(heapsize=GUEST_HEAP, fuel=GUEST_FUEL)
+            g.session.register_function(self._vb_io, name="vb_io")
+            g.run(FAKE_MACHINE)
+            g.run(EXEC_HELPER)
+            g.run(  # one call: every guest call costs a round trip to the wasm thread
+                "".join(f"__fs.dirs.add({d!r})\n" for d in sorted(self.dirs) if d)
+                + "".join(f"__fs.files[{p!r}] = bytearray({v!r})\n" for p, v in self.files.items())
+            )
+            self.guest = g
+            self.boots += 1
+            self._last_tick = time.monotonic()
+            out = b""
+            if "boot.py" in self.files or (run_main and "main.py" in self.files):
+                g.run("_vb_bridge()")
+            if "boot.py" in self.files:
+                o, err = self._exec("exec(open('boot.py').read(), {'__name__': '__main__'})")
+                out += o + err
+            if not (run_main and "main.py" in self.files):
+                return out
             self._write(out)
             out = b""
-            g.run("_vb_bridge()")
             self.main_runs += 1
-            self.main_running = True
-            try:
-                o, err = self._exec("exec(open('main.py').read(), {'__name__': '__main__'})")
-            finally:
-                self.main_running = False
-            out += o + err
-        return out
+            self.main_running = True  # before the lock goes: snapshot() must not wait for the guest
+            if self._drop_until_main:
+                self._drain()
+        try:
+            o, err = self._exec("exec(open('main.py').read(), {'__name__': '__main__'})")
+        finally:
+            self.main_running = False
+        return o + err
 
     def _save_files(self) -> None:
         assert self.guest is not None
@@ -352,9 +356,10 @@ class RawReplBoard:
 
     def snapshot(self) -> dict[str, bytes]:
         """The board's files right now (main.py never writes files: while it runs, the boot copy)."""
-        if not self.main_running:
-            self._save_files()
-        return dict(self.files)
+        with self._lock:
+            if not self.main_running:
+                self._save_files()
+            return dict(self.files)
 
     def _exec(self, code: str) -> tuple[bytes, bytes]:
         assert self.guest is not None
@@ -395,11 +400,17 @@ class RawReplBoard:
             return True
         return False
 
-    def _hard_reset(self) -> None:
-        """Power-on reset: boot text, then boot.py and main.py (live)."""
+    def _hard_reset(self, drop_input: bool = False) -> None:
+        """Power-on reset: boot text, then boot.py and main.py (live).
+
+        ``drop_input``: bytes that arrive before main.py runs are lost (an ESP32 in its ROM
+        boot reads nothing); the emulator's VM boot takes seconds, a board's about one.
+        """
         self.mode = "friendly"
         self.pending.clear()
+        self._drop_until_main = drop_input
         out = self._boot(run_main=True, hard=True)
+        self._drop_until_main = False
         self._write(out + BANNER + b">>> ")
 
     def _vb_io(self, out_hex: str, freq: int | None = None, led: int | None = None) -> str:
@@ -411,12 +422,20 @@ class RawReplBoard:
             if not self.indicators or self.indicators[-1][1:] != entry:
                 self.indicators.append((time.monotonic(), *entry))
         data = b""
+        was_open = self._port_open
         if not self._stop.is_set():
-            with contextlib.suppress(OSError):
+            try:
                 r, _, _ = select.select([self.master], [], [], 0)
                 if r:
                     data = os.read(self.master, 4096)
+                self._port_open = True
+            except OSError as exc:
+                if exc.errno == errno.EIO:  # nobody has the port open
+                    self._port_open = False
         intr = self._stop.is_set()
+        if self.reset_on_open and self._port_open and not was_open:
+            self._reset_pending = True  # DTR/RTS: the board resets (main.py ends, see _read)
+            return "I"
         i = data.find(b"\x03")
         if i >= 0:
             intr = True
@@ -441,6 +460,10 @@ class RawReplBoard:
 
     def _read(self) -> bytes:
         while not self._stop.is_set():
+            if self._reset_pending:
+                self._reset_pending = False
+                self._opened()
+                continue
             if time.monotonic() - self._last_tick >= TICK_S and self._tick():
                 continue
             r, _, _ = select.select([self.master], [], [], TICK_S)
@@ -462,16 +485,20 @@ class RawReplBoard:
             return data
         return b""
 
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while select.select([self.master], [], [], 0)[0]:
+                if not os.read(self.master, 4096):
+                    break
+
     def _opened(self) -> None:
         self._port_open = True
         if self.reset_on_open:
             self.open_resets += 1
             time.sleep(RESET_BOOT_S)
-            with contextlib.suppress(OSError):
-                while select.select([self.master], [], [], 0)[0]:
-                    if not os.read(self.master, 4096):
-                        break
-            self._hard_reset()
+            self._drain()
+            self._hard_reset(drop_input=True)
+            self._drain()
 
     def _serve(self) -> None:
         line = bytearray()

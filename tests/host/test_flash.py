@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,7 @@ def test_flash_compiled(board: RawReplBoard, capsys: pytest.CaptureFixture[str])
         "boards/machinehw.mpy",
         "boards/pico.mpy",
         "main.py",
+        "boot.py",
         "board_profile.py",
     }
     assert set(files) == expected
@@ -54,6 +55,7 @@ def test_flash_compiled(board: RawReplBoard, capsys: pytest.CaptureFixture[str])
     assert "board e66141040" in out  # the virtual board's machine.unique_id()
     assert "sepmon firmware 0.1.0, profile pico, protocol 1" in out
     assert board.boots == 2  # power-on, then the soft reset after copying
+    assert board.main_runs == 1 and board.wdt_resets == 0
 
 
 def test_flash_source_replaces_mpy(board: RawReplBoard, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,6 +66,8 @@ def test_flash_source_replaces_mpy(board: RawReplBoard, capsys: pytest.CaptureFi
     assert "sepmon_fw/app.py" in files and "sepmon_fw/app.mpy" not in files  # stale .mpy removed
     assert files["board_profile.py"] == b'PROFILE = "tbeam"\n'
     assert "profile tbeam" in out.splitlines()[-1]
+    # the second flash found main.py running (the first one's soft reset started it) and stopped it
+    assert board.interrupts >= 1 and board.main_runs == 2 and board.wdt_resets == 0
 
 
 def test_unknown_profile(board: RawReplBoard, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,6 +137,137 @@ def test_profile_platform_mismatch(monkeypatch: pytest.MonkeyPatch, board: RawRe
     with pytest.raises(SepmonError, match=r"profile tbeam is for esp32 boards, but the board on .* is rp2"):
         flashing.flash(board.port, "tbeam")
     assert board.snapshot() == {}
+
+
+def wait_for(cond: Callable[[], bool], seconds: float = 60) -> bool:
+    """Poll ``cond`` until true or ``seconds`` pass (a loaded machine boots the virtual board slowly)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def psep_lines(port: str, seconds: float = 30) -> list[bytes]:
+    """$PSEP* lines the board sends until its first $PSEPS, or ``seconds`` (a fresh open of its port)."""
+    import time
+
+    out = b""
+    with serial.Serial(port, 115200, timeout=0.2) as ser:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and b"$PSEPS" not in out:
+            out += ser.read(256)
+    return [ln.strip() for ln in out.split(b"\n") if ln.strip().startswith(b"$PSEP")]
+
+
+def sounded(board: RawReplBoard, since: float) -> set[int]:
+    """Buzzer frequencies heard since ``since`` (monotonic)."""
+    return {f for t, f, _ in board.indicators if t >= since and f}
+
+
+def test_refused_flash_restarts_the_board(monkeypatch: pytest.MonkeyPatch, board: RawReplBoard) -> None:
+    """Issue 16 item 2: a refused flash (wrong platform) used to leave the board parked at the raw REPL,
+    neither working nor showing anything. Now it is soft-reset and runs its firmware again.
+
+    Oracle: the board's own output — $PSEPS status lines every second come only from a
+    running main.py — and the virtual board's count of main.py runs.
+    """
+    from mpremote.transport_serial import SerialTransport
+
+    assert main(["flash", "--board", "pico", "--port", board.port]) == 0
+    real_eval = SerialTransport.eval
+
+    def fake_eval(self: SerialTransport, expr: str, parse: bool = True) -> object:
+        return "rp2" if expr == "sys.platform" else real_eval(self, expr, parse)
+
+    monkeypatch.setattr(SerialTransport, "eval", fake_eval)
+    with pytest.raises(SepmonError, match=r"is rp2 \(board restarted\)$"):
+        flashing.flash(board.port, "tbeam")
+    assert board.interrupts >= 1  # the running main.py was stopped for the flash...
+    assert wait_for(lambda: board.main_runs == 2)  # ... and runs again
+    lines = psep_lines(board.port)
+    assert any(ln.startswith(b"$PSEPS") for ln in lines)
+    assert board.wdt_resets == 0
+
+
+def test_failed_write_restarts_the_board(monkeypatch: pytest.MonkeyPatch, board: RawReplBoard) -> None:
+    from mpremote.transport_serial import SerialTransport
+
+    assert main(["flash", "--board", "pico", "--port", board.port, "--source"]) == 0
+    real_write = SerialTransport.fs_writefile
+    calls = [0]
+
+    def failing_write(self: SerialTransport, path: str, data: bytes, chunk_size: int = 256) -> None:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError("Errno 28 ENOSPC")
+        real_write(self, path, data, chunk_size)
+
+    monkeypatch.setattr(SerialTransport, "fs_writefile", failing_write)
+    with pytest.raises(SepmonError, match=r"writing .* failed: Errno 28 ENOSPC \(board restarted\)"):
+        flashing.flash(board.port, "pico", compile_=False)
+    assert wait_for(lambda: board.main_runs == 2)
+    lines = psep_lines(board.port)
+    assert any(ln.startswith(b"$PSEPS") for ln in lines)
+    assert board.snapshot()["main.py"] == (FW_TESTS.parents[1] / "firmware" / "main.py").read_bytes()
+
+
+def test_stopped_board_shows_offline_and_survives_soft_resets(board: RawReplBoard) -> None:
+    """Issue 16 item 2: Ctrl-C, the raw REPL and a raw-REPL soft reset (which does not run main.py)
+    leave the board showing "offline", its watchdog fed, for longer than the watchdog's 8 s.
+
+    Oracle: docs/firmware.md's offline pattern (2400 Hz), and the watchdog rule modelled by
+    the virtual board (unfed for its timeout: reset). Control: the same soft reset on a
+    board without boot.py (the old firmware) is reset by its watchdog.
+    """
+    import time
+
+    from mpremote.transport_serial import SerialTransport
+
+    assert main(["flash", "--board", "pico", "--port", board.port]) == 0
+    t0 = time.monotonic()
+    t = SerialTransport(board.port, baudrate=115200, timeout=2)
+    try:
+        t.enter_raw_repl(soft_reset=False)  # Ctrl-C + raw REPL: main.py stops, the board parks
+        time.sleep(4)
+        t.enter_raw_repl(soft_reset=True)  # raw-REPL soft reset: a new VM, boot.py only
+        time.sleep(9)
+        assert board.wdt_resets == 0
+        assert 2400 in sounded(board, t0 + 4) and 2400 in sounded(board, t0 + 9)
+        # control: without boot.py nothing feeds the watchdog after a raw soft reset
+        t.fs_rmfile("boot.py")
+        t.enter_raw_repl(soft_reset=True)
+        time.sleep(9.5)
+        assert board.wdt_resets == 1
+    finally:
+        t.close()
+
+
+def test_flash_board_that_resets_when_opened(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 item 3: an ESP32 DevKit resets when its port is opened (DTR/RTS auto-reset) and
+    loses the first Ctrl-C/Ctrl-A while it boots; the flash tries the REPL again and succeeds.
+
+    Oracle: the board's $PSEPI after the flash, and the virtual board's count of resets
+    on open (the first REPL attempt went into a reset, so without a retry there is no REPL).
+    """
+    with RawReplBoard(reset_on_open=True) as b:
+        assert main(["flash", "--board", "esp32_devkit", "--port", b.port, "--gps", "ublox"]) == 0
+        out = capsys.readouterr().out
+        assert "profile esp32_devkit, protocol 1" in out
+        assert b.open_resets >= 1 and b.main_runs >= 1 and b.wdt_resets == 0
+        assert b.snapshot()["board_profile.py"] == b'PROFILE = "esp32_devkit"\nGPS = "ublox"\n'
+
+
+def test_gps_preset_option(board: RawReplBoard, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flash", "--board", "pico", "--port", board.port, "--gps", "warp-drive"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sepmon flash: error: unknown receiver preset 'warp-drive'; known: none, mtk,")
+    assert err.count("\n") == 1 and board.snapshot() == {}  # refused before touching the board
+    assert main(["flash", "--board", "pico", "--port", board.port, "--gps", "none", "--source"]) == 0
+    assert board.snapshot()["board_profile.py"] == b'PROFILE = "pico"\nGPS = ""\n'
 
 
 def test_firmware_files_per_profile() -> None:

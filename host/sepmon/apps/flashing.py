@@ -2,6 +2,11 @@
 
 Used by ``sepmon flash`` and ``sepmon ports``. mpremote is used as a library
 (its ``SerialTransport``: raw REPL, raw-paste, filesystem helpers).
+
+Only ports with a known board USB ID (``BOARD_USB_IDS``) are opened unless the user
+asks for any port: opening a serial port raises DTR and RTS, which resets
+Arduino-style boards. A port that is not recognised is opened without sepmon setting
+either line itself and without dropping them again on close (``open_careful``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +33,81 @@ from sepmon.core.errors import SepmonError
 
 # Ports each profile can run on (MicroPython's sys.platform).
 PLATFORMS = {"rp2", "esp32"}
+
+# USB IDs (vendor, product) of the boards sepmon supports: the USB-serial bridge or the
+# native USB of each. The one table: `sepmon ports` and `sepmon flash` consider only these
+# ports unless --any-port, and the udev rule deploy/99-sepmon.rules is tested against it.
+BOARD_USB_IDS: dict[tuple[int, int], str] = {
+    (0x2E8A, 0x0005): "Raspberry Pi Pico, MicroPython (native USB)",
+    (0x10C4, 0xEA60): "Silicon Labs CP210x (ESP32 DevKits, most T-Beams)",
+    (0x1A86, 0x7523): "WCH CH340 (ESP32 DevKit clones, older T-Beams)",
+    (0x1A86, 0x55D4): "WCH CH9102 (newer T-Beams and ESP32 DevKits)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SerialPort:
+    """A serial port as pyserial's ``list_ports`` reports it."""
+
+    device: str
+    description: str
+    usb_id: tuple[int, int] | None  # None: no USB id (a built-in UART)
+
+    @property
+    def known(self) -> bool:
+        """Whether its USB ID is one of a supported board."""
+        return self.usb_id in BOARD_USB_IDS
+
+    def usb_text(self) -> str:
+        """``vvvv:pppp`` or "no USB id"."""
+        return f"{self.usb_id[0]:04x}:{self.usb_id[1]:04x}" if self.usb_id else "no USB id"
+
+
+def serial_ports() -> list[SerialPort]:
+    """Every serial port pyserial finds."""
+    from serial.tools import list_ports
+
+    out = []
+    for p in list_ports.comports():
+        usb = (int(p.vid), int(p.pid)) if p.vid is not None and p.pid is not None else None
+        out.append(SerialPort(str(p.device), str(p.description or ""), usb))
+    return out
+
+
+def port_info(device: str) -> SerialPort | None:
+    """The listed port ``device`` names (symlinks such as /dev/sepmon-… resolved), or None."""
+    real = os.path.realpath(device)
+    for p in serial_ports():
+        if p.device == device or os.path.realpath(p.device) == real:
+            return p
+    return None
+
+
+def check_port_allowed(port: str, any_port: bool) -> None:
+    """SepmonError for a USB serial port whose ID is not a known board's (unless ``any_port``)."""
+    info = port_info(port)
+    if info is not None and info.usb_id is not None and not info.known and not any_port:
+        raise SepmonError(
+            f"{port} ({info.usb_text()} {info.description}) is not a known "
+            "sepmon board USB ID; pass --any-port to use it anyway"
+        )
+
+
+def open_careful(port: str, baudrate: int, timeout: float) -> serial.Serial:
+    """Open a port sepmon does not recognise without toggling DTR/RTS.
+
+    The kernel raises both when any program opens a tty; pyserial would then set DTR
+    again and the close would drop both (HUPCL). Here DTR is left alone (pyserial's
+    ``dsrdtr`` skips setting it; RTS is set to the level the kernel already gave it)
+    and HUPCL is cleared, so sepmon adds no edge of its own.
+    """
+    ser = serial.Serial(port, baudrate, timeout=timeout, exclusive=True, dsrdtr=True)
+    with contextlib.suppress(termios.error, OSError, ValueError):
+        fd = ser.fileno()
+        attrs = termios.tcgetattr(fd)
+        attrs[2] &= ~termios.HUPCL
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    return ser
 
 
 def firmware_dir() -> Path:
@@ -85,16 +166,38 @@ def profile_table(fw: Path, name: str) -> dict[str, object]:
     raise SepmonError(f"boards/{name}.py has no PROFILE table")
 
 
-def firmware_files(fw: Path, profile: str) -> dict[str, bytes]:
-    """Device path → content: the core, the chosen board profile, main.py and board_profile.py."""
+def gps_presets(fw: Path) -> tuple[str, ...]:
+    """Receiver set-up preset names: the keys of ``SPECS`` in ``sepmon_fw/gnss.py`` (read, not imported)."""
+    tree = ast.parse((fw / "sepmon_fw" / "gnss.py").read_text())
+    for node in _assigns(tree, "SPECS"):
+        if isinstance(node.value, ast.Dict):
+            keys = [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
+            if keys and all(isinstance(k, str) for k in keys):
+                return tuple(str(k) for k in keys)
+    raise SepmonError("firmware/sepmon_fw/gnss.py has no SPECS table")
+
+
+def firmware_files(fw: Path, profile: str, gps: str | None = None) -> dict[str, bytes]:
+    """Device path → content: the core, the chosen board profile, board_profile.py, boot.py, main.py.
+
+    ``gps``: a receiver set-up preset, "none" for none, None for the profile's own.
+    In copy order: ``main.py`` last, so an interrupted copy leaves the old one in charge.
+    """
     profile_table(fw, profile)  # validates the name
     files: dict[str, bytes] = {}
     for f in sorted((fw / "sepmon_fw").glob("*.py")):
         files[f"sepmon_fw/{f.name}"] = f.read_bytes()
     for name in ("__init__", "machinehw", profile):
         files[f"boards/{name}.py"] = (fw / "boards" / f"{name}.py").read_bytes()
+    text = f'PROFILE = "{profile}"\n'
+    if gps is not None:
+        presets = gps_presets(fw)
+        if gps != "none" and gps not in presets:
+            raise SepmonError(f"unknown receiver preset {gps!r}; known: none, {', '.join(sorted(presets))}")
+        text += f'GPS = "{"" if gps == "none" else gps}"\n'
+    files["board_profile.py"] = text.encode()
+    files["boot.py"] = (fw / "boot.py").read_bytes()
     files["main.py"] = (fw / "main.py").read_bytes()
-    files["board_profile.py"] = f'PROFILE = "{profile}"\n'.encode()
     return files
 
 
@@ -173,6 +276,24 @@ def _quiet(fn: Callable[[], object]) -> object:
         return fn()
 
 
+def _restart(t: object) -> None:
+    """Back to work after a refusal or failure: stop whatever runs, friendly REPL, soft reset.
+
+    A soft reset from the friendly REPL runs boot.py and main.py; without it the board
+    would stay at the raw REPL the flash entered (parked, not working).
+    """
+    ser = getattr(t, "serial", None)
+    if ser is None:
+        return
+    with contextlib.suppress(Exception):
+        ser.write(b"\r\x03\x03")  # interrupt a running command or raw-paste
+        time.sleep(0.1)
+        ser.write(b"\x02")  # Ctrl-B: friendly REPL
+        time.sleep(0.1)
+        ser.write(b"\x04")  # Ctrl-D: soft reset, runs main.py
+        ser.flush()
+
+
 def flash(
     port: str,
     profile: str,
@@ -181,19 +302,28 @@ def flash(
     compile_: bool | None = None,
     wait_identity_s: float = 15.0,
     progress: Callable[[str], None] | None = None,
+    gps: str | None = None,
+    any_port: bool = False,
+    repl_attempts: int = 3,
 ) -> FlashResult:
     """Copy the firmware and the profile onto the board at ``port``, soft-reset it, wait for ``$PSEPI``.
 
     ``compile_``: True/False forces .mpy/source; None compiles when the board's
-    .mpy version equals what mpy-cross emits.
+    .mpy version equals what mpy-cross emits. ``gps``: receiver set-up preset written
+    into board_profile.py ("none": none; None: the profile's own). The raw REPL is
+    tried ``repl_attempts`` times: an ESP32 DevKit resets when its port is opened and
+    misses the first interrupt while it boots. After any refusal or failure once the
+    port is open the board is soft-reset, so it runs (its old or new) main.py again.
     """
-    from mpremote.transport import TransportError, TransportExecError
-    from mpremote.transport_serial import SerialTransport
-
     say = progress or (lambda _m: None)
     fw = fw or firmware_dir()
     table = profile_table(fw, profile)
+    files = firmware_files(fw, profile, gps)  # validates the preset before touching the board
+    check_port_allowed(port, any_port)
     check_port_free(port)
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
     try:
         # a read timeout: on pty devices mpremote reads blocking, and a silent device would hang it
         t = SerialTransport(port, baudrate=115200, timeout=2)
@@ -201,51 +331,82 @@ def flash(
         raise SepmonError(f"cannot open {port}: {exc}") from None
     try:
         try:
-            _quiet(lambda: t.enter_raw_repl(soft_reset=False, timeout_overall=4))
-        except TransportError:
-            raise SepmonError(
-                f"no MicroPython REPL answered on {port}: is MicroPython installed on the board?"
-            ) from None
-        try:
-            t.exec("import sys, os")
-            platform = str(t.eval("sys.platform"))
-            sys_mpy = t.eval("getattr(sys.implementation, '_mpy', 0)")
-        except (TransportError, ValueError, SyntaxError) as exc:
-            raise SepmonError(f"the board on {port} did not answer like MicroPython: {exc}") from None
-        want = str(table.get("platform", ""))
-        if platform in PLATFORMS and want and platform != want:
-            raise SepmonError(
-                f"profile {profile} is for {want} boards, but the board on {port} is {platform}"
-            )
-        files = firmware_files(fw, profile)
-        mine = mpy_cross_version()
-        theirs = board_mpy_version(sys_mpy if isinstance(sys_mpy, int) else None)
-        compiled = (mine is not None and mine == theirs) if compile_ is None else compile_
-        if compiled:
-            files = compile_mpy(files)
-        say(f"copying {len(files)} files ({'compiled .mpy' if compiled else 'source'}) to {port}")
-        for d in ("sepmon_fw", "boards"):
-            with contextlib.suppress(OSError, TransportExecError):
-                t.fs_mkdir(d)
-        for path, data in files.items():
-            # a stale .py shadows a fresh .mpy of the same module (and vice versa on downgrade)
-            stem, ext = os.path.splitext(path)
-            if stem.startswith(("sepmon_fw/", "boards/")):
-                other = stem + (".py" if ext == ".mpy" else ".mpy")
-                with contextlib.suppress(OSError, TransportExecError):
-                    t.fs_rmfile(other)
             try:
-                t.fs_writefile(path, data)
-            except (OSError, TransportError) as exc:
-                last = (str(exc).strip().splitlines() or ["?"])[-1]
-                raise SepmonError(f"writing {path} to the board failed: {last}") from None
-        say("resetting the board")
-        t.exit_raw_repl()
-        t.serial.write(b"\x04")  # soft reset in the friendly REPL: runs main.py
-        identity = wait_identity(t.serial, wait_identity_s)
+                return _flash_on(
+                    t, port, profile, table, files, compile_, wait_identity_s, say, repl_attempts
+                )
+            except (serial.SerialException, OSError) as exc:
+                raise SepmonError(f"lost the connection to {port}: {exc}") from None
+        except BaseException as exc:
+            _restart(t)  # also after no REPL answered: a Ctrl-C may have stopped main.py
+            if isinstance(exc, SepmonError) and getattr(t, "sepmon_in_repl", False):
+                raise SepmonError(f"{exc} (board restarted)", exc.status) from None
+            raise
     finally:
         with contextlib.suppress(Exception):
             t.close()
+
+
+def _flash_on(
+    t: object,
+    port: str,
+    profile: str,
+    table: dict[str, object],
+    files: dict[str, bytes],
+    compile_: bool | None,
+    wait_identity_s: float,
+    say: Callable[[str], None],
+    repl_attempts: int,
+) -> FlashResult:
+    from mpremote.transport import TransportError, TransportExecError
+    from mpremote.transport_serial import SerialTransport
+
+    assert isinstance(t, SerialTransport)
+    for attempt in range(max(1, repl_attempts)):
+        try:
+            _quiet(lambda: t.enter_raw_repl(soft_reset=False, timeout_overall=4))
+            t.sepmon_in_repl = True
+            break
+        except TransportError:
+            if attempt + 1 >= repl_attempts:
+                raise SepmonError(
+                    f"no MicroPython REPL answered on {port}: is MicroPython installed on the board?"
+                ) from None
+
+    try:
+        t.exec("import sys, os")
+        platform = str(t.eval("sys.platform"))
+        sys_mpy = t.eval("getattr(sys.implementation, '_mpy', 0)")
+    except (TransportError, ValueError, SyntaxError) as exc:
+        raise SepmonError(f"the board on {port} did not answer like MicroPython: {exc}") from None
+    want = str(table.get("platform", ""))
+    if platform in PLATFORMS and want and platform != want:
+        raise SepmonError(f"profile {profile} is for {want} boards, but the board on {port} is {platform}")
+    mine = mpy_cross_version()
+    theirs = board_mpy_version(sys_mpy if isinstance(sys_mpy, int) else None)
+    compiled = (mine is not None and mine == theirs) if compile_ is None else compile_
+    if compiled:
+        files = compile_mpy(files)
+    say(f"copying {len(files)} files ({'compiled .mpy' if compiled else 'source'}) to {port}")
+    for d in ("sepmon_fw", "boards"):
+        with contextlib.suppress(OSError, TransportExecError):
+            t.fs_mkdir(d)
+    for path, data in files.items():
+        # a stale .py shadows a fresh .mpy of the same module (and vice versa on downgrade)
+        stem, ext = os.path.splitext(path)
+        if stem.startswith(("sepmon_fw/", "boards/")):
+            other = stem + (".py" if ext == ".mpy" else ".mpy")
+            with contextlib.suppress(OSError, TransportExecError):
+                t.fs_rmfile(other)
+        try:
+            t.fs_writefile(path, data)
+        except (OSError, TransportError) as exc:
+            last = (str(exc).strip().splitlines() or ["?"])[-1]
+            raise SepmonError(f"writing {path} to the board failed: {last}") from None
+    say("resetting the board")
+    t.exit_raw_repl()
+    t.serial.write(b"\x04")  # soft reset in the friendly REPL: runs boot.py and main.py
+    identity = wait_identity(t.serial, wait_identity_s)
     return FlashResult(port, profile, tuple(files), compiled, platform, identity)
 
 
@@ -285,10 +446,18 @@ class PortProbe:
     detail: str = ""
 
 
-def probe_port(port: str, description: str, listen_s: float, baudrate: int = 115200) -> PortProbe:
-    """Listen on ``port`` for up to ``listen_s`` for a sepmon identity (stops early when one arrives)."""
+def probe_port(
+    port: str, description: str, listen_s: float, baudrate: int = 115200, careful: bool = False
+) -> PortProbe:
+    """Listen on ``port`` for up to ``listen_s`` for a sepmon identity (stops early when one arrives).
+
+    ``careful``: a port sepmon does not recognise, opened without toggling DTR/RTS.
+    """
     try:
-        ser = serial.Serial(port, baudrate, timeout=0.2, exclusive=True)
+        if careful:
+            ser = open_careful(port, baudrate, timeout=0.2)
+        else:
+            ser = serial.Serial(port, baudrate, timeout=0.2, exclusive=True)
     except serial.SerialException as exc:
         if "exclusively lock" in str(exc) or "busy" in str(exc).lower():
             return PortProbe(port, description, "busy", detail="in use by another program")

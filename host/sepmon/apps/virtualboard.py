@@ -6,8 +6,9 @@ board's USB serial port. GPS lines go in through ``write_gps``; the firmware
 and status, takes ``$PSEPA`` commands and drives a fake buzzer and LED whose
 state tests and the demo read.
 
-The port is published as a symlink (``link``) that survives ``reopen()``, so a
-"cable pulled and replugged" keeps its name, as a udev rule would on real hardware.
+The port is published as a symlink (``link``) that survives ``close()`` then
+``open()``, so a "cable pulled and replugged" keeps its name, as a udev rule would
+on real hardware.
 
 Fault switch for tests: ``mute_acks = True`` drops every ``$PSEPK`` acknowledgement the
 firmware sends (a board whose USB TX path is half broken, or firmware stuck between
@@ -93,11 +94,6 @@ class VirtualBoard:
         self.master = self._slave = -1
         with contextlib.suppress(FileNotFoundError):
             self.link.unlink()
-
-    def reopen(self) -> None:
-        """Unplug and plug back in."""
-        self.close()
-        self.open()
 
     def write_gps(self, data: bytes) -> None:
         """Bytes from the GPS module's UART."""

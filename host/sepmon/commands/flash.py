@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sepmon.apps.flashing import firmware_dir, flash, profile_names
+from sepmon.apps.flashing import BOARD_USB_IDS, firmware_dir, flash, profile_names, serial_ports
 from sepmon.core.errors import SepmonError
 
 NAME = "flash"
@@ -16,29 +16,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--board", required=True, metavar="PROFILE", help="board profile: pico, esp32_devkit, tbeam"
     )
-    p.add_argument("--port", help="serial port of the board (default: the only USB serial port found)")
+    p.add_argument("--port", help="serial port of the board (default: the only board USB port found)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--mpy", dest="compile", action="store_true", default=None, help="always copy .mpy")
     mode.add_argument("--source", dest="compile", action="store_false", help="always copy .py source")
     p.add_argument("--wait", type=float, default=15.0, metavar="S", help="seconds to wait for $PSEPI")
+    p.add_argument(
+        "--gps", metavar="PRESET",
+        help="receiver set-up at boot: ublox, ublox-airborne, ublox-airborne-5hz, mtk, mtk-airborne, "
+        "mtk-airborne-5hz, or none (default: the profile's own; see docs/firmware.md)",
+    )  # fmt: skip
+    p.add_argument(
+        "--any-port", action="store_true",
+        help="allow a port whose USB ID is not a known board's (opening a port resets Arduino-style boards)",
+    )  # fmt: skip
 
 
-def _default_port() -> str:
-    from serial.tools import list_ports
-
-    usb = [p.device for p in list_ports.comports() if p.vid is not None]
-    if len(usb) == 1:
-        return str(usb[0])
-    if not usb:
-        raise SepmonError("no USB serial port found; plug the board in or pass --port")
-    raise SepmonError(f"several USB serial ports ({', '.join(usb)}); choose one with --port")
+def _default_port(any_port: bool) -> str:
+    ports = [p for p in serial_ports() if p.usb_id is not None and (any_port or p.known)]
+    if len(ports) == 1:
+        return ports[0].device
+    if not ports:
+        ids = ", ".join(f"{v:04x}:{p:04x}" for v, p in BOARD_USB_IDS)
+        raise SepmonError(f"no board USB serial port found ({ids}); plug the board in or pass --port")
+    raise SepmonError(
+        f"several board USB serial ports ({', '.join(p.device for p in ports)}); choose one with --port"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     fw = firmware_dir()
     if args.board not in profile_names(fw):
         raise SepmonError(f"unknown board profile {args.board!r}; known: {', '.join(profile_names(fw))}")
-    port = args.port or _default_port()
+    port = args.port or _default_port(args.any_port)
     res = flash(
         port,
         args.board,
@@ -46,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         compile_=args.compile,
         wait_identity_s=args.wait,
         progress=lambda m: print(m, file=sys.stderr),
+        gps=args.gps,
+        any_port=args.any_port,
     )
     kind = "mpy" if res.compiled else "source"
     print(f"flashed {len(res.files)} files to {port} ({kind}, profile {res.profile})")
