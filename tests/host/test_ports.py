@@ -105,3 +105,85 @@ def test_status_only_board(boards: list[PtyBoard]) -> None:
 def test_missing_port(tmp_path: Path) -> None:
     pr = probe_port(str(tmp_path / "nope"), "", 0.1)
     assert pr.state == "error"
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "0", "inf", "-inf", "1e9"])
+def test_listen_must_be_a_sensible_duration(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13 item 14: nan and negative values were taken, inf hung. Now one line, exit 1.
+
+    Oracle: IEEE 754 (nan and inf are not finite durations) and the documented range, 0-3600 s.
+    """
+    assert main(["ports", f"--listen={value}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sepmon ports: error: --listen must be more than 0 and at most 3600 seconds")
+    assert err.count("\n") == 1
+
+
+def test_missing_port_named_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13 item 14: `sepmon ports /dev/nonexistent` exited 0."""
+    missing = str(tmp_path / "ttyNONE")
+    assert main(["ports", missing, "--listen", "0.5"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"sepmon ports: error: no such port: {missing}\n"
+
+
+def test_only_known_board_ids_are_opened(
+    boards: list[PtyBoard], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 item 7: a port whose USB ID is not a known board's is not opened (opening raises
+    DTR/RTS and resets Arduino-style boards) unless --any-port; then it is opened carefully.
+
+    Oracle: the USB IDs of the supported boards' bridges as the udev rule lists them
+    (deploy/99-sepmon.rules); 2341:0043 is an Arduino Uno (Arduino's USB vendor ID).
+    """
+    from sepmon.apps import flashing
+    from sepmon.commands import ports as ports_cmd
+
+    a = PtyBoard("esp32_devkit")
+    other = PtyBoard("pico", speak=False)
+    boards += [a, other]
+    listed = [
+        flashing.SerialPort(a.port, "CP2102 USB to UART", (0x10C4, 0xEA60)),
+        flashing.SerialPort(other.port, "Arduino Uno", (0x2341, 0x0043)),
+        flashing.SerialPort("/dev/ttyS0", "built-in UART", None),
+    ]
+    monkeypatch.setattr(ports_cmd, "serial_ports", lambda: listed)
+    opened: list[tuple[str, bool]] = []
+    real_probe = ports_cmd.probe_port
+
+    def probe(port: str, desc: str, listen: float, careful: bool = False) -> flashing.PortProbe:
+        opened.append((port, careful))
+        return real_probe(port, desc, listen, careful=careful)
+
+    monkeypatch.setattr(ports_cmd, "probe_port", probe)
+    assert main(["ports", "--listen", "11"]) == 0
+    assert opened == [(a.port, False)]
+    out, err = capsys.readouterr()
+    assert "sepmon board e6614103e7" in out and other.port not in out
+    assert "1 other USB serial port(s) not probed" in err
+    opened.clear()
+    assert main(["ports", "--listen", "0.5", "--any-port"]) == 0
+    assert sorted(opened) == sorted([(a.port, False), (other.port, True)])  # not the built-in UART
+
+
+def test_unrecognised_port_opened_without_touching_dtr(
+    boards: list[PtyBoard], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port sepmon does not recognise: pyserial never sets DTR, and the close does not drop the
+    lines (HUPCL cleared). Oracle: pyserial's own DTR call and the tty's termios flags."""
+    import termios
+
+    a = PtyBoard("pico")
+    boards.append(a)
+    attrs = termios.tcgetattr(a.slave)
+    attrs[2] |= termios.HUPCL  # as a USB serial tty comes up (drop DTR/RTS on last close)
+    termios.tcsetattr(a.slave, termios.TCSANOW, attrs)
+    calls: list[str] = []
+    monkeypatch.setattr(serial.Serial, "_update_dtr_state", lambda self: calls.append("dtr"))
+    probe_port(a.port, "", 0.3)
+    assert calls == ["dtr"]  # a known board's port: pyserial's defaults
+    assert termios.tcgetattr(a.slave)[2] & termios.HUPCL
+    calls.clear()
+    probe_port(a.port, "", 0.3, careful=True)
+    assert calls == []
+    assert not termios.tcgetattr(a.slave)[2] & termios.HUPCL
