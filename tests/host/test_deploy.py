@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from sepmon.apps.flashing import BOARD_USB_IDS
 from sepmon.cli import build_parser
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNIT = DEPLOY / "sepmon.service"
 RULES = DEPLOY / "99-sepmon.rules"
 SYSUSERS = DEPLOY / "sepmon.sysusers"
-BOARD_IDS = {("2e8a", "0005"), ("10c4", "ea60"), ("1a86", "7523"), ("1a86", "55d4")}
+# the host's one table of board USB IDs (sepmon ports / sepmon flash use it too)
+BOARD_IDS = {(f"{v:04x}", f"{p:04x}") for v, p in BOARD_USB_IDS}
 
 
 def unit_entries(text: str) -> list[tuple[str, str, str]]:
@@ -198,3 +200,79 @@ def test_sysusers_file() -> None:
     lines = [ln.split() for ln in SYSUSERS.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     assert lines[0][:2] == ["u", "sepmon"]
     assert ["m", "sepmon", "dialout"] in lines
+
+
+def run_rules(files: list[Path], device: dict[str, str]) -> dict[str, str]:
+    """udev's order for one tty ``device`` (ATTRS as ``attr:NAME``): every rule file in name order,
+    each rule's matches, GOTO/LABEL, ENV assignment (later wins). Only what these rules use."""
+    env: dict[str, str] = {}
+    for f in sorted(files, key=lambda p: p.name):
+        rules = rule_lines(f.read_text())
+        goto = ""
+        for r in rules:
+            if goto:
+                if ("LABEL", "", "=", goto) in r:
+                    goto = ""
+                continue
+            ok = True
+            for key, attr, op, value in r:
+                if op not in ("==", "!="):
+                    continue
+                have = {
+                    "SUBSYSTEM": device.get("SUBSYSTEM", ""),
+                    "SUBSYSTEMS": "usb",
+                    "ACTION": device.get("ACTION", "add"),
+                    "KERNEL": device.get("KERNEL", ""),
+                    "ATTRS": device.get("attr:" + attr.strip("{}"), ""),
+                    "ENV": env.get(attr.strip("{}"), ""),
+                }[key]
+                if (have == value) != (op == "=="):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            for key, attr, op, value in r:
+                if key == "ENV" and op == "=":
+                    env[attr.strip("{}")] = value
+                elif key == "GOTO":
+                    goto = value
+    return env
+
+
+def test_udev_rule_takes_boards_back_from_gpsd(tmp_path: Path) -> None:
+    """Issue 16 item 7: Debian's gpsd rule hands every CP210x to gpsd's hotplug; ours, later in
+    udev's order, takes the board IDs back and leaves every other device to gpsd.
+
+    Oracle: the gpsd package's own rule file as installed (60-gpsd.rules), and udev's rule
+    order (files by name, assignments in order). Skipped where gpsd's rules are not installed.
+    """
+    gpsd = next(
+        (
+            p
+            for p in (Path("/lib/udev/rules.d/60-gpsd.rules"), Path("/usr/lib/udev/rules.d/60-gpsd.rules"))
+            if p.exists()
+        ),
+        None,
+    )
+    if gpsd is None:
+        pytest.skip("gpsd's udev rules (60-gpsd.rules) not installed")
+    ours = tmp_path / RULES.name
+    ours.write_text(RULES.read_text())
+    theirs = tmp_path / gpsd.name
+    # gpsd's rule file uses keys our tokenizer does not list; keep its lines about USB ids
+    keep = [
+        ln for ln in gpsd.read_text().splitlines() if "idVendor" in ln or "LABEL" in ln or "SUBSYSTEM!=" in ln
+    ]
+    theirs.write_text("\n".join(ln.replace('SYMLINK+="gps%n", TAG+="systemd", ', "") for ln in keep) + "\n")
+
+    def env_for(vid: str, pid: str) -> dict[str, str]:
+        dev = {"SUBSYSTEM": "tty", "attr:idVendor": vid, "attr:idProduct": pid}
+        return run_rules([theirs, ours], dev)
+
+    alone = run_rules([theirs], {"SUBSYSTEM": "tty", "attr:idVendor": "10c4", "attr:idProduct": "ea60"})
+    assert alone.get("SYSTEMD_WANTS") == "gpsdctl@%k.service"  # the conflict, as Debian ships it
+    for vid, pid in BOARD_IDS:
+        env = env_for(vid, pid)
+        assert env.get("SEPMON_BOARD") == "1" and env.get("SYSTEMD_WANTS", "") == "", (vid, pid)
+    ublox = env_for("1546", "01a8")  # a u-blox 8 receiver: still gpsd's
+    assert ublox.get("SYSTEMD_WANTS") == "gpsdctl@%k.service" and "SEPMON_BOARD" not in ublox
