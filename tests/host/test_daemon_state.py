@@ -11,7 +11,7 @@ import json
 
 from rich.console import Console
 
-from sepmon.apps.daemon import CAUGHT_UP_S, Daemon
+from sepmon.apps.daemon import CAUGHT_UP_S, Daemon, LinkStatus
 from sepmon.core.config import parse_config
 from sepmon.core.model import Event, Fix
 from sepmon.links.sources import spec_from_arg
@@ -105,3 +105,18 @@ def test_inject_fixes_evaluates_a_batch_once() -> None:
     d.inject_fixes([_fix(f"s{i}", 999.9, 0.01 * i) for i in range(50)])
     assert calls == 1
     assert len(d.monitor.tracker.tracks) == 50
+
+
+def test_a_source_that_jumps_is_flagged_in_the_live_view() -> None:
+    """Oracle: geometry — 1 degree of latitude (about 111 km) in one second is no vehicle's speed."""
+    clock = Clock(1000.0)
+    events: list[Event] = []
+    d = _daemon(clock, events)
+    d.status.clear()  # the view's rows: only the injected source
+    d.status["a"] = LinkStatus(spec_from_arg("a=udp://127.0.0.1:0"))
+    d.ingests["a"] = d.ingests.pop("gps")
+    d.inject_fixes([_fix("a", 999.9)])
+    clock.t = 1001.0
+    d.inject_fixes([_fix("a", 1000.9, north_deg=1.0)])
+    assert [e.type for e in events if e.a == "a"] == ["acquired", "implausible"]
+    assert "JUMP" in _render(d)
