@@ -256,3 +256,21 @@ def test_tones_in_the_buzzers_band_and_states_apart_without_pitch() -> None:
     traces = {name: trace(name) for name in PATTERNS}
     rhythm = {name: tuple((d > 0, led) for _, d, led in tr) for name, tr in traces.items()}
     assert len(set(rhythm.values())) == len(PATTERNS)
+
+
+def test_gps_silent_for_a_week_stays_nogps(rig: Rig) -> None:
+    """ticks_diff is only right within 2**29 ms (6.2 days): a GPS silent longer must not look fresh.
+
+    Oracle: MicroPython's ticks arithmetic (period 2**30, ticks_diff valid within half of it)
+    and the failsafe rule (GPS silent > 3 s while the host is online → "no GPS").
+    """
+    rig.step(0)
+    rig.hw.gps_in(GGA)
+    rig.step(10)
+    hour = 3_600_000
+    for h in range(24 * 8):
+        rig.alert(h % 65536, 1, ttl=60_000)  # the host keeps the board online, level 1
+        assert rig.board.pattern == ("advisory" if h == 0 else "nogps"), f"hour {h}"
+        rig.step(hour)
+    st = [ln for ln in rig.step(1000).split(b"\r\n") if ln.startswith(b"$PSEPS")]
+    assert int(st[-1].split(b",")[4]) == 86_400_000  # gps_silent_ms held at one day
