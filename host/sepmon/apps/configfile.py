@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sepmon.apps.extensions import build_extensions
 from sepmon.apps.safeio import MAX_CONFIG_BYTES, read_regular
 from sepmon.core.config import Config, parse_config
 from sepmon.core.errors import ConfigError, SepmonError
@@ -24,6 +23,9 @@ def check_schema(data: Mapping[str, Any]) -> Config:
     config = parse_config(data)
     parse_sources(data.get("sources"))
     if data.get("outputs") is not None:
+        # Lazy: the outputs bring paho and more (a second and more of start-up for every command).
+        from sepmon.apps.extensions import build_extensions
+
         build_extensions(data.get("outputs"))
     if data.get("web") is not None:
         from sepmon.outputs.web import from_config  # lazy: aiohttp only for configurations with [web]
