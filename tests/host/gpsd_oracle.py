@@ -216,7 +216,15 @@ def run_oracle(files: list[Path], gpsfake: str, gpsd: str, jobs: int = 2) -> dic
     """gpsd's epochs for each file (by file name), ``jobs`` gpsd instances at a time."""
 
     def one(path: Path) -> tuple[str, dict[str, Any]]:
-        return path.name, epochs(gpsd_reports(path, gpsfake, gpsd, _free_port()))
+        # gpsfake gives up when gpsd is slow to listen (a loaded machine) or a port was
+        # taken meanwhile: then again, on a new port.
+        for attempt in range(3):
+            try:
+                return path.name, epochs(gpsd_reports(path, gpsfake, gpsd, _free_port()))
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     with ThreadPoolExecutor(jobs) as pool:
         return dict(pool.map(one, files))
