@@ -454,6 +454,8 @@ class Daemon:
                 counts = {"lines": st.lines, "fixes": st.fixes, "ignored": st.ignored, **st.rejected}
                 counts.update(drops.pop(name, {}))
                 events.append(Event(t=now, type="source_stats", a=name, detail=json.dumps(counts)))
+                if st.fixes == 0 and st.heard():  # one line saying why, each reason counted
+                    events.append(Event(t=now, type="no_fixes", a=name, detail=st.why_no_fixes()))
         for key in self.status:  # links that deliver fixes (gpsd): per device source
             for name, c in self._link_stats(key).items():
                 counts = {"lines": c.get("lines", 0), "fixes": c.get("fixes", 0), **drops.pop(name, {})}
