@@ -58,6 +58,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "boards.<PROFILE>, PROFILE written by `sepmon flash` or chosen from sys.platform; "
         "nothing received from the host"
     ),
+    ("firmware/boot.py", "__import__"): (
+        "boards.<PROFILE> to park the board with the offline pattern, PROFILE as in main.py; "
+        "nothing received from the host"
+    ),
 }
 
 
