@@ -74,6 +74,6 @@ def test_live_daemon_writes_the_tracks_file(tmp_path: Path) -> None:
         got.setdefault(r["source"], []).append((float(r["lat"]), float(r["lon"])))
     assert set(got) == set(truth)
     for source, positions in got.items():
-        assert len(positions) == len(truth[source]), source
+        assert len(positions) == len(truth[source]), (source, len(positions), len(truth[source]), err[-2000:])
         for (la, lo), (tla, tlo) in zip(positions, truth[source], strict=True):
             assert abs(la - tla) < 2e-7 and abs(lo - tlo) < 2e-7
