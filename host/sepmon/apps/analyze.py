@@ -121,6 +121,13 @@ def run_analysis(
         writer = csv.writer(tracks_fh)
         writer.writerow(TRACK_COLUMNS)
 
+    def write_track(row: tuple[object, ...]) -> None:
+        assert writer is not None
+        try:
+            writer.writerow(row)
+        except OSError as exc:  # a full disk, /dev/full: one line, not an internal error
+            raise SepmonError(f"cannot write {tracks_out}: {exc.strerror or exc}") from None
+
     def emit(events: list[Event]) -> None:
         for ev in events:
             result.events.append(ev)
@@ -149,7 +156,7 @@ def run_analysis(
             monitor.on_fix(fix, evaluate=False)
             if writer is not None:
                 src = config.canonical(fix.source)
-                writer.writerow(
+                write_track(
                     (
                         f"{now:.3f}",
                         src,
@@ -175,7 +182,10 @@ def run_analysis(
         if log is not None:
             log.close()
         if tracks_fh is not None:
-            tracks_fh.close()
+            try:
+                tracks_fh.close()
+            except OSError as exc:  # the last buffered rows did not fit
+                raise SepmonError(f"cannot write {tracks_out}: {exc.strerror or exc}") from None
     result.pairs = monitor.pairs
     return result
 
