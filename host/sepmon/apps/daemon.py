@@ -341,6 +341,7 @@ class Daemon:
                     fixes=ing.fixes if ing else 0,
                     ignored=ing.ignored if ing else 0,
                     rejected=tuple(sorted((str(k), v) for k, v in ing.rejected.items())) if ing else (),
+                    why_no_fixes=ing.why_no_fixes() if ing and not ing.fixes and ing.heard() else "",
                 )
             )
             if dev:  # a gpsd source: what its receivers gave, and their source names

@@ -78,6 +78,7 @@ class SourceEntry:
     ignored: int = 0
     rejected: tuple[tuple[str, int], ...] = ()
     devices: tuple[str, ...] = ()  # the sources a link serving several delivers (gpsd: one per receiver)
+    why_no_fixes: str = ""  # one line with each drop reason, for a source heard but without a fix
 
     @property
     def rejected_total(self) -> int:

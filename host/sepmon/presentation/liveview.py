@@ -93,6 +93,8 @@ class LiveView:
             if st.devices and tr is None:
                 fix = f"{len(st.devices)} receivers"  # a gpsd source: its receivers' rows follow
             links.add_row(name, link, fix, hdop, age, str(st.lines), str(st.rejected_total), drops)
+            if st.why_no_fixes and tr is None:  # heard, but not one fix: say why (issue 12)
+                links.add_row(f"  ↳ {escape(st.why_no_fixes)}", "", "", "", "", "", "", "")
             for dev in st.devices:  # the sources a gpsd link delivers, one per receiver
                 dtr = pic.track(dev)
                 if dtr is None:
