@@ -53,3 +53,18 @@ def test_disk_full_is_loud(tmp_path: Path) -> None:
     with pytest.raises(SepmonError, match="write failed"):
         log.write(Event(t=1.0, type="lost", a="x"))
     assert log.write_errors == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[1, 2]",  # JSON, but no object
+        '{"t": true, "type": "level", "a": "x", "b": "y", "level": 1}',  # bool is no time
+        '{"t": 1.0, "type": "level", "a": "x", "level": 1}',  # a level change names two sources
+        '{"t": 1.0, "type": "level", "a": "x", "b": "y", "level": "3"}',  # a level is an integer
+    ],
+)
+def test_one_reader_refuses_what_is_not_an_event(line: str) -> None:
+    # Oracle: the JSON text itself (RFC 8259 types) against Event's field types.
+    with pytest.raises(ValueError):
+        event_from_json(line)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sepmon.core.errors import SepmonError
-from sepmon.core.model import Event, event_from_json
+from sepmon.core.model import Event, event_from_obj
 
 POLL_S = 0.05
 
@@ -100,8 +100,9 @@ class DaemonChild:
         """Every complete line of the event log, as events."""
         out = []
         for d in self.raw_events():
-            with contextlib.suppress(TypeError, ValueError):
-                out.append(event_from_json(json.dumps(d)))
+            ev = event_from_obj(d)
+            if ev is not None:
+                out.append(ev)
         return out
 
     def wait_events(self, pred: Callable[[list[Event]], bool], timeout: float, what: str) -> list[Event]:

@@ -299,7 +299,38 @@ class Event:
 _FIELDS = tuple(f.name for f in fields(Event))
 
 
+def event_from_obj(obj: Any) -> Event | None:
+    """An Event from one parsed JSON line of an event log, or None when it is not one of ours.
+
+    Every field is checked for its type (an event log may be edited, merged or truncated
+    by hand), so a reader can count and skip what is not an event instead of failing.
+    """
+    if not isinstance(obj, dict):
+        return None
+    t, typ, a = obj.get("t"), obj.get("type"), obj.get("a")
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        return None
+    if not isinstance(typ, str) or not isinstance(a, str):
+        return None
+    kw: dict[str, Any] = {k: obj[k] for k in Event.__slots__ if k in obj}
+    for k in ("level", "prev_level"):
+        if kw.get(k) is not None and (isinstance(kw[k], bool) or not isinstance(kw[k], int)):
+            return None
+    for k in ("range_m", "vertical_m", "bearing_deg", "tcpa_s", "cpa_m"):
+        v = kw.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            return None
+    if typ == "level" and (not isinstance(obj.get("b"), str) or kw.get("level") is None):
+        return None
+    try:
+        return Event(**kw)
+    except TypeError:
+        return None
+
+
 def event_from_json(line: str) -> Event:
-    """Parse one JSONL line written by ``Event.to_json``."""
-    d = json.loads(line)
-    return Event(**{k: d.get(k) for k in Event.__slots__ if k in d})
+    """Parse one JSONL line written by ``Event.to_json``; ValueError when it is not an event."""
+    ev = event_from_obj(json.loads(line))
+    if ev is None:
+        raise ValueError(f"not a sepmon event: {line[:80]!r}")
+    return ev

@@ -46,7 +46,7 @@ import numpy.typing as npt
 from sepmon.core.config import Config
 from sepmon.core.errors import SepmonError
 from sepmon.core.geo import horizontal_range
-from sepmon.core.model import Event
+from sepmon.core.model import Event, event_from_obj
 from sepmon.presentation.playback import recording, write_playback
 
 FloatArray = npt.NDArray[np.float64]
@@ -103,31 +103,6 @@ def _open_text(path: Path, what: str) -> Any:
         raise SepmonError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _event(obj: Any) -> Event | None:
-    """An Event from a parsed JSON line, or None when it is not one of ours."""
-    if not isinstance(obj, dict):
-        return None
-    t, typ, a = obj.get("t"), obj.get("type"), obj.get("a")
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        return None
-    if not isinstance(typ, str) or not isinstance(a, str):
-        return None
-    kw: dict[str, Any] = {k: obj[k] for k in Event.__slots__ if k in obj}
-    for k in ("level", "prev_level"):
-        if kw.get(k) is not None and (isinstance(kw[k], bool) or not isinstance(kw[k], int)):
-            return None
-    for k in ("range_m", "vertical_m", "bearing_deg", "tcpa_s", "cpa_m"):
-        v = kw.get(k)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
-            return None
-    if typ == "level" and (not isinstance(obj.get("b"), str) or kw.get("level") is None):
-        return None
-    try:
-        return Event(**kw)
-    except TypeError:
-        return None
-
-
 def load_events(path: str | Path) -> tuple[list[Event], Skipped]:
     """Read an event log; bad lines are counted and skipped, blank lines ignored."""
     p = Path(path)
@@ -141,7 +116,7 @@ def load_events(path: str | Path) -> tuple[list[Event], Skipped]:
                     continue
                 lines += 1
                 try:
-                    ev = _event(json.loads(line))
+                    ev = event_from_obj(json.loads(line))
                 except ValueError:
                     ev = None
                 if ev is None:
