@@ -132,7 +132,7 @@ def load_events(path: str | Path) -> tuple[list[Event], Skipped]:
 
 
 @dataclass
-class Track:
+class RecordedTrack:
     """One source's fixes as arrays, in time order (``alt`` is NaN where unknown)."""
 
     source: str
@@ -149,7 +149,7 @@ def _float(s: str | None) -> float:
     return v
 
 
-def load_tracks(path: str | Path) -> tuple[dict[str, Track], Skipped]:
+def load_tracks(path: str | Path) -> tuple[dict[str, RecordedTrack], Skipped]:
     """Read a tracks CSV (``sepmon analyze --tracks``); bad rows are counted and skipped."""
     p = Path(path)
     rows: dict[str, list[tuple[float, float, float, float]]] = {}
@@ -184,7 +184,7 @@ def load_tracks(path: str | Path) -> tuple[dict[str, Track], Skipped]:
     for src, rs in rows.items():
         arr = np.array(sorted(rs), dtype=np.float64)
         lon_c = np.rad2deg(np.unwrap(np.deg2rad(arr[:, 2])))  # continuous across the antimeridian
-        tracks[src] = Track(src, arr[:, 0], arr[:, 1], lon_c, arr[:, 3])
+        tracks[src] = RecordedTrack(src, arr[:, 0], arr[:, 1], lon_c, arr[:, 3])
     return tracks, skipped
 
 
@@ -271,7 +271,7 @@ def _interp_masked(grid: FloatArray, t: FloatArray, v: FloatArray, gap: float) -
     return out
 
 
-def pair_series(ta: Track, tb: Track) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+def pair_series(ta: RecordedTrack, tb: RecordedTrack) -> tuple[FloatArray, FloatArray, FloatArray] | None:
     """Horizontal range and vertical separation over the union of both tracks' times."""
     if len(ta.t) < 1 or len(tb.t) < 1:
         return None
@@ -292,7 +292,7 @@ def pair_series(ta: Track, tb: Track) -> tuple[FloatArray, FloatArray, FloatArra
     return grid, rng, np.abs(ab - aa)
 
 
-def _closest(pr: PairReport, tracks: dict[str, Track]) -> Closest | None:
+def _closest(pr: PairReport, tracks: dict[str, RecordedTrack]) -> Closest | None:
     if pr.range_m is not None and pr.t is not None and np.isfinite(pr.range_m).any():
         i = int(np.nanargmin(pr.range_m))
         t = float(pr.t[i])
@@ -313,7 +313,7 @@ def smallest_logged(pr: PairReport) -> Event | None:
     return min(with_range, key=lambda e: e.range_m or math.inf) if with_range else None
 
 
-def build_pairs(events: Sequence[Event], tracks: dict[str, Track]) -> tuple[list[PairReport], int]:
+def build_pairs(events: Sequence[Event], tracks: dict[str, RecordedTrack]) -> tuple[list[PairReport], int]:
     """The pairs to show (alerting first, then the closest quiet ones) and how many were left out."""
     by_pair: dict[tuple[str, str], list[Event]] = {}
     names: dict[tuple[str, str], tuple[str, str]] = {}
@@ -412,7 +412,7 @@ def local_km(lat: FloatArray, lon: FloatArray, lat0: float, lon0: float) -> tupl
     return east, north
 
 
-def render_map(tracks: dict[str, Track], pairs: Sequence[PairReport], path: Path) -> None:
+def render_map(tracks: dict[str, RecordedTrack], pairs: Sequence[PairReport], path: Path) -> None:
     """``map.png``: tracks, alerting stretches by level, closest approaches."""
     from matplotlib.lines import Line2D
 
@@ -638,7 +638,7 @@ def render_html(
     title: str,
     inputs: Sequence[Path],
     events: Sequence[Event],
-    tracks: dict[str, Track],
+    tracks: dict[str, RecordedTrack],
     pairs: Sequence[PairReport],
     map_png: Path | None,
     left_out: int,
@@ -769,7 +769,7 @@ def build_report(
     ev_path = Path(events_path)
     events, ev_skipped = load_events(ev_path)
     warnings = [w for w in (ev_skipped.describe(ev_path, "event line"),) if w]
-    tracks: dict[str, Track] = {}
+    tracks: dict[str, RecordedTrack] = {}
     inputs = [ev_path]
     if tracks_path is not None:
         tr_path = Path(tracks_path)

@@ -46,7 +46,7 @@ keep the TAG block; what follows it is the damaged line or the binary garbage.
 
 from sepmon.sim.params import DEFAULT_START, SCENARIOS, FaultModel, Params, SimulationError
 from sepmon.sim.receiver import Line
-from sepmon.sim.scenarios import Cpa, Track, Truth, TruthSamples
+from sepmon.sim.scenarios import Cpa, Trajectory, Truth, TruthSamples
 from sepmon.sim.simulation import Simulation, parse_start, simulate
 from sepmon.sim.writer import recording_bytes, write_recording, write_truth_csv
 
@@ -59,7 +59,7 @@ __all__ = [
     "Params",
     "Simulation",
     "SimulationError",
-    "Track",
+    "Trajectory",
     "Truth",
     "TruthSamples",
     "parse_start",

@@ -32,7 +32,7 @@ DEFAULT_MANY_VERTICAL_M = 300.0
 
 
 @dataclass(frozen=True)
-class Track:
+class Trajectory:
     """True motion of one vehicle: position at the run's start plus constant velocity.
 
     ``e0``/``n0`` are metres east/north of the scenario origin on its tangent
@@ -117,7 +117,7 @@ class Truth:
         lon0: float,
         t0: float,
         duration: float,
-        tracks: tuple[Track, ...],
+        tracks: tuple[Trajectory, ...],
         epochs: dict[str, FloatArray],
     ) -> None:
         self.lat0 = lat0
@@ -135,7 +135,7 @@ class Truth:
         """Vehicle names in scenario order."""
         return tuple(tr.source for tr in self.tracks)
 
-    def track(self, source: str) -> Track:
+    def track(self, source: str) -> Trajectory:
         """The true track of ``source`` (KeyError for an unknown name)."""
         return self._by_name[source]
 
@@ -229,7 +229,7 @@ def _velocity(heading_deg: float, speed: float) -> tuple[float, float]:
 
 def _encounter(
     p: Params, va: tuple[float, float], vb: tuple[float, float], vertical: float, climb: bool
-) -> tuple[list[Track], float]:
+) -> tuple[list[Trajectory], float]:
     """Two vehicles that pass at horizontal distance ``p.miss`` at the CPA time; returns (tracks, duration).
 
     A passes the origin at the CPA time; B is then ``miss`` metres from A,
@@ -248,21 +248,21 @@ def _encounter(
     # Unit normal to the relative velocity, to the right of it.
     nx, ny = rel[1] / closing, -rel[0] / closing
     duration = p.duration if p.duration is not None else round(2.0 * t_cpa, 2)
-    a = Track("alpha", -va[0] * t_cpa, -va[1] * t_cpa, p.alt, va[0], va[1], 0.0)
+    a = Trajectory("alpha", -va[0] * t_cpa, -va[1] * t_cpa, p.alt, va[0], va[1], 0.0)
     if climb:
         # B starts `vertical` below A and reaches A's level exactly at the CPA.
         vu = vertical / t_cpa
-        b = Track(
+        b = Trajectory(
             "bravo", p.miss * nx - vb[0] * t_cpa, p.miss * ny - vb[1] * t_cpa, p.alt - vertical, *vb, vu
         )
     else:
-        b = Track(
+        b = Trajectory(
             "bravo", p.miss * nx - vb[0] * t_cpa, p.miss * ny - vb[1] * t_cpa, p.alt + vertical, *vb, 0.0
         )
     return [a, b], duration
 
 
-def _many(p: Params, rng: np.random.Generator) -> tuple[list[Track], float]:
+def _many(p: Params, rng: np.random.Generator) -> tuple[list[Trajectory], float]:
     """N vehicles converging on the origin area at random times, some of them standing still."""
     duration = p.duration if p.duration is not None else 120.0
     spread = p.vertical if p.vertical is not None else DEFAULT_MANY_VERTICAL_M
@@ -275,17 +275,17 @@ def _many(p: Params, rng: np.random.Generator) -> tuple[list[Track], float]:
                 rng.uniform(0, 360),
             )
             e, n = _velocity(float(brg), r)
-            tracks.append(Track(f"v{i + 1:02d}", e, n, h0, 0.0, 0.0, 0.0))
+            tracks.append(Trajectory(f"v{i + 1:02d}", e, n, h0, 0.0, 0.0, 0.0))
             continue
         speed = p.speed * float(rng.uniform(0.5, 1.5))
         ve, vn = _velocity(float(rng.uniform(0.0, 360.0)), speed)
         t_pass = float(rng.uniform(0.3, 0.7)) * duration
         pe, pn = _velocity(float(rng.uniform(0.0, 360.0)), 1500.0 * math.sqrt(float(rng.random())))
-        tracks.append(Track(f"v{i + 1:02d}", pe - ve * t_pass, pn - vn * t_pass, h0, ve, vn, 0.0))
+        tracks.append(Trajectory(f"v{i + 1:02d}", pe - ve * t_pass, pn - vn * t_pass, h0, ve, vn, 0.0))
     return tracks, duration
 
 
-def build_tracks(scenario: str, p: Params) -> tuple[list[Track], float, tuple[str, str] | None]:
+def build_tracks(scenario: str, p: Params) -> tuple[list[Trajectory], float, tuple[str, str] | None]:
     """The vehicles of ``scenario`` and the run duration; also the primary pair (None for ``many``)."""
     hdg = p.heading
     va = _velocity(hdg, p.speed)
@@ -308,8 +308,8 @@ def build_tracks(scenario: str, p: Params) -> tuple[list[Track], float, tuple[st
         right = _velocity(hdg + 90.0, sep)
         e0, n0 = -va[0] * duration / 2.0, -va[1] * duration / 2.0  # pass abeam the origin mid-run
         tracks = [
-            Track("alpha", e0, n0, p.alt, *va, 0.0),
-            Track("bravo", e0 + right[0], n0 + right[1], p.alt + (p.vertical or 0.0), *va, 0.0),
+            Trajectory("alpha", e0, n0, p.alt, *va, 0.0),
+            Trajectory("bravo", e0 + right[0], n0 + right[1], p.alt + (p.vertical or 0.0), *va, 0.0),
         ]
     elif scenario == "many":
         tracks, duration = _many(p, np.random.default_rng([p.seed, 1]))
@@ -317,7 +317,7 @@ def build_tracks(scenario: str, p: Params) -> tuple[list[Track], float, tuple[st
         raise SimulationError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
     if p.bystander:
         e, n = _velocity(hdg + 90.0, BYSTANDER_RANGE_M)
-        tracks.append(Track("bystander", e, n, p.alt, 0.0, 0.0, 0.0))
+        tracks.append(Trajectory("bystander", e, n, p.alt, 0.0, 0.0, 0.0))
     primary = None if scenario == "many" else ("alpha", "bravo")
     return tracks, duration, primary
 
