@@ -55,13 +55,13 @@ import tty
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
 from sepmon.apps.safeio import read_regular
 from sepmon.apps.virtualboard import BoardView, VirtualBoard
+from sepmon.core.epoch import day_number, time_of_day
 from sepmon.core.errors import SepmonError
 from sepmon.core.nmea import FIELD, Reject, parse_line
 from sepmon.core.tagblock import parse_tag_block
@@ -75,7 +75,6 @@ DRAIN_S = 0.5  # at the end, wait up to this long for readers to take the last l
 
 _TIME_TYPES = {kind: FIELD[kind]["timestamp"] for kind in ("GGA", "RMC", "GNS", "GLL")}
 _RMC_DATE = FIELD["RMC"]["datestamp"]
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class ReplayLine(NamedTuple):
@@ -110,30 +109,6 @@ class Recording:
 # ---- loading ------------------------------------------------------------------------------
 
 
-def _tod(text: str) -> float | None:
-    """``hhmmss[.sss]`` → seconds of the day."""
-    if len(text) < 6 or not text[:6].isdigit():
-        return None
-    try:
-        h, m, s = int(text[0:2]), int(text[2:4]), float(text[4:])
-    except ValueError:
-        return None
-    if h > 23 or m > 59 or not 0 <= s < 61:
-        return None
-    return h * 3600 + m * 60 + s
-
-
-def _day(text: str) -> int | None:
-    """``ddmmyy`` → days since 1970-01-01."""
-    if len(text) != 6 or not text.isdigit():
-        return None
-    d, m, y = int(text[0:2]), int(text[2:4]), int(text[4:6])
-    try:
-        return date(2000 + y if y < 80 else 1900 + y, m, d).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        return None
-
-
 def _fix_time(data: bytes) -> tuple[float | None, int | None]:
     """(seconds of the day, days since 1970 or None) of a checksum-valid timed sentence."""
     s = parse_line(data.rstrip(b"\r\n"))
@@ -143,10 +118,10 @@ def _fix_time(data: bytes) -> tuple[float | None, int | None]:
     if kind not in _TIME_TYPES:
         return None, None
     idx = _TIME_TYPES[kind]
-    tod = _tod(fields[idx]) if idx < len(fields) else None
+    tod = time_of_day(fields[idx]) if idx < len(fields) else None
     if tod is None:
         return None, None
-    day = _day(fields[_RMC_DATE]) if kind == "RMC" and len(fields) > _RMC_DATE else None
+    day = day_number(fields[_RMC_DATE]) if kind == "RMC" and len(fields) > _RMC_DATE else None
     return tod, day
 
 

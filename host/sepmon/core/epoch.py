@@ -115,6 +115,27 @@ def _time_of(s: str) -> tuple[float, float]:
     return got
 
 
+def time_of_day(s: str) -> float | None:
+    """``hhmmss[.sss]`` → seconds of the day, None when malformed (the assembler's own parse)."""
+    key, tod = _time_of(s)
+    return tod if key >= 0 else None
+
+
+def day_number(s: str) -> int | None:
+    """``ddmmyy`` → days since 1970 (pynmea2's datestamp), None when unknown or not trusted.
+
+    Dates before 2001 are a receiver clock not set yet (1980/2000) or a rolled-over week
+    number; a receiver that missed the 2019 week rollover (1999 dates) is moved 1024 weeks on.
+    """
+    try:
+        days: int = datestamp(s).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+    if _WKRO_1999 <= days < _WKRO_END:
+        return days + _WEEKS_1024
+    return days if days >= _FIRST_TRUSTED_DAY else None
+
+
 def _opt_float(s: str) -> float | None:
     """Empty → None; otherwise a finite float or ValueError."""
     if not s:
@@ -827,14 +848,7 @@ class EpochAssembler:
         cached, days = self._date_cache
         if s == cached:
             return days
-        try:
-            days = datestamp(s).toordinal() - _EPOCH_ORDINAL
-        except ValueError:
-            days = None
-        if days is not None and _WKRO_1999 <= days < _WKRO_END:
-            days += _WEEKS_1024  # a receiver that missed the 2019 week rollover
-        elif days is not None and days < _FIRST_TRUSTED_DAY:
-            days = None  # receiver clock not set yet (1980/2000) or a rolled-over week number
+        days = day_number(s)
         self._date_cache = (s, days)
         return days
 
