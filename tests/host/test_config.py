@@ -50,7 +50,15 @@ def test_aliases_canonicalise() -> None:
         ({"separation": {"horizontal_m": "far"}}, "separation.horizontal_m: expected a number"),
         ({"separation": {"horizontal_m": -5}}, "separation.horizontal_m: must be greater than 0"),
         ({"separation": {"vertical_m": True}}, "separation.vertical_m: expected a number"),
-        ({"separation": {"warning_s": 30}}, "warning_s ≤ caution_s ≤ advisory_s"),
+        ({"separation": {"warning_s": 30}}, "separation: 0 ≤ warning_s ≤ caution_s ≤ advisory_s is required"),
+        (
+            {"separation": {"caution_factor": 3.0}},
+            "separation: 1 ≤ caution_factor ≤ advisory_factor is required, got 3, 2",
+        ),
+        (
+            {"pairs": [{"groups": ["default", "default"], "advisory_s": 5}]},
+            "pairs[0]: 0 ≤ warning_s ≤ caution_s ≤ advisory_s is required, got 8, 12, 5",
+        ),
         ({"separation": {"caution_factor": 0.5}}, "separation.caution_factor: must be at least 1"),
         ({"separation": {"stale_s": 0}}, "separation.stale_s: must be greater than 0"),
         ({"sepration": {}}, "sepration: unknown section"),

@@ -163,16 +163,10 @@ def _rule(
             changes[key] = _number(path, value, minimum=1.0)
         else:
             changes[key] = _number(path, value)
-    v = {name: getattr(base, name) for name in _RULE_KEYS} | changes
-    # Checked here, before Minima's own checks, to name the table in the message.
-    if not v["warning_s"] <= v["caution_s"] <= v["advisory_s"]:
-        raise ConfigError(
-            f"{where}: warning_s ≤ caution_s ≤ advisory_s is required, got "
-            f"{v['warning_s']:g}, {v['caution_s']:g}, {v['advisory_s']:g}"
-        )
-    if v["caution_factor"] > v["advisory_factor"]:
-        raise ConfigError(f"{where}: caution_factor must not exceed advisory_factor")
-    return replace(base, **changes)
+    try:
+        return replace(base, **changes)  # Minima checks its own invariants
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _table(where: str, value: Any) -> Mapping[str, Any]:

@@ -163,12 +163,19 @@ class Minima:
     advisory_factor: float = 2.0
 
     def __post_init__(self) -> None:
+        # The one home of these checks: the configuration passes the message on, naming the table.
         if not (self.horizontal_m >= 0 and self.vertical_m >= 0):
-            raise ValueError("minima must be >= 0")
+            raise ValueError(f"minima must be ≥ 0, got {self.horizontal_m:g} m, {self.vertical_m:g} m")
         if not (0 <= self.warning_s <= self.caution_s <= self.advisory_s):
-            raise ValueError("need 0 <= warning_s <= caution_s <= advisory_s")
+            raise ValueError(
+                f"0 ≤ warning_s ≤ caution_s ≤ advisory_s is required, got "
+                f"{self.warning_s:g}, {self.caution_s:g}, {self.advisory_s:g}"
+            )
         if not (1.0 <= self.caution_factor <= self.advisory_factor):
-            raise ValueError("need 1 <= caution_factor <= advisory_factor")
+            raise ValueError(
+                f"1 ≤ caution_factor ≤ advisory_factor is required, got "
+                f"{self.caution_factor:g}, {self.advisory_factor:g}"
+            )
 
 
 @dataclass(slots=True)
