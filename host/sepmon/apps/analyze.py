@@ -84,6 +84,21 @@ def _fmt(v: float | None) -> str:
     return "" if v is None or not math.isfinite(v) else f"{v:.7g}"
 
 
+def track_row(t: float, source: str, fix: Fix) -> tuple[object, ...]:
+    """One row of the tracks CSV (``TRACK_COLUMNS``): ``t`` the fix's clock time, ``source`` canonical."""
+    return (
+        f"{t:.3f}",
+        source,
+        f"{fix.lat:.7f}",
+        f"{fix.lon:.7f}",
+        _fmt(fix.alt_m),
+        _fmt(fix.sog_mps),
+        _fmt(fix.cog_deg),
+        fix.quality,
+        _fmt(fix.hdop),
+    )
+
+
 def run_analysis(
     paths: Sequence[str | Path],
     config: Config,
@@ -156,19 +171,7 @@ def run_analysis(
             monitor.on_fix(fix, evaluate=False)
             if writer is not None:
                 src = config.canonical(fix.source)
-                write_track(
-                    (
-                        f"{now:.3f}",
-                        src,
-                        f"{fix.lat:.7f}",
-                        f"{fix.lon:.7f}",
-                        _fmt(fix.alt_m),
-                        _fmt(fix.sog_mps),
-                        _fmt(fix.cog_deg),
-                        fix.quality,
-                        _fmt(fix.hdop),
-                    )
-                )
+                write_track(track_row(now, src, fix))
         monitor.evaluate()
         emit(monitor.flush())
         emit(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from sepmon.apps.analyze import TRACK_COLUMNS
+from sepmon.apps.analyze import TRACK_COLUMNS, track_row
 from sepmon.apps.appendlog import drop_partial_last_line
 from sepmon.core.errors import SepmonError
 from sepmon.core.model import Event, Fix
@@ -25,10 +25,6 @@ from sepmon.core.track import clock_time
 from sepmon.outputs.base import OutputHost
 
 FLUSH_S = 1.0
-
-
-def _fmt(v: float | None) -> str:
-    return "" if v is None or not math.isfinite(v) else f"{v:.7g}"
 
 
 class TrackLog:
@@ -62,19 +58,7 @@ class TrackLog:
         if self._fh is None:
             return
         try:
-            self._writer.writerow(
-                (
-                    f"{clock_time(fix):.3f}",
-                    self.canonical(fix.source),
-                    f"{fix.lat:.7f}",
-                    f"{fix.lon:.7f}",
-                    _fmt(fix.alt_m),
-                    _fmt(fix.sog_mps),
-                    _fmt(fix.cog_deg),
-                    fix.quality,
-                    _fmt(fix.hdop),
-                )
-            )
+            self._writer.writerow(track_row(clock_time(fix), self.canonical(fix.source), fix))
             self.rows += 1
         except OSError as exc:
             self._failed(exc)
