@@ -278,3 +278,16 @@ def test_firmware_files_per_profile() -> None:
         others = set(flashing.profile_names(fw)) - {name}
         assert not any(f"boards/{o}.py" in files for o in others)
         assert files["board_profile.py"] == f'PROFILE = "{name}"\n'.encode()
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "0", "inf", "1e9"])
+def test_wait_must_be_a_sensible_duration(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`sepmon flash --wait` took nan and negative values (inf would wait forever): one line, exit 1,
+    before any port is opened.
+
+    Oracle: IEEE 754 (nan and inf are not finite durations) and the documented range, 0-600 s.
+    """
+    assert main(["flash", "--board", "pico", "--port", "/dev/null", f"--wait={value}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sepmon flash: error: --wait must be more than 0 and at most 600 seconds")
+    assert err.count("\n") == 1

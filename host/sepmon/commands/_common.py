@@ -1,15 +1,26 @@
-"""Arguments shared by the commands that open sources (``run``, ``record``)."""
+"""Arguments shared by several commands: the ports of ``run`` and ``record``, time limits."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sepmon.core.errors import ConfigError
+from sepmon.core.errors import ConfigError, SepmonError
 from sepmon.links.sources import SourceSpec, parse_sources, spec_from_arg
+
+
+def check_seconds(option: str, value: float, maximum: float) -> float:
+    """``value`` if it is a finite number of seconds in (0, ``maximum``]; else a one-line error.
+
+    argparse's ``type=float`` takes nan, inf and negative numbers, and inf waits forever.
+    """
+    if not (math.isfinite(value) and 0 < value <= maximum):
+        raise SepmonError(f"{option} must be more than 0 and at most {maximum:g} seconds, not {value:g}")
+    return value
 
 
 def add_ports_argument(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,10 @@ import argparse
 import sys
 
 from sepmon.apps.flashing import BOARD_USB_IDS, firmware_dir, flash, profile_names, serial_ports
+from sepmon.commands._common import check_seconds
 from sepmon.core.errors import SepmonError
+
+MAX_WAIT_S = 600.0  # a board that has not said who it is ten minutes after a reset will not
 
 NAME = "flash"
 HELP = "copy the sepmon firmware and a board profile onto a MicroPython board (via mpremote)"
@@ -45,6 +48,7 @@ def _default_port(any_port: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_seconds("--wait", args.wait, MAX_WAIT_S)
     fw = firmware_dir()
     if args.board not in profile_names(fw):
         raise SepmonError(f"unknown board profile {args.board!r}; known: {', '.join(profile_names(fw))}")

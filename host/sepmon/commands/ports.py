@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from sepmon.apps.flashing import BOARD_USB_IDS, PortProbe, port_info, probe_port, serial_ports
+from sepmon.commands._common import check_seconds
 from sepmon.core.errors import SepmonError
 
 NAME = "ports"
@@ -34,11 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    listen = args.listen
-    if not (math.isfinite(listen) and 0 < listen <= MAX_LISTEN_S):
-        raise SepmonError(
-            f"--listen must be more than 0 and at most {MAX_LISTEN_S:g} seconds, not {listen:g}"
-        )
+    listen = check_seconds("--listen", args.listen, MAX_LISTEN_S)
     for d in args.extra:
         if not os.path.exists(d):
             raise SepmonError(f"no such port: {d}")
