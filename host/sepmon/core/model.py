@@ -247,6 +247,9 @@ class PairStatus:
     lost: bool = False
     min_range_m: float = math.inf
     max_level: Level = Level.NONE
+    # Seconds until the pair first violates its innermost protection volume (0: violating
+    # now), None when not within the look-ahead or not converging: FLARM's "time to impact".
+    t_violation_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

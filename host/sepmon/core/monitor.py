@@ -108,6 +108,7 @@ class _PairTable:
     bearing_deg: npt.NDArray[np.float64]
     tcpa_s: npt.NDArray[np.float64]
     cpa_m: npt.NDArray[np.float64]
+    t_violation_s: npt.NDArray[np.float64]
     min_range_m: npt.NDArray[np.float64]
     held_end: npt.NDArray[np.float64]
     last_drop: npt.NDArray[np.float64]  # the latest of each pair's held_end
@@ -130,7 +131,7 @@ class _PairTable:
                 new[: len(old)] = old
             setattr(self, name, new)
 
-        for name in ("t", "range_m", "vertical_m", "bearing_deg", "tcpa_s", "cpa_m"):
+        for name in ("t", "range_m", "vertical_m", "bearing_deg", "tcpa_s", "cpa_m", "t_violation_s"):
             grow(name, math.nan, np.float64)
         grow("min_range_m", math.inf, np.float64)
         grow("level", 0, np.int8)
@@ -174,6 +175,7 @@ class _PairTable:
     def status(self, pid: int) -> PairStatus:
         """One pair as a ``PairStatus``."""
         tcpa = float(self.tcpa_s[pid])
+        tv = float(self.t_violation_s[pid])
         return PairStatus(
             *self.keys[pid],
             t=float(self.t[pid]),
@@ -187,6 +189,7 @@ class _PairTable:
             lost=bool(self.lost[pid]),
             min_range_m=float(self.min_range_m[pid]),
             max_level=Level(int(self.max_level[pid])),
+            t_violation_s=tv if math.isfinite(tv) else None,
         )
 
 
@@ -489,6 +492,7 @@ class Monitor:
         tab.bearing_deg[p_last] = res.bearing_deg[last]
         tab.tcpa_s[p_last] = res.tcpa_s[last]
         tab.cpa_m[p_last] = res.cpa_h_m[last]
+        tab.t_violation_s[p_last] = res.t_violation_s[last]
         self._pairs_cache = None
         # While a side is lost its level is held, never decayed: a lost track is not clear.
         live = ~res.lost
