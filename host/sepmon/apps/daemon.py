@@ -6,7 +6,9 @@ moment its epoch is complete, and a level change goes to the boards at once;
 every board also gets its state at least once a second, which doubles as the
 host heartbeat its failsafe watches. Outputs and the live view read the
 :class:`~sepmon.core.picture.Picture` the daemon builds after each update
-(:meth:`Daemon.picture`), never the daemon's or the monitor's internals.
+(:meth:`Daemon.picture`), never the daemon's or the monitor's internals. Its tracks
+and pairs are made when first read; the daemon seals a picture still held before it
+changes the monitor (:meth:`Daemon._seal`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,9 +34,9 @@ from sepmon.boardlink.link import BoardLink
 from sepmon.core.config import Config
 from sepmon.core.errors import SepmonError
 from sepmon.core.ingest import NmeaIngest
-from sepmon.core.model import Event, Fix
+from sepmon.core.model import Event, Fix, PairStatus
 from sepmon.core.monitor import Monitor
-from sepmon.core.picture import Picture, SourceEntry, TrackEntry
+from sepmon.core.picture import Lazy, Picture, SourceEntry, TrackEntry
 from sepmon.links.base import Feed
 from sepmon.links.open import Link, open_link
 from sepmon.links.sources import SourceSpec
@@ -129,6 +132,7 @@ class Daemon:
         self._last_heartbeat = -math.inf
         self._last_full_tick = -math.inf
         self._eval_pending = False
+        self._unsealed: list[weakref.ref[Lazy[Any]]] = []  # lazy picture parts not yet made
 
     # ---- inputs (called on the loop) ------------------------------------------------------
 
@@ -157,6 +161,7 @@ class Daemon:
 
     def _evaluate_now(self) -> None:
         self._eval_pending = False
+        self._seal()
         self._emit(self.monitor.evaluate())
 
     def inject_fixes(self, fixes: Sequence[Fix]) -> None:
@@ -191,6 +196,7 @@ class Daemon:
             self._fix(fix)
         if lag >= self._half_behind:
             self._lag(lag, f"fixes from {worst}")
+        self._seal()
         self._emit(self.monitor.evaluate())
 
     def inject_fix(self, fix: Fix) -> None:
@@ -317,14 +323,33 @@ class Daemon:
         return [s.name for s in self.specs]
 
     def picture(self) -> Picture:
-        """A read-only snapshot of what the monitor sees now: tracks, pairs, boards, sources."""
+        """A read-only snapshot of what the monitor sees now: tracks, pairs, boards, sources.
+
+        Tracks and pairs (a ``PairStatus`` per pair: most of the cost, 1,225 at 50 sources)
+        are made when a reader first asks for them, from the monitor as it is now: the
+        daemon seals them (:meth:`_seal`) before it next changes the monitor.
+        """
         m = self.monitor
         now = m.now
-        tracks = tuple(
-            TrackEntry(tr.state(now), tr.last, tr.last_clock, tr.implausible_detail if tr.implausible else "")
-            for tr in m.tracker.tracks.values()
-            if tr.last is not None
-        )
+
+        def tracks() -> tuple[TrackEntry, ...]:
+            return tuple(
+                TrackEntry(
+                    tr.state(now), tr.last, tr.last_clock, tr.implausible_detail if tr.implausible else ""
+                )
+                for tr in m.tracker.tracks.values()
+                if tr.last is not None
+            )
+
+        def pairs() -> tuple[PairStatus, ...]:
+            return tuple(m.pairs.values())
+
+        lazy_tracks, lazy_pairs = Lazy(tracks), Lazy(pairs)
+        unsealed = self._unsealed
+        unsealed.append(weakref.ref(lazy_tracks))
+        unsealed.append(weakref.ref(lazy_pairs))
+        if len(unsealed) > 64:  # many pictures between two changes (a quiet monitor): forget the dropped
+            unsealed[:] = [r for r in unsealed if (p := r()) is not None and not p.made]
         sources = []
         for name, st in self.status.items():
             ing = self.ingests[name].stats.get(name)
@@ -354,8 +379,8 @@ class Daemon:
         return Picture(
             t=self.clock(),
             monitor_t=now,
-            tracks=tracks,
-            pairs=tuple(m.pairs.values()),
+            tracks=lazy_tracks,
+            pairs=lazy_pairs,
             boards=tuple(b.entry() for b in self.boards.values()),
             sources=tuple(sources),
             aliases=tuple(self.config.aliases.items()),
@@ -364,7 +389,22 @@ class Daemon:
             drops=tuple((s, r, n) for (s, r), n in self.drops.items()),
         )
 
+    def _seal(self) -> None:
+        """The monitor is about to change: make the tracks and pairs of every picture still held.
+
+        A picture is usually dropped by the time its outputs return, so there is nothing
+        to make; one an output kept keeps the state of its moment, whenever it is read.
+        """
+        unsealed = self._unsealed
+        if unsealed:
+            for ref in unsealed:
+                part = ref()
+                if part is not None:
+                    part.seal()
+            unsealed.clear()
+
     def _fix(self, fix: Fix) -> None:
+        self._seal()
         self._emit(self.monitor.on_fix(fix, evaluate=False))
         for out in self.outputs:
             out.on_fix(fix)
@@ -427,6 +467,7 @@ class Daemon:
             self._lag(late, "event loop")
         now = self.clock()
         self._check_caught_up()
+        self._seal()
         if now - self._last_full_tick >= FULL_TICK_S:
             # All pairs, so held levels decay: once a second, as analyze does.
             self._last_full_tick = now
@@ -579,6 +620,7 @@ class Daemon:
         for ing in self.ingests.values():
             for fix in ing.flush():
                 self._fix(fix)
+        self._seal()
         self._emit(self.monitor.evaluate())
         self._emit(self._stats_events())
         closers = [(out.name, out.stop) for out in self.outputs]

@@ -1,19 +1,89 @@
 """The picture: a read-only snapshot of what the monitor sees now, for outputs and views.
 
 The daemon builds one after each update (see ``Daemon.picture``) and hands it to
-its outputs (FLARM feed, MQTT, the live console view, the web view to come). It
-is made of frozen dataclasses and tuples only, so an output can keep it, compare
-it with the previous one or hand it to another thread, and can never change the
-monitor through it: outputs read the picture (and the events and fixes they are
-given), never the daemon's or the monitor's internals.
+its outputs (FLARM feed, MQTT, the live console view, the web view). It is made of
+frozen dataclasses and tuples only, so an output can keep it, compare it with the
+previous one or hand it to another thread, and can never change the monitor
+through it: outputs read the picture (and the events and fixes they are given),
+never the daemon's or the monitor's internals.
+
+Its costly parts (``tracks``, and ``pairs``: a record per pair, 1,225 at 50
+sources) may be :class:`Lazy`: made when first read, so an output that reads only
+``sources`` or ``boards`` (MQTT's board health) never pays for them. Whoever makes
+a lazy part seals it (:meth:`Lazy.seal`) before what it reads changes, so a reader
+sees the same values whenever it reads them.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sepmon.core.model import Fix, Level, PairStatus, TrackState
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """A tuple made by ``make`` when first read, once; or a tuple given as it is.
+
+    The maker of a lazy part calls :meth:`seal` before anything ``make`` reads
+    changes (the daemon: before each call that changes the monitor), so the tuple
+    is always the state at the picture's moment, however late it is read. Reads
+    from several threads make it once (a lock, taken only until it is made).
+    """
+
+    __slots__ = ("__weakref__", "_lock", "_make", "_value")
+
+    def __init__(self, make: Callable[[], tuple[T, ...]] | tuple[T, ...]) -> None:
+        if isinstance(make, tuple):
+            self._value: tuple[T, ...] | None = make
+            self._make: Callable[[], tuple[T, ...]] | None = None
+        else:
+            self._value = None
+            self._make = make
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        """True once the tuple exists (given, read or sealed)."""
+        return self._value is not None
+
+    def get(self) -> tuple[T, ...]:
+        """The tuple, made now if it is not yet."""
+        value = self._value
+        if value is None:
+            with self._lock:
+                value = self._value
+                if value is None:
+                    assert self._make is not None
+                    value = self._value = tuple(self._make())
+                    self._make = None  # what it read may now change; let it go
+        return value
+
+    def seal(self) -> None:
+        """Make the tuple now: what it is made from is about to change."""
+        self.get()
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.get())
+
+    def __len__(self) -> int:
+        return len(self.get())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Lazy):
+            return self.get() == other.get()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.get())
+
+    def __repr__(self) -> str:
+        return repr(self.get())
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +156,62 @@ class SourceEntry:
         return sum(n for _, n in self.rejected)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Picture:
     """Everything an output may know about the monitor at one moment.
 
     ``t`` is the host clock when the picture was built, ``monitor_t`` the monitor's
     clock (the latest receive time it has seen) at which ``tracks`` are stated.
     ``tracks`` are in the order the monitor first saw them, ``pairs`` sorted by
-    name, ``boards`` and ``sources`` in configuration order.
+    name, ``boards`` and ``sources`` in configuration order. ``tracks`` and
+    ``pairs`` are given as tuples or as a :class:`Lazy` (made on first read).
     """
 
     t: float
     monitor_t: float
-    tracks: tuple[TrackEntry, ...] = ()
-    pairs: tuple[PairStatus, ...] = ()
-    boards: tuple[BoardEntry, ...] = ()
-    sources: tuple[SourceEntry, ...] = ()
-    aliases: tuple[tuple[str, str], ...] = ()
-    behind_s: float | None = None  # how far behind real time the monitor is; None: it keeps up
-    worst_behind_s: float = 0.0  # the worst lag of the current (or last) time behind
-    drops: tuple[tuple[str, str, int], ...] = ()  # (source, reason, count) of input refused so far
+    _tracks: Lazy[TrackEntry]
+    _pairs: Lazy[PairStatus]
+    boards: tuple[BoardEntry, ...]
+    sources: tuple[SourceEntry, ...]
+    aliases: tuple[tuple[str, str], ...]
+    behind_s: float | None  # how far behind real time the monitor is; None: it keeps up
+    worst_behind_s: float  # the worst lag of the current (or last) time behind
+    drops: tuple[tuple[str, str, int], ...]  # (source, reason, count) of input refused so far
+
+    def __init__(
+        self,
+        t: float,
+        monitor_t: float,
+        tracks: tuple[TrackEntry, ...] | Lazy[TrackEntry] = (),
+        pairs: tuple[PairStatus, ...] | Lazy[PairStatus] = (),
+        boards: tuple[BoardEntry, ...] = (),
+        sources: tuple[SourceEntry, ...] = (),
+        aliases: tuple[tuple[str, str], ...] = (),
+        behind_s: float | None = None,
+        worst_behind_s: float = 0.0,
+        drops: tuple[tuple[str, str, int], ...] = (),
+    ) -> None:
+        put = object.__setattr__  # frozen: set once, here
+        put(self, "t", t)
+        put(self, "monitor_t", monitor_t)
+        put(self, "_tracks", tracks if isinstance(tracks, Lazy) else Lazy(tracks))
+        put(self, "_pairs", pairs if isinstance(pairs, Lazy) else Lazy(pairs))
+        put(self, "boards", boards)
+        put(self, "sources", sources)
+        put(self, "aliases", aliases)
+        put(self, "behind_s", behind_s)
+        put(self, "worst_behind_s", worst_behind_s)
+        put(self, "drops", drops)
+
+    @property
+    def tracks(self) -> tuple[TrackEntry, ...]:
+        """Every track with a fix (lost ones included, flagged), made on first read."""
+        return self._tracks.get()
+
+    @property
+    def pairs(self) -> tuple[PairStatus, ...]:
+        """Every evaluated pair's status, made on first read."""
+        return self._pairs.get()
 
     def drops_of(self, source: str) -> dict[str, int]:
         """Input refused from ``source`` so far, by reason."""
