@@ -272,6 +272,36 @@ def test_parallel_never_closes() -> None:
     assert sim.truth.first_violation("alpha", "bravo", 3000.0, 300.0) is None
 
 
+def test_parallel_at_zero_speed_is_two_parked_vehicles() -> None:
+    # Oracle: geographiclib's geodesic between the true positions; the receivers report a
+    # standing vehicle (jittery SOG of a few tenths of a knot, random COG).
+    sim = simulate("parallel", speed=0.0, separation=80.0, duration=120.0, seed=3)
+    assert sim.truth.track("alpha").stationary and sim.truth.track("bravo").stationary
+    a, b = sim.truth.at_epochs("alpha"), sim.truth.at_epochs("bravo")
+    for k in (0, len(a.t) - 1):
+        dist = Geodesic.WGS84.Inverse(a.lat[k], a.lon[k], b.lat[k], b.lon[k])["s12"]
+        assert dist == pytest.approx(80.0, abs=1e-3)
+    assert sim.truth.first_violation("alpha", "bravo", 50.0, 30.0) is None
+    sog = [float(m.spd_over_grnd) for _, _, m in _fixes(sim, "RMC")]
+    assert max(sog) < 1.5
+
+
+def test_noise_scale_multiplies_the_position_error_and_nothing_else() -> None:
+    # The same seed draws the same unit noise; noise_scale multiplies it (the nuisance suite's 2x),
+    # while the reported HDOP stays the receiver's. Oracle: the truth, errors in metres.
+    one, two = (simulate("parallel", speed=5.0, separation=100.0, seed=9, noise_scale=k) for k in (1.0, 2.0))
+    e1, e2, h1, h2 = [], [], [], []
+    for (t, src, m1), (_, _, m2) in zip(_fixes(one, "GGA"), _fixes(two, "GGA"), strict=True):
+        truth = one.truth.sample(src, t)
+        e1.append(_horizontal_error_m(m1.latitude, m1.longitude, truth.lat[0], truth.lon[0]))
+        e2.append(_horizontal_error_m(m2.latitude, m2.longitude, truth.lat[0], truth.lon[0]))
+        h1.append(m1.horizontal_dil)
+        h2.append(m2.horizontal_dil)
+    assert h1 == h2
+    assert np.allclose(e2, 2.0 * np.asarray(e1), atol=0.05)  # NMEA's 1e-5 arc-minute is ~2 cm
+    assert np.mean(e1) > 1.0
+
+
 def test_many_and_bystander() -> None:
     sim = simulate("many", vehicles=8, bystander=True, seed=3)
     assert sim.sources == (*(f"v{i:02d}" for i in range(1, 9)), "bystander")

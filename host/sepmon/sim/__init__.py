@@ -28,7 +28,8 @@ Scenarios (vehicle ``alpha`` at ``speed`` on ``heading``, intruder ``bravo``):
 ``head-on``, ``crossing`` (bravo from alpha's left at 90°), ``overtaking``
 (alpha ahead at 0.6 × speed, bravo overtakes at ``speed``), ``climbing``
 (crossing, bravo starts ``vertical`` below and reaches alpha's level at the
-CPA), ``parallel`` (same velocity, ``separation`` abeam, never closes),
+CPA), ``parallel`` (same velocity, ``separation`` abeam, never closes; at
+``speed=0`` two parked vehicles),
 ``many`` (``vehicles`` named v01.. converging on the origin area at random,
 about 15 % standing still, heights spread ± ``vertical``, default 300 m).
 ``bystander=True`` adds a parked vehicle 15 km away. The encounter

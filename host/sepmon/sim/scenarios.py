@@ -289,7 +289,7 @@ def build_tracks(scenario: str, p: Params) -> tuple[list[Trajectory], float, tup
     """The vehicles of ``scenario`` and the run duration; also the primary pair (None for ``many``)."""
     hdg = p.heading
     va = _velocity(hdg, p.speed)
-    if p.speed <= 0.0 and scenario != "many":
+    if p.speed <= 0.0 and scenario not in ("many", "parallel"):  # parallel at 0 m/s: parked
         raise SimulationError(f"speed must be positive for scenario {scenario}")
     if scenario == "head-on":
         tracks, duration = _encounter(p, va, _velocity(hdg + 180.0, p.speed), p.vertical or 0.0, False)
