@@ -5,7 +5,9 @@ the field order and ranges of FTD-012 (FLARM Data Port Specification) and
 refuses anything outside them, so an encoder bug cannot hide behind a decoder
 that shares its code. It also reads GPGGA/GPRMC far enough to check positions
 (NMEA 0183: fields of a sentence without a valid fix may be null), and the
-answers to an app's ``$PFLAV``/``$PFLAC`` queries.
+answers to an app's ``$PFLAV``/``$PFLAC`` queries. :func:`pynmea2_fields` reads a
+sentence with pynmea2 (a third-party NMEA library, which verifies the checksum and
+splits proprietary ``$P<mfr>`` sentences), so framing is checked by code we did not write.
 
 PFLAU,<RX>,<TX>,<GPS>,<Power>,<AlarmLevel>,<RelativeBearing>,<AlarmType>,<RelativeVertical>,
       <RelativeDistance>[,<ID>]
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import pynmea2
 
 _SENTENCE = re.compile(r"^\$([A-Z0-9]+(?:,[^*$\r\n]*)?)\*([0-9A-F]{2})$")
 _INT = re.compile(r"^-?[0-9]+$")
@@ -59,6 +63,14 @@ def fields_of(line: str) -> tuple[str, list[str]]:
         raise DecodeError(f"sentence longer than NMEA allows: {line!r}")
     parts = body.split(",")
     return parts[0], parts[1:]
+
+
+def pynmea2_fields(line: str) -> tuple[str, list[str]]:
+    """(sentence name, fields) as pynmea2 reads ``line``, its checksum required and verified."""
+    msg = pynmea2.parse(line, check=True)
+    if isinstance(msg, pynmea2.ProprietarySentence):  # $PFLAU -> manufacturer FLA, data U,...
+        return "P" + msg.manufacturer + msg.data[0], list(msg.data[1:])
+    return msg.talker + msg.sentence_type, list(msg.data)
 
 
 def _int(value: str, name: str, lo: int, hi: int, *, empty_ok: bool = False) -> int | None:

@@ -25,6 +25,8 @@ from flarm_decoder import (
     Position,
     decode_line,
     decode_stream,
+    fields_of,
+    pynmea2_fields,
     split_lines,
 )
 
@@ -34,7 +36,7 @@ from sepmon.core.config import parse_config
 from sepmon.core.errors import ConfigError
 from sepmon.core.geo import enu_basis, geodetic_to_ecef, range_bearing
 from sepmon.core.ingest import NmeaIngest
-from sepmon.core.model import Event, Fix, Level, TrackState
+from sepmon.core.model import Event, Fix, PairStatus, TrackState
 from sepmon.links.sources import parse_source
 from sepmon.outputs.flarm import FlarmOutput, from_config
 from sepmon.outputs.flarmcodec import FeedOptions, IdBook, burst, gga, rmc
@@ -75,7 +77,16 @@ def truth_at(sim: Any, source: str, t: float) -> At:
 
 
 def decoded(sentences: list[str]) -> list[Any]:
+    """The sentences through the spec-written decoder, each also read alike by pynmea2."""
+    for s in sentences:
+        assert pynmea2_fields(s) == fields_of(s), s
     return [decode_line(s) for s in sentences]
+
+
+def pair(own: str, other: str, t_violation_s: float | None, *, lost: bool = False) -> PairStatus:
+    """The status of ``own``'s pair with ``other`` as far as the feed reads it."""
+    a, b = sorted((own, other))
+    return PairStatus(a, b, t_violation_s=t_violation_s, lost=lost)
 
 
 def only(items: list[Any], kind: type) -> list[Any]:
@@ -161,7 +172,9 @@ def test_geometry_matches_the_core_and_the_simulated_positions(scenario: str) ->
         a, b = truth_at(sim, "alpha", t), truth_at(sim, "bravo", t)
         own = state("alpha", a.lat, a.lon, a.h, ve=a.ve, vn=a.vn)
         other = state("bravo", b.lat, b.lon, b.h, ve=b.ve, vn=b.vn, vu=b.vu)
-        out = decoded(burst(own, [own, other], {"bravo": Level.CAUTION}, ids, FeedOptions()))
+        # 10 s to impact: FTD-012's band 2 ("9-12 seconds to impact").
+        pairs = {"bravo": pair("alpha", "bravo", 10.0)}
+        out = decoded(burst(own, [own, other], pairs, ids, FeedOptions()))
         [u] = only(out, Pflau)
         rng, brg = (float(x) for x in range_bearing(own.lat, own.lon, other.lat, other.lon))
         if rng > 20_000:
@@ -198,7 +211,9 @@ def test_pflau_reports_the_most_urgent_then_nearest_and_lists_in_that_order() ->
     farther = state("farther", 47.0, 11.2)  # ~15 km east
     ids = IdBook()
     states = [own, far, near, farther]
-    out = decoded(burst(own, states, {"far": Level.WARNING, "near": Level.ADVISORY}, ids, FeedOptions()))
+    # 5 s and 15 s to impact: FTD-012's bands 3 (0-8 s) and 1 (13-18 s).
+    pairs = {"far": pair("alpha", "far", 5.0), "near": pair("alpha", "near", 15.0)}
+    out = decoded(burst(own, states, pairs, ids, FeedOptions()))
     u = only(out, Pflau)[0]
     assert (u.alarm_level, u.alarm_type, u.id, u.rx) == (3, 2, ids.id_for("far"), 3)
     assert [p.id for p in only(out, Pflaa)] == [ids.id_for(s) for s in ("far", "near", "farther")]
@@ -215,24 +230,236 @@ def test_range_filter_lost_tracks_and_target_cap() -> None:
     outside = state("outside", 47.2, 11.0)  # ~22.2 km
     lost_quiet = state("lostq", 47.01, 11.0, lost=True)
     lost_alarm = state("losta", 47.02, 11.0, lost=True)
-    out = decoded(
-        burst(
-            own,
-            [own, inside, outside, lost_quiet, lost_alarm],
-            {"losta": Level.WARNING},
-            IdBook(),
-            FeedOptions(),
-        )
-    )
+    pairs = {
+        "losta": pair("alpha", "losta", 5.0, lost=True),
+        "lostq": pair("alpha", "lostq", None, lost=True),
+    }
+    out = decoded(burst(own, [own, inside, outside, lost_quiet, lost_alarm], pairs, IdBook(), FeedOptions()))
     ids = IdBook()
-    listed = {p.id for p in only(out, Pflaa)}
-    assert listed == {ids.id_for("inside"), ids.id_for("losta")}
+    # Lost vehicles are not in PFLAA, alarming or not (see test_a_lost_target_...).
+    assert {p.id for p in only(out, Pflaa)} == {ids.id_for("inside")}
     assert only(out, Pflau)[0].rx == 2  # RX counts every vehicle heard, whatever the range; not lost ones
     out = decoded(burst(own, [own, inside], {}, IdBook(), FeedOptions(range_m=10_000)))
     assert not only(out, Pflaa)
     many = [state(f"v{i:02d}", 47.0 + i * 1e-3, 11.0) for i in range(1, 30)]
     out = decoded(burst(own, [own, *many], {}, IdBook(), FeedOptions(max_targets=5)))
     assert len(only(out, Pflaa)) == 5 and only(out, Pflau)[0].rx == 29
+
+
+# ---- alarm level by time to impact (issue 15) ---------------------------------------------------
+
+# FTD-012 (FLARM data port ICD), PFLAU and PFLAA <AlarmLevel>: "0 = no alarm (also used for
+# no-alarm traffic information), 1 = alarm, 13-18 seconds to impact, 2 = alarm, 9-12 seconds
+# to impact, 3 = alarm, 0-8 seconds to impact".
+ICD_BANDS = {3: (0.0, 8.0), 2: (9.0, 12.0), 1: (13.0, 18.0)}
+
+
+def icd_level(t_impact: float) -> int:
+    """The band of FTD-012 a time to impact falls in (whole seconds as the ICD writes them)."""
+    for level, (lo, hi) in ICD_BANDS.items():
+        if lo <= math.ceil(t_impact) <= hi:
+            return level
+    return 0
+
+
+@pytest.mark.parametrize("t", [0.4, 3.0, 8.0, 8.6, 10.0, 12.0, 12.3, 15.0, 18.0, 18.5, 25.0, 170.0])
+def test_alarm_level_is_the_icds_band_of_the_time_to_impact(t: float) -> None:
+    # Oracle: the FTD-012 bands quoted above. The pair is outside its volume, converging:
+    # its time to impact is t_violation_s itself.
+    own = state("alpha", 47.0, 11.0, vn=50.0)
+    other = state("bravo", 47.02, 11.0, vn=-50.0)
+    out = decoded(burst(own, [own, other], {"bravo": pair("alpha", "bravo", t)}, IdBook(), FeedOptions()))
+    [u] = only(out, Pflau)
+    [a] = only(out, Pflaa)
+    assert a.alarm_level == u.alarm_level == icd_level(t)
+    assert u.alarm_type == (2 if icd_level(t) else 0)  # FTD-012 AlarmType: 2 aircraft alarm, 0 traffic
+
+
+@pytest.mark.parametrize("bad", [None, math.nan, math.inf, -math.inf])
+def test_no_predicted_impact_is_traffic_at_level_0(bad: float | None) -> None:
+    # Oracle: FTD-012 ("0 = no alarm (also used for no-alarm traffic information)"): a pair
+    # with no time to impact (not converging, or a value that is not a time) is listed, level 0.
+    own = state("alpha", 47.0, 11.0, vn=50.0)
+    other = state("bravo", 47.005, 11.0, vn=-50.0)
+    out = decoded(burst(own, [own, other], {"bravo": pair("alpha", "bravo", bad)}, IdBook(), FeedOptions()))
+    assert [p.alarm_level for p in only(out, Pflaa)] == [0]
+    assert (only(out, Pflau)[0].alarm_level, only(out, Pflau)[0].alarm_type) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("north", "up", "v_north", "v_up", "want_s"),
+    [
+        (600.0, 0.0, -100.0, 0.0, 6.0),  # head-on inside the minima: 600 m at 100 m/s closure
+        (1500.0, 0.0, -100.0, 0.0, 15.0),
+        (0.0, 40.0, 0.0, -4.0, 10.0),  # vertical only: 40 m above, descending at 4 m/s
+        (2000.0, 0.0, -1.0, 0.0, 2000.0),  # drifting closer at 1 m/s: no impact within 18 s
+        (-500.0, 0.0, -100.0, 0.0, None),  # already astern and opening
+        (0.0, 2000.0, 0.0, 0.0, None),  # no relative motion
+    ],
+)
+def test_inside_the_volume_the_time_to_impact_is_the_closest_approach(
+    north: float, up: float, v_north: float, v_up: float, want_s: float | None
+) -> None:
+    # Oracle: geometry worked out here: straight-line relative motion along one axis reaches
+    # its closest point after distance / closing speed (none when opening or not moving).
+    dlat = math.degrees(north / 6_371_008.8)
+    own = state("alpha", 47.0, 11.0, alt=1000.0)
+    other = state("bravo", 47.0 + dlat, 11.0, alt=1000.0 + up, vn=v_north, vu=v_up)
+    out = decoded(burst(own, [own, other], {"bravo": pair("alpha", "bravo", 0.0)}, IdBook(), FeedOptions()))
+    [p] = only(out, Pflaa)
+    assert p.alarm_level == (0 if want_s is None else icd_level(want_s))
+
+
+R_EARTH = 6_371_008.8
+LAT0, LON0 = 47.0, 11.0
+
+
+def _latlon(north: float, east: float) -> tuple[float, float]:
+    """A point north/east of (LAT0, LON0) on a sphere: the tests' own flat geometry."""
+    return (
+        LAT0 + math.degrees(north / R_EARTH),
+        LON0 + math.degrees(east / (R_EARTH * math.cos(math.radians(LAT0)))),
+    )
+
+
+def _through_the_daemon(
+    vehicles: dict[str, tuple[float, float, float, float]],
+    config: dict[str, Any] | None = None,
+    *,
+    seconds: int = 8,
+    stop: dict[str, int] | None = None,
+) -> list[Any]:
+    """One burst of the live feed (own vehicle alpha) after ``seconds`` of 1 Hz fixes.
+
+    Each vehicle is (north, east, v_north, v_east) at the last second, in metres and
+    m/s, at 1000 m; ``stop`` names vehicles whose fixes end that many seconds early.
+    """
+    daemon = _inert_daemon(config)
+    out = from_config(W, {"own": "alpha", "port": 0})
+    t0 = 1_700_000_000.0
+    for k in range(seconds):
+        batch = []
+        for name, (n, e, vn, ve) in vehicles.items():
+            ago = seconds - 1 - k
+            if stop and ago < stop.get(name, 0):
+                continue
+            lat, lon = _latlon(n - vn * ago, e - ve * ago)
+            cog = math.degrees(math.atan2(ve, vn)) % 360.0
+            batch.append(Fix(name, t0 + k, lat, lon, 1000.0, math.hypot(vn, ve), cog, 1, 0.9, 9, rx_t=t0 + k))
+        daemon.inject_fixes(batch)
+    return decoded(out.sentences(daemon.picture()))
+
+
+def test_parallel_traffic_2_km_abeam_inside_the_minima_is_traffic_not_an_alarm() -> None:
+    # Oracle: geometry (same course and speed 2 km apart: no relative motion, no impact) and
+    # FTD-012 (level 0 for no-alarm traffic). The default minima (3 km) put the pair inside
+    # them, where the old feed said level 3: "impact within 8 s" for traffic 2 km abeam.
+    out = _through_the_daemon({"alpha": (0.0, 0.0, 50.0, 0.0), "bravo": (0.0, 2000.0, 50.0, 0.0)})
+    [p] = only(out, Pflaa)
+    assert abs(math.hypot(p.relative_north, p.relative_east) - 2000.0) < 10.0
+    assert p.alarm_level == 0
+    assert (only(out, Pflau)[0].alarm_level, only(out, Pflau)[0].alarm_type) == (0, 0)
+
+
+def test_traffic_already_astern_is_not_an_alarm() -> None:
+    # Oracle: geometry (500 m behind and opening at 100 m/s: the closest point is past) and FTD-012.
+    out = _through_the_daemon({"alpha": (0.0, 0.0, 50.0, 0.0), "bravo": (-500.0, 0.0, -50.0, 0.0)})
+    [p] = only(out, Pflaa)
+    assert p.relative_north == pytest.approx(-500.0, abs=5.0)
+    assert p.alarm_level == 0
+
+
+@pytest.mark.parametrize("minima", [None, {"horizontal_m": 50.0, "vertical_m": 30.0}])
+def test_head_on_at_100_mps_with_1500_m_to_go_is_15_s_to_impact_level_1(
+    minima: dict[str, float] | None,
+) -> None:
+    # Oracle: geometry (1500 m / 100 m/s = 15 s to impact) and FTD-012 (13-18 s: level 1),
+    # with the default 3 km minima (inside them already: the closest approach counts) and
+    # with 50 m ones (outside: the time to reach them, 14.5 s less the margins).
+    config = {"separation": minima} if minima else None
+    out = _through_the_daemon({"alpha": (0.0, 0.0, 50.0, 0.0), "bravo": (1500.0, 0.0, -50.0, 0.0)}, config)
+    [p] = only(out, Pflaa)
+    closing = 100.0
+    t_impact = math.hypot(p.relative_north, p.relative_east) / closing
+    assert t_impact == pytest.approx(15.0, abs=0.1)
+    assert p.alarm_level == icd_level(t_impact) == 1
+    u = only(out, Pflau)[0]
+    assert (u.alarm_level, u.alarm_type, u.relative_bearing) == (1, 2, 0)
+
+
+def test_a_lost_target_is_not_sent_at_a_frozen_position() -> None:
+    # Oracle: FTD-012 (PFLAA is data on aircraft received now; RelativeBearing "empty for
+    # non-directional targets") and XCSoar (drops a target 2 s after its last PFLAA, so a
+    # PFLAA of a frozen position is drawn as current). bravo, converging head-on, went silent
+    # 8 s ago (lost after 5 s): the old feed went on listing it where it was last seen.
+    out = _through_the_daemon(
+        {"alpha": (0.0, 0.0, 50.0, 0.0), "bravo": (1500.0, 0.0, -50.0, 0.0)}, seconds=14, stop={"bravo": 8}
+    )
+    assert not only(out, Pflaa)
+    [u] = only(out, Pflau)
+    assert u.rx == 0 and u.gps == 2
+    if u.alarm_level > 0:  # its danger, from the dead-reckoned pair, without a direction
+        assert u.relative_bearing is None and u.alarm_type == 2 and u.id == IdBook().id_for("bravo")
+
+
+def test_the_own_track_lost_is_no_gps_never_an_empty_all_clear() -> None:
+    # Oracle: FTD-012 (PFLAU <GPS> "0 = no GPS reception"; a FLARM without GPS sends RMC with
+    # status V) and NMEA 0183. The own track went silent 8 s ago while bravo converges: the old
+    # feed listed bravo relative to the own vehicle's frozen position as if it were current.
+    out = _through_the_daemon(
+        {"alpha": (0.0, 0.0, 50.0, 0.0), "bravo": (1500.0, 0.0, -50.0, 0.0)}, seconds=14, stop={"alpha": 8}
+    )
+    assert not only(out, Pflaa)
+    [u] = only(out, Pflau)
+    assert u.gps == 0 and u.rx == 1
+    rmc_, gga_ = only(out, Position)
+    assert not rmc_.valid and gga_.quality == 0
+    if u.alarm_level > 0:
+        assert u.relative_bearing is None and u.alarm_type == 2
+
+
+def test_a_lost_target_with_an_alarm_is_reported_without_a_bearing_and_a_quiet_one_fades() -> None:
+    # Oracle: FTD-012 (bands; RelativeBearing empty for non-directional targets; AlarmType 2
+    # aircraft alarm). Its pair is lost but 5 s to impact (from the dead-reckoned state).
+    own = state("alpha", 47.0, 11.0, vn=50.0)
+    gone = state("bravo", 47.01, 11.0, vn=-50.0, lost=True)
+    quiet = state("charlie", 47.005, 11.0, lost=True)
+    pairs = {
+        "bravo": pair("alpha", "bravo", 5.0, lost=True),
+        "charlie": pair("alpha", "charlie", None, lost=True),
+    }
+    out = decoded(burst(own, [own, gone, quiet], pairs, IdBook(), FeedOptions()))
+    assert not only(out, Pflaa)
+    [u] = only(out, Pflau)
+    assert (u.alarm_level, u.alarm_type, u.relative_bearing, u.id) == (3, 2, None, IdBook().id_for("bravo"))
+    assert u.relative_distance == pytest.approx(1112, abs=2)  # 0.01° of latitude
+    # A pair flagged lost with both tracks current (the monitor's say) is treated alike.
+    fresh = replace(gone, lost=False)
+    out = decoded(
+        burst(own, [own, fresh], {"bravo": pair("alpha", "bravo", 5.0, lost=True)}, IdBook(), FeedOptions())
+    )
+    assert not only(out, Pflaa) and only(out, Pflau)[0].relative_bearing is None
+    # Quiet and lost: not listed, not reported; RX counts neither.
+    out = decoded(burst(own, [own, quiet], pairs, IdBook(), FeedOptions()))
+    assert not only(out, Pflaa)
+    assert (only(out, Pflau)[0].rx, only(out, Pflau)[0].relative_distance) == (0, None)
+
+
+def test_a_vehicle_with_a_position_that_is_not_a_number_is_left_out_not_the_burst() -> None:
+    # Oracle: the ICD's field ranges (the decoder refuses anything else). One state with a
+    # NaN position used to raise in the encoder and lose the whole second's feed.
+    own = state("alpha", 47.0, 11.0, vn=50.0)
+    bad = state("bad", math.nan, 11.0)
+    fast = state("nanvel", 47.01, 11.0, ve=math.nan, vn=math.nan, vu=math.inf)
+    good = state("good", 47.02, 11.0)
+    pairs = {"nanvel": pair("alpha", "nanvel", 0.0)}
+    out = decoded(burst(own, [own, bad, fast, good], pairs, IdBook(), FeedOptions()))
+    ids = IdBook()
+    assert [p.id for p in only(out, Pflaa)] == [ids.id_for("nanvel"), ids.id_for("good")]
+    assert [p.alarm_level for p in only(out, Pflaa)] == [0, 0]
+    # The own position not a number: no usable fix, as a FLARM without GPS reports it.
+    out = decoded(burst(state("alpha", math.nan, 11.0), [good], {}, IdBook(), FeedOptions()))
+    assert [type(x) for x in out] == [Position, Position, Pflau] and out[2].gps == 0
 
 
 def test_unknown_heights_are_co_altitude_and_climb_is_clamped() -> None:

@@ -1,11 +1,12 @@
 """``[outputs.flarm]``: a FLARM-style traffic feed for cockpit and navigation apps.
 
 Once a second the feed sends, for the configured own vehicle, ``$PFLAU`` (even
-with no traffic), one ``$PFLAA`` per vehicle within range and, when the own
-vehicle has a new fix, its ``$GPRMC`` and ``$GPGGA`` (encoding in
-:mod:`sepmon.outputs.flarmcodec`). It serves them on a TCP port (2000 by default, the port
-FLARM-over-WiFi apps expect; loopback unless ``bind`` says otherwise) and/or a
-serial port.
+with no traffic), one ``$PFLAA`` per vehicle within range whose track is not
+lost and, when the own vehicle has a new fix, its ``$GPRMC`` and ``$GPGGA``
+(encoding in :mod:`sepmon.outputs.flarmcodec`). Alarm levels are FLARM's, by
+time to impact (the pairs' ``t_violation_s`` in the picture), not sepmon's
+levels. It serves them on a TCP port (2000 by default, the port FLARM-over-WiFi
+apps expect; loopback unless ``bind`` says otherwise) and/or a serial port.
 
 Each second's sentences are built completely and handed to every client in one
 write, so a client only ever sees whole, checksummed lines. Nothing here waits
@@ -55,7 +56,7 @@ from typing import Any
 
 from sepmon import __version__ as SEPMON_VERSION
 from sepmon.core.errors import ConfigError
-from sepmon.core.model import Event, Fix
+from sepmon.core.model import Event, Fix, PairStatus
 from sepmon.core.net import exposed
 from sepmon.core.picture import Picture
 from sepmon.outputs.base import OutputHost
@@ -197,6 +198,11 @@ def from_config(where: str, table: dict[str, Any]) -> FlarmOutput:
             ids=ids,
         )
     )
+
+
+def pairs_with(picture: Picture, own: str) -> dict[str, PairStatus]:
+    """The own vehicle's pair with each other source, keyed by the other's name."""
+    return {(p.b if p.a == own else p.a): p for p in picture.pairs if own in (p.a, p.b)}
 
 
 # ---- serial sink ------------------------------------------------------------------------------
@@ -367,7 +373,7 @@ class FlarmOutput:
         """Nothing: the burst reads the picture's tracks."""
 
     def on_event(self, event: Event, picture: Picture) -> None:
-        """Nothing: levels are read from the picture's pairs."""
+        """Nothing: alarms are read from the picture's pairs."""
 
     def on_tick(self, now: float, picture: Picture) -> None:
         """Send a burst when one is due; retry failed ports. Never raises."""
@@ -409,7 +415,7 @@ class FlarmOutput:
         return burst(
             own,
             states,
-            picture.levels_for(own_name),
+            pairs_with(picture, own_name),
             self.ids,
             self.settings.feed,
             own_fix=fix,

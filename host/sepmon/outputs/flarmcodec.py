@@ -14,8 +14,30 @@ Field order and meaning follow FLARM's data port specification (FTD-012)::
 
 Choices made here (see docs/integrations.md):
 
-* Alarm level: sepmon's levels 0–3 map one to one (FLARM: 1 low, 2 important,
-  3 urgent); sepmon's look-ahead defaults (18/12/8 s) are FLARM's own bands.
+* Alarm level: by time to impact, as a FLARM assesses it, not from sepmon's
+  own level. FTD-012 defines AlarmLevel (PFLAU and PFLAA alike) as "0 = no
+  alarm (also used for no-alarm traffic information), 1 = alarm, 13-18
+  seconds to impact, 2 = alarm, 9-12 seconds to impact, 3 = alarm, 0-8
+  seconds to impact" (:data:`ALARM_BANDS_S`). sepmon's "impact" is the loss
+  of the pair's innermost protection volume: the time to impact is the pair's
+  ``PairStatus.t_violation_s`` while it is still outside; inside already (0),
+  it is the time to the closest 3D approach if the pair is still converging,
+  and there is none if it is not (parallel, already astern, parked): a pair
+  not converging into (or inside) its volume is plain traffic, level 0,
+  however near (:func:`time_to_impact`).
+* sepmon's own level (advisory/caution/warning) is not carried: every
+  AlarmType value has a FLARM meaning an app acts on (2 aircraft alarm,
+  3 obstacle, 4 traffic advisory, 10–FF Alert Zones); it goes to the boards,
+  MQTT and the event log instead.
+* Lost: a vehicle whose track is lost (or the own track, or the pair flagged
+  lost) is never in PFLAA: a FLARM stops sending a target it no longer
+  receives and apps drop a target a few seconds after its last PFLAA
+  (XCSoar: 2 s), so a frozen PFLAA would be drawn as current traffic. Its
+  danger is not dropped: while its time to impact (from the picture's
+  dead-reckoned state) is in a band, PFLAU carries that alarm as a
+  non-directional target (RelativeBearing empty, as FTD-012 has it for
+  targets without a known bearing). With the own track lost PFLAU's GPS field
+  is 0 ("no GPS reception"), so no app takes the empty picture as all clear.
 * Geometry: relative north/east are the WGS84 surface range and initial bearing
   of :func:`sepmon.core.geo.range_bearing` resolved along true north/east, so PFLAU's
   distance and bearing and PFLAA's north/east describe the same point.
@@ -24,11 +46,9 @@ Choices made here (see docs/integrations.md):
 * IDs: a stable 6-hex-digit ID per source (BLAKE2s of the name, or pinned in the
   configuration), IDType 2 ("stable FLARM ID"): these are not ICAO addresses
   and must not be looked up as such.
-* PFLAU reports the most urgent vehicle (highest level, then nearest); with no
-  alarm it carries the nearest vehicle as no-alarm traffic information
+* PFLAU reports the most urgent vehicle (highest alarm level, then nearest); with
+  no alarm it carries the nearest vehicle as no-alarm traffic information
   (AlarmType 0), and with nothing in range the target fields are empty.
-* A lost vehicle stays listed only while its pair still holds an alarm: a lost
-  track is never shown as clear, but a quiet one fades like FLARM traffic does.
 * GGA/RMC are re-encoded from the own track's latest fix (any source kind can
   be the own vehicle, and the feed then matches the positions used for
   PFLAA). GGA carries what a FLARM (and any NMEA receiver) sends: the height
@@ -56,7 +76,7 @@ from datetime import UTC, datetime
 
 from sepmon.core.checksum import frame_sentence
 from sepmon.core.geo import range_bearing
-from sepmon.core.model import Fix, Level, TrackState
+from sepmon.core.model import Fix, PairStatus, TrackState
 
 ID_TYPE_FLARM = 2
 """IDType of every PFLAA: 2 = stable FLARM ID (1 would claim an official ICAO address)."""
@@ -69,6 +89,8 @@ CLIMB_LIMIT = 32.7
 AIRBORNE_MPS = 10.0
 """Own ground speed from which PFLAU <GPS> says "airborne" (2) rather than "on ground" (1)."""
 MPS_TO_KNOTS = 3600.0 / 1852.0
+ALARM_BANDS_S = ((8.0, 3), (12.0, 2), (18.0, 1))
+"""FTD-012 AlarmLevel by time to impact: 3 = 0–8 s, 2 = 9–12 s, 1 = 13–18 s (upper bounds, inclusive)."""
 _RESERVED_IDS = frozenset({"000000", "FFFFFF"})  # FFFFFF marks obstacles in PFLAU
 
 
@@ -121,11 +143,16 @@ class FeedOptions:
 
 @dataclass(frozen=True, slots=True)
 class Traffic:
-    """One other vehicle as seen from the own vehicle, ready to encode."""
+    """One other vehicle as seen from the own vehicle, ready to encode.
+
+    ``alarm`` is the FLARM AlarmLevel (:func:`alarm_level` of :func:`time_to_impact`);
+    ``lost``: the vehicle's pair with the own one is lost (either track), so it is
+    reported in PFLAU only, without a bearing, and never in PFLAA.
+    """
 
     source: str
     id: str
-    level: Level
+    alarm: int
     north_m: float
     east_m: float
     vertical_m: float
@@ -135,6 +162,7 @@ class Traffic:
     speed_mps: float
     climb_mps: float
     aircraft_type: str
+    lost: bool = False
 
 
 def _track_deg(ve: float, vn: float) -> float:
@@ -154,48 +182,114 @@ def own_track_deg(own: TrackState, fix: Fix | None = None) -> float:
     return 0.0
 
 
+def alarm_level(t_impact_s: float | None) -> int:
+    """FTD-012 AlarmLevel of a time to impact (None: no impact predicted → 0, traffic only)."""
+    if t_impact_s is None or not t_impact_s >= 0.0:  # NaN is no prediction
+        return 0
+    for upper, level in ALARM_BANDS_S:
+        if t_impact_s <= upper:
+            return level
+    return 0
+
+
+def closest_approach_s(rel_pos: Sequence[float], rel_vel: Sequence[float]) -> float | None:
+    """Seconds to the closest 3D approach of linear relative motion; None when not converging.
+
+    ``rel_pos``/``rel_vel``: the other vehicle relative to the own one (east, north, up).
+    """
+    pv = sum(p * v for p, v in zip(rel_pos, rel_vel, strict=True))
+    vv = sum(v * v for v in rel_vel)
+    if not (pv < 0.0 and vv > 0.0):  # opening, no relative motion, or not a number
+        return None
+    return -pv / vv
+
+
+def time_to_impact(
+    pair: PairStatus | None, rel_pos: Sequence[float], rel_vel: Sequence[float]
+) -> float | None:
+    """FLARM's "time to impact" for one pair, None when no impact is predicted.
+
+    Outside its protection volume, the time until the pair first violates it
+    (``t_violation_s``: None when not converging into it within the look-ahead).
+    Inside already (0), the time to the closest 3D approach while the pair is
+    still converging, else None: parallel or diverging traffic inside the minima
+    is near, not on collision course. No pair status (not a checked pair): None.
+    """
+    if pair is None or pair.t_violation_s is None:
+        return None
+    tv = pair.t_violation_s
+    if not math.isfinite(tv):
+        return None
+    if tv > 0.0:
+        return tv
+    return closest_approach_s(rel_pos, rel_vel)
+
+
+def _usable(st: TrackState) -> bool:
+    return math.isfinite(st.lat) and math.isfinite(st.lon) and -90.0 <= st.lat <= 90.0
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else 0.0
+
+
 def traffic_around(
     own: TrackState,
     others: Iterable[TrackState],
-    levels: Mapping[str, Level],
+    pairs: Mapping[str, PairStatus],
     ids: IdBook,
     options: FeedOptions,
 ) -> list[Traffic]:
     """Every other vehicle within ``options.range_m``, most urgent first (then nearest).
 
-    ``levels`` holds the alert level of each other source's pair with the own
-    vehicle (absent: not a checked pair, level 0). Capped at ``max_targets``.
+    ``pairs`` holds each other source's pair with the own vehicle (absent: not a
+    checked pair, alarm level 0). A vehicle whose pair is lost is kept only while
+    its alarm level is above 0 (for PFLAU). A state with a non-finite position is
+    left out. Capped at ``max_targets``.
     """
     out: list[Traffic] = []
-    cands = [s for s in others if s.source != own.source]
-    if not cands:
+    cands = [s for s in others if s.source != own.source and _usable(s)]
+    if not cands or not _usable(own):
         return out
     rng, brg = range_bearing(own.lat, own.lon, [s.lat for s in cands], [s.lon for s in cands])
     for k, st in enumerate(cands):
-        level = levels.get(st.source, Level.NONE)
+        pair = pairs.get(st.source)
         r = float(rng[k])
-        if r > options.range_m or (st.lost and level == Level.NONE):
+        if not r <= options.range_m:
             continue
         b = float(brg[k])
+        both_heights = st.alt_m is not None and own.alt_m is not None
         vert = st.alt_m - own.alt_m if st.alt_m is not None and own.alt_m is not None else 0.0
         b_rad = math.radians(b)
+        north, east = r * math.cos(b_rad), r * math.sin(b_rad)
+        # Unknown heights: co-altitude, as the separation core treats such a pair.
+        rel_vel = (
+            _finite(st.ve - own.ve),
+            _finite(st.vn - own.vn),
+            _finite(st.vu - own.vu) if both_heights else 0.0,
+        )
+        alarm = alarm_level(time_to_impact(pair, (east, north, _finite(vert)), rel_vel))
+        lost = own.lost or st.lost or (pair is not None and pair.lost)
+        if lost and alarm == 0:
+            continue
         out.append(
             Traffic(
                 source=st.source,
                 id=ids.id_for(st.source),
-                level=level,
-                north_m=r * math.cos(b_rad),
-                east_m=r * math.sin(b_rad),
-                vertical_m=vert,
+                alarm=alarm,
+                north_m=north,
+                east_m=east,
+                vertical_m=_finite(vert),
                 range_m=r,
                 bearing_deg=b,
-                track_deg=_track_deg(st.ve, st.vn),
-                speed_mps=math.hypot(st.ve, st.vn),
-                climb_mps=st.vu,
+                track_deg=_track_deg(_finite(st.ve), _finite(st.vn)),
+                speed_mps=_finite(math.hypot(st.ve, st.vn)),
+                climb_mps=_finite(st.vu),
                 aircraft_type=options.aircraft_types.get(st.source, options.aircraft_type),
+                lost=lost,
             )
         )
-    out.sort(key=lambda t: (-int(t.level), t.range_m, t.source))
+    out.sort(key=lambda t: (-t.alarm, t.range_m, t.source))
     return out[: options.max_targets]
 
 
@@ -210,21 +304,25 @@ def _relative_bearing(bearing: float, own_track: float) -> int:
 
 def gps_status(own: TrackState | None) -> int:
     """PFLAU <GPS>: 0 no (usable) fix, 1 fix on ground, 2 fix airborne."""
-    if own is None or own.lost or own.quality <= 0:
+    if own is None or own.lost or own.quality <= 0 or not _usable(own):
         return 0
     return 2 if math.hypot(own.ve, own.vn) >= AIRBORNE_MPS else 1
 
 
 def pflau(own: TrackState | None, traffic: Sequence[Traffic], rx: int, own_fix: Fix | None = None) -> str:
-    """The status sentence: ``traffic[0]`` (the most urgent) is the reported target, if any."""
+    """The status sentence: ``traffic[0]`` (the most urgent) is the reported target, if any.
+
+    A lost target is non-directional: RelativeBearing empty (FTD-012: "empty for
+    non-directional targets").
+    """
     head = f"PFLAU,{min(max(rx, 0), MAX_RX)},1,{gps_status(own)},1"
     if own is None or not traffic:
         return frame_sentence(f"{head},0,,0,,,")
     t = traffic[0]
-    rel = _relative_bearing(t.bearing_deg, own_track_deg(own, own_fix))
-    alarm_type = 2 if t.level > Level.NONE else 0
+    rel = "" if t.lost else str(_relative_bearing(t.bearing_deg, own_track_deg(own, own_fix)))
+    alarm_type = 2 if t.alarm > 0 else 0
     return frame_sentence(
-        f"{head},{int(t.level)},{rel},{alarm_type},{_int(t.vertical_m)},{_int(t.range_m)},{t.id}"
+        f"{head},{t.alarm},{rel},{alarm_type},{_int(t.vertical_m)},{_int(t.range_m)},{t.id}"
     )
 
 
@@ -235,7 +333,7 @@ def pflaa(t: Traffic) -> str:
     if climb == "-0.0":
         climb = "0.0"
     return frame_sentence(
-        f"PFLAA,{int(t.level)},{_int(t.north_m)},{_int(t.east_m)},{_int(t.vertical_m)},"
+        f"PFLAA,{t.alarm},{_int(t.north_m)},{_int(t.east_m)},{_int(t.vertical_m)},"
         f"{ID_TYPE_FLARM},{t.id},{track},,{_int(t.speed_mps)},{climb},{t.aircraft_type}"
     )
 
@@ -306,7 +404,7 @@ def rmc(fix: Fix) -> str:
 def burst(
     own: TrackState | None,
     others: Iterable[TrackState],
-    levels: Mapping[str, Level],
+    pairs: Mapping[str, PairStatus],
     ids: IdBook,
     options: FeedOptions,
     own_fix: Fix | None = None,
@@ -315,21 +413,23 @@ def burst(
     """Everything the feed sends in one second, in order: [RMC, GGA,] PFLAU, PFLAA...
 
     ``own`` is the own vehicle's state (None: no fix yet); ``others`` every
-    track (the own one is skipped); ``own_fix`` its latest fix, re-encoded as
-    RMC and GGA when ``new_fix`` says it has not been sent yet. With no usable
-    own fix (none, or the own track lost) RMC says ``V`` and GGA quality 0.
+    track (the own one is skipped); ``pairs`` the own vehicle's pair with each
+    other source; ``own_fix`` its latest fix, re-encoded as RMC and GGA when
+    ``new_fix`` says it has not been sent yet. With no usable own fix (none, or
+    the own track lost) RMC says ``V``, GGA quality 0 and PFLAU GPS 0. Lost
+    vehicles (or all, when the own track is lost) are never in PFLAA.
     """
     others = list(others)
     own_name = own.source if own is not None else None
     rx = sum(1 for s in others if s.source != own_name and not s.lost)
-    traffic = traffic_around(own, others, levels, ids, options) if own is not None else []
+    traffic = traffic_around(own, others, pairs, ids, options) if own is not None else []
     out: list[str] = []
-    if own is None or own.lost:
+    if own is None or own.lost or not _usable(own):
         out += [NO_FIX_RMC, NO_FIX_GGA]
     elif own_fix is not None and new_fix:
         out += [rmc(own_fix), gga(own_fix)]
     out.append(pflau(own, traffic, rx, own_fix))
-    out += [pflaa(t) for t in traffic]
+    out += [pflaa(t) for t in traffic if not t.lost]
     return out
 
 
