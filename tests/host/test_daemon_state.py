@@ -228,9 +228,10 @@ def test_a_picture_read_late_shows_its_own_moment(read_now: bool) -> None:
         assert pair.tcpa_s == pytest.approx(want_m / CLOSING_MPS, rel=3e-3, abs=0.05)
         assert pair.cpa_m < 5.0
         if want_m > 2 * 3000.0 + 18 * CLOSING_MPS + 1000.0:
-            assert pair.level == Level.NONE, moment
+            assert pair.level == Level.NONE and pic.alerting == (), moment
         elif want_m < 2500.0:
-            assert pair.level == Level.WARNING, moment
+            assert pair.level == Level.WARNING and pic.alerting == (pair,), moment
+        assert pic.alerting == ((pair,) if pair.level >= Level.ADVISORY else ())
         seen_levels.add(pair.level)
     assert seen_levels == set(Level)
 

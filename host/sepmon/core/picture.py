@@ -164,13 +164,15 @@ class Picture:
     clock (the latest receive time it has seen) at which ``tracks`` are stated.
     ``tracks`` are in the order the monitor first saw them, ``pairs`` sorted by
     name, ``boards`` and ``sources`` in configuration order. ``tracks`` and
-    ``pairs`` are given as tuples or as a :class:`Lazy` (made on first read).
+    ``pairs`` are given as tuples or as a :class:`Lazy` (made on first read);
+    ``alerting`` too, else it is taken from ``pairs``.
     """
 
     t: float
     monitor_t: float
     _tracks: Lazy[TrackEntry]
     _pairs: Lazy[PairStatus]
+    _alerting: Lazy[PairStatus]
     boards: tuple[BoardEntry, ...]
     sources: tuple[SourceEntry, ...]
     aliases: tuple[tuple[str, str], ...]
@@ -190,12 +192,17 @@ class Picture:
         behind_s: float | None = None,
         worst_behind_s: float = 0.0,
         drops: tuple[tuple[str, str, int], ...] = (),
+        alerting: tuple[PairStatus, ...] | Lazy[PairStatus] | None = None,
     ) -> None:
         put = object.__setattr__  # frozen: set once, here
         put(self, "t", t)
         put(self, "monitor_t", monitor_t)
         put(self, "_tracks", tracks if isinstance(tracks, Lazy) else Lazy(tracks))
-        put(self, "_pairs", pairs if isinstance(pairs, Lazy) else Lazy(pairs))
+        all_pairs = pairs if isinstance(pairs, Lazy) else Lazy(pairs)
+        put(self, "_pairs", all_pairs)
+        if alerting is None:  # from the pairs (the Lazy, not self: no cycle keeps a picture alive)
+            alerting = Lazy(lambda: tuple(p for p in all_pairs.get() if p.level >= Level.ADVISORY))
+        put(self, "_alerting", alerting if isinstance(alerting, Lazy) else Lazy(alerting))
         put(self, "boards", boards)
         put(self, "sources", sources)
         put(self, "aliases", aliases)
@@ -212,6 +219,11 @@ class Picture:
     def pairs(self) -> tuple[PairStatus, ...]:
         """Every evaluated pair's status, made on first read."""
         return self._pairs.get()
+
+    @property
+    def alerting(self) -> tuple[PairStatus, ...]:
+        """The pairs at advisory or above (what a view draws), in the order of ``pairs``."""
+        return self._alerting.get()
 
     def drops_of(self, source: str) -> dict[str, int]:
         """Input refused from ``source`` so far, by reason."""

@@ -99,8 +99,7 @@ def frame_of(picture: Picture, minima: Minima) -> dict[str, Any]:
             "cpa": _num(p.cpa_m),
             "lost": bool(p.lost),
         }
-        for p in picture.pairs
-        if p.level >= Level.ADVISORY
+        for p in picture.alerting
     ]
     links = {s.name: s for s in picture.sources}
     boards = []
