@@ -29,6 +29,7 @@ from sepmon.core.alerter import (
     Confirmation,
     ConfirmationTable,
     PairConfirmation,
+    customise,
     preset,
 )
 from sepmon.core.detection import (
@@ -184,7 +185,7 @@ def test_a_higher_level_that_does_not_imply_the_lower_is_refused_with_one_line_n
         (lambda: Confirmation(1, 1, -1.0), "hysteresis_s"),
         (lambda: Alerter("x", (), 60), "levels"),
         (lambda: Alerter("x", (AlertLevel(Volume(1, 1), 1, 1),), 0), "look-ahead"),
-        (lambda: preset("nope"), "known: do365, flarm, sepmon"),
+        (lambda: preset("nope"), "known: distance, do365, flarm, sepmon"),
         # Unknown data must never read as "no violation".
         (lambda: preset("do365").level_now(0, 0, 0, 0, math.nan, 0), "'dz' must be finite"),
         (lambda: preset("do365").levels_now([1e4, math.inf], 0, 0, 0, 0, 0), "'pe' must be finite"),
@@ -233,6 +234,46 @@ def test_sepmon_preset_is_the_minima_defaults_without_range_only_rings() -> None
     for k in (1.2, 1.8):
         assert a.level_now(k * m.horizontal_m, 0, 0, 0, 0, 0) == Level.NONE
         assert a.level_now(0, k * m.horizontal_m, 0, 0, 0, 0) == Level.NONE
+
+
+def test_distance_preset_alerts_on_range_alone_now_and_only_when_asked_for() -> None:
+    # Oracle: SoftRF's distance mode and sepmon's old rings (issue 15): levels by the range
+    # now, at the minima (3 km / 300 m) × 2, × 1.5, × 1; geometry by hand.
+    a = preset("distance")
+    assert preset("sepmon").level_now(5000, 0, 0, 0, 0, 0) == Level.NONE  # the default does not
+    for r, want in ((6100, 0), (5900, 1), (4400, 2), (2900, 3)):
+        assert a.level_now(r, 0, 0, 0, 0, 0) == want, r
+    # Converging fast from 6.1 km: nothing predicted, range alone.
+    assert a.level_now(6100, 0, -500, 0, 0, 0) == Level.NONE
+
+
+def test_customise_applies_explicit_keys_over_a_preset() -> None:
+    # Oracle: DO-365B's own ratio of level 1's ZTHR to levels 2-3's (700 ft / 450 ft), kept
+    # when the innermost ZTHR is set; times by the configuration's names.
+    a = customise(preset("do365"), horizontal_m=2000, vertical_m=90, warning_s=20, persistence_s=2)
+    assert [lv.volume.dthr_m for lv in a.levels] == [2000] * 3
+    assert [lv.volume.zthr_m for lv in a.levels] == pytest.approx([140, 90, 90])
+    assert [lv.alerting_time_s for lv in a.levels] == [55, 55, 20]
+    assert [lv.early_alerting_time_s for lv in a.levels] == [75, 75, 55]
+    assert a.confirmation == Confirmation(2, 4, 5.0, 2)
+    b = customise(preset("sepmon"), advisory_s=60)
+    assert b.lookahead_s == 60 and b.levels[0].early_alerting_time_s == 60
+    with pytest.raises(ValueError, match="range rings"):
+        customise(preset("do365"), caution_factor=1.2)
+    d = customise(preset("distance"), horizontal_m=50, vertical_m=30, caution_factor=1.2)
+    assert [lv.volume.dthr_m for lv in d.levels] == pytest.approx([100, 60, 50])
+
+
+def test_uncertainty_margins_widen_the_volumes_only_when_the_alerter_mitigates() -> None:
+    # Oracle: geometry by hand. A pair 3,100 m apart, still: outside the 3,000 m cylinder,
+    # inside it widened by 150 m.
+    sep, do = preset("sepmon"), customise(preset("do365"), horizontal_m=3000)
+    assert sep.uncertainty and not do.uncertainty
+    assert sep.levels_now(3100, 0, 0, 0, 0, 0).tolist() == [0]
+    assert sep.levels_now(3100, 0, 0, 0, 0, 0, 150.0, 0.0).tolist() == [3]
+    assert do.levels_now(3100, 0, 0, 0, 0, 0, 150.0, 0.0).tolist() == [0]
+    with pytest.raises(ValueError, match="'margin_h' must be finite"):
+        sep.levels_now(0, 0, 0, 0, 0, 0, math.nan, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -345,6 +386,34 @@ def test_the_table_gives_what_one_pair_confirmation_per_pair_gives(rule: Confirm
             pairs.setdefault(p, PairConfirmation(rule)).update(x, when) for p, x in zip(ids, raw, strict=True)
         ]
         assert got.tolist() == want
+
+
+@pytest.mark.parametrize(
+    "rule", [DO365, Confirmation(1, 1), Confirmation(3, 5, 2.5, 3.0), Confirmation(2, 2, 9, 0)]
+)
+def test_steady_reports_only_touched_give_what_one_pair_confirmation_per_pair_gives(rule: Confirmation) -> None:
+    # Oracle: PairConfirmation, the readable rule. The monitor sends most reports through
+    # steady()/touch() (times only) and the rest through update(); the levels must not differ.
+    rnd = random.Random(16)
+    table = ConfirmationTable(rule)
+    pairs: dict[int, PairConfirmation] = {}
+    t = 0.0
+    touched = 0
+    for _ in range(800):
+        t += rnd.choice([0.0, 0.5, 1.0, 1.0, 1.0, 3.0, 7.0])
+        when = t - rnd.choice([0.0, 0.0, 0.0, 0.0, 2.0])
+        ids = np.array(sorted(rnd.sample(range(60), rnd.randint(1, 30))), dtype=np.intp)
+        raw = np.array([rnd.choice([0, 0, 0, 0, 0, 0, 1, 2, 3]) for _ in ids], dtype=np.int8)
+        steady = table.steady(ids, raw)
+        touched += int(steady.sum())
+        table.touch(ids[steady], when)
+        table.update(ids[~steady], raw[~steady], when)
+        want = [
+            pairs.setdefault(int(p), PairConfirmation(rule)).update(int(x), when)
+            for p, x in zip(ids, raw, strict=True)
+        ]
+        assert table.level[ids].tolist() == want
+    assert touched > 1000  # the cheap path was really taken
 
 
 def test_the_table_refuses_bad_reports() -> None:

@@ -50,15 +50,24 @@ def test_aliases_canonicalise() -> None:
         ({"separation": {"horizontal_m": "far"}}, "separation.horizontal_m: expected a number"),
         ({"separation": {"horizontal_m": -5}}, "separation.horizontal_m: must be greater than 0"),
         ({"separation": {"vertical_m": True}}, "separation.vertical_m: expected a number"),
-        ({"separation": {"warning_s": 30}}, "separation: 0 ≤ warning_s ≤ caution_s ≤ advisory_s is required"),
         (
-            {"separation": {"caution_factor": 3.0}},
-            "separation: 1 ≤ caution_factor ≤ advisory_factor is required, got 3, 2",
+            {"separation": {"warning_s": 30}},
+            "separation: alerter 'sepmon': level 3's alerting times 30/30 s exceed level 2's 12/12 s",
+        ),
+        (
+            {"separation": {"preset": "distance", "caution_factor": 3.0}},
+            "separation: alerter 'distance': level 2's volume (DTHR 9000 m, ZTHR 900 m) is not inside level 1's",
+        ),
+        (
+            {"separation": {"caution_factor": 1.2}},
+            "separation: caution_factor and advisory_factor are range rings, which only preset 'distance' has",
         ),
         (
             {"pairs": [{"groups": ["default", "default"], "advisory_s": 5}]},
-            "pairs[0]: 0 ≤ warning_s ≤ caution_s ≤ advisory_s is required, got 8, 12, 5",
+            "pairs[0]: alerter 'sepmon': level 2's alerting times 12/12 s exceed level 1's 5/5 s",
         ),
+        ({"separation": {"preset": "do-365"}}, "separation.preset: unknown preset 'do-365'; known: distance, do365"),
+        ({"separation": {"confidence": 1.0}}, "separation.confidence: expected a probability"),
         ({"separation": {"caution_factor": 0.5}}, "separation.caution_factor: must be at least 1"),
         ({"separation": {"stale_s": 0}}, "separation.stale_s: must be greater than 0"),
         ({"sepration": {}}, "sepration: unknown section"),

@@ -46,6 +46,7 @@ __all__ = [
     "ConfirmationTable",
     "PairConfirmation",
     "PresetRow",
+    "customise",
     "preset",
 ]
 
@@ -117,6 +118,9 @@ class Alerter:
     levels: tuple[AlertLevel, ...]
     lookahead_s: float
     confirmation: Confirmation = field(default_factory=Confirmation)
+    # Widen every volume by the pair's combined position uncertainty (the monitor passes it
+    # as margin_h/margin_v); False: the volumes as they are (DO-365 without SUM).
+    uncertainty: bool = False
 
     def __post_init__(self) -> None:
         where = f"alerter {self.name!r}"
@@ -143,41 +147,69 @@ class Alerter:
 
     # --- instantaneous ---------------------------------------------------------------
     def times_to_volume(
-        self, pe: ArrayLike, pn: ArrayLike, ve: ArrayLike, vn: ArrayLike, dz: ArrayLike, dvz: ArrayLike
+        self,
+        pe: ArrayLike,
+        pn: ArrayLike,
+        ve: ArrayLike,
+        vn: ArrayLike,
+        dz: ArrayLike,
+        dvz: ArrayLike,
+        margin_h: ArrayLike = 0.0,
+        margin_v: ArrayLike = 0.0,
     ) -> FloatArray:
         """Time to each level's volume within the look-ahead, ``inf`` if none: shape (levels, pairs).
 
         Inputs: the intruder relative to the ownship, local east/north/up, m and m/s
         (``pe, pn`` position, ``ve, vn`` velocity, ``dz, dvz`` vertical). Broadcast. All
         must be finite (ValueError otherwise); a pair with an unknown altitude is passed
-        as co-altitude (``dz = dvz = 0``), the conservative reading.
+        as co-altitude (``dz = dvz = 0``), the conservative reading. ``margin_h``/``margin_v``
+        (m, >= 0): the pair's combined position uncertainty, added to DTHR/ZTHR when the
+        alerter mitigates uncertainty (``uncertainty=True``), ignored otherwise.
         """
         c = np.broadcast_arrays(
-            *(np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (pe, pn, ve, vn, dz, dvz))
+            *(
+                np.atleast_1d(np.asarray(x, dtype=np.float64))
+                for x in (pe, pn, ve, vn, dz, dvz, margin_h, margin_v)
+            )
         )
         # A NaN would compare as "no violation": never let unknown data read as all clear.
-        for name, col in zip(("pe", "pn", "ve", "vn", "dz", "dvz"), c, strict=True):
+        for name, col in zip(("pe", "pn", "ve", "vn", "dz", "dvz", "margin_h", "margin_v"), c, strict=True):
             if not np.isfinite(col).all():
                 raise ValueError(
                     f"relative state {name!r} must be finite (an unknown altitude is dz = dvz = 0)"
                 )
+        mh, mv = (c[6], c[7]) if self.uncertainty else (0.0, 0.0)
         return np.stack(
             [
-                time_to_volume(lv.volume, c[0], c[1], c[2], c[3], c[4], c[5], self.lookahead_s)
+                time_to_volume(lv.volume, c[0], c[1], c[2], c[3], c[4], c[5], self.lookahead_s, mh, mv)
                 for lv in self.levels
             ]
         )
 
-    def levels_now(
-        self, pe: ArrayLike, pn: ArrayLike, ve: ArrayLike, vn: ArrayLike, dz: ArrayLike, dvz: ArrayLike
-    ) -> npt.NDArray[np.int8]:
-        """Instantaneous level of each pair (0 = none): the highest level violated within its time."""
-        ttv = self.times_to_volume(pe, pn, ve, vn, dz, dvz)
+    def levels_from_times(self, ttv: FloatArray) -> npt.NDArray[np.int8]:
+        """Instantaneous levels from :meth:`times_to_volume`'s result."""
         level = np.zeros(ttv.shape[1], dtype=np.int8)
         for k, lv in enumerate(self.levels):
-            # A violation must start strictly inside the alerting time (DAIDALUS: time in < time out).
-            level[ttv[k] < min(lv.alerting_time_s, self.lookahead_s)] = k + 1
+            # A violation must start strictly inside the alerting time (DAIDALUS: time in < time
+            # out); an alerting time of 0 means "violated now" (a distance-only level).
+            hit = ttv[k] < min(lv.alerting_time_s, self.lookahead_s)
+            hit |= ttv[k] <= 0.0
+            level[hit] = k + 1
         return level
+
+    def levels_now(
+        self,
+        pe: ArrayLike,
+        pn: ArrayLike,
+        ve: ArrayLike,
+        vn: ArrayLike,
+        dz: ArrayLike,
+        dvz: ArrayLike,
+        margin_h: ArrayLike = 0.0,
+        margin_v: ArrayLike = 0.0,
+    ) -> npt.NDArray[np.int8]:
+        """Instantaneous level of each pair (0 = none): the highest level violated within its time."""
+        return self.levels_from_times(self.times_to_volume(pe, pn, ve, vn, dz, dvz, margin_h, margin_v))
 
     def level_now(self, pe: float, pn: float, ve: float, vn: float, dz: float, dvz: float) -> Level:
         """:meth:`levels_now` of one pair, as a :class:`~sepmon.core.model.Level`."""
@@ -328,6 +360,9 @@ class ConfirmationTable:
         grow("prev_level", 0, np.int8)
         grow("prev_rose_t", math.nan, np.float64)
         grow("prev_last_t", math.nan, np.float64)
+        # The whole state (window, the state before the last report, shown level) stands at
+        # one level, so another report of that level changes nothing but the times.
+        grow("settled", True, np.bool_)
         self.cap = cap
 
     window: npt.NDArray[np.int8]
@@ -338,6 +373,41 @@ class ConfirmationTable:
     prev_level: npt.NDArray[np.int8]
     prev_rose_t: FloatArray
     prev_last_t: FloatArray
+    settled: npt.NDArray[np.bool_]
+
+    def reserve(self, n: int) -> None:
+        """Make room for pair ids below ``n``."""
+        if n > self.cap:
+            cap = self.cap
+            while cap < n:
+                cap *= 2
+            self._alloc(self.cap, cap)
+
+    def steady(self, pid: npt.NDArray[np.intp], raw_level: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
+        """Which reports would change nothing but the pair's times (see :meth:`touch`).
+
+        A pair whose state stands at one level, reported at that level: nearly every pair
+        nearly always (clear, or a steady alert). ``pid`` must be below :attr:`cap`.
+        """
+        out: npt.NDArray[np.bool_] = self.settled[pid] & (raw_level == self.level[pid])
+        return out
+
+    def touch(self, pid: npt.NDArray[np.intp], t: float | FloatArray) -> None:
+        """Apply reports that :meth:`steady` found steady, at time(s) ``t`` (distinct pairs).
+
+        The same as :meth:`update` with their (unchanged) level, for a fraction of the cost:
+        M of N, persistence and hysteresis give the level it already shows, so only the
+        report times move (a later report at the same time finds the same state before it).
+        """
+        t = np.broadcast_to(np.asarray(t, dtype=np.float64), pid.shape)
+        last = self.last_t[pid]
+        new = ~(t <= last)  # NaN (never reported) counts as new
+        p, tn = pid[new], t[new]
+        self.prev_last_t[p] = self.last_t[p]
+        self.prev_rose_t[p] = self.rose_t[p]
+        self.prev_level[p] = self.level[p]
+        self.prev_window[p] = self.window[p]
+        self.last_t[p] = tn
 
     def update(self, pid: ArrayLike, raw_level: ArrayLike, t: float) -> npt.NDArray[np.int8]:
         """Take the instantaneous levels of distinct pairs ``pid`` at time ``t``; return confirmed ones."""
@@ -393,8 +463,16 @@ class ConfirmationTable:
         held = (candidate < shown) & (shown > 0) & ((t - rose) < rule.persistence_s)  # NaN rose: False
         rising = ~held & (candidate > shown)
         self.rose_t[use[rising]] = t
-        self.level[use] = np.where(held, shown, candidate)
+        level = np.where(held, shown, candidate)
+        self.level[use] = level
         self.last_t[use] = t
+        # Settled: every window place (an empty one counts as 0), the state before and the
+        # shown level are one level (a pair never reported stands at 0: settled).
+        lv = level[:, None]
+        flat = np.where(lv == 0, np.maximum(win, 0), win) == lv
+        pw = self.prev_window[use]
+        flat &= np.where(lv == 0, np.maximum(pw, 0), pw) == lv
+        self.settled[use] = flat.all(axis=1) & (self.prev_level[use] == level)
         out: npt.NDArray[np.int8] = self.level[ids].copy()
         return out
 
@@ -413,6 +491,7 @@ class PresetRow:
     levels: tuple[tuple[float, float, float, float, float, float], ...]
     lookahead_s: float
     confirmation: tuple[int, int, float, float]
+    uncertainty: bool = False
 
 
 PRESET_TABLE: dict[str, PresetRow] = {
@@ -443,6 +522,7 @@ PRESET_TABLE: dict[str, PresetRow] = {
         ),
         lookahead_s=18.0,
         confirmation=(1, 1, 0.0, 0.0),
+        uncertainty=True,
     ),
     # sepmon's own memorandum-style rule: the minima and look-ahead times of model.Minima's
     # defaults (ADVISORY/CAUTION/WARNING when the minima are predicted to be violated within
@@ -458,6 +538,36 @@ PRESET_TABLE: dict[str, PresetRow] = {
         ),
         lookahead_s=_MINIMA.advisory_s,
         confirmation=(2, 4, 5.0, 4.0),
+        uncertainty=True,
+    ),
+    # Range alone, as SoftRF's distance mode does (and sepmon before issue 15): WARNING inside
+    # the minima, CAUTION inside caution_factor x them, ADVISORY inside advisory_factor x them,
+    # now (alerting time 0), nothing predicted. Only when asked for: it alerts on parked and
+    # parallel traffic.
+    "distance": PresetRow(
+        source="range rings at model.Minima's defaults (minima x advisory_factor, caution_factor, 1), now",
+        levels=(
+            (
+                _MINIMA.advisory_factor * _MINIMA.horizontal_m,
+                _MINIMA.advisory_factor * _MINIMA.vertical_m,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+            ),
+            (
+                _MINIMA.caution_factor * _MINIMA.horizontal_m,
+                _MINIMA.caution_factor * _MINIMA.vertical_m,
+                0.0,
+                0.0,
+                0.0,
+                0.0,
+            ),
+            (_MINIMA.horizontal_m, _MINIMA.vertical_m, 0.0, 0.0, 0.0, 0.0),
+        ),
+        lookahead_s=1.0,
+        confirmation=(1, 1, 0.0, 5.0),
+        uncertainty=True,
     ),
 }
 """Every named preset, as data (see :class:`PresetRow`)."""
@@ -472,6 +582,7 @@ def _build(name: str, row: PresetRow) -> Alerter:
         ),
         lookahead_s=row.lookahead_s,
         confirmation=Confirmation(*row.confirmation),
+        uncertainty=row.uncertainty,
     )
 
 
@@ -485,3 +596,65 @@ def preset(name: str) -> Alerter:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown alerting preset {name!r}; known: {', '.join(sorted(PRESETS))}") from None
+
+
+def customise(
+    alerter: Alerter,
+    *,
+    horizontal_m: float | None = None,
+    vertical_m: float | None = None,
+    warning_s: float | None = None,
+    caution_s: float | None = None,
+    advisory_s: float | None = None,
+    caution_factor: float | None = None,
+    advisory_factor: float | None = None,
+    persistence_s: float | None = None,
+) -> Alerter:
+    """``alerter`` with a configuration's explicit keys applied over it (None: keep the preset's).
+
+    - ``horizontal_m``/``vertical_m`` set the innermost (highest) level's DTHR/ZTHR; the
+      other levels keep their ratio to it (do365's 700 ft level 1 over 450 ft stays 14/9).
+    - ``warning_s``/``caution_s``/``advisory_s`` set the alerting times of levels 3/2/1
+      (early alerting times follow where they equalled them, else are raised to them where
+      shorter); a longer alerting time than
+      the look-ahead lengthens the look-ahead.
+    - ``caution_factor``/``advisory_factor`` set levels 2/1's DTHR and ZTHR as multiples of
+      level 3's: range rings, which only the ``distance`` preset has (ValueError otherwise).
+    - ``persistence_s``: how long a risen level is kept at least (the ``hold_s`` key).
+
+    The result is checked like any Alerter (a higher level must imply the lower ones).
+    """
+    levels = list(alerter.levels)
+    top = levels[-1].volume
+    rings = alerter.name == "distance"
+    if (caution_factor is not None or advisory_factor is not None) and not rings:
+        raise ValueError(
+            f"caution_factor and advisory_factor are range rings, which only preset 'distance' has "
+            f"(this pair's preset is {alerter.name!r})"
+        )
+    h = top.dthr_m if horizontal_m is None else horizontal_m
+    v = top.zthr_m if vertical_m is None else vertical_m
+    factors: dict[int, float | None] = {len(levels) - 2: caution_factor, len(levels) - 3: advisory_factor}
+    times = {len(levels) - 1: warning_s, len(levels) - 2: caution_s, len(levels) - 3: advisory_s}
+    out = []
+    for k, lv in enumerate(levels):
+        vol = lv.volume
+        f = factors.get(k)
+        if f is not None:
+            dthr, zthr = f * h, f * v
+        else:
+            dthr = vol.dthr_m * (h / top.dthr_m) if top.dthr_m else h
+            zthr = vol.zthr_m * (v / top.zthr_m) if top.zthr_m else v
+        given = times.get(k)
+        alerting = lv.alerting_time_s if given is None else float(given)
+        # A preset that watches no earlier than it alerts keeps doing so; else early >= alerting.
+        same = lv.early_alerting_time_s == lv.alerting_time_s
+        early = alerting if same else max(lv.early_alerting_time_s, alerting)
+        out.append(AlertLevel(Volume(dthr, zthr, vol.tthr_s, vol.tcoa_s), alerting, early))
+    lookahead = (
+        max(alerter.lookahead_s, *(lv.alerting_time_s for lv in out)) if not rings else alerter.lookahead_s
+    )
+    conf = alerter.confirmation
+    if persistence_s is not None:
+        conf = Confirmation(conf.m, conf.n, conf.hysteresis_s, persistence_s)
+    return Alerter(alerter.name, tuple(out), lookahead, conf, alerter.uncertainty)

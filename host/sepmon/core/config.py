@@ -6,6 +6,7 @@ line can print one line and exit with status 2.
 Example::
 
     [separation]            # defaults for every pair of sources
+    preset = "sepmon"       # the alerting policy (sepmon, do365, flarm, distance); keys below override it
     horizontal_m = 3000
     vertical_m = 300
     warning_s = 8
@@ -23,7 +24,7 @@ Example::
 
     [[pairs]]               # minima for a pair of groups (order does not matter)
     groups = ["red", "blue"]
-    horizontal_m = 5000
+    horizontal_m = 5000     # over [separation]'s policy; with its own preset = "...", over that one
 
     [[pairs]]
     groups = ["red", "red"]
@@ -46,20 +47,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from sepmon.core.alerter import PRESETS, Alerter, customise, preset
 from sepmon.core.errors import ConfigError
 from sepmon.core.model import Minima
 
 DEFAULT_GROUP = "default"
 
 
+DEFAULT_PRESET = "sepmon"
+
+
 @dataclass(frozen=True)
 class SeparationRule(Minima):
-    """The minima of one class of pairs (:class:`~sepmon.core.model.Minima`), and whether to check it."""
+    """The policy of one class of pairs: its :class:`~sepmon.core.alerter.Alerter`, and whether to check it.
+
+    The :class:`~sepmon.core.model.Minima` fields restate the alerter (``horizontal_m`` and
+    ``vertical_m``: the innermost level's DTHR and ZTHR; ``warning_s``/``caution_s``/
+    ``advisory_s``: levels 3/2/1's alerting times), for readers that draw or compare with
+    the minima; the alerter decides.
+    """
 
     check: bool = True
+    preset: str = DEFAULT_PRESET
+    alerter: Alerter = field(default_factory=lambda: preset(DEFAULT_PRESET))
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,7 @@ class Config:
     default_rule: SeparationRule = field(default_factory=SeparationRule)
     hold_s: float = 5.0
     stale_s: float = 5.0
+    confidence: float = 0.95  # of the uncertainty margins (combined for a pair as independent errors)
     groups: Mapping[str, str] = field(default_factory=dict)  # source → group
     aliases: Mapping[str, str] = field(default_factory=dict)  # alias → source
     pair_rules: Mapping[frozenset[str], SeparationRule] = field(default_factory=dict)
@@ -121,8 +135,9 @@ class Config:
         return self.pair_rules.get(key, self.default_rule)
 
 
-_RULE_KEYS = {f.name: f.type for f in fields(SeparationRule)}
-_SEPARATION_EXTRA = {"hold_s", "stale_s"}
+_MINIMA_KEYS = {f.name for f in fields(Minima)}
+_RULE_KEYS = _MINIMA_KEYS | {"check", "preset"}
+_SEPARATION_EXTRA = {"hold_s", "stale_s", "confidence"}
 _TOP_KEYS = {
     "separation", "groups", "aliases", "pairs", "ingest", "sources", "outputs", "daemon", "web",
     "max_speed_mps",
@@ -146,9 +161,16 @@ def _number(where: str, value: Any, *, positive: bool = True, minimum: float | N
 
 
 def _rule(
-    where: str, table: Mapping[str, Any], base: SeparationRule, allowed_extra: set[str]
+    where: str,
+    table: Mapping[str, Any],
+    base: SeparationRule,
+    allowed_extra: set[str],
+    persistence_s: float | None,
 ) -> SeparationRule:
-    changes: dict[str, Any] = {}
+    """The rule of ``table``: its own ``preset`` (else ``base``'s policy) with its explicit keys over it."""
+    explicit: dict[str, float] = {}
+    check = base.check
+    name = None
     for key, value in table.items():
         path = f"{where}.{key}"
         if key in allowed_extra:
@@ -158,15 +180,46 @@ def _rule(
         if key == "check":
             if not isinstance(value, bool):
                 raise ConfigError(f"{path}: expected true or false, got {value!r}")
-            changes[key] = value
+            check = value
+        elif key == "preset":
+            if value not in PRESETS:
+                raise ConfigError(f"{path}: unknown preset {value!r}; known: {', '.join(sorted(PRESETS))}")
+            name = value
         elif key.endswith("_factor"):
-            changes[key] = _number(path, value, minimum=1.0)
+            explicit[key] = _number(path, value, minimum=1.0)
         else:
-            changes[key] = _number(path, value)
+            explicit[key] = _number(path, value, positive=not key.endswith("_s"), minimum=0.0)
+    start = preset(name) if name is not None else base.alerter
     try:
-        return replace(base, **changes)  # Minima checks its own invariants
+        alerter = customise(start, **explicit, persistence_s=persistence_s)
+        return _restated(alerter, check)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _restated(alerter: Alerter, check: bool) -> SeparationRule:
+    """A rule whose Minima fields restate ``alerter`` (see :class:`SeparationRule`)."""
+    levels = alerter.levels
+    top = levels[-1].volume
+    times = [lv.alerting_time_s for lv in levels]
+    warning, caution, advisory = times[-1], times[-2] if len(times) > 1 else times[-1], times[0]
+    factors: dict[str, float] = {}
+    if alerter.name == "distance" and len(levels) == 3 and top.dthr_m > 0:
+        factors = {
+            "caution_factor": levels[1].volume.dthr_m / top.dthr_m,
+            "advisory_factor": levels[0].volume.dthr_m / top.dthr_m,
+        }
+    return SeparationRule(
+        horizontal_m=top.dthr_m,
+        vertical_m=top.zthr_m,
+        warning_s=warning,
+        caution_s=caution,
+        advisory_s=advisory,
+        check=check,
+        preset=alerter.name,
+        alerter=alerter,
+        **factors,
+    )
 
 
 def _table(where: str, value: Any) -> Mapping[str, Any]:
@@ -188,9 +241,16 @@ def parse_config(data: Mapping[str, Any]) -> Config:
             raise ConfigError(f"{key}: unknown section")
 
     sep = _table("separation", data.get("separation", {}))
-    default_rule = _rule("separation", sep, SeparationRule(), _SEPARATION_EXTRA)
     hold_s = _number("separation.hold_s", sep.get("hold_s", 5.0), positive=False, minimum=0.0)
+    # hold_s, when given, is how long a risen level is kept (the alerter's persistence).
+    persistence_s = hold_s if "hold_s" in sep else None
+    default_rule = _rule("separation", sep, SeparationRule(), _SEPARATION_EXTRA, persistence_s)
     stale_s = _number("separation.stale_s", sep.get("stale_s", 5.0))
+    confidence = _number("separation.confidence", sep.get("confidence", 0.95))
+    if not 0.5 <= confidence < 1.0:
+        raise ConfigError(
+            f"separation.confidence: expected a probability from 0.5 to below 1, got {confidence:g}"
+        )
 
     groups: dict[str, str] = {}
     for gname, members in _table("groups", data.get("groups", {})).items():
@@ -224,7 +284,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
         pair_key = frozenset(gs)
         if pair_key in pair_rules:
             raise ConfigError(f"{where}.groups: pair {gs[0]}/{gs[1]} is configured twice")
-        pair_rules[pair_key] = _rule(where, entry, default_rule, {"groups"})
+        pair_rules[pair_key] = _rule(where, entry, default_rule, {"groups"}, persistence_s)
 
     ing = _table("ingest", data.get("ingest", {}))
     for key in ing:
@@ -259,6 +319,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
         default_rule=default_rule,
         hold_s=hold_s,
         stale_s=stale_s,
+        confidence=confidence,
         groups=groups,
         aliases=aliases,
         pair_rules=pair_rules,

@@ -167,15 +167,20 @@ def time_to_volume(
     dz: ArrayLike,
     dvz: ArrayLike,
     lookahead_s: float,
+    margin_h: ArrayLike = 0.0,
+    margin_v: ArrayLike = 0.0,
 ) -> FloatArray:
     """First time in ``[0, lookahead_s]`` at which the pair violates ``volume``; ``inf`` if none.
 
     0 when the pair is in violation now. A violation must last some time inside the
     look-ahead to count (grazing the volume's edge, or reaching it exactly at the end of
-    the look-ahead, is none), as in DAIDALUS's conflict detection.
+    the look-ahead, is none), as in DAIDALUS's conflict detection. ``margin_h``/``margin_v``
+    widen DTHR/ZTHR per pair (the pair's position uncertainty; 0: the volume as it is).
     """
-    h_lo, h_hi = horizontal_interval(pe, pn, ve, vn, volume.dthr_m, volume.tthr_s)
-    z_lo, z_hi = vertical_interval(dz, dvz, volume.zthr_m, volume.tcoa_s)
+    dthr = volume.dthr_m + _f(margin_h)
+    zthr = volume.zthr_m + _f(margin_v)
+    h_lo, h_hi = horizontal_interval(pe, pn, ve, vn, dthr, volume.tthr_s)
+    z_lo, z_hi = vertical_interval(dz, dvz, zthr, volume.tcoa_s)
     t_in = np.maximum(np.maximum(h_lo, z_lo), 0.0)
     t_out = np.minimum(np.minimum(h_hi, z_hi), lookahead_s)
     return np.asarray(np.where(t_in < t_out, t_in, np.inf), dtype=np.float64)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +67,8 @@ __all__ = [
     "VERTICAL_MARGIN_FACTOR",
     "PairResult",
     "TrackArrays",
+    "combined_margins",
+    "confidence_factors",
     "evaluate_pairs",
     "evaluate_with_minima",
     "minima_keywords",
@@ -174,10 +177,12 @@ _DIFF = 8
 _UP = slice(8, 11)  # local up (ellipsoid normal)
 _MARGIN_H = 11
 _MARGIN_V = 12
-_B_ROWS = 13
-_EAST = slice(13, 15)  # local east x, y (its z is 0)
-_NORTH = slice(15, 18)
-_ROWS = 18
+_DRMS_H = 13  # the fix's random error alone (1-sigma-like: DRMS, vertical sigma), for combining
+_SIGMA_V = 14
+_B_ROWS = 15
+_EAST = slice(15, 17)  # local east x, y (its z is 0)
+_NORTH = slice(17, 20)
+_ROWS = 20
 # (−1, 1) per row: east (x, y) = (−sin lon, cos lon).
 _EAST_SIGN = np.array([[-1.0], [1.0]])
 
@@ -253,13 +258,13 @@ class TrackArrays:
         np.multiply(cos_sin_lon, cl, out=t[8:10])  # up
         t[10] = sl
         np.multiply(trig[:, 1], _EAST_SIGN, out=t[_EAST])  # east: (−sin lon, cos lon)
-        np.multiply(cos_sin_lon, -sl, out=t[15:17])  # north
-        t[17] = cl
+        np.multiply(cos_sin_lon, -sl, out=t[_NORTH.start : _NORTH.start + 2])  # north
+        t[_NORTH.start + 2] = cl
         # Horizontal velocity only: vertical rate is handled along each track's own up axis,
         # so a climb never leaks into the horizontal relative motion of distant pairs.
         # vel = east·ve + north·vn, east's z being 0.
         v = t[_EAST] * ve
-        np.add(v, t[15:17] * vn, out=t[3:5])
+        np.add(v, t[_NORTH.start : _NORTH.start + 2] * vn, out=t[3:5])
         np.add(0.0 * ve, cl * vn, out=t[5])
         t[_ALT] = self.alt
         t[_VU] = vu
@@ -272,7 +277,10 @@ class TrackArrays:
         hdop_ok = h > 0  # and finite: NaN fails both tests
         hdop_ok &= h < np.inf
         fix = np.where(hdop_ok, h, HDOP_UNKNOWN)
-        fix *= K95 * UERE_M
+        fix *= UERE_M
+        t[_DRMS_H] = fix
+        np.multiply(fix, VERTICAL_MARGIN_FACTOR, out=t[_SIGMA_V])
+        fix *= K95
         # Quality outside [_GOOD_MIN, _GOOD_MAX]: one unsigned compare (below wraps to huge).
         degraded = (self.quality - _GOOD_MIN).view(np.uint64) > _GOOD_MAX - _GOOD_MIN
         fix += degraded * DEGRADED_MARGIN_M
@@ -356,6 +364,13 @@ class PairResult:
     lost: BoolArray
     h_min_eff_m: FloatArray
     v_min_eff_m: FloatArray
+    # The pairs near enough for an alerter to look at (``near_m``/``near_s`` given; else
+    # none): their entry numbers, their relative state (rows pe, pn, ve, vn, dz, dvz: b
+    # relative to a, local east/north/up, m and m/s) and their combined margins.
+    near: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    rel: FloatArray = field(default_factory=lambda: np.zeros((6, 0)))
+    margin_h_m: FloatArray = field(default_factory=lambda: np.zeros(0))
+    margin_v_m: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return int(self.ia.size)
@@ -454,8 +469,22 @@ def evaluate_pairs(
     advisory_s: ArrayLike = 18.0,
     caution_factor: ArrayLike = 1.5,
     advisory_factor: ArrayLike = 2.0,
+    *,
+    rules: bool = True,
+    near_m: ArrayLike | None = None,
+    near_s: ArrayLike = 0.0,
+    confidence: float = 0.95,
 ) -> PairResult:
     """Evaluate the pairs (tracks[ia[k]], tracks[ib[k]]) against their minima.
+
+    ``rules=False``: geometry only (``level`` 0, ``t_violation_s`` NaN), for callers
+    whose alerting lives elsewhere (the monitor's Alerter). ``near_m``/``near_s``
+    (scalars or per pair): the pairs whose range is within ``near_m + speed · near_s +
+    margin_h`` (``speed``: their horizontal relative speed) get their relative state
+    and combined margins in ``near``/``rel``/``margin_h_m``/``margin_v_m``: an
+    alerter's reach (:meth:`~sepmon.core.alerter.Alerter.reach_m` is ``DTHR + speed ·
+    (E + TTHR)``) says which pairs it may alert on. The combined margins are
+    :func:`combined_margins` at ``confidence``.
 
     The minima, times and factors (named as :class:`~sepmon.core.model.Minima`'s
     fields) are scalars or per-pair arrays (pairs of different classes have
@@ -490,12 +519,17 @@ def evaluate_pairs(
         _per_pair(caution_factor, n, "caution_factor"),
         _per_pair(advisory_factor, n, "advisory_factor"),
     )
+    near: _Near | None = None
+    if near_m is not None:
+        if not 0.0 < confidence < 1.0:
+            raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+        near = _Near(_per_pair(near_m, n, "near_m"), _per_pair(near_s, n, "near_s"), confidence)
     res = np.empty((_RESULT_ROWS, n))
     level = np.empty(n, dtype=np.int8)
     # Divisions by zero and overflows are expected on the way; each is fixed up where it happens.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if n <= _BLOCK:
-            _evaluate_block(tracks, ia_, ib_, params, res, level)
+            _evaluate_block(tracks, ia_, ib_, params, res, level, rules, near, 0)
         else:
             # Blocks keep every temporary small (in cache, and reused by the allocator
             # instead of fresh pages each time); results are elementwise, so the same bits.
@@ -508,8 +542,12 @@ def evaluate_pairs(
                     tuple(x if isinstance(x, float) or x.size == 1 else x[s] for x in params),
                     res[:, s],
                     level[s],
+                    rules,
+                    near if near is None else near.block(s),
+                    k,
                 )
     lost = tracks.lost[ia_] | tracks.lost[ib_] if tracks._any_lost else np.zeros(n, dtype=np.bool_)
+    extra = near.result() if near is not None else {}
     return PairResult(
         ia=ia_,
         ib=ib_,
@@ -524,7 +562,80 @@ def evaluate_pairs(
         lost=lost,
         h_min_eff_m=res[_R_H_EFF],
         v_min_eff_m=res[_R_V_EFF],
+        **extra,
     )
+
+
+def confidence_factors(confidence: float) -> tuple[float, float]:
+    """Scales from a combined horizontal DRMS and vertical sigma to ``confidence`` bounds.
+
+    Horizontal: the radius holding a circular normal error with probability p is
+    ``DRMS · sqrt(−ln(1 − p))`` (``r²/DRMS²`` is exponential); vertical: the two-sided
+    normal quantile ``Φ⁻¹((1 + p) / 2)``. At 95 %: 1.731 and 1.960.
+    """
+    return math.sqrt(-math.log1p(-confidence)), NormalDist().inv_cdf(0.5 + 0.5 * confidence)
+
+
+def combined_margins(
+    drms_a: ArrayLike,
+    drms_b: ArrayLike,
+    sigma_v_a: ArrayLike,
+    sigma_v_b: ArrayLike,
+    bias_h: ArrayLike,
+    bias_v: ArrayLike,
+    confidence: float = 0.95,
+) -> tuple[FloatArray, FloatArray]:
+    """Horizontal and vertical margins of a pair whose two position errors are independent.
+
+    The random parts combine in quadrature (the error of a difference of independent
+    errors has the sum of their variances): ``k_h · sqrt(DRMS_a² + DRMS_b²)`` and
+    ``k_v · sqrt(σ_a² + σ_b²)``, with ``k`` from :func:`confidence_factors`. The parts
+    that are not random errors (a degraded fix's 100 m, the drift of a stale fix) are
+    ``bias_h``/``bias_v`` (both tracks' summed) and add as they are.
+    """
+    kh, kv = confidence_factors(confidence)
+    da, db = np.asarray(drms_a, dtype=np.float64), np.asarray(drms_b, dtype=np.float64)
+    va, vb = np.asarray(sigma_v_a, dtype=np.float64), np.asarray(sigma_v_b, dtype=np.float64)
+    return (
+        np.asarray(kh * np.hypot(da, db) + np.asarray(bias_h, dtype=np.float64), dtype=np.float64),
+        np.asarray(kv * np.hypot(va, vb) + np.asarray(bias_v, dtype=np.float64), dtype=np.float64),
+    )
+
+
+class _Near:
+    """What evaluate_pairs collects for an alerter: the pairs within reach, block by block."""
+
+    def __init__(self, near_m: float | FloatArray, near_s: float | FloatArray, confidence: float) -> None:
+        self.near_m, self.near_s, self.confidence = near_m, near_s, confidence
+        self.idx: list[IntArray] = []
+        self.rel: list[FloatArray] = []
+        self.mh: list[FloatArray] = []
+        self.mv: list[FloatArray] = []
+
+    def block(self, s: slice) -> _Near:
+        """The same collector with per-pair parameters cut to block ``s`` (results shared)."""
+        out = _Near.__new__(_Near)
+        out.__dict__.update(self.__dict__)
+        out.near_m, out.near_s = (
+            x if isinstance(x, float) or x.size == 1 else x[s] for x in (self.near_m, self.near_s)
+        )
+        return out
+
+    def result(self) -> dict[str, FloatArray | IntArray]:
+        """PairResult's near, rel, margin_h_m and margin_v_m."""
+        if len(self.idx) == 1:
+            return {
+                "near": self.idx[0],
+                "rel": self.rel[0],
+                "margin_h_m": self.mh[0],
+                "margin_v_m": self.mv[0],
+            }
+        return {
+            "near": np.concatenate(self.idx) if self.idx else np.zeros(0, dtype=np.intp),
+            "rel": np.concatenate(self.rel, axis=1) if self.rel else np.zeros((6, 0)),
+            "margin_h_m": np.concatenate(self.mh) if self.mh else np.zeros(0),
+            "margin_v_m": np.concatenate(self.mv) if self.mv else np.zeros(0),
+        }
 
 
 # Pairs evaluated at once: the ~30 live float64 temporaries of this length stay within L2.
@@ -538,10 +649,19 @@ def _evaluate_block(
     params: tuple[float | FloatArray, ...],
     res: FloatArray,
     level: npt.NDArray[np.int8],
+    rules: bool = True,
+    near: _Near | None = None,
+    offset: int = 0,
 ) -> None:
-    """Evaluate one block of pairs into ``res`` (rows ``_R_*``) and ``level``."""
+    """Evaluate one block of pairs into ``res`` (rows ``_R_*``) and ``level``; the pairs
+    within ``near``'s reach go to ``near`` (entry numbers from ``offset``)."""
     m = ia.size
     if m == 0:
+        if near is not None:
+            near.idx.append(np.zeros(0, dtype=np.intp))
+            near.rel.append(np.zeros((6, 0)))
+            near.mh.append(np.zeros(0))
+            near.mv.append(np.zeros(0))
         return
     table = tracks._table
     ga = table.take(ia, axis=1)
@@ -632,6 +752,35 @@ def _evaluate_block(
     h_min, v_min, warn_, caution_, advisory_, cf, af = params
     np.add(h_min, margins[0], out=res[_R_H_EFF])
     np.add(v_min, margins[1], out=res[_R_V_EFF])
+
+    if near is not None:
+        # Bias (not random) parts of each track's margin: its summed margin less K95 x its
+        # random part. Reach: the alerter's, widened by the larger (summed) margin.
+        reach = np.sqrt(v2)
+        reach *= near.near_s
+        reach += near.near_m
+        reach += margins[0]
+        reach *= 1.0 + 1e-9
+        reach += 1.0
+        k = np.flatnonzero(filter_range <= reach)
+        near.idx.append(k + offset if offset else k)
+        rel = np.empty((6, k.size))
+        rel[0:2] = p[:, k]
+        rel[2:4] = v[:, k]
+        rel[4] = dz[k]
+        rel[5] = dvz[k]
+        near.rel.append(rel)
+        ra, rb = ga[_DRMS_H, k], gb[_DRMS_H, k]
+        sa, sb = ga[_SIGMA_V, k], gb[_SIGMA_V, k]
+        bias_h = margins[0, k] - K95 * (ra + rb)
+        bias_v = margins[1, k] - K95 * (sa + sb)
+        mh, mv = combined_margins(ra, rb, sa, sb, bias_h, bias_v, near.confidence)
+        near.mh.append(mh)
+        near.mv.append(mv)
+    if not rules:
+        res[_R_TV].fill(np.nan)
+        level.fill(0)
+        return
 
     # --- alerts -----------------------------------------------------------------------
     horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
