@@ -287,24 +287,29 @@ def test_no_predicted_impact_is_traffic_at_level_0(bad: float | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("north", "up", "v_north", "v_up", "want_s"),
+    ("north", "east", "up", "v_north", "v_up", "want_s"),
     [
-        (600.0, 0.0, -100.0, 0.0, 6.0),  # head-on inside the minima: 600 m at 100 m/s closure
-        (1500.0, 0.0, -100.0, 0.0, 15.0),
-        (0.0, 40.0, 0.0, -4.0, 10.0),  # vertical only: 40 m above, descending at 4 m/s
-        (2000.0, 0.0, -1.0, 0.0, 2000.0),  # drifting closer at 1 m/s: no impact within 18 s
-        (-500.0, 0.0, -100.0, 0.0, None),  # already astern and opening
-        (0.0, 2000.0, 0.0, 0.0, None),  # no relative motion
+        (600.0, 0.0, 0.0, -100.0, 0.0, 6.0),  # head-on inside the minima: 600 m at 100 m/s closure
+        (1500.0, 0.0, 0.0, -100.0, 0.0, 15.0),
+        (1500.0, 700.0, 0.0, -100.0, 0.0, 15.0),  # will miss by 700 m of 1655: still on course
+        (1600.0, 1200.0, 0.0, -100.0, 0.0, None),  # will pass 1200 m abeam of 2000: brushing by
+        (0.0, 0.0, 40.0, 0.0, -4.0, 10.0),  # vertical only: 40 m above, descending at 4 m/s
+        (0.0, 2000.0, 7.0, 0.0, -7.0, None),  # 2 km abeam, 7 m apart in height closing: not a collision
+        (2000.0, 0.0, 0.0, -1.0, 0.0, 2000.0),  # drifting closer at 1 m/s: no impact within 18 s
+        (-500.0, 0.0, 0.0, -100.0, 0.0, None),  # already astern and opening
+        (0.0, 2000.0, 0.0, 0.0, 0.0, None),  # no relative motion
     ],
 )
-def test_inside_the_volume_the_time_to_impact_is_the_closest_approach(
-    north: float, up: float, v_north: float, v_up: float, want_s: float | None
+def test_inside_the_volume_the_time_to_impact_is_a_collision_courses_closest_approach(
+    north: float, east: float, up: float, v_north: float, v_up: float, want_s: float | None
 ) -> None:
-    # Oracle: geometry worked out here: straight-line relative motion along one axis reaches
-    # its closest point after distance / closing speed (none when opening or not moving).
-    dlat = math.degrees(north / 6_371_008.8)
-    own = state("alpha", 47.0, 11.0, alt=1000.0)
-    other = state("bravo", 47.0 + dlat, 11.0, alt=1000.0 + up, vn=v_north, vu=v_up)
+    # Oracle: geometry worked out here: relative motion along north (or up) reaches its
+    # closest point after the distance along it / closing speed, missing by the distance
+    # across it; a collision course misses by at most half the present distance (the
+    # feed's documented rule); none when opening or not moving.
+    lat, lon = _latlon(north, east)
+    own = state("alpha", LAT0, LON0, alt=1000.0)
+    other = state("bravo", lat, lon, alt=1000.0 + up, vn=v_north, vu=v_up)
     out = decoded(burst(own, [own, other], {"bravo": pair("alpha", "bravo", 0.0)}, IdBook(), FeedOptions()))
     [p] = only(out, Pflaa)
     assert p.alarm_level == (0 if want_s is None else icd_level(want_s))
@@ -385,6 +390,35 @@ def test_head_on_at_100_mps_with_1500_m_to_go_is_15_s_to_impact_level_1(
     assert p.alarm_level == icd_level(t_impact) == 1
     u = only(out, Pflau)[0]
     assert (u.alarm_level, u.alarm_type, u.relative_bearing) == (1, 2, 0)
+
+
+@pytest.mark.parametrize(("separation", "speed"), [(2000.0, 60.0), (40.0, 0.0)])
+@pytest.mark.parametrize("noise", [1.0, 2.0])
+def test_noisy_parallel_or_parked_vehicles_inside_the_minima_never_alarm(
+    separation: float, speed: float, noise: float
+) -> None:
+    # Oracle: the simulator's truth (two vehicles on parallel courses, or parked, a fixed
+    # distance apart: no relative motion, never an impact) and FTD-012 (level 0 traffic).
+    # Their receivers' noise (at the default and twice it) goes through sepmon's ingest and
+    # the daemon; every second's PFLAA must stay level 0, inside the 3 km default minima.
+    sim = simulate("parallel", seed=5, separation=separation, speed=speed, noise_scale=noise, duration=120)
+    a, b = truth_at(sim, "alpha", sim.truth.t0), truth_at(sim, "bravo", sim.truth.t0)
+    assert math.hypot(a.ve - b.ve, a.vn - b.vn) < 0.01  # the same velocity (in each one's own frame)
+    fixes = _fixes_of(sim)
+    daemon = _inert_daemon()
+    out = from_config(W, {"own": "alpha", "port": 0})
+    levels: list[int] = []
+    second = math.floor(fixes[0].rx_t or 0.0)
+    i = 0
+    while i < len(fixes):
+        batch = []
+        while i < len(fixes) and (fixes[i].rx_t or 0.0) < second + 1:
+            batch.append(fixes[i])
+            i += 1
+        daemon.inject_fixes(batch)
+        levels += [p.alarm_level for p in only(decoded(out.sentences(daemon.picture())), Pflaa)]
+        second += 1
+    assert len(levels) >= 115 and set(levels) == {0}
 
 
 def test_a_lost_target_is_not_sent_at_a_frozen_position() -> None:

@@ -21,10 +21,11 @@ Choices made here (see docs/integrations.md):
   seconds to impact" (:data:`ALARM_BANDS_S`). sepmon's "impact" is the loss
   of the pair's innermost protection volume: the time to impact is the pair's
   ``PairStatus.t_violation_s`` while it is still outside; inside already (0),
-  it is the time to the closest 3D approach if the pair is still converging,
-  and there is none if it is not (parallel, already astern, parked): a pair
-  not converging into (or inside) its volume is plain traffic, level 0,
-  however near (:func:`time_to_impact`).
+  it is the time to the closest 3D approach if the pair is on a collision
+  course (closing to a miss of at most half its present distance), and there
+  is none if it is not (parallel, passing wide, astern, parked, or a noisy
+  rate): a pair not converging into its volume, or inside it but not on a
+  collision course, is plain traffic, level 0, however near (:func:`time_to_impact`).
 * sepmon's own level (advisory/caution/warning) is not carried: every
   AlarmType value has a FLARM meaning an app acts on (2 aircraft alarm,
   3 obstacle, 4 traffic advisory, 10–FF Alert Zones); it goes to the boards,
@@ -91,6 +92,8 @@ AIRBORNE_MPS = 10.0
 MPS_TO_KNOTS = 3600.0 / 1852.0
 ALARM_BANDS_S = ((8.0, 3), (12.0, 2), (18.0, 1))
 """FTD-012 AlarmLevel by time to impact: 3 = 0–8 s, 2 = 9–12 s, 1 = 13–18 s (upper bounds, inclusive)."""
+COLLISION_MISS_RATIO = 0.5
+"""Inside the volume, a collision course predicts a miss of at most this part of the present distance."""
 _RESERVED_IDS = frozenset({"000000", "FFFFFF"})  # FFFFFF marks obstacles in PFLAU
 
 
@@ -192,14 +195,21 @@ def alarm_level(t_impact_s: float | None) -> int:
     return 0
 
 
-def closest_approach_s(rel_pos: Sequence[float], rel_vel: Sequence[float]) -> float | None:
-    """Seconds to the closest 3D approach of linear relative motion; None when not converging.
+def collision_course_s(rel_pos: Sequence[float], rel_vel: Sequence[float]) -> float | None:
+    """Seconds to the closest 3D approach of a pair on a collision course, else None.
 
-    ``rel_pos``/``rel_vel``: the other vehicle relative to the own one (east, north, up).
+    ``rel_pos``/``rel_vel``: the other vehicle relative to the own one (east, north,
+    up). On a collision course the pair closes and its predicted miss distance is
+    at most half the present distance (relative motion within 30° of the line of
+    sight): a pair that only brushes closer (noise in a rate, a wide pass) is not.
     """
     pv = sum(p * v for p, v in zip(rel_pos, rel_vel, strict=True))
     vv = sum(v * v for v in rel_vel)
+    pp = sum(p * p for p in rel_pos)
     if not (pv < 0.0 and vv > 0.0):  # opening, no relative motion, or not a number
+        return None
+    miss2 = pp - pv * pv / vv
+    if not miss2 <= COLLISION_MISS_RATIO**2 * pp:
         return None
     return -pv / vv
 
@@ -211,9 +221,10 @@ def time_to_impact(
 
     Outside its protection volume, the time until the pair first violates it
     (``t_violation_s``: None when not converging into it within the look-ahead).
-    Inside already (0), the time to the closest 3D approach while the pair is
-    still converging, else None: parallel or diverging traffic inside the minima
-    is near, not on collision course. No pair status (not a checked pair): None.
+    Inside already (0), the time to the closest 3D approach while the pair is on a
+    collision course (:func:`collision_course_s`), else None: parallel, passing or
+    diverging traffic inside the minima is near, not about to collide. No pair
+    status (not a checked pair): None.
     """
     if pair is None or pair.t_violation_s is None:
         return None
@@ -222,7 +233,7 @@ def time_to_impact(
         return None
     if tv > 0.0:
         return tv
-    return closest_approach_s(rel_pos, rel_vel)
+    return collision_course_s(rel_pos, rel_vel)
 
 
 def _usable(st: TrackState) -> bool:
