@@ -244,6 +244,9 @@ def test_range_filter_lost_tracks_and_target_cap() -> None:
     many = [state(f"v{i:02d}", 47.0 + i * 1e-3, 11.0) for i in range(1, 30)]
     out = decoded(burst(own, [own, *many], {}, IdBook(), FeedOptions(max_targets=5)))
     assert len(only(out, Pflaa)) == 5 and only(out, Pflau)[0].rx == 29
+    # A lost vehicle reported in PFLAU takes no place among the max_targets PFLAA.
+    out = decoded(burst(own, [own, lost_alarm, *many], pairs, IdBook(), FeedOptions(max_targets=5)))
+    assert len(only(out, Pflaa)) == 5 and only(out, Pflau)[0].id == ids.id_for("losta")
 
 
 # ---- alarm level by time to impact (issue 15) ---------------------------------------------------

@@ -256,7 +256,7 @@ def traffic_around(
     ``pairs`` holds each other source's pair with the own vehicle (absent: not a
     checked pair, alarm level 0). A vehicle whose pair is lost is kept only while
     its alarm level is above 0 (for PFLAU). A state with a non-finite position is
-    left out. Capped at ``max_targets``.
+    left out. At most ``max_targets`` vehicles that are not lost (the PFLAA ones).
     """
     out: list[Traffic] = []
     cands = [s for s in others if s.source != own.source and _usable(s)]
@@ -301,7 +301,15 @@ def traffic_around(
             )
         )
     out.sort(key=lambda t: (-t.alarm, t.range_m, t.source))
-    return out[: options.max_targets]
+    kept: list[Traffic] = []
+    listed = 0
+    for t in out:
+        if not t.lost:  # lost ones are never in PFLAA: they take no place there
+            if listed == options.max_targets:
+                continue
+            listed += 1
+        kept.append(t)
+    return kept
 
 
 def _int(x: float) -> str:
