@@ -1,5 +1,15 @@
 """The board's main loop as a poll step: GPS → USB forwarding, host commands, alerts, watchdog.
 
+GPS injection mode (a desk test, entered only by ``$PSEPG,ON,<timeout_ms>`` from the
+host): the USB input goes through the GPS framer and its lines are forwarded as if the
+GPS UART had sent them; ``$PSEP`` lines among them are still the host's commands. The
+real UART's bytes are read and thrown away meanwhile (``uart_ignored``): a desk
+receiver's position mixed into a recorded encounter would be a second, jumping
+vehicle under the same source. The mode ends on ``$PSEPG,OFF``, when neither an
+injected line nor a new ``$PSEPG,ON`` came for ``timeout_ms``, and on reset (it lives
+in this object only; nothing is written to flash). At level 0 without flags the board
+shows "inject" instead of "clear", and every ``$PSEPK`` carries the pattern shown.
+
 ``Board(hw, profile, board_id)`` owns all state; ``step(now_ms)`` does one
 round of work and never blocks, so the same object runs on the board
 (``run()``), in tests with a fake clock, and in the host's virtual board.
@@ -17,6 +27,7 @@ from sepmon_fw.framer import LineFramer
 from sepmon_fw.gnss import GnssSetup
 from sepmon_fw.nmea import (
     CMD_ALERT,
+    CMD_INJECT,
     CMD_TEST,
     Writer,
     encode_ack,
@@ -25,7 +36,7 @@ from sepmon_fw.nmea import (
     match,
     parse_command,
 )
-from sepmon_fw.patterns import LEVEL_NAMES, ORDER, ORDER_BYTES, SINGLES, Annunciator
+from sepmon_fw.patterns import LEVEL_NAMES, NAME_BYTES, ORDER, ORDER_BYTES, SINGLES, Annunciator
 
 IDENT_PERIOD_MS = const(10000)
 STATUS_PERIOD_MS = const(1000)
@@ -53,7 +64,9 @@ class Board:
     ``errors`` (exceptions caught in ``step``), ``last_error``, ``healthy``
     (whether the last step fed the watchdog), ``ann`` (the Annunciator with
     ``buzzer_on``/``led_on``), ``gnss`` (the receiver set-up, None without a preset),
-    ``uptime_s``/``uptime_ms`` (``uptime`` is their sum in ms).
+    ``uptime_s``/``uptime_ms`` (``uptime`` is their sum in ms), ``injecting`` (GPS injection
+    mode on), ``inject_ms`` (its timeout), ``lines_injected``, ``uart_ignored`` (bytes of the
+    real GPS thrown away in the mode), ``inject_ends`` (times the mode ended, any way).
 
     ``gnss``: name of a receiver set-up preset (``sepmon_fw.gnss.NAMES``) or "" for none;
     it needs ``hw.uart_write``/``hw.uart_baud``; ``gps_baud`` is the UART's rate at boot.
@@ -97,6 +110,12 @@ class Board:
         self.alert_valid = False
         self.test_names = ()  # type: tuple[str, ...]
         self.test_start = 0
+        self.injecting = False  # never persisted: a reset always starts outside the mode
+        self.inject_ms = 0
+        self.inject_last = 0
+        self.lines_injected = 0
+        self.uart_ignored = 0
+        self.inject_ends = 0
         self.errors = 0
         self.last_error = None
         self.healthy = False
@@ -129,6 +148,12 @@ class Board:
         return w
 
     def on_gps_line(self, buf, n):
+        if self.injecting:
+            # the line came from USB: a $PSEP one is the host's command, the rest is injected GPS
+            if n > 6 and buf[1] == 0x50 and buf[2] == 0x53 and buf[3] == 0x45 and buf[4] == 0x50:
+                return self.on_cmd_line(buf, n)
+            self.inject_last = self.now
+            self.lines_injected += 1
         self.last_gps = self.now
         self.lines_fwd += 1
         self._write(buf, n + 2)
@@ -153,6 +178,8 @@ class Board:
 
     # ---- input from the host
     def on_cmd_line(self, buf, n):
+        """Take one host command; True when it switched GPS injection on or off (the framer
+        that carried it stops there: the next bytes are the other framer's)."""
         c = self._cmd
         kind = parse_command(buf, n, c)  # allocates nothing: commands come every second
         if kind == CMD_ALERT:
@@ -165,8 +192,27 @@ class Board:
             self.alert_valid = True
             self.cmds_ok += 1
             w = self.out
-            self._write(w.buf, encode_ack(w, c[0]))
-            return
+            if self.injecting:
+                # what the board shows with this command taken, not what it showed before
+                p = self.choose_pattern(self.now)
+                if p != self.pattern:
+                    self.pattern = p
+                    self.ann.select(p, self.now)
+                self._write(w.buf, encode_ack(w, c[0], NAME_BYTES[p]))
+            else:
+                self._write(w.buf, encode_ack(w, c[0]))
+            return False
+        if kind == CMD_INJECT:
+            self.cmds_ok += 1
+            if c[0] == 0:
+                return self.leave_injection()
+            self.inject_ms = c[0]
+            self.inject_last = self.now
+            if self.injecting:
+                return False  # re-armed
+            self.injecting = True
+            self.gps.reset()  # a half-read line of the real GPS is not finished by injected bytes
+            return True
         if kind == CMD_TEST:
             k = match(buf, c[0], c[1], ORDER_BYTES)
             if k >= 0:
@@ -175,15 +221,25 @@ class Board:
                 self.test_names = ORDER
             else:
                 self.cmds_bad += 1
-                return
+                return False
             self.cmds_ok += 1
             self.test_start = self.now
-            return
+            return False
         self.cmds_bad += 1
+        return False
+
+    def leave_injection(self):
+        """End GPS injection mode (explicit command or timeout); True if it was on."""
+        if not self.injecting:
+            return False
+        self.injecting = False
+        self.inject_ends += 1
+        self.gps.reset()  # a half-injected line is not finished by the real GPS
+        return True
 
     # ---- state
     def choose_pattern(self, now):
-        """offline > warning > nogps > caution/advisory > degraded > clear (a self-test first)."""
+        """offline > warning > nogps > caution/advisory > degraded > clear/inject (a self-test first)."""
         if self.test_names:
             k = ticks_diff(now, self.test_start) // SELFTEST_MS
             if k < len(self.test_names):
@@ -199,6 +255,8 @@ class Board:
             return "nogps"
         if self.level == 0 and self.flags:
             return "degraded"  # the host is online but not really watching: never "clear"
+        if self.level == 0 and self.injecting:
+            return "inject"  # fed a recording: never looks clear and idle
         return LEVEL_NAMES[self.level]
 
     def step(self, now):
@@ -237,12 +295,19 @@ class Board:
                 self.next_ident = ticks_add(self.next_ident, IDENT_PERIOD_MS)
                 if ticks_diff(now, self.next_ident) >= 0:  # fell behind: resynchronise
                     self.next_ident = ticks_add(now, IDENT_PERIOD_MS)
+            if self.injecting and ticks_diff(now, self.inject_last) >= self.inject_ms:
+                self.leave_injection()
             n = hw.uart_read(self.uart_rx)
             if n:
-                self.gps.feed(self.uart_rx, n)
+                if self.injecting:
+                    self.uart_ignored += n  # read anyway: stale sky bytes must not wait for the mode's end
+                else:
+                    self.gps.feed(self.uart_rx, n)
             n = hw.usb_read(self.usb_rx)
-            if n:
-                self.cmd.feed(self.usb_rx, n)
+            i = 0
+            while i < n:  # the framers stop where a command switches the mode
+                framer = self.gps if self.injecting else self.cmd
+                i = framer.feed(self.usb_rx, n, i)
             if ticks_diff(now, self.next_status) >= 0:
                 self.send_status()
                 self.next_status = ticks_add(self.next_status, STATUS_PERIOD_MS)

@@ -15,6 +15,9 @@ Each complete line is handed to ``sink(buf, n)`` with the sentence in
 ``buf[0:n]`` and CR LF already written at ``buf[n:n+2]``, so the caller can
 forward ``n + 2`` bytes with a single write. The buffer is reused for the next
 line as soon as ``sink`` returns. Nothing is allocated per byte or per line.
+A sink that returns a true value stops ``feed`` right after that line (the
+board switches between its framers there: GPS injection mode); ``feed``
+returns where it stopped, so the caller hands the rest to the other framer.
 """
 
 try:
@@ -46,13 +49,17 @@ class LineFramer:
         self.n = 0
         self.state = _IDLE
 
-    def feed(self, data, count):
-        """Process data[0:count]; calls ``sink`` once per complete valid line."""
+    def feed(self, data, count, start=0):
+        """Process data[start:count]; calls ``sink`` once per complete valid line.
+
+        Returns the index after the last byte taken: ``count``, or less when ``sink``
+        returned a true value (the rest is not this framer's).
+        """
         buf = self.buf
         maxlen = self.maxlen
         state = self.state
         n = self.n
-        i = 0
+        i = start
         while i < count:
             b = data[i]
             i += 1
@@ -68,7 +75,10 @@ class LineFramer:
                         buf[n] = 0x0D
                         buf[n + 1] = 0x0A
                         self.lines += 1
-                        self.sink(buf, n)
+                        if self.sink(buf, n):
+                            self.state = _IDLE
+                            self.n = 0
+                            return i
                     else:
                         self.dropped += 1
                 elif state == _JUNK:
@@ -92,3 +102,4 @@ class LineFramer:
                 # outside a sentence binary bytes are skipped silently
         self.state = state
         self.n = n
+        return i

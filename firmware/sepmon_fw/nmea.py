@@ -175,9 +175,13 @@ def encode_status(w, uptime_ms, lines_fwd, lines_dropped, gps_silent_ms, mem_fre
     return w.end()
 
 
-def encode_ack(w, seq):
+def encode_ack(w, seq, pattern=None):
+    """``$PSEPK,<seq>``; in GPS injection mode ``$PSEPK,<seq>,<pattern>`` (``pattern`` as bytes,
+    the name of what the board shows once it has taken the command)."""
     w.start(b"PSEPK")
     w.int(seq)
+    if pattern is not None:
+        w.text(pattern)
     return w.end()
 
 
@@ -210,6 +214,7 @@ def _field_int(buf, s, e, empty):
 # Limits of the fields of $PSEPA, as the host must send them.
 SEQ_MAX = const(65535)
 TTL_MAX_MS = const(60000)
+INJECT_MAX_MS = const(60000)  # longest silence a $PSEPG,ON may allow before the mode ends
 FLAGS_MAX = const(8)  # at most this many letters in the flags field
 
 # Flags of $PSEPA (6th field, letters A-Z in any order; unknown letters are ignored).
@@ -220,6 +225,7 @@ FLAG_TRAFFIC_LOST = const(2)  # L: a counterpart that matters is lost
 CMD_NONE = const(0)
 CMD_ALERT = const(1)
 CMD_TEST = const(2)
+CMD_INJECT = const(3)
 
 
 def _field_flags(buf, s, e):
@@ -250,6 +256,8 @@ def parse_command(buf, n, out):
       is empty or absent, as in the 5-field form of protocol 1);
     - ``CMD_TEST`` for ``$PSEPT,<name>``: the name (``[a-z_]+``) is
       ``buf[out[0]:out[1]]``; whether it is a known pattern is the caller's business;
+    - ``CMD_INJECT`` for ``$PSEPG,ON,<timeout_ms>`` (enter or stay in GPS injection mode;
+      ``out[0]`` = timeout_ms, 1..60000) and ``$PSEPG,OFF`` (leave it; ``out[0]`` = 0);
     - ``CMD_NONE`` for anything else: wrong or missing checksum, unknown
       sentence, wrong field count, a value out of range. ``out`` may then hold junk.
     """
@@ -302,6 +310,26 @@ def parse_command(buf, n, out):
         out[0] = 7
         out[1] = end
         return CMD_TEST
+    if kind == 0x47:  # G: ON,<timeout_ms> or OFF
+        if end == 10 and buf[7] == 0x4F and buf[8] == 0x46 and buf[9] == 0x46:  # OFF
+            out[0] = 0
+            return CMD_INJECT
+        if end < 11 or buf[7] != 0x4F or buf[8] != 0x4E or buf[9] != _COMMA:  # ON,
+            return CMD_NONE
+        if end - 10 > 5:
+            return CMD_NONE  # more digits than 60000 has
+        v = 0
+        i = 10
+        while i < end:  # digits only: no fraction, no third field
+            d = buf[i] - 0x30
+            if d < 0 or d > 9:
+                return CMD_NONE
+            v = v * 10 + d
+            i += 1
+        if v < 1 or v > INJECT_MAX_MS:
+            return CMD_NONE
+        out[0] = v
+        return CMD_INJECT
     return CMD_NONE
 
 
@@ -326,7 +354,7 @@ def decode_command(buf, n):
 
     ``("A", seq, level, bearing_deg, range_m, ttl_ms, flags)`` for ``$PSEPA``
     (bearing/range -1 when empty, flags the ``FLAG_*`` bitmask), ``("T", name)``
-    for ``$PSEPT``, None for anything else.
+    for ``$PSEPT``, ``("G", timeout_ms)`` for ``$PSEPG`` (0: OFF), None for anything else.
     """
     out = [0, 0, 0, 0, 0, 0]
     k = parse_command(buf, n, out)
@@ -334,4 +362,6 @@ def decode_command(buf, n):
         return ("A", out[0], out[1], out[2], out[3], out[4], out[5])
     if k == CMD_TEST:
         return ("T", bytes(buf[out[0] : out[1]]).decode())
+    if k == CMD_INJECT:
+        return ("G", out[0])
     return None

@@ -27,7 +27,7 @@ BAND_HZ = (2300, 4000)
 # name: (tone_hz, buzzer cadence, LED cadence)
 #
 # Which one the board shows (first that applies; see Board.choose_pattern):
-#   offline > warning > nogps > caution/advisory > degraded > clear
+#   offline > warning > nogps > caution/advisory > degraded > clear (inject in GPS injection mode)
 # offline: the host is gone, nothing the board shows about traffic is current.
 # warning: sounds even with the board's own GPS silent (the host may know more).
 # nogps: the board's own GPS is silent, so lower levels are stale.
@@ -55,15 +55,34 @@ PATTERNS = {
     # the equipment states; the LED blink count tells the quiet states apart:
     # 1 clear, 2 offline, 3 degraded.
     "degraded": (2500, (80, 120, 80, 9720), (100, 200, 100, 200, 100, 3300)),
+    # GPS injection mode (a desk test: the GPS input comes from the host, not the sky) at
+    # level 0 with no flags, in place of "clear": a board fed a recording must never look
+    # clear and idle. Three 40 ms ticks every 6 s, LED four quick flashes every 4 s (the
+    # blink count again: 4 = injection). Every other pattern is shown as it is in the
+    # mode, so the acknowledgements report what the host's level really does.
+    "inject": (2700, (40, 60, 40, 60, 40, 5760), (100, 100, 100, 100, 100, 100, 100, 3300)),
 }
 
 LEVEL_NAMES = ("clear", "advisory", "caution", "warning")
 # $PSEPT,all plays these in turn
-ORDER = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded")
+ORDER = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded", "inject")
 # ORDER as bytes, for matching a $PSEPT name in the receive buffer without allocating
-ORDER_BYTES = (b"clear", b"advisory", b"caution", b"warning", b"offline", b"nogps", b"degraded")
+ORDER_BYTES = (b"clear", b"advisory", b"caution", b"warning", b"offline", b"nogps", b"degraded", b"inject")
 # one-pattern self-tests, built once
-SINGLES = (("clear",), ("advisory",), ("caution",), ("warning",), ("offline",), ("nogps",), ("degraded",))
+SINGLES = (
+    ("clear",),
+    ("advisory",),
+    ("caution",),
+    ("warning",),
+    ("offline",),
+    ("nogps",),
+    ("degraded",),
+    ("inject",),
+)
+# name -> bytes, for writing the pattern into an acknowledgement without allocating
+NAME_BYTES = {}
+for _k in range(len(ORDER)):
+    NAME_BYTES[ORDER[_k]] = ORDER_BYTES[_k]
 
 
 def phase_on(cadence, t):

@@ -87,11 +87,12 @@ def test_failsafes(result: Any) -> None:
 
 def test_patterns_distinct(result: Any) -> None:
     sig = result("scn_patterns")
-    assert len(sig) == 7
-    assert len({tuple(v) for v in sig.values()}) == 7
+    assert len(sig) == 8  # seven states and GPS injection mode's "inject"
+    assert len({tuple(v) for v in sig.values()}) == 8
     assert sig["clear"][:2] == [0, 0]
     assert sig["warning"][2] == 2900
     assert sig["degraded"][:2] == [2500, 2]  # two beeps, then quiet for 10 s
+    assert sig["inject"][:2] == [2700, 3]  # three ticks, then quiet for 6 s
 
 
 def test_degraded(result: Any) -> None:

@@ -2,9 +2,11 @@
 
 Board → host: ``$PSEPI`` :class:`Identity`, ``$PSEPS`` :class:`Status`, ``$PSEPK``
 :class:`Ack`. Host → board: ``$PSEPA`` :class:`AlertCommand`, ``$PSEPT``
-:class:`SelfTest`. :func:`encode` gives the wire bytes (``$...*hh\\r\\n``);
-:func:`decode` parses one line. The board firmware has its own encoder and
-decoder (``firmware/sepmon_fw/nmea.py``); tests hold the two to each other.
+:class:`SelfTest`, ``$PSEPG`` :class:`InjectStart` / :class:`InjectStop` (GPS injection,
+a desk test mode: in it the host's plain NMEA lines are the board's GPS input).
+:func:`encode` gives the wire bytes (``$...*hh\\r\\n``); :func:`decode` parses one line.
+The board firmware has its own encoder and decoder (``firmware/sepmon_fw/nmea.py``);
+tests hold the two to each other.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sepmon.core.checksum import checksum_ok, frame_line, split_checksum
 PROTO_VERSION = 1
 SEQ_MAX = 65535
 TTL_MAX_MS = 60000
+INJECT_MAX_MS = 60000  # the longest silence a board in GPS injection mode waits before leaving it
 MAX_SENTENCE = 120
 UINT_MAX = 9_999_999_999  # the decoder reads at most 10 digits per integer field
 # Status counters run for as long as the board does: uptime_ms passes 10 digits after
@@ -24,7 +27,8 @@ UINT_MAX = 9_999_999_999  # the decoder reads at most 10 digits per integer fiel
 STATUS_MAX = 10**20 - 1
 
 # Pattern names the firmware knows for $PSEPT (plus "all": every pattern in turn).
-PATTERNS = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded")
+# "inject" is what a board in GPS injection mode shows in place of "clear".
+PATTERNS = ("clear", "advisory", "caution", "warning", "offline", "nogps", "degraded", "inject")
 SELFTEST_NAMES = (*PATTERNS, "all")
 
 _TOKEN = re.compile(r"[A-Za-z0-9._\-]{1,32}\Z")
@@ -32,6 +36,7 @@ _UINT = re.compile(r"[0-9]{1,10}\Z")
 _STATUS_UINT = re.compile(r"[0-9]{1,20}\Z")
 _NUM = re.compile(r"[0-9]{1,10}(\.[0-9]+)?\Z")
 _FLAGS = re.compile(r"[A-Z]{0,8}\Z")
+_PATTERN = re.compile(r"[a-z_]{1,16}\Z")  # a pattern name in an ack (a newer board's new one too)
 
 # Letters of the $PSEPA flags field, written in this order. A board ignores letters it does not know.
 FLAG_OWN_UNKNOWN = "N"  # the host has no current position for this board's vehicle
@@ -71,9 +76,14 @@ class Status:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """``$PSEPK,<seq>``: the board took the alert command ``seq``."""
+    """``$PSEPK,<seq>[,<pattern>]``: the board took the alert command ``seq``.
+
+    ``pattern`` (GPS injection mode only, else ""): the pattern the board shows with that
+    command taken (:data:`PATTERNS`; "inject" stands where "clear" would be).
+    """
 
     seq: int
+    pattern: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +115,23 @@ class SelfTest:
     pattern: str
 
 
-Message = Identity | Status | Ack | AlertCommand | SelfTest
+@dataclass(frozen=True, slots=True)
+class InjectStart:
+    """``$PSEPG,ON,<timeout_ms>``: enter GPS injection mode, or stay in it (re-arm).
+
+    The board leaves the mode by itself when neither an injected line nor another
+    ``InjectStart`` came for ``timeout_ms`` (1–60000); a reset always leaves it.
+    """
+
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InjectStop:
+    """``$PSEPG,OFF``: leave GPS injection mode now (the board's GPS UART is its input again)."""
+
+
+Message = Identity | Status | Ack | AlertCommand | SelfTest | InjectStart | InjectStop
 
 
 def _check_uint(name: str, value: int, hi: int | None = None, lo: int = 0) -> int:
@@ -141,7 +167,16 @@ def _body(msg: Message) -> str:
             ("PSEPS", *(str(_check_uint(n, v, STATUS_MAX)) for n, v in zip(names, fields, strict=True)))
         )
     if isinstance(msg, Ack):
-        return f"PSEPK,{_check_uint('seq', msg.seq, SEQ_MAX)}"
+        seq = _check_uint("seq", msg.seq, SEQ_MAX)
+        if msg.pattern == "":
+            return f"PSEPK,{seq}"
+        if not isinstance(msg.pattern, str) or not _PATTERN.match(msg.pattern):
+            raise ProtocolError(f"pattern must be 1-16 letters a-z or _, got {msg.pattern!r}")
+        return f"PSEPK,{seq},{msg.pattern}"
+    if isinstance(msg, InjectStart):
+        return f"PSEPG,ON,{_check_uint('timeout_ms', msg.timeout_ms, INJECT_MAX_MS, lo=1)}"
+    if isinstance(msg, InjectStop):
+        return "PSEPG,OFF"
     if isinstance(msg, AlertCommand):
         _check_uint("seq", msg.seq, SEQ_MAX)
         _check_uint("level", msg.level, 3)
@@ -236,11 +271,25 @@ def decode(line: str | bytes) -> Message | None:
         u, f, d, g, m = (_uint(n, a, _STATUS_UINT) for n, a in zip(names, args, strict=True))
         return Status(u, f, d, g, m)
     if tag == "PSEPK":
-        want(1)
+        if len(args) == 2 and not _PATTERN.match(args[1]):
+            raise ProtocolError(f"{tag}: expected 1 fields, or 2 with a pattern: bad pattern {args[1]!r}")
+        if len(args) not in (1, 2):
+            raise ProtocolError(f"{tag}: expected 1 fields, or 2 with a pattern name, got {len(args)}")
         seq = _uint("seq", args[0])
         if seq > SEQ_MAX:
             raise ProtocolError(f"seq out of range: {seq}")
-        return Ack(seq)
+        return Ack(seq, args[1] if len(args) == 2 else "")
+    if tag == "PSEPG":
+        if args == ["OFF"]:
+            return InjectStop()
+        if len(args) != 2 or args[0] != "ON":
+            raise ProtocolError(f"{tag}: expected ON,<timeout_ms> or OFF, got {','.join(args)!r}")
+        if not re.fullmatch(r"[0-9]{1,5}", args[1]):
+            raise ProtocolError(f"timeout_ms: not an unsigned integer of at most 5 digits: {args[1]!r}")
+        timeout = int(args[1])
+        if not 1 <= timeout <= INJECT_MAX_MS:
+            raise ProtocolError(f"timeout_ms out of range: {timeout}")
+        return InjectStart(timeout)
     if tag == "PSEPA":
         if len(args) not in (5, 6):  # 5: the form without flags
             raise ProtocolError(f"{tag}: expected 5 or 6 fields, got {len(args)}")
