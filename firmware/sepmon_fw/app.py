@@ -1,14 +1,15 @@
 """The board's main loop as a poll step: GPS → USB forwarding, host commands, alerts, watchdog.
 
 GPS injection mode (a desk test, entered only by ``$PSEPG,ON,<timeout_ms>`` from the
-host): the USB input goes through the GPS framer and its lines are forwarded as if the
-GPS UART had sent them; ``$PSEP`` lines among them are still the host's commands. The
-real UART's bytes are read and thrown away meanwhile (``uart_ignored``): a desk
-receiver's position mixed into a recorded encounter would be a second, jumping
-vehicle under the same source. The mode ends on ``$PSEPG,OFF``, when neither an
-injected line nor a new ``$PSEPG,ON`` came for ``timeout_ms``, and on reset (it lives
-in this object only; nothing is written to flash). At level 0 without flags the board
-shows "inject" instead of "clear", and every ``$PSEPK`` carries the pattern shown.
+host; ``$PSEPG,KEEP,<timeout_ms>`` re-arms it but never enters it): the USB input goes
+through the GPS framer and its lines are forwarded as if the GPS UART had sent them;
+``$PSEP`` lines among them are still the host's commands. The real UART's bytes are
+read and thrown away meanwhile (``uart_ignored``): a desk receiver's position mixed
+into a recorded encounter would be a second, jumping vehicle under the same source.
+The mode ends on ``$PSEPG,OFF``, when neither an injected line nor a re-arm came for
+``timeout_ms``, and on reset (it lives in this object only; nothing is written to
+flash). At level 0 without flags the board shows "inject" instead of "clear", and
+every ``$PSEPK`` carries the pattern shown.
 
 ``Board(hw, profile, board_id)`` owns all state; ``step(now_ms)`` does one
 round of work and never blocks, so the same object runs on the board
@@ -206,10 +207,14 @@ class Board:
             self.cmds_ok += 1
             if c[0] == 0:
                 return self.leave_injection()
+            if self.injecting:
+                self.inject_ms = c[0]
+                self.inject_last = self.now
+                return False  # re-armed
+            if c[1]:
+                return False  # KEEP never enters: a board reset mid-run stays out of the mode
             self.inject_ms = c[0]
             self.inject_last = self.now
-            if self.injecting:
-                return False  # re-armed
             self.injecting = True
             self.gps.reset()  # a half-read line of the real GPS is not finished by injected bytes
             return True

@@ -256,8 +256,9 @@ def parse_command(buf, n, out):
       is empty or absent, as in the 5-field form of protocol 1);
     - ``CMD_TEST`` for ``$PSEPT,<name>``: the name (``[a-z_]+``) is
       ``buf[out[0]:out[1]]``; whether it is a known pattern is the caller's business;
-    - ``CMD_INJECT`` for ``$PSEPG,ON,<timeout_ms>`` (enter or stay in GPS injection mode;
-      ``out[0]`` = timeout_ms, 1..60000) and ``$PSEPG,OFF`` (leave it; ``out[0]`` = 0);
+    - ``CMD_INJECT`` for ``$PSEPG,ON,<timeout_ms>`` (enter GPS injection mode, or re-arm it;
+      ``out[0]`` = timeout_ms, 1..60000, ``out[1]`` = 0), ``$PSEPG,KEEP,<timeout_ms>`` (re-arm
+      only: never enters; ``out[1]`` = 1) and ``$PSEPG,OFF`` (leave it; ``out[0]`` = 0);
     - ``CMD_NONE`` for anything else: wrong or missing checksum, unknown
       sentence, wrong field count, a value out of range. ``out`` may then hold junk.
     """
@@ -310,16 +311,25 @@ def parse_command(buf, n, out):
         out[0] = 7
         out[1] = end
         return CMD_TEST
-    if kind == 0x47:  # G: ON,<timeout_ms> or OFF
+    if kind == 0x47:  # G: ON,<timeout_ms> / KEEP,<timeout_ms> / OFF
         if end == 10 and buf[7] == 0x4F and buf[8] == 0x46 and buf[9] == 0x46:  # OFF
             out[0] = 0
+            out[1] = 0
             return CMD_INJECT
-        if end < 11 or buf[7] != 0x4F or buf[8] != 0x4E or buf[9] != _COMMA:  # ON,
+        if buf[7] == 0x4F and buf[8] == 0x4E and buf[9] == _COMMA:  # ON,
+            s = 10
+            out[1] = 0
+        elif buf[7] == 0x4B and buf[8] == 0x45 and buf[9] == 0x45 and end > 11 and buf[10] == 0x50:
+            if buf[11] != _COMMA:  # KEEP,
+                return CMD_NONE
+            s = 12
+            out[1] = 1
+        else:
             return CMD_NONE
-        if end - 10 > 5:
-            return CMD_NONE  # more digits than 60000 has
+        if end == s or end - s > 5:
+            return CMD_NONE  # empty, or more digits than 60000 has
         v = 0
-        i = 10
+        i = s
         while i < end:  # digits only: no fraction, no third field
             d = buf[i] - 0x30
             if d < 0 or d > 9:
@@ -354,7 +364,8 @@ def decode_command(buf, n):
 
     ``("A", seq, level, bearing_deg, range_m, ttl_ms, flags)`` for ``$PSEPA``
     (bearing/range -1 when empty, flags the ``FLAG_*`` bitmask), ``("T", name)``
-    for ``$PSEPT``, ``("G", timeout_ms)`` for ``$PSEPG`` (0: OFF), None for anything else.
+    for ``$PSEPT``, ``("G", timeout_ms)`` for ``$PSEPG,ON`` (0: OFF), ``("K", timeout_ms)`` for
+    ``$PSEPG,KEEP``, None for anything else.
     """
     out = [0, 0, 0, 0, 0, 0]
     k = parse_command(buf, n, out)
@@ -363,5 +374,5 @@ def decode_command(buf, n):
     if k == CMD_TEST:
         return ("T", bytes(buf[out[0] : out[1]]).decode())
     if k == CMD_INJECT:
-        return ("G", out[0])
+        return ("K" if out[1] else "G", out[0])
     return None

@@ -53,7 +53,14 @@ def run(request: pytest.FixtureRequest) -> Any:
 def test_parse_inject_commands() -> None:
     """$PSEPG as docs/firmware.md defines it: ON,<1..60000 ms> or OFF; checksum required."""
     dec = fw.decode_command
-    for body, want in (("PSEPG,ON,5000", ("G", 5000)), ("PSEPG,ON,1", ("G", 1)), ("PSEPG,OFF", ("G", 0))):
+    cases = (
+        ("PSEPG,ON,5000", ("G", 5000)),
+        ("PSEPG,ON,1", ("G", 1)),
+        ("PSEPG,OFF", ("G", 0)),
+        ("PSEPG,KEEP,5000", ("K", 5000)),
+        ("PSEPG,KEEP,60000", ("K", 60000)),
+    )
+    for body, want in cases:
         line = nmea(body)
         assert dec(line, len(line)) == want, body
     line = nmea("PSEPG,ON,60000")
@@ -68,7 +75,16 @@ def test_parse_inject_commands() -> None:
     ):
         line = nmea(body)
         assert dec(line, len(line)) is None, body
-    for body in ("PSEPG,on,5", "PSEPG,OF", "PSEPG,OFF,1", "PSEPG", "PSEPG,ONX5"):
+    for body in (
+        "PSEPG,on,5",
+        "PSEPG,OF",
+        "PSEPG,OFF,1",
+        "PSEPG",
+        "PSEPG,ONX5",
+        "PSEPG,KEEP,0",
+        "PSEPG,KEEPX,5",
+        "PSEPG,KEEP,",
+    ):
         line = nmea(body)
         assert dec(line, len(line)) is None, body
 
@@ -122,7 +138,8 @@ def test_reset_ends_the_mode(run: Any) -> None:
     r = run("scn_reset")
     assert r["before"] == [True, 1]
     injected, inj_lines, ignored = r["after"]
-    assert (injected, inj_lines, ignored) == (False, 0, 2)  # both injected-looking lines: host noise
+    # the keep-alive is a valid command that does nothing outside the mode; both lines: host noise
+    assert (injected, inj_lines, ignored) == (False, 0, 2)
     assert r["fwd"] == [guest.DESK.rstrip(b"\r\n")] * 3
 
 
@@ -236,6 +253,7 @@ def test_host_codec_agrees_with_the_firmware() -> None:
     from sepmon.boardlink.protocol import (
         INJECT_MAX_MS,
         Ack,
+        InjectKeep,
         InjectStart,
         InjectStop,
         ProtocolError,
@@ -248,6 +266,9 @@ def test_host_codec_agrees_with_the_firmware() -> None:
         assert line == nmea(f"PSEPG,ON,{ms}")
         assert fw.decode_command(line, len(line)) == ("G", ms)
         assert decode(line) == InjectStart(ms)
+    line = encode(InjectKeep(3000))
+    assert line == nmea("PSEPG,KEEP,3000") and fw.decode_command(line, len(line)) == ("K", 3000)
+    assert decode(line) == InjectKeep(3000)
     line = encode(InjectStop())
     assert line == nmea("PSEPG,OFF") and fw.decode_command(line, len(line)) == ("G", 0)
     assert decode(line) == InjectStop()

@@ -114,7 +114,7 @@ def scn_timeout():
     r.host(nmea("PSEPA,1,0,,,60000"))
     r.host(nmea("PSEPG,ON,2000") + INJ1)
     r.run(1500)
-    r.host(nmea("PSEPG,ON,2000"))  # re-arm without a line (a gap in the recording)
+    r.host(nmea("PSEPG,KEEP,2000"))  # re-arm without a line (a gap in the recording)
     r.run(1900)
     res["rearmed"] = [r.b.injecting, r.b.pattern]
     r.run(200)
@@ -145,7 +145,7 @@ def scn_reset():
     before = [r.b.injecting, r.b.lines_injected]
     r.b = Board(r.hw, "pico")
     r.hw.take_output()
-    o = r.host(INJ1 + INJ2)
+    o = r.host(nmea("PSEPG,KEEP,60000") + INJ1 + INJ2)  # the host's keep-alive never re-enters
     o += r.run(300, desk_every=100)
     return {
         "before": before,
@@ -210,7 +210,7 @@ def scn_same_as_uart(recorded, alerts, ms):
             j.hw.host_in(a)
             ai += 1
         if t >= rearm:
-            j.hw.host_in(nmea("PSEPG,ON,5000"))  # as the host's injector does every second
+            j.hw.host_in(nmea("PSEPG,KEEP,5000"))  # as the host's injector does every second
             rearm += 1000
         u.run(10)
         j.run(10)
@@ -307,7 +307,7 @@ def heap_script(blocks):
         s.extend(INJ2)
         s.extend(alerts[k % len(alerts)])
         if k % 10 == 5:
-            s.extend(nmea("PSEPG,ON,5000"))
+            s.extend(nmea("PSEPG,KEEP,5000"))
         if k % 25 == 20:
             s.extend(nmea("PSEPG,OFF"))
             s.extend(nmea("PSEPG,ON,5000"))

@@ -2,7 +2,7 @@
 
 Board → host: ``$PSEPI`` :class:`Identity`, ``$PSEPS`` :class:`Status`, ``$PSEPK``
 :class:`Ack`. Host → board: ``$PSEPA`` :class:`AlertCommand`, ``$PSEPT``
-:class:`SelfTest`, ``$PSEPG`` :class:`InjectStart` / :class:`InjectStop` (GPS injection,
+:class:`SelfTest`, ``$PSEPG`` :class:`InjectStart` / :class:`InjectKeep` / :class:`InjectStop` (GPS injection,
 a desk test mode: in it the host's plain NMEA lines are the board's GPS input).
 :func:`encode` gives the wire bytes (``$...*hh\\r\\n``); :func:`decode` parses one line.
 The board firmware has its own encoder and decoder (``firmware/sepmon_fw/nmea.py``);
@@ -127,11 +127,22 @@ class InjectStart:
 
 
 @dataclass(frozen=True, slots=True)
+class InjectKeep:
+    """``$PSEPG,KEEP,<timeout_ms>``: re-arm GPS injection mode, never enter it.
+
+    The host's keep-alive while a recording plays (gaps in the recording included): a
+    board that was reset meanwhile stays out of the mode, and its acks then say so.
+    """
+
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class InjectStop:
     """``$PSEPG,OFF``: leave GPS injection mode now (the board's GPS UART is its input again)."""
 
 
-Message = Identity | Status | Ack | AlertCommand | SelfTest | InjectStart | InjectStop
+Message = Identity | Status | Ack | AlertCommand | SelfTest | InjectStart | InjectKeep | InjectStop
 
 
 def _check_uint(name: str, value: int, hi: int | None = None, lo: int = 0) -> int:
@@ -175,6 +186,8 @@ def _body(msg: Message) -> str:
         return f"PSEPK,{seq},{msg.pattern}"
     if isinstance(msg, InjectStart):
         return f"PSEPG,ON,{_check_uint('timeout_ms', msg.timeout_ms, INJECT_MAX_MS, lo=1)}"
+    if isinstance(msg, InjectKeep):
+        return f"PSEPG,KEEP,{_check_uint('timeout_ms', msg.timeout_ms, INJECT_MAX_MS, lo=1)}"
     if isinstance(msg, InjectStop):
         return "PSEPG,OFF"
     if isinstance(msg, AlertCommand):
@@ -282,14 +295,16 @@ def decode(line: str | bytes) -> Message | None:
     if tag == "PSEPG":
         if args == ["OFF"]:
             return InjectStop()
-        if len(args) != 2 or args[0] != "ON":
-            raise ProtocolError(f"{tag}: expected ON,<timeout_ms> or OFF, got {','.join(args)!r}")
+        if len(args) != 2 or args[0] not in ("ON", "KEEP"):
+            raise ProtocolError(
+                f"{tag}: expected ON,<timeout_ms>, KEEP,<timeout_ms> or OFF, got {','.join(args)!r}"
+            )
         if not re.fullmatch(r"[0-9]{1,5}", args[1]):
             raise ProtocolError(f"timeout_ms: not an unsigned integer of at most 5 digits: {args[1]!r}")
         timeout = int(args[1])
         if not 1 <= timeout <= INJECT_MAX_MS:
             raise ProtocolError(f"timeout_ms out of range: {timeout}")
-        return InjectStart(timeout)
+        return InjectStart(timeout) if args[0] == "ON" else InjectKeep(timeout)
     if tag == "PSEPA":
         if len(args) not in (5, 6):  # 5: the form without flags
             raise ProtocolError(f"{tag}: expected 5 or 6 fields, got {len(args)}")
