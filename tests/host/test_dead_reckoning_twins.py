@@ -2,7 +2,13 @@
 (``Track.state``), which the tracker's tests hold to geometry worked out by hand.
 
 Oracle: ``Track.state``, the readable twin, for every track at times before, at and past
-``stale_s`` (the cap on dead reckoning), including a track crossing the antimeridian.
+``stale_s``, and up to and past ``DEAD_RECKON_MAX_S``, including a track crossing the
+antimeridian and one running over the north pole (latitude clipped to 90°).
+
+Issue 15's rule (NEW, Track.state has it; Monitor._arrays follows when the lead lands the
+monitor half, until then the cases past ``stale_s`` fail): a lost track is dead-reckoned by its
+full age up to ``DEAD_RECKON_MAX_S`` (60 s), not frozen at ``stale_s``; beyond it the position
+stays.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ def _fix(source: str, t: float, lat: float, lon: float, alt: float | None, kn: f
     return Fix(source, t, lat, lon, alt, kn * KN, cog, 1, 1.0, 9, t)
 
 
-@pytest.mark.parametrize("dt", [0.0, 0.4, 1.0, 2.5, 5.0, 7.5, 60.0])
+# Issue 15's dead-reckoning rule: ages past stale_s (5 s) keep moving until DEAD_RECKON_MAX_S.
+@pytest.mark.parametrize("dt", [0.0, 0.4, 1.0, 2.5, 5.0, 7.5, 30.0, 59.0, 60.0, 61.0, 600.0])
 def test_vectorised_dead_reckoning_equals_track_state(dt: float) -> None:
     m = Monitor(parse_config({"separation": {"stale_s": 5.0}}))
     t0 = 1_700_000_000.0
@@ -30,6 +37,7 @@ def test_vectorised_dead_reckoning_equals_track_state(dt: float) -> None:
         ("bravo", 47.01, 11.02, None, 8.0, 270.0),  # a 2D fix: no height
         ("charlie", -33.9, 179.999, 30.0, 400.0, 90.0),  # eastbound over the antimeridian
         ("delta", 80.0, -10.0, 1000.0, 0.0, 0.0),  # standing still near the pole
+        ("echo", 89.995, 40.0, 3000.0, 300.0, 0.0),  # northbound: past the pole within a minute
     ]
     for k in range(3):  # three fixes each, so the tracker has velocities
         for name, lat, lon, alt, kn, cog in specs:
