@@ -37,7 +37,9 @@ class Fix:
     (GGA/GNS field 11, gpsd's ``geoidSep``), so ``alt_m - geoid_sep_m`` is its
     sea-level height; None when it sent none. ``eph_m`` is the receiver's (or
     gpsd's) own estimate of its horizontal position error, about 95 %, in metres;
-    None when it gave none (the uncertainty then comes from ``hdop``).
+    None when it gave none (the uncertainty then comes from ``hdop``). ``epv_m`` is the
+    same for the height (about 95 %, gpsd's ``epv``, or GST's altitude σ × 1.96); None
+    when it gave none (then 1.5 × the horizontal error stands for it).
     """
 
     source: str
@@ -55,6 +57,7 @@ class Fix:
     # fix *is* (two fixes of the same time, place and quality compare equal).
     geoid_sep_m: float | None = field(default=None, compare=False)
     eph_m: float | None = field(default=None, compare=False)
+    epv_m: float | None = field(default=None, compare=False)
 
 
 class _FixBuilder:
@@ -78,6 +81,7 @@ class _FixBuilder:
     rx_t: float | None
     geoid_sep_m: float | None
     eph_m: float | None
+    epv_m: float | None
 
 
 def new_fix(
@@ -94,6 +98,7 @@ def new_fix(
     rx_t: float | None,
     geoid_sep_m: float | None = None,
     eph_m: float | None = None,
+    epv_m: float | None = None,
 ) -> Fix:
     """``Fix(source, t, ...)``, all fields positional, about 7x faster.
 
@@ -118,6 +123,7 @@ def new_fix(
     f.rx_t = rx_t
     f.geoid_sep_m = geoid_sep_m
     f.eph_m = eph_m
+    f.epv_m = epv_m
     f.__class__ = Fix  # type: ignore[assignment]
     return f  # type: ignore[return-value]
 
