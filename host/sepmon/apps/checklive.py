@@ -4,21 +4,36 @@ The recording is played by :class:`~sepmon.apps.replay.Replayer` into one pty pe
 source; the daemon is a child process (:class:`~sepmon.apps.daemonchild.DaemonChild`)
 that opens those ports as it would open boards on USB.  With ``boards="virtual"``
 each port is a virtual board running the firmware's own logic, and what the boards
-show is recorded.  With real boards (``{name: port}``) the daemon opens the board's
-own USB port and the source's recorded NMEA goes to the board's GPS input through a
-USB-serial adapter wired to its GPS RX pin (``gps_feeds``), until the firmware can
-take it over USB.  Times are scaled back to the recording's (``× speed``); settings
-in seconds (``hold_s``, ``stale_s``) are divided by the speed for the live run.
+show is recorded.
+
+With real boards (``{name: port}``) each board is fed its source's recorded NMEA by
+GPS injection (the firmware's test mode, ``$PSEPG`` in docs/firmware.md): an
+:class:`Injector` holds the board's USB port and gives the daemon a pty in its place.
+Bytes from the board pass to the daemon as they come; the daemon's lines pass to the
+board whole, and between them go ``$PSEPG,ON``, the recorded lines at their recorded
+times, a ``$PSEPG,KEEP`` every second (recording gaps included) and ``$PSEPG,OFF`` at
+the end.  In the mode every acknowledgement names the pattern the board shows: those
+are what ``shows`` is judged on, so a real board's own logic is what passes or fails.
+``inject=True`` runs the virtual boards the same way (a virtual board behind each
+injector instead of a real one), so the real-board path is tested without hardware.
+A board with ``gps_feeds[name]`` is fed through a USB-serial adapter wired to its GPS
+RX pin instead (no injection; ``shows`` is then judged on what the host told it).
+
+Times are scaled back to the recording's (``× speed``); settings in seconds
+(``hold_s``, ``stale_s``) are divided by the speed for the live run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import select
 import shutil
 import tempfile
 import threading
 import time
+import tty
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,8 +44,9 @@ import tomlkit
 
 from sepmon.apps.check import CheckError, Observation, Recorded, add_events, read_recorded
 from sepmon.apps.daemonchild import DaemonChild
-from sepmon.apps.replay import PortStats, Replayer, load_recording
-from sepmon.apps.virtualboard import BoardView
+from sepmon.apps.replay import PortStats, Replayer, ReplayLine, load_recording
+from sepmon.apps.virtualboard import BoardView, VirtualBoard
+from sepmon.boardlink.protocol import Ack, InjectKeep, InjectStart, InjectStop, Status, encode, try_decode
 from sepmon.core.config import Config
 from sepmon.core.ingest import NmeaIngest
 from sepmon.core.model import Event
@@ -38,6 +54,10 @@ from sepmon.core.model import Event
 PORT_TIMEOUT_S = 30.0  # the daemon opens every port within this (a loaded CI machine included)
 PLAY_MARGIN_S = 60.0  # beyond the recording's own length before playing counts as stuck
 SETTLE_S = 1.0  # after the last line: the last fixes reach the monitor and its events the log
+INJECT_TIMEOUT_MS = 5000  # a board leaves injection mode this long after the host went quiet
+KEEP_S = 1.0  # the injector re-arms the mode this often ($PSEPG,KEEP)
+INJECT_BAUD = 115200  # USB CDC ignores it; a USB-serial bridge board needs the firmware's rate
+BOARD_POLL_S = 0.002  # virtual boards behind injectors run a firmware step this often
 
 Prepare = Callable[[Replayer], None]
 
@@ -93,6 +113,258 @@ class _Bridge:
                 port.close()
 
 
+class Injector:
+    """One board in GPS injection mode between the daemon and the board's USB port.
+
+    ``device`` is the board's port (a path or a pyserial URL with a file descriptor);
+    ``link`` is where the pty the daemon opens instead is published.  Relaying starts at
+    once (the daemon hears the board's identity before play); :meth:`start` begins the
+    injection: ``$PSEPG,ON``, then each of ``lines`` at ``t0 + t / speed`` (a recorded
+    board's own ``$PSEP`` lines are left out: the board sends its own), with a
+    ``$PSEPG,KEEP`` every second.  :meth:`stop` sends ``$PSEPG,OFF`` and closes.
+
+    Read from the board on the way: ``patterns`` (recording seconds, pattern) at each
+    change named by an acknowledgement in the mode; ``pattern_acks``; ``left_at``, when
+    acks without a pattern came after some with one (the board left the mode);
+    ``restarted_at``, when its ``$PSEPS`` uptime went back (a reset: no more
+    ``KEEP``, and the board stays out of the mode).  ``enter=False`` never sends
+    ``$PSEPG,ON`` (a test: without it, lines over USB must not be GPS input);
+    :meth:`pause` stops lines and keep-alives but keeps relaying (a test: the host
+    went quiet).  ``error``: the port failed.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        device: str,
+        link: Path,
+        lines: Sequence[ReplayLine],
+        speed: float,
+        *,
+        enter: bool = True,
+        timeout_ms: int = INJECT_TIMEOUT_MS,
+    ) -> None:
+        self.name = name
+        self.device = device
+        self.link = link
+        self.speed = speed
+        self.enter = enter
+        self.timeout_ms = timeout_ms
+        self.lines = [ln for ln in lines if not ln.data.startswith(b"$PSEP")]
+        self.injected = 0
+        self.patterns: list[tuple[float, str]] = []
+        self.pattern_acks = 0
+        self.plain_acks = 0
+        self.left_at: float | None = None
+        self.restarted_at: float | None = None
+        self.to_daemon_dropped = 0
+        self.error: str | None = None
+        self.played = threading.Event()
+        self._t0: float | None = None
+        self._paused = False
+        self._uptime = -1
+        self._from_daemon = bytearray()
+        self._from_board = bytearray()
+        self._stop = threading.Event()
+        try:
+            self.port = serial.serial_for_url(device, baudrate=INJECT_BAUD, timeout=0)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise CheckError(f"cannot open board {name} at {device}: {exc}") from None
+        try:
+            self.fd = self.port.fileno()
+        except (AttributeError, OSError, serial.SerialException):
+            self.port.close()
+            raise CheckError(f"board {name}: {device} is not a serial port with a file descriptor") from None
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # a USB CDC port is a byte pipe: no echo, no line editing
+        os.set_blocking(self.master, False)
+        tmp = link.with_name(link.name + ".new")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(os.ttyname(self.slave))
+        tmp.replace(link)
+        self._thread = threading.Thread(target=self._run, name=f"sepmon-inject {name}", daemon=True)
+        self._thread.start()
+
+    def start(self, t0: float | None = None) -> None:
+        """Begin injecting; ``t0`` (monotonic) is the recording's time 0 (default: now)."""
+        self._t0 = time.monotonic() if t0 is None else t0
+
+    def pause(self) -> None:
+        """Stop sending lines and keep-alives (the relay goes on): the board times out of the mode."""
+        self._paused = True
+
+    def rec_time(self, now: float | None = None) -> float:
+        """Recording seconds since :meth:`start` (0 before)."""
+        if self._t0 is None:
+            return 0.0
+        return ((time.monotonic() if now is None else now) - self._t0) * self.speed
+
+    def _run(self) -> None:
+        i = 0
+        entered = False
+        next_keep = 0.0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                out = bytearray()
+                wait = 0.01
+                t0 = self._t0
+                if t0 is not None and not self._paused:
+                    if not entered:
+                        if self.enter:
+                            out += encode(InjectStart(self.timeout_ms))
+                        entered = True
+                        next_keep = now + KEEP_S
+                    elif now >= next_keep:
+                        if self.restarted_at is None:
+                            out += encode(InjectKeep(self.timeout_ms))
+                        next_keep = now + KEEP_S
+                    while i < len(self.lines) and t0 + self.lines[i].t / self.speed <= now:
+                        data = self.lines[i].data
+                        out += data if data.endswith(b"\n") else data + b"\r\n"
+                        i += 1
+                        self.injected += 1
+                    if i == len(self.lines):
+                        self.played.set()
+                    else:
+                        wait = min(wait, max(0.0, t0 + self.lines[i].t / self.speed - now))
+                try:
+                    got = os.read(self.master, 4096)
+                except BlockingIOError:
+                    got = b""
+                except OSError:
+                    got = b""  # nobody has the daemon's side open yet
+                if got:
+                    self._from_daemon += got
+                    cut = self._from_daemon.rfind(b"\n") + 1
+                    if cut:  # whole lines only: an injected line never lands inside a command
+                        out += self._from_daemon[:cut]
+                        del self._from_daemon[:cut]
+                if out:
+                    self.port.write(bytes(out))
+                data = self.port.read(4096)
+                if data:
+                    try:
+                        os.write(self.master, data)
+                    except (BlockingIOError, OSError):
+                        self.to_daemon_dropped += len(data)  # a port nobody reads, as on a board
+                    self._scan(data, now)
+                    continue
+                select.select([self.fd, self.master], [], [], wait)
+        except (serial.SerialException, OSError) as exc:
+            self.error = str(exc) or type(exc).__name__
+
+    def _scan(self, data: bytes, now: float) -> None:
+        """Acknowledgements and status lines from the board, as they pass."""
+        self._from_board += data
+        cut = self._from_board.rfind(b"\n") + 1
+        if not cut:
+            if len(self._from_board) > 4096:
+                del self._from_board[:]
+            return
+        block = bytes(self._from_board[:cut])
+        del self._from_board[:cut]
+        for line in block.split(b"\n"):
+            if not line.startswith((b"$PSEPK", b"$PSEPS")):
+                continue
+            msg = try_decode(line)
+            if isinstance(msg, Status):
+                if 0 <= msg.uptime_ms < self._uptime and self._t0 is not None and self.restarted_at is None:
+                    self.restarted_at = self.rec_time(now)
+                self._uptime = msg.uptime_ms
+            elif isinstance(msg, Ack) and self._t0 is not None:
+                if msg.pattern:
+                    self.pattern_acks += 1
+                    if not self.patterns or self.patterns[-1][1] != msg.pattern:
+                        self.patterns.append((self.rec_time(now), msg.pattern))
+                else:
+                    self.plain_acks += 1
+                    if self.pattern_acks and self.left_at is None:
+                        self.left_at = self.rec_time(now)
+
+    def stop(self, leave: bool = True) -> None:
+        """Stop relaying; with ``leave`` first tell the board to leave the mode (``$PSEPG,OFF``).
+        ``leave=False`` is a host that vanished: the board's timeout must end the mode."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if leave and self.error is None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                self.port.write(encode(InjectStop()))
+                self.port.flush()
+
+    def close(self) -> None:
+        """Close the board's port and the daemon's pty (idempotent)."""
+        self.stop()
+        with contextlib.suppress(Exception):
+            self.port.close()
+        for fd in (self.master, self.slave):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.master = self.slave = -1
+        with contextlib.suppress(FileNotFoundError):
+            self.link.unlink()
+
+    def problems(self) -> list[str]:
+        """What the board's acknowledgements say went wrong with the mode, one line each."""
+        out: list[str] = []
+        if self.error is not None:
+            out.append(f"board {self.name}: its port failed: {self.error}")
+        if self.pattern_acks == 0:
+            out.append(
+                f"board {self.name} never acknowledged in GPS injection mode (no pattern in its "
+                f"{self.plain_acks} acks): firmware without GPS injection? (sepmon flash)"
+            )
+        if self.restarted_at is not None:
+            at = self.restarted_at
+            out.append(f"board {self.name} restarted at +{at:.1f} s: it left GPS injection mode")
+        elif self.left_at is not None:
+            out.append(f"board {self.name} left GPS injection mode at +{self.left_at:.1f} s")
+        if any(p == "clear" for _, p in self.patterns):
+            out.append(f"board {self.name} showed clear while fed a recording: it is not in injection mode")
+        return out
+
+
+class VirtualBench:
+    """Virtual boards on ptys, stepped by one thread: the boards an :class:`Injector` talks to
+    when no hardware is there (``sepmon check --live --boards virtual`` with ``inject=True``)."""
+
+    def __init__(self, names: Sequence[str], directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.boards = {n: VirtualBoard(n, directory / n) for n in names}
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sepmon-virtual-boards", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self.lock:
+                for b in self.boards.values():
+                    b.poll()
+            time.sleep(BOARD_POLL_S)
+
+    def reset(self, name: str) -> None:
+        """Press board ``name``'s reset button."""
+        with self.lock:
+            self.boards[name].reset()
+
+    def view(self, name: str) -> BoardView:
+        """What board ``name`` shows now."""
+        with self.lock:
+            return self.boards[name].view()
+
+    def close(self) -> None:
+        """Stop stepping and remove the ports."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for b in self.boards.values():
+            b.close()
+
+
 def observe_live(
     path: str | Path,
     config: Config,
@@ -104,13 +376,16 @@ def observe_live(
     workdir: str | Path | None = None,
     prepare: Prepare | None = None,
     recorded: Recorded | None = None,
+    inject: bool = False,
 ) -> Observation:
     """Play ``path`` into a real ``sepmon run`` child and observe it (see the module docstring).
 
     ``boards``: None (bare ports), ``"virtual"`` (the firmware on every port) or
-    ``{source: port}`` for real boards, each with ``gps_feeds[source]``.
-    ``prepare(replayer)`` is called once the ports exist, before the daemon starts
-    (tests use it to break something on purpose).
+    ``{source: port}`` for real boards, fed by GPS injection, or by ``gps_feeds[source]``
+    where one is given.  ``inject``: virtual boards are fed by GPS injection too (the
+    real boards' path) instead of on their GPS UART.  ``prepare(replayer)`` is called
+    once the ports exist, before the daemon starts (tests use it to break something on
+    purpose; not called for injected boards, which have no replayer).
     """
     if not speed > 0:
         raise CheckError("--live needs a speed above 0 (the daemon and the boards run on real time)")
@@ -126,16 +401,16 @@ def observe_live(
     for name in real:
         if name not in rec.lines:
             raise CheckError(f"--boards {name}=...: no source {name!r} in {path}")
-        if name not in feeds:
-            raise CheckError(
-                f"board {name} needs --gps-feed {name}=DEVICE: a USB-serial adapter wired to its GPS RX "
-                "(the firmware cannot take recorded NMEA over USB yet)"
-            )
+    for name in feeds:
+        if name not in real:
+            raise CheckError(f"--gps-feed {name}=...: no board {name} given with --boards {name}=PORT")
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="sepmon-check-")) if workdir is None else Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     virtual = boards == "virtual"
     mode = "live, virtual boards" if virtual else "live, real boards" if real else "live"
+    if (virtual and inject) or (set(real) - set(feeds)):
+        mode += " (GPS injection)"
     obs = Observation(
         mode,
         Path(path),
@@ -153,10 +428,13 @@ def observe_live(
         with lock:
             views.setdefault(source, []).append((t * speed, view.pattern))
 
-    played = {s: ls for s, ls in rec.lines.items() if s not in real}
-    fed = {s: ls for s, ls in rec.lines.items() if s in real}
+    injected = {s for s in rec.lines if (virtual and inject) or (s in real and s not in feeds)}
+    played = {s: ls for s, ls in rec.lines.items() if s not in real and s not in injected}
+    fed = {s: ls for s, ls in rec.lines.items() if s in real and s in feeds}
     replayers: list[Replayer] = []
     bridges: list[_Bridge] = []
+    injectors: list[Injector] = []
+    bench: VirtualBench | None = None
     daemon: DaemonChild | None = None
     try:
         ports: dict[str, str] = {}
@@ -169,7 +447,17 @@ def observe_live(
             replayers.append(g)
             for name, pty in g.open().items():
                 bridges.append(_Bridge(pty, feeds[name], gps_baud))
-            ports |= real
+            ports |= {n: real[n] for n in fed}
+        if injected:
+            devices = {n: real[n] for n in injected if n in real}
+            if virtual:
+                bench = VirtualBench(sorted(injected), work / "boards")
+                devices = {n: str(b.link) for n, b in bench.boards.items()}
+            (work / "inject").mkdir(parents=True, exist_ok=True)
+            for name in sorted(injected):
+                inj = Injector(name, devices[name], work / "inject" / name, rec.lines[name], speed)
+                injectors.append(inj)
+                ports[name] = str(inj.link)
         if prepare is not None:
             for r in replayers:
                 prepare(r)
@@ -177,12 +465,18 @@ def observe_live(
         daemon = DaemonChild(ports, work / "events.jsonl", cfg)
         daemon.wait_ports_up(list(ports), PORT_TIMEOUT_S)
         t0 = time.time()
+        start = time.monotonic()
         for r in replayers:
             r.start()
+        for inj in injectors:
+            inj.start(start)
         deadline = rec.duration / speed + PLAY_MARGIN_S
         for r in replayers:
             if not r.wait_played(deadline):
                 obs.problems.append(f"replay did not finish within {deadline:.0f} s")
+        for inj in injectors:
+            if not inj.played.wait(max(0.0, start + deadline - time.monotonic())):
+                obs.problems.append(f"injection into board {inj.name} did not finish within {deadline:.0f} s")
         end = time.monotonic() + SETTLE_S
         while time.monotonic() < end and daemon.running:
             time.sleep(0.05)
@@ -195,6 +489,10 @@ def observe_live(
             r.stop()
         for b in bridges:
             b.close()
+        for inj in injectors:
+            inj.close()
+        if bench is not None:
+            bench.close()
         for r in replayers:
             r.close()
         if daemon is not None and daemon.running:
@@ -202,6 +500,10 @@ def observe_live(
     add_events(obs, events, t0, speed, rd.duration + rd.fix_interval_s)
     with lock:
         obs.boards_seen = {s: v for s, v in views.items()}
+    for inj in injectors:
+        # "inject" is what a board in the mode shows exactly where it would show "clear"
+        obs.boards_seen[inj.name] = [(t, "clear" if p == "inject" else p) for t, p in inj.patterns]
+        obs.problems.extend(inj.problems())
     if status != 0:
         obs.problems.append(f"sepmon run exited with status {status}")
     for marker in ("Traceback", "internal error"):
@@ -215,7 +517,11 @@ def observe_live(
         if b.error is not None:
             obs.losses.append(f"GPS feed failed: {b.error}")
     framed = {name: _framed_lines(name, ls, config) for name, ls in played.items()}
-    _account(obs, events, port_stats, framed, rd, virtual, set(real))
+    _account(obs, events, port_stats, framed, rd, virtual, set(real) | injected)
+    for inj in injectors:
+        got = _counted(events).get(inj.name, {}).get("lines", 0)
+        if got < inj.injected:  # the board adds its own $PSEP lines to those it forwards
+            obs.losses.append(f"{inj.name}: {inj.injected} lines injected, {got} counted by the daemon")
     obs.wall_s = time.monotonic() - wall
     if own_dir:
         shutil.rmtree(work, ignore_errors=True)
@@ -233,6 +539,16 @@ def _framed_lines(name: str, lines: Sequence[tuple[float, bytes]], config: Confi
     return sum(st.lines for st in ingest.stats.values())
 
 
+def _counted(events: list[Event]) -> dict[str, dict[str, int]]:
+    """Each source's statistics at the daemon's exit (``source_stats`` events)."""
+    counted: dict[str, dict[str, int]] = {}
+    for ev in events:
+        if ev.type == "source_stats" and ev.detail:
+            with contextlib.suppress(ValueError):
+                counted[ev.a] = json.loads(ev.detail)
+    return counted
+
+
 def _account(
     obs: Observation,
     events: list[Event],
@@ -243,11 +559,7 @@ def _account(
     real: set[str],
 ) -> None:
     """Every line played must be counted by the daemon, and every recorded fix made."""
-    counted: dict[str, dict[str, int]] = {}
-    for ev in events:
-        if ev.type == "source_stats" and ev.detail:
-            with contextlib.suppress(ValueError):
-                counted[ev.a] = json.loads(ev.detail)
+    counted = _counted(events)
     if not counted:
         obs.losses.append("the daemon wrote no statistics (source_stats) at exit")
         return

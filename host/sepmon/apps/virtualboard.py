@@ -10,6 +10,10 @@ The port is published as a symlink (``link``) that survives ``close()`` then
 ``open()``, so a "cable pulled and replugged" keeps its name, as a udev rule would
 on real hardware.
 
+GPS injection (``$PSEPG``, docs/firmware.md) needs nothing here: the host's bytes go to
+the firmware as they would over USB, and the firmware's own logic takes the mode.
+``reset()`` is the board's reset button: a new firmware state, as after power-up.
+
 Fault switch for tests: ``mute_acks = True`` drops every ``$PSEPK`` acknowledgement the
 firmware sends (a board whose USB TX path is half broken, or firmware stuck between
 reading commands and answering them); everything else still goes out.
@@ -49,6 +53,7 @@ class BoardView:
     buzzer_hz: int
     buzzer_on: bool
     led_on: bool
+    injecting: bool = False  # in GPS injection mode (the host feeds its GPS input)
 
 
 class VirtualBoard:
@@ -58,8 +63,12 @@ class VirtualBoard:
         Board, FakeHardware = _firmware()
         self.name = name
         self.link = Path(link)
-        self.hw = FakeHardware(board_id=board_id or f"v-{name}"[:32])
+        self._hw_cls = FakeHardware
+        self._board_cls = Board
+        self._board_id = board_id or f"v-{name}"[:32]
+        self.hw = FakeHardware(board_id=self._board_id)
         self.board = Board(self.hw, profile="virtual")
+        self.resets = 0
         self._t0 = time.monotonic()
         self.master = -1
         self._slave = -1
@@ -94,6 +103,13 @@ class VirtualBoard:
         self.master = self._slave = -1
         with contextlib.suppress(FileNotFoundError):
             self.link.unlink()
+
+    def reset(self) -> None:
+        """Press the reset button: the firmware starts again from power-up (offline, outside
+        GPS injection mode); bytes in flight on the board's side are lost, the port stays."""
+        self.hw = self._hw_cls(board_id=self._board_id)
+        self.board = self._board_cls(self.hw, profile="virtual")
+        self.resets += 1
 
     def write_gps(self, data: bytes) -> None:
         """Bytes from the GPS module's UART."""
@@ -142,4 +158,5 @@ class VirtualBoard:
             buzzer_hz=hw.buzzer_freq,
             buzzer_on=hw.buzzer_duty > 0,
             led_on=hw.led_state,
+            injecting=bool(b.injecting),
         )
