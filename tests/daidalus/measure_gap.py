@@ -8,8 +8,9 @@ difference. Times are seconds from the recording's start. Pairs not involving th
 ownship (DAIDALUS only looks from the ownship) are listed when sepmon alerts on them.
 
 Run: ``python tests/daidalus/measure_gap.py [--config TOML]``
-(default config: ``sepmon-do365-approx.toml`` beside this file; ``sepmon-do365.toml`` is the
-``preset = "do365"`` one that ``test_end_to_end.py`` uses).
+(default config: ``sepmon-do365.toml`` beside this file, ``preset = "do365"``, the one
+``test_end_to_end.py`` uses; ``sepmon-do365-approx.toml`` is the README's "before", in the keys
+sepmon had before the presets).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from daidalus_oracle import scenarios
-from sepmon_onsets import APPROX_CONFIG, compare, markdown
+from sepmon_onsets import DO365_CONFIG, compare, markdown
 
 from sepmon.core.errors import SepmonError
 
@@ -28,7 +29,7 @@ from sepmon.core.errors import SepmonError
 def main(argv: Sequence[str]) -> int:
     """Print the table."""
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    p.add_argument("--config", type=Path, default=APPROX_CONFIG)
+    p.add_argument("--config", type=Path, default=DO365_CONFIG)
     args = p.parse_args(argv)
     try:
         runs = [compare(sc, args.config) for sc in scenarios()]

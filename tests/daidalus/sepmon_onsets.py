@@ -24,7 +24,7 @@ from sepmon.apps.analyze import run_analysis
 from sepmon.apps.configfile import load_config
 
 HERE = Path(__file__).resolve().parent
-APPROX_CONFIG = HERE / "sepmon-do365-approx.toml"  # today's keys, as close to DO_365B_no_SUM as they go
+APPROX_CONFIG = HERE / "sepmon-do365-approx.toml"  # keys before presets, near DO_365B_no_SUM
 DO365_CONFIG = HERE / "sepmon-do365.toml"  # [separation] preset = "do365"
 START = datetime(2026, 6, 1, 10, 0, 0, tzinfo=UTC).timestamp()  # make_scenarios.START: time 0 of the .daa
 OWNSHIP = "ownship"
