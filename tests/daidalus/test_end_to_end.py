@@ -43,7 +43,8 @@ BY_NAME = {sc.name: sc for sc in SCENARIOS}
 DROPOUT = "dropout-crossing90-283"
 UNBROKEN = "jet-crossing90-283"  # the same .daa and daidalus.csv, NMEA without the gaps
 # The configuration under test; the environment variable only lets a developer measure another
-# one with the same assertions (e.g. sepmon-do365-approx.toml, today's keys, for a "before").
+# one with the same assertions (e.g. sepmon-do365-approx.toml on the code before presets, which
+# gave the README's "before").
 CONFIG = Path(os.environ.get("SEPMON_DAIDALUS_CONFIG", str(DO365_CONFIG)))
 
 
