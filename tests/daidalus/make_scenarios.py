@@ -20,6 +20,10 @@ no TAG blocks: ``sepmon analyze`` takes the source name from the file stem).
 (``daidalus.csv``) are produced separately, see that folder's README.
 
 Run: ``python tests/daidalus/make_scenarios.py [OUTDIR]`` (deterministic).
+
+``--sum [OUTDIR]`` writes, for a subset of the set, variants whose aircraft carry sensor
+uncertainty (DAIDALUS's SUM columns in the ``.daa``, ``$GPGST`` after each GGA in the NMEA)
+into ``tests/data/daidalus-sum/``; see that folder's README.
 """
 
 from __future__ import annotations
@@ -629,8 +633,179 @@ def write_all(out: Path, scenarios: Sequence[Scenario]) -> None:
         w.writerows(rows)
 
 
+# --- sensor-uncertainty (SUM) variants: tests/data/daidalus-sum/ ---
+
+SUM_DIR = DATA_DIR.parent / "daidalus-sum"
+AXIS_PER_R95 = 1.0 / 2.4477  # a circular bivariate normal holds 95 % within 2.4477 σ
+
+
+@dataclass(frozen=True)
+class Sigma:
+    """One aircraft's 1σ uncertainties, in the ``.daa`` SUM columns' terms (m, m/s).
+
+    ``s_en``/``v_en`` are the east-north terms as DAIDALUS's ``.daa`` columns ``s_EN_std``
+    and ``v_EN_std`` take them: the signed square root of the east-north covariance
+    (covariance = sign · value²).
+    """
+
+    s_ew: float
+    s_ns: float
+    s_en: float
+    sz: float
+    v_ew: float
+    v_ns: float
+    v_en: float
+    vz: float
+
+    def cov_h(self) -> tuple[float, float, float]:
+        """Horizontal position covariance (ee, nn, en), m²."""
+        return self.s_ew**2, self.s_ns**2, math.copysign(self.s_en**2, self.s_en)
+
+
+def _ellipse(major: float, minor: float, orient_deg: float) -> tuple[float, float, float]:
+    """(σ east, σ north, signed √|cov en|) of an error ellipse (axes 1σ, major axis from north)."""
+    th = math.radians(orient_deg)
+    ee = (major * math.sin(th)) ** 2 + (minor * math.cos(th)) ** 2
+    nn = (major * math.cos(th)) ** 2 + (minor * math.sin(th)) ** 2
+    en = (major**2 - minor**2) * math.sin(th) * math.cos(th)
+    return math.sqrt(ee), math.sqrt(nn), math.copysign(math.sqrt(abs(en)), en)
+
+
+# Profiles (see tests/data/daidalus-sum/README.md for the NACp/NACv categories they sit in).
+# "gps": 15 m per axis (95 % radius 36.7 m: NACp 8, EPU < 92.6 m), 22.5 m vertical,
+# 1 m/s per axis (95 % 2.4 m/s: NACv 2, < 3 m/s), 1 m/s vertical.
+GPS = Sigma(15.0, 15.0, 0.0, 22.5, 1.0, 1.0, 0.0, 1.0)
+# "degraded": 30 m per axis (95 % 73 m: NACp 8), 45 m vertical, 3 m/s per axis (95 % 7.3 m/s:
+# NACv 1, < 10 m/s), 2 m/s vertical.
+DEGRADED = Sigma(30.0, 30.0, 0.0, 45.0, 3.0, 3.0, 0.0, 2.0)
+# "ellipse": correlated east/north errors (a GST error ellipse that is not a circle).
+_E1, _E2 = _ellipse(25.0, 10.0, 30.0), _ellipse(20.0, 12.0, 120.0)
+ELLIPSE_OWN = Sigma(*_E1, 20.0, 1.5, 0.8, 0.6, 0.8)
+ELLIPSE_INTR = Sigma(*_E2, 30.0, 0.7, 1.9, -0.9, 1.2)
+
+SUM_PROFILES: dict[str, tuple[str, Sigma, Sigma]] = {
+    # tag: (description, ownship, every intruder)
+    "gps": ("both GPS-class (15 m, 1 m/s 1-sigma)", GPS, GPS),
+    "degraded": ("ownship GPS-class, intruder degraded (30 m, 3 m/s 1-sigma)", GPS, DEGRADED),
+    "ellipse": (
+        "correlated east/north errors (1-sigma error ellipses 25x10 m at 30 deg, 20x12 m at 120 deg)",
+        ELLIPSE_OWN,
+        ELLIPSE_INTR,
+    ),
+}
+
+SUM_SET: tuple[tuple[str, str], ...] = (
+    ("jet-headon-500", "gps"),
+    ("jet-crossing90-283", "degraded"),
+    ("jet-crossing90-134-hmd300", "ellipse"),
+    ("jet-overtake-40", "gps"),
+    ("jet-overtake-40", "degraded"),
+    ("vertical-descent-2.5", "gps"),
+    ("vertical-climb-3.0", "degraded"),
+    ("vertical-descent-2.0-hover", "ellipse"),
+    ("nuisance-parked-1.4x", "gps"),
+    ("nuisance-parked-1.4x", "degraded"),
+    ("nuisance-parallel-2x", "degraded"),
+    ("nuisance-slow-headon-1.5x", "gps"),
+    ("cpa-headon-hmd1150", "gps"),
+    ("cpa-headon-hmd1400", "degraded"),
+    ("cpa-headon-vmd600ft", "ellipse"),
+)
+"""(base scenario, profile): the SUM variants, named ``<base>--<profile>``."""
+
+SUM_COLUMNS = ("s_EW_std", "s_NS_std", "s_EN_std", "sz_std", "v_EW_std", "v_NS_std", "v_EN_std", "vz_std")
+SUM_UNITS = ("[m]", "[m]", "[m]", "[m]", "[m/s]", "[m/s]", "[m/s]", "[m/s]")
+DAA_SUM_HEADER = (
+    DAA_HEADER.splitlines()[0]
+    + " "
+    + " ".join(SUM_COLUMNS)
+    + "\n"
+    + DAA_HEADER.splitlines()[1]
+    + " "
+    + " ".join(SUM_UNITS)
+    + "\n"
+)
+
+
+def gst_sentence(s: State, sig: Sigma) -> str:
+    """``$GPGST`` of one state: σ of latitude, longitude, altitude and the error ellipse (1σ, m).
+
+    The RMS of the range residuals (field 2) is left empty: the scenario has no ranges.
+    """
+    ee, nn, en = sig.cov_h()
+    half = 0.5 * (ee + nn)
+    d = math.sqrt(max(0.25 * (ee - nn) ** 2 + en * en, 0.0))
+    major, minor = math.sqrt(half + d), math.sqrt(max(half - d, 0.0))
+    # Major axis direction from true north, clockwise: the eigenvector of the larger eigenvalue.
+    orient = math.degrees(0.5 * math.atan2(2 * en, nn - ee)) % 180.0
+    hms = (START + timedelta(seconds=s.t)).strftime("%H%M%S") + ".00"
+    body = f"GPGST,{hms},,{major:.3f},{minor:.3f},{orient:.1f},{sig.s_ns:.3f},{sig.s_ew:.3f},{sig.sz:.3f}"
+    return _sentence(body)
+
+
+def _sum_cols(sig: Sigma) -> str:
+    vals = (sig.s_ew, sig.s_ns, sig.s_en, sig.sz, sig.v_ew, sig.v_ns, sig.v_en, sig.vz)
+    return "".join(f", {v:.4f}" for v in vals)
+
+
+def write_sum_variant(sc: Scenario, tag: str, out: Path) -> str:
+    """Write ``<name>--<tag>/``: the ``.daa`` with the SUM columns, NMEA with GST after GGA."""
+    desc, own_sig, intr_sig = SUM_PROFILES[tag]
+    name = f"{sc.name}--{tag}"
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    sig = {a.name: (own_sig if k == 0 else intr_sig) for k, a in enumerate(sc.aircraft)}
+    daa = [f"# sepmon DAIDALUS SUM oracle scenario {name}: {sc.description}; {desc}\n", DAA_SUM_HEADER]
+    nmea: dict[str, list[str]] = {a.name: [] for a in sc.aircraft}
+    for row in states(sc):
+        for s in row:
+            daa.append(daa_line(s).rstrip("\n") + _sum_cols(sig[s.name]) + "\n")
+            if not any(n == s.name and lo <= s.t < hi for n, lo, hi in sc.dropouts):
+                nmea[s.name].append(nmea_epoch(s) + gst_sentence(s, sig[s.name]))
+    (d / f"{name}.daa").write_text("".join(daa), encoding="ascii")
+    for ac, lines in nmea.items():
+        with (d / f"{ac}.nmea").open("w", encoding="ascii", newline="") as f:
+            f.writelines(lines)
+    return name
+
+
+SUM_INDEX_COLUMNS = (
+    "name",
+    "base",
+    "profile",
+    *(f"{who}_{c}" for who in ("own", "intr") for c in SUM_COLUMNS),
+)
+
+
+def write_sum_all(out: Path) -> None:
+    """Write every SUM variant and the index ``sum_scenarios.csv``."""
+    out.mkdir(parents=True, exist_ok=True)
+    by_name = {s.name: s for s in encounters()}
+    rows = []
+    for base, tag in SUM_SET:
+        name = write_sum_variant(by_name[base], tag, out)
+        _, own_sig, intr_sig = SUM_PROFILES[tag]
+        vals = [
+            f"{getattr(sig, f):.4f}"
+            for sig in (own_sig, intr_sig)
+            for f in ("s_ew", "s_ns", "s_en", "sz", "v_ew", "v_ns", "v_en", "vz")
+        ]
+        rows.append((name, base, tag, *vals))
+    with (out / "sum_scenarios.csv").open("w", encoding="ascii", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(SUM_INDEX_COLUMNS)
+        w.writerows(rows)
+
+
 def main(argv: Sequence[str]) -> int:
-    """Write the set into ``argv[0]`` (default: the repository's test data folder)."""
+    """Write the set into ``argv[0]`` (default: the repository's test data folder).
+
+    ``--sum [OUTDIR]`` writes the sensor-uncertainty variants instead (default:
+    ``tests/data/daidalus-sum/``).
+    """
+    if argv and argv[0] == "--sum":
+        write_sum_all(Path(argv[1]) if len(argv) > 1 else SUM_DIR)
+        return 0
     out = Path(argv[0]) if argv else DATA_DIR
     write_all(out, encounters())
     return 0
