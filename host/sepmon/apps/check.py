@@ -21,10 +21,24 @@ reads and edits::
     [[source]]
     source = "charlie"
     lost_and_regained = true        # or never_lost = true
+    fixes = 120                     # exactly this many fixes made from its sentences
+    first_fix_by = 2024-03-15T10:00:04Z   # its first fix at this receiver time (UTC) or before
 
     [run]
     no_traceback = true             # nothing crashed, the daemon exited cleanly
     no_data_loss = true             # every line is accounted for in the statistics
+
+An expectation file may also stand alone, naming what it judges, so that a suite
+is a directory of expectation files (``sepmon check DIR`` takes them, and the
+recordings, in DIR and its subdirectories)::
+
+    [check]
+    recording = "../../real/bn-9015.log"    # a recording elsewhere, relative to this file
+    # or several, one source each (merged in time into one TAG-blocked recording):
+    # recording = ["../x/ownship.nmea", "../x/intruder.nmea"]
+    # or: the simulator writes the recording, and its geometry is the truth of the
+    # first violation (instead of the recorded positions):
+    simulate = { scenario = "head-on", seed = 5, rate = 1, separation = 7200, duration = 45 }
 
 A run of a recording (offline through :func:`observe_offline`, or live through
 :mod:`sepmon.apps.checklive`) gives an :class:`Observation`; :func:`evaluate`
@@ -35,13 +49,18 @@ from an observation (``--update``); :func:`junit_xml` gives the JUnit XML report
 Times are seconds from the recording's start (its earliest receive time), at
 speed 1, whichever way it was run.  "The first violation" of a pair is the
 first fix of either source at which the two measured positions (the other one
-interpolated) are inside both minima of the pair's rule.
+interpolated) are inside both minima of the pair's rule; for a simulated case,
+the first time the simulator's true trajectories are.
 """
 
 from __future__ import annotations
 
+import atexit
 import difflib
+import json
 import math
+import shutil
+import tempfile
 import time
 import tomllib
 import xml.etree.ElementTree as ET
@@ -64,6 +83,7 @@ from sepmon.core.geo import horizontal_range
 from sepmon.core.ingest import NmeaIngest
 from sepmon.core.model import Event, Level, SourceStats
 from sepmon.core.track import clock_time
+from sepmon.sim import Simulation, recording_bytes, simulate, write_recording
 
 EXPECT_SUFFIX = ".check.toml"
 RECORDING_SUFFIXES = (".nmea", ".log", ".txt")
@@ -90,7 +110,8 @@ class Expectation:
     """One thing a run must show.
 
     ``kind`` is one of ``reaches``, ``max``, ``shows``, ``acknowledges``,
-    ``lost_and_regained``, ``never_lost``, ``no_traceback``, ``no_data_loss``;
+    ``lost_and_regained``, ``never_lost``, ``fixes``, ``first_fix_by``,
+    ``no_traceback``, ``no_data_loss``;
     ``subject`` the pair (``alpha/bravo``), board or source it is about (``run``
     for the last two); ``args`` its numbers and names.
     """
@@ -120,31 +141,56 @@ class Expectation:
             return f"source {self.subject} is lost and regained"
         if self.kind == "never_lost":
             return f"source {self.subject} is never lost"
+        if self.kind == "fixes":
+            return f"source {self.subject} makes {a['count']} fixes"
+        if self.kind == "first_fix_by":
+            return f"source {self.subject} has its first fix by {_iso(a['time'])}"
         if self.kind == "no_traceback":
             return "no traceback, clean exit"
         return "no data loss: every line accounted for"
 
 
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass
 class ExpectationFile:
-    """The expectations of one recording, and the configuration it is judged with."""
+    """The expectations of one recording, and the configuration it is judged with.
+
+    ``recording``/``simulate``: what a stand-alone file judges (``[check] recording``,
+    ``[check] simulate``); ``case``: those keys as written, kept by ``--update``.
+    """
 
     path: Path
     items: list[Expectation] = field(default_factory=list)
     config_path: Path | None = None
+    recording: list[Path] | None = None
+    simulate: dict[str, Any] | None = None
+    case: dict[str, Any] = field(default_factory=dict)
 
 
 def expectation_path(recording: str | Path) -> Path:
-    """``session.nmea`` → ``session.check.toml`` (beside it)."""
+    """``session.nmea`` → ``session.check.toml`` (beside it); an expectation file is its own."""
     p = Path(recording)
+    if p.name.endswith(EXPECT_SUFFIX):
+        return p
     return p.with_name(p.stem + EXPECT_SUFFIX)
 
 
-def find_recordings(paths: Sequence[str | Path]) -> list[Path]:
-    """The recordings named, a directory standing for the recordings in it (not recursive).
+def _twin(exp: Path) -> bool:
+    """A recording ``X.nmea``/``.log``/``.txt`` (or any ``X``) lies beside ``X.check.toml``."""
+    stem = exp.name[: -len(EXPECT_SUFFIX)]
+    return any(exp.with_name(stem + suffix).is_file() for suffix in ("", *RECORDING_SUFFIXES))
 
-    In a directory a recording is a ``.nmea``/``.log``/``.txt`` file, or any file
-    with an expectation file beside it.
+
+def find_recordings(paths: Sequence[str | Path]) -> list[Path]:
+    """The recordings named, a directory standing for the cases in it and its subdirectories.
+
+    In a directory a case is a ``.nmea``/``.log``/``.txt`` file, any file with an
+    expectation file beside it, or a stand-alone expectation file (one without a
+    recording beside it: its ``[check] recording`` or ``simulate`` says what it judges).
+    Hidden directories are skipped.
     """
     found: list[Path] = []
     for raw in paths:
@@ -152,13 +198,22 @@ def find_recordings(paths: Sequence[str | Path]) -> list[Path]:
         if p.is_dir():
             inside = sorted(
                 f
-                for f in p.iterdir()
+                for f in p.rglob("*")
                 if f.is_file()
-                and not f.name.endswith(EXPECT_SUFFIX)
-                and (f.suffix in RECORDING_SUFFIXES or expectation_path(f).is_file())
+                and not any(part.startswith(".") for part in f.relative_to(p).parts[:-1])
+                and (
+                    (f.name.endswith(EXPECT_SUFFIX) and not _twin(f))
+                    or (
+                        not f.name.endswith(EXPECT_SUFFIX)
+                        and (f.suffix in RECORDING_SUFFIXES or expectation_path(f).is_file())
+                    )
+                )
             )
             if not inside:
-                raise CheckError(f"{p}: no recordings in this directory (*.nmea, *.log, *.txt)")
+                raise CheckError(
+                    f"{p}: no recordings in this directory "
+                    f"(*.nmea, *.log, *.txt, stand-alone *{EXPECT_SUFFIX})"
+                )
             found += inside
         elif p.is_file():
             found.append(p)
@@ -209,6 +264,18 @@ def pair_name(a: str, b: str) -> str:
     return f"{x}/{y}"
 
 
+def _utc(where: str, value: Any) -> float:
+    """A TOML date-time with its offset (``2024-03-15T10:00:04Z``), or the same as a string."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise CheckError(f"{where}: expected a UTC date and time like 2024-03-15T10:00:04Z, got {value!r}")
+    return value.timestamp()
+
+
 def parse_expectations(data: Mapping[str, Any], path: Path) -> ExpectationFile:
     """Validate parsed TOML; every problem is a :class:`CheckError` naming the table and key."""
     out = ExpectationFile(path)
@@ -216,12 +283,32 @@ def parse_expectations(data: Mapping[str, Any], path: Path) -> ExpectationFile:
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise CheckError(f"{path}: [check] must be a table")
-    _unknown(f"{path}: [check]", check, ("config",))
+    _unknown(f"{path}: [check]", check, ("config", "recording", "simulate"))
     if "config" in check:
         cfg = check["config"]
         if not isinstance(cfg, str) or not cfg:
             raise CheckError(f"{path}: [check] config: expected a file name, got {cfg!r}")
         out.config_path = (path.parent / cfg).resolve()
+    if "recording" in check and "simulate" in check:
+        raise CheckError(f"{path}: [check] give recording or simulate, not both")
+    if "recording" in check:
+        rec = check["recording"]
+        names = rec if isinstance(rec, list) else [rec]
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise CheckError(
+                f"{path}: [check] recording: expected a file name or a list of them, got {rec!r}"
+            )
+        out.recording = [(path.parent / n).resolve() for n in names]
+        out.case["recording"] = rec
+    if "simulate" in check:
+        sim = check["simulate"]
+        if not isinstance(sim, dict) or not isinstance(sim.get("scenario"), str):
+            raise CheckError(
+                f"{path}: [check] simulate: expected a table with scenario = NAME and the simulator's "
+                f"parameters, got {sim!r}"
+            )
+        out.simulate = dict(sim)
+        out.case["simulate"] = dict(sim)
     for i, t in enumerate(_tables(f"{path}: pair", data.get("pair", []))):
         where = f"{path}: [[pair]] #{i + 1}"
         _unknown(where, t, ("pair", "reaches", "lead_s", "by_s", "max"))
@@ -263,11 +350,20 @@ def parse_expectations(data: Mapping[str, Any], path: Path) -> ExpectationFile:
             out.items.append(Expectation("acknowledges", name))
     for i, t in enumerate(_tables(f"{path}: source", data.get("source", []))):
         where = f"{path}: [[source]] #{i + 1}"
-        _unknown(where, t, ("source", "lost_and_regained", "never_lost"))
+        _unknown(where, t, ("source", "lost_and_regained", "never_lost", "fixes", "first_fix_by"))
         name = _name(f"{where}: source", t.get("source"))
         for key in ("lost_and_regained", "never_lost"):
             if key in t and _flag(f"{where}: {key}", t[key]):
                 out.items.append(Expectation(key, name))
+        if "fixes" in t:
+            n = t["fixes"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise CheckError(f"{where}: fixes: expected a count (0 or more), got {n!r}")
+            out.items.append(Expectation("fixes", name, {"count": n}))
+        if "first_fix_by" in t:
+            out.items.append(
+                Expectation("first_fix_by", name, {"time": _utc(f"{where}: first_fix_by", t["first_fix_by"])})
+            )
     run = data.get("run", {})
     if not isinstance(run, dict):
         raise CheckError(f"{path}: [run] must be a table")
@@ -316,7 +412,8 @@ class Observation:
     (virtual boards only: a real board's lights are not visible to the host);
     ``boards_in_loop``: the sources whose port was a board (virtual or real);
     ``silent``: when a board in the loop stopped acknowledging; ``problems``:
-    crashes, tracebacks, bad exit statuses; ``losses``: lines not accounted for.
+    crashes, tracebacks, bad exit statuses; ``losses``: lines not accounted for;
+    ``fixes``: fixes made per source, from its statistics.
     """
 
     mode: str
@@ -332,8 +429,10 @@ class Observation:
     silent: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
+    fixes: dict[str, int] = field(default_factory=dict)  # fixes made per source (its statistics)
     fix_interval_s: float = 1.0
     wall_s: float = 0.0
+    truth: str = "the recorded positions"  # what the first violations were worked out from
 
     def where(self, t: float) -> str:
         """``+12.3 s (10:00:12.3Z)``: a time in the recording a person can find in the file."""
@@ -353,6 +452,7 @@ class Recorded:
     fixes: dict[str, int]
     violations: dict[str, float | None]
     fix_interval_s: float
+    truth: str = "the recorded positions"
 
 
 def _first_violations(
@@ -402,8 +502,12 @@ def _first_violations(
     return out
 
 
-def read_recorded(path: str | Path, config: Config) -> Recorded:
-    """Load a recording once: time origin (as replay and analyze see it), lines, fixes, violations."""
+def read_recorded(path: str | Path, config: Config, simulation: Simulation | None = None) -> Recorded:
+    """Load a recording once: time origin (as replay and analyze see it), lines, fixes, violations.
+
+    With the ``simulation`` that wrote the recording, the first violations are the
+    simulator's geometry (its true trajectories), not the recorded positions.
+    """
     rec = load_recording([path])
     ingest = NmeaIngest(
         Path(path).stem, require_checksum=config.ingest.require_checksum, max_line=config.ingest.max_line
@@ -417,6 +521,17 @@ def read_recorded(path: str | Path, config: Config) -> Recorded:
     if start is None:  # no absolute times at all: the fixes' own times are the axis
         start = min((fx[0][0] for fx in fixes.values() if fx), default=0.0)
     intervals = [float(np.median(np.diff([r[0] for r in fx]))) for fx in fixes.values() if len(fx) > 2]
+    truth = "the recorded positions"
+    if simulation is None:
+        violations = _first_violations(fixes, config, start)
+    else:
+        truth = "the simulator's geometry"
+        violations = {}
+        for a, b in combinations(sorted(simulation.sources), 2):
+            rule = config.rule_for(a, b)
+            if rule.check:
+                t = simulation.truth.first_violation(a, b, rule.horizontal_m, rule.vertical_m)
+                violations[pair_name(a, b)] = None if t is None else t - start
     return Recorded(
         start=start,
         duration=rec.duration,
@@ -424,9 +539,81 @@ def read_recorded(path: str | Path, config: Config) -> Recorded:
         lines={s: len(ls) for s, ls in rec.lines.items()},
         bad_lines=rec.bad_lines,
         fixes={s: len(fx) for s, fx in fixes.items()},
-        violations=_first_violations(fixes, config, start),
+        violations=violations,
         fix_interval_s=max(intervals, default=1.0),
+        truth=truth,
     )
+
+
+_SIM_DIR: list[Path] = []
+
+
+def case_recording(path: str | Path, exp: ExpectationFile | None) -> tuple[Path, Simulation | None]:
+    """The recording a case plays, and the simulation that wrote it (None for a recorded one).
+
+    A stand-alone expectation file names it (``[check] recording``) or has the simulator
+    write it (``[check] simulate``, into a temporary directory removed at exit).
+    """
+    p = Path(path)
+    if exp is None or not p.name.endswith(EXPECT_SUFFIX):
+        return p, None
+    if exp.recording is not None:
+        for f in exp.recording:
+            if not f.is_file():
+                raise CheckError(f"{exp.path}: [check] recording: no such file {f}")
+        if len(exp.recording) == 1:
+            return exp.recording[0], None
+        return _merged(exp, _scratch(exp)), None
+    if exp.simulate is None:
+        raise CheckError(
+            f"{exp.path}: no recording beside it, and no [check] recording = FILE or simulate = {{...}}"
+        )
+    params = dict(exp.simulate)
+    scenario = params.pop("scenario")
+    try:
+        sim = simulate(scenario, **params)
+    except SepmonError as exc:
+        raise CheckError(f"{exp.path}: [check] simulate: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a parameter of the wrong type
+        raise CheckError(f"{exp.path}: [check] simulate: {exc}") from None
+    out = _scratch(exp)
+    try:
+        write_recording(sim, out)
+    except OSError as exc:
+        raise CheckError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out, sim
+
+
+def _scratch(exp: ExpectationFile) -> Path:
+    """Where a case's written recording goes: a temporary directory removed at exit."""
+    if not _SIM_DIR:
+        _SIM_DIR.append(Path(tempfile.mkdtemp(prefix="sepmon-check-")))
+        atexit.register(shutil.rmtree, _SIM_DIR[0], True)
+    return _SIM_DIR[0] / f"{exp.path.name[: -len(EXPECT_SUFFIX)]}.nmea"
+
+
+def _merged(exp: ExpectationFile, out: Path) -> Path:
+    """Several recordings, one TAG-blocked file in receive-time order (as ``sepmon record`` writes)."""
+    assert exp.recording is not None
+    try:
+        rec = load_recording(exp.recording)
+    except SepmonError as exc:
+        raise CheckError(f"{exp.path}: [check] recording: {exc}") from None
+    if rec.start is None:
+        raise CheckError(
+            f"{exp.path}: [check] recording: these files carry no dates to line them up in time; "
+            "give one recording"
+        )
+    start = rec.start
+    lines = sorted(
+        ((start + ln.t, source, ln.data) for source, ls in rec.lines.items() for ln in ls),
+        key=lambda x: x[0],
+    )
+    try:
+        out.write_bytes(b"".join(recording_bytes(lines)))
+    except OSError as exc:
+        raise CheckError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out
 
 
 def unaccounted(st: SourceStats) -> int:
@@ -436,8 +623,20 @@ def unaccounted(st: SourceStats) -> int:
 
 
 def add_events(obs: Observation, events: Iterable[Event], t0: float, scale: float, until: float) -> None:
-    """Level and track events into ``obs``: ``t = (ev.t - t0) * scale``, those up to ``until`` only."""
+    """Level and track events into ``obs``: ``t = (ev.t - t0) * scale``, those up to ``until`` only.
+
+    The statistics at exit (``source_stats``, one per port) give each source's fixes.
+    """
+    fixes: dict[str, int] = {}
     for ev in events:
+        if ev.type == "source_stats" and ev.detail:
+            try:
+                n = json.loads(ev.detail).get("fixes", 0)
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(n, int):
+                fixes[ev.a] = fixes.get(ev.a, 0) + n
+            continue
         t = (ev.t - t0) * scale
         if t > until:
             continue
@@ -447,6 +646,8 @@ def add_events(obs: Observation, events: Iterable[Event], t0: float, scale: floa
             obs.tracks.append((t, ev.type, ev.a))
         elif ev.type == "board_silent":
             obs.silent.setdefault(ev.a, t)
+    if fixes:
+        obs.fixes = fixes
 
 
 def observe_offline(path: str | Path, config: Config, recorded: Recorded | None = None) -> Observation:
@@ -461,6 +662,7 @@ def observe_offline(path: str | Path, config: Config, recorded: Recorded | None 
         rd.sources,
         violations=rd.violations,
         fix_interval_s=rd.fix_interval_s,
+        truth=rd.truth,
     )
     try:
         result = run_analysis([path], config)
@@ -471,6 +673,7 @@ def observe_offline(path: str | Path, config: Config, recorded: Recorded | None 
         obs.wall_s = time.monotonic() - wall
         return obs
     add_events(obs, result.events, rd.start, 1.0, math.inf)
+    obs.fixes = {name: st.fixes for name, st in result.stats.items()}
     for name, st in sorted(result.stats.items()):
         missing = unaccounted(st)
         if missing:
@@ -544,7 +747,11 @@ def _judge(exp: Expectation, obs: Observation) -> Outcome:
         hist = _pair_history(obs, exp.subject)
         onset = next((c for c in hist if c.level >= want), None)
         viol = obs.violations.get(exp.subject)
-        vtext = f"first violation at {obs.where(viol)}" if viol is not None else "no violation of the minima"
+        vtext = (
+            f"first violation at {obs.where(viol)}"
+            if viol is not None
+            else f"no violation of the minima (by {obs.truth})"
+        )
         if onset is None:
             top = max(hist, key=lambda c: c.level, default=None)
             seen = "no alert" if top is None or top.level == 0 else f"at most {Level(top.level).name}"
@@ -557,7 +764,7 @@ def _judge(exp: Expectation, obs: Observation) -> Outcome:
             else:
                 lead = viol - onset.t
                 seen += f" {lead:.1f} s before the {vtext}"
-                if lead < a["lead_s"]:
+                if lead < a["lead_s"] - 1e-6:  # not a float's last bit
                     problems.append(f"{a['lead_s'] - lead:.1f} s late")
         if a.get("by_s") is not None and onset.t > a["by_s"]:
             problems.append(f"{onset.t - a['by_s']:.1f} s after +{a['by_s']:g} s")
@@ -614,6 +821,27 @@ def _judge(exp: Expectation, obs: Observation) -> Outcome:
         if back is None:
             return Outcome(exp, "fail", "lost and not regained", obs.where(lost))
         return Outcome(exp, "pass", f"lost at +{lost:.1f} s, regained at +{back:.1f} s", obs.where(lost))
+    if exp.kind == "fixes":
+        got = obs.fixes.get(exp.subject)
+        if got is None:
+            return Outcome(exp, "fail", "no statistics for this source")
+        if got != a["count"]:
+            return Outcome(exp, "fail", f"{got} fixes ({got - a['count']:+d})")
+        return Outcome(exp, "pass", f"{got} fixes")
+    if exp.kind == "first_fix_by":
+        first = next(
+            (t for t, kind, s in sorted(obs.tracks) if s == exp.subject and kind == "acquired"), None
+        )
+        if first is None:
+            return Outcome(exp, "fail", "no fix at all")
+        at = obs.start + first
+        # Live, the time is when the host had it: one fix interval and latency later at most.
+        slack = 0.0 if obs.mode == "offline" else obs.fix_interval_s + LATENCY_S
+        if at > a["time"] + slack:
+            return Outcome(
+                exp, "fail", f"first fix at {_iso(at)}: {at - a['time']:.1f} s late", obs.where(first)
+            )
+        return Outcome(exp, "pass", f"first fix at {_iso(at)}", obs.where(first))
     if exp.kind == "no_traceback":
         if obs.problems:
             return Outcome(exp, "fail", "; ".join(obs.problems))
@@ -637,20 +865,26 @@ def _commented(value: Any, comment: str) -> Any:
     return item
 
 
-def propose(obs: Observation, config_name: str | None = None) -> str:
+def propose(obs: Observation, config_name: str | None = None, case: Mapping[str, Any] | None = None) -> str:
     """Expectations (TOML text, with comments) that the observed run meets, for a person to review.
 
     Times keep one fix interval plus :data:`LATENCY_S` of slack, so a live run of
-    the same recording meets them too.
+    the same recording meets them too.  ``case``: a stand-alone file's ``[check]``
+    ``recording``/``simulate``, kept as they were.
     """
     slack = obs.fix_interval_s + LATENCY_S
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"sepmon check expectations for {obs.recording.name}"))
     doc.add(tomlkit.comment(f"written by `sepmon check --update` from the {obs.mode} run; review and edit."))
     doc.add(tomlkit.comment("Times are seconds from the start of the recording; see docs/hil.md."))
-    if config_name is not None:
+    if config_name is not None or case:
         check = tomlkit.table()
-        check["config"] = config_name
+        if config_name is not None:
+            check["config"] = config_name
+        for key, value in (case or {}).items():
+            check[key] = tomlkit.inline_table() if isinstance(value, Mapping) else value
+            if isinstance(value, Mapping):
+                check[key].update(value)
         doc["check"] = check
     pairs = tomlkit.aot()
     for a, b in combinations(sorted(obs.sources), 2):
@@ -663,16 +897,22 @@ def propose(obs: Observation, config_name: str | None = None) -> str:
         if top > 0:
             onset = next(c for c in hist if c.level >= top)
             t["reaches"] = Level(top).name
-            if viol is not None:
-                lead = viol - onset.t
+            lead = None if viol is None else viol - onset.t
+            if lead is not None and viol is not None and lead >= slack:
                 t["lead_s"] = _commented(
-                    max(0.0, math.floor((lead - slack) * 10) / 10),
+                    math.floor((lead - slack) * 10) / 10,
                     f"seen: {lead:.1f} s before the first violation at +{viol:.1f} s",
                 )
             else:
+                # No lead to promise: the minima were never violated, were from the start,
+                # or the alert came later than a lead would allow (review that one!).
+                why = (
+                    "the minima were never violated"
+                    if viol is None
+                    else f"the first violation is at {viol:+.1f} s, only {lead:.1f} s after the alert"
+                )
                 t["by_s"] = _commented(
-                    math.ceil((onset.t + slack) * 10) / 10,
-                    f"seen at +{onset.t:.1f} s; the minima were never violated",
+                    math.ceil((onset.t + slack) * 10) / 10, f"seen at +{onset.t:.1f} s; {why}"
                 )
         elif viol is not None:
             t.comment(f"the minima are violated at +{viol:.1f} s, yet no alert was seen")

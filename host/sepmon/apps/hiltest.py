@@ -7,14 +7,21 @@ sepmon in its environment gets these fixtures without a conftest:
     A :class:`~sepmon.apps.replay.Replayer` with its ports open (``.ports``), from a
     recording file (or several), or ``{source: [(t, bytes), ...]}``; closed at teardown.
     ``boards=True`` runs the firmware's own logic on every port.
-``sepmon_daemon(ports, config=None)``
+``sepmon_daemon(ports, config=None, events=None, extra_args=())``
     The real ``sepmon run`` as a child process (:class:`~sepmon.apps.daemonchild.DaemonChild`)
     on those ports, with its event log (``.events()``, ``.wait_events(pred, timeout, what)``,
-    ``.wait_ports_up(ports)``); ``config`` a TOML file or a mapping.  Killed at teardown.
+    ``.wait_ports_up(ports)``), its console (``.output()``, ``.wait_output(pred, timeout)``),
+    ``.terminate()`` (SIGTERM: status, stdout, stderr) and ``.kill()`` (SIGKILL, the host
+    dies); ``config`` a TOML file or a mapping, ``extra_args`` more ``sepmon run``
+    options (``("--web", "127.0.0.1:0")``, then ``.web_url()``).  Killed at teardown.
+    In a module-scoped fixture use :class:`~sepmon.apps.daemonchild.DaemonChild` itself
+    (a context manager) and :class:`~sepmon.apps.replay.Replayer`: they are what these
+    fixtures return.
 ``sepmon_expectations(path)``
     The :class:`~sepmon.apps.check.ExpectationFile` of a recording (``X.nmea`` → ``X.check.toml``).
 ``sepmon_check(recording, live=False, boards=None, speed=1.0, config=None, prepare=None)``
-    The whole ``sepmon check`` of one recording: a :class:`CheckReport` with
+    The whole ``sepmon check`` of one recording (or of a stand-alone expectation file,
+    whose ``[check] recording`` or ``simulate`` names it): a :class:`CheckReport` with
     ``.passed``, ``.outcomes``, ``.observation`` and ``.assert_passed()``, which fails
     the test with one line per broken expectation (expected, seen, where).
 
@@ -127,12 +134,14 @@ def sepmon_daemon(tmp_path: Path) -> Iterator[Callable[..., DaemonChild]]:
         *,
         config: str | Path | Mapping[str, Any] | None = None,
         events: str | Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> DaemonChild:
         n = len(made)
         d = DaemonChild(
             ports,
             events if events is not None else tmp_path / f"events{n}.jsonl",
             _config_file(config, tmp_path / f"config{n}.toml"),
+            extra_args=extra_args,
         )
         made.append(d)
         return d
@@ -159,6 +168,7 @@ def sepmon_expectations() -> Callable[[str | Path], ExpectationFile]:
 def sepmon_check(tmp_path: Path) -> Callable[..., CheckReport]:
     """Runs ``sepmon check`` on one recording and returns a :class:`CheckReport`."""
     from sepmon.apps.check import (
+        case_recording,
         evaluate,
         expectation_path,
         judge_config,
@@ -179,10 +189,10 @@ def sepmon_check(tmp_path: Path) -> Callable[..., CheckReport]:
         prepare: Callable[[Replayer], None] | None = None,
         gps_feeds: Mapping[str, str] | None = None,
     ) -> CheckReport:
-        rec = Path(recording)
-        exp = load_expectations(expectations if expectations is not None else expectation_path(rec))
+        exp = load_expectations(expectations if expectations is not None else expectation_path(recording))
+        rec, simulation = case_recording(recording, exp)
         cfg = judge_config(exp, config)
-        recorded = read_recorded(rec, cfg)
+        recorded = read_recorded(rec, cfg, simulation)
         if live:
             obs = observe_live(
                 rec,

@@ -16,6 +16,7 @@ from sepmon.apps.check import (
     ExpectationFile,
     Observation,
     RecordingResult,
+    case_recording,
     evaluate,
     expectation_path,
     find_recordings,
@@ -56,14 +57,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="extend",
         metavar="virtual|NAME=PORT",
         help="with --live: 'virtual' runs the firmware's logic on every port; NAME=PORT uses the real "
-        "board on PORT for source NAME (with --gps-feed NAME=DEVICE)",
+        "board on PORT for source NAME, fed NAME's recorded NMEA by GPS injection over that port",
     )
     p.add_argument(
         "--gps-feed",
         action="append",
         default=[],
         metavar="NAME=DEVICE",
-        help="real boards: the USB-serial adapter wired to board NAME's GPS RX, fed NAME's recorded NMEA",
+        help="real boards: the USB-serial adapter wired to board NAME's GPS RX, fed NAME's recorded NMEA "
+        "(instead of GPS injection)",
+    )
+    p.add_argument(
+        "--inject",
+        action="store_true",
+        help="with --boards virtual: feed the virtual boards by GPS injection over their USB port, "
+        "as real boards are fed, and judge them on their acknowledgements",
     )
     p.add_argument("--gps-baud", type=int, default=9600, metavar="BAUD", help="GPS feed baud rate (9600)")
     p.add_argument(
@@ -126,7 +134,8 @@ def _existing(path: Path) -> ExpectationFile | None:
 
 def _observe(rec: Path, exp: ExpectationFile | None, args: argparse.Namespace) -> Observation:
     config = judge_config(exp or ExpectationFile(rec), args.config)
-    recorded = read_recorded(rec, config)
+    rec, simulation = case_recording(rec, exp)  # a stand-alone expectation file names its recording
+    recorded = read_recorded(rec, config, simulation)
     if not args.live:
         return observe_offline(rec, config, recorded)
     return observe_live(
@@ -137,6 +146,7 @@ def _observe(rec: Path, exp: ExpectationFile | None, args: argparse.Namespace) -
         gps_feeds=_pairs(args.gps_feed, "--gps-feed"),
         gps_baud=args.gps_baud,
         recorded=recorded,
+        inject=args.inject,
     )
 
 
@@ -171,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
                     cfg = os.path.relpath(Path(args.config).resolve(), exp_path.parent.resolve())
                 elif exp is not None and exp.config_path is not None:
                     cfg = os.path.relpath(exp.config_path, exp_path.parent.resolve())
-                for line in write_update(exp_path, propose(obs, cfg)):
+                case = exp.case if exp is not None else None
+                for line in write_update(exp_path, propose(obs, cfg, case)):
                     console.print(escape(line), soft_wrap=True)
                 exp = load_expectations(exp_path)
             assert exp is not None
