@@ -93,8 +93,9 @@ def test_data_recordings_are_the_simulators_output() -> None:
 
 
 def test_data_recordings_pass_offline(tmp_path: Path) -> None:
-    # `make test` runs the data directory through the command, as a user would.
-    res = sepmon(DATA, "--junit", tmp_path / "r.xml")
+    # The two recordings beside their expectations, through the command as a user runs it
+    # (the suites in the subdirectories: test_suites.py).
+    res = sepmon(DATA / "head-on.nmea", DATA / "dropout.nmea", "--junit", tmp_path / "r.xml")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "checked 2 recording(s) offline: 2 passed, 0 failed" in res.stdout
     assert "FAIL" not in res.stdout and "Traceback" not in res.stderr
@@ -249,14 +250,15 @@ def test_bad_input_is_one_line_and_never_a_pass(tmp_path: Path) -> None:
 
 
 def test_junit_validates_against_the_jenkins_schema(tmp_path: Path) -> None:
-    copy_case(tmp_path, "head-on")  # passes, with skips (acknowledges: no boards offline)
+    (tmp_path / "a").mkdir()
+    copy_case(tmp_path / "a", "head-on")  # passes, with skips (acknowledges: no boards offline)
     (tmp_path / "b").mkdir()
     broken = copy_case(tmp_path / "b", "dropout")
     bexp = broken.with_name("dropout.check.toml")
     bexp.write_text(bexp.read_text().replace("lost_and_regained", "never_lost"))  # one failure
     shutil.copy(DATA / "head-on.nmea", tmp_path / "b" / "orphan.nmea")  # no expectations: an error
     xml_path = tmp_path / "r.xml"
-    res = sepmon(tmp_path, tmp_path / "b", "--junit", xml_path)
+    res = sepmon(tmp_path / "a", tmp_path / "b", "--junit", xml_path)
     assert res.returncode == 1
     schema = xmlschema.XMLSchema(DATA / "junit-10.xsd")
     schema.validate(xml_path)  # raises with the offending element when it does not
