@@ -40,8 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "hil"))
 
 import faultgen as fg
-from daemonproc import DaemonProcess
 
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, ReplayLine
 from sepmon.sim import simulate
 
@@ -180,7 +180,7 @@ def main() -> int:
     ports = boards.open() | raw.open()
     events = work / "events.jsonl"
     events.unlink(missing_ok=True)
-    daemon = DaemonProcess(ports, events, config, watch_output=True)
+    daemon = DaemonChild(ports, events, config)
     rss: list[tuple[float, int]] = []
     cpu: list[tuple[float, float]] = []
     stop_s = math.nan
@@ -188,7 +188,7 @@ def main() -> int:
     status, err = -1, ""
     try:
         end = time.monotonic() + 60
-        while sum(e["type"] == "port_up" for e in daemon.read_events()) < len(ports):
+        while sum(e["type"] == "port_up" for e in daemon.raw_events()) < len(ports):
             if time.monotonic() > end or daemon.proc.poll() is not None:
                 raise SystemExit(f"soak: the daemon did not open its ports: {daemon.output()[1][-2000:]}")
             time.sleep(0.2)
@@ -239,7 +239,7 @@ def main() -> int:
             r.close()
         if daemon.proc.poll() is None:
             daemon.kill()
-    evs = daemon.read_events()
+    evs = daemon.raw_events()
     ok = report(evs, faults, marks, rss, alive, status, err, stale_s, speed, raw, boards, total)
     if len(cpu) >= 2:
         busy = (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0])

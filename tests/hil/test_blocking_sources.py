@@ -3,7 +3,8 @@
 A named pipe with no writer (``open()`` blocks), a pipe whose writer never writes
 (``read()`` blocks), a TCP peer that never sends, a pyserial ``socket://`` port whose
 peer neither reads nor sends, and a pty that never sends sit beside a head-on
-encounter played through virtual boards into the real ``sepmon run``.
+encounter played through virtual boards into the real ``sepmon run`` (the ``sepmon``
+pytest plugin's fixtures ``sepmon_replayer`` and ``sepmon_daemon``).
 
 Oracles: the encounter's analytic ground truth (``sim.truth``: the geometry, not
 sepmon's alerting) says when the 3 km / 300 m minima are first violated; both boards
@@ -23,8 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from daemonproc import DaemonProcess
 
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, load_recording
 from sepmon.apps.virtualboard import BoardView
 from sepmon.sim import simulate, write_recording
@@ -82,38 +83,32 @@ def stuck(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def test_stuck_sources_of_every_kind_neither_delay_the_warning_nor_block_sigterm(
-    tmp_path: Path, stuck: dict[str, str], daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path,
+    stuck: dict[str, str],
+    sepmon_replayer: Callable[..., Replayer],
+    sepmon_daemon: Callable[..., DaemonChild],
 ) -> None:
     sim = simulate("head-on", seed=7, rate=1, cpa_time=30.0, duration=45.0)
     rec_path = tmp_path / "encounter.nmea"
     write_recording(sim, rec_path)
     rec = load_recording([rec_path])
     board_log: list[tuple[float, str, BoardView]] = []
-    replayer = Replayer(
-        dict(rec.lines),
-        tmp_path / "ports",
-        speed=SPEED,
-        boards=True,
-        hold=True,
-        on_board=lambda t, s, v: board_log.append((t, s, v)),
+    replayer = sepmon_replayer(
+        rec_path, speed=SPEED, boards=True, hold=True, on_board=lambda t, s, v: board_log.append((t, s, v))
     )
-    ports = replayer.open()
-    config = tmp_path / "live.toml"
-    config.write_text(f"[separation]\nhold_s = {4 / SPEED}\nstale_s = {4 / SPEED}\n")
-    daemon = daemon_factory(ports | stuck, tmp_path / "events.jsonl", config)
+    ports = replayer.ports
+    config = {"separation": {"hold_s": 4 / SPEED, "stale_s": 4 / SPEED}}
+    daemon = sepmon_daemon(ports | stuck, config=config)
     try:
         # The boards' ports open although the stuck sources never deliver a byte.
-        daemon.wait_events(
-            lambda ev: {"alpha", "bravo"} <= {e["a"] for e in ev if e["type"] == "port_up"}, 20
-        )
+        daemon.wait_events(lambda ev: {"alpha", "bravo"} <= {e.a for e in ev if e.type == "port_up"}, 20)
         replayer.start()
         assert replayer.wait_played(timeout=rec.duration / SPEED + 30)
         t0 = time.monotonic()
         code, _, err = daemon.terminate(timeout=10)
         took = time.monotonic() - t0
     finally:
-        replayer.stop()
-        replayer.close()
+        replayer.stop()  # the fixtures close it and kill the daemon at teardown
     assert took <= 2.0, f"SIGTERM took {took:.1f} s"
     assert code == 0, err
     assert "Traceback" not in err and "Exception" not in err, err

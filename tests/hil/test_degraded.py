@@ -8,16 +8,16 @@
     so level 0): one goes silent (its cable is pulled). After ``stale_s`` its track is
     lost and the other board shows "degraded" (flag ``L``), and "clear" again once the
     cable is back and the track regained.
+
+Written with the ``sepmon`` pytest plugin's fixtures (``sepmon_replayer``, ``sepmon_daemon``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from daemonproc import DaemonProcess
-
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, ReplayLine
 from sepmon.apps.virtualboard import BoardView
 from sepmon.sim import FaultModel, Simulation, simulate
@@ -36,11 +36,6 @@ NO_FIX = FaultModel(
 )
 
 Log = list[tuple[float, str, BoardView]]
-
-
-def _config(path: Path) -> Path:
-    path.write_text(f"[separation]\nhold_s = {HOLD_S}\nstale_s = {STALE_S}\n")
-    return path
 
 
 def _sources(sim: Simulation, names: dict[str, str]) -> dict[str, list[ReplayLine]]:
@@ -78,32 +73,22 @@ def _wait_board(
 
 def _start(
     sources: dict[str, list[ReplayLine]],
-    tmp_path: Path,
-    daemon_factory: Callable[..., DaemonProcess],
+    sepmon_replayer: Callable[..., Replayer],
+    sepmon_daemon: Callable[..., DaemonChild],
     log: Log,
-) -> tuple[Replayer, DaemonProcess]:
-    replayer = Replayer(
-        sources,
-        tmp_path / "ports",
-        speed=1.0,
-        boards=True,
-        hold=True,
-        on_board=lambda t, s, v: log.append((t, s, v)),
+) -> tuple[Replayer, DaemonChild]:
+    """Boards on every source, the daemon on their ports; both closed by the fixtures at teardown."""
+    replayer = sepmon_replayer(
+        sources, speed=1.0, boards=True, hold=True, on_board=lambda t, s, v: log.append((t, s, v))
     )
-    ports = replayer.open()
-    daemon = daemon_factory(ports, tmp_path / "events.jsonl", _config(tmp_path / "live.toml"))
-    try:
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=10)
-        replayer.start()
-    except BaseException:
-        replayer.stop()
-        replayer.close()
-        raise
+    daemon = sepmon_daemon(replayer.ports, config={"separation": {"hold_s": HOLD_S, "stale_s": STALE_S}})
+    daemon.wait_ports_up(replayer.ports, timeout=10)
+    replayer.start()
     return replayer, daemon
 
 
 def test_receiver_without_fix_makes_its_board_degraded_never_clear(
-    tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
+    sepmon_replayer: Callable[..., Replayer], sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     duration = 12.0
     seeing = simulate("parallel", seed=11, rate=2, separation=8000.0, duration=duration)
@@ -114,81 +99,73 @@ def test_receiver_without_fix_makes_its_board_degraded_never_clear(
     sources = _sources(seeing, {"alpha": "alpha", "bravo": "bravo"}) | _sources(blind, {"alpha": "charlie"})
     assert any(b"GGA," in ln.data and b",0,00," in ln.data for ln in sources["charlie"])  # quality 0
     log: Log = []
-    replayer, daemon = _start(sources, tmp_path, daemon_factory, log)
+    replayer, daemon = _start(sources, sepmon_replayer, sepmon_daemon, log)
     names = ("alpha", "bravo", "charlie")
     want = {"alpha": "clear", "bravo": "clear", "charlie": "degraded"}
-    try:
-        got = _wait_board(replayer, lambda p: p == want, names, timeout=8.0)
-        assert got == want
-        # Steady: watch for 3 s more (the GPS keeps talking, so charlie's board never says "no GPS").
-        t_watch = time.monotonic()
-        while time.monotonic() - t_watch < 3.0:
-            now = {s: v.pattern for s in names if (v := replayer.board_view(s)) is not None}
-            assert now == want, now
-            time.sleep(0.05)
-        status, _, err = daemon.terminate()
-    finally:
-        replayer.stop()
-        replayer.close()
+    got = _wait_board(replayer, lambda p: p == want, names, timeout=8.0)
+    assert got == want
+    # Steady: watch for 3 s more (the GPS keeps talking, so charlie's board never says "no GPS").
+    t_watch = time.monotonic()
+    while time.monotonic() - t_watch < 3.0:
+        now = {s: v.pattern for s in names if (v := replayer.board_view(s)) is not None}
+        assert now == want, now
+        time.sleep(0.05)
+    status, _, err = daemon.terminate()
+    replayer.stop()  # the boards' log ends here, as the host did
     assert status == 0, err
     # From the first command on, charlie's board went offline → degraded and never showed clear.
     charlie = _patterns(log, "charlie")
     assert "degraded" in charlie and "clear" not in charlie, charlie
     assert set(charlie) <= {"offline", "degraded"}, charlie
-    events = daemon.read_events()
-    assert not [e for e in events if e["a"] == "charlie" and e["type"] in ("acquired", "level")]
-    assert [
-        e for e in events if e["type"] == "board" and e["a"] == "charlie"
-    ]  # it is a live, identified board
+    events = daemon.events()
+    assert not [e for e in events if e.a == "charlie" and e.type in ("acquired", "level")]
+    assert [e for e in events if e.type == "board" and e.a == "charlie"]  # it is a live, identified board
 
 
 def test_lost_counterpart_makes_the_other_board_degraded_until_it_is_back(
-    tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
+    sepmon_replayer: Callable[..., Replayer], sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     # 4 km apart: inside the advisory ring (2 x 3000 m), so a loss matters; 1000 m apart
     # vertically, so the pair is at level 0 and the boards show "clear" to begin with.
     sim = simulate("parallel", seed=13, rate=2, separation=4000.0, vertical=1000.0, duration=30.0)
     log: Log = []
     replayer, daemon = _start(
-        _sources(sim, {"alpha": "alpha", "bravo": "bravo"}), tmp_path, daemon_factory, log
+        _sources(sim, {"alpha": "alpha", "bravo": "bravo"}), sepmon_replayer, sepmon_daemon, log
     )
     both = ("alpha", "bravo")
-    try:
-        got = _wait_board(replayer, lambda p: p == {"alpha": "clear", "bravo": "clear"}, both, timeout=6.0)
-        assert got == {"alpha": "clear", "bravo": "clear"}
-        t0 = time.monotonic()
-        n_before = len(log)
-        replayer.unplug("alpha")
-        got = _wait_board(replayer, lambda p: p["bravo"] == "degraded", ("bravo",), timeout=STALE_S + 3.0)
-        t_degraded = time.monotonic() - t0
-        assert got["bravo"] == "degraded", got
-        # Not before the host can know (the last fix was at most 0.5 s before the pull),
-        # and within stale_s plus one heartbeat (1 s) and scheduling slack.
-        assert STALE_S - 0.6 <= t_degraded <= STALE_S + 1.0 + 0.7, t_degraded
-        ev = daemon.wait_events(lambda ev: any(e["type"] == "lost" and e["a"] == "alpha" for e in ev), 2)
-        assert not [e for e in ev if e["type"] == "level"]  # the loss is not a level change
-        # It stays degraded while alpha is gone.
-        t_hold = time.monotonic()
-        while time.monotonic() - t_hold < 1.5:
-            view = replayer.board_view("bravo")
-            assert view is not None and view.pattern == "degraded", view
-            time.sleep(0.05)
-        t_replug = time.monotonic()
-        replayer.replug("alpha")
-        got = _wait_board(replayer, lambda p: p == {"alpha": "clear", "bravo": "clear"}, both, timeout=5.0)
-        t_clear = time.monotonic() - t_replug
-        assert got == {"alpha": "clear", "bravo": "clear"}, got
-        assert t_clear <= 2.0 + 1.0 + 1.0  # port back (<= 2 s), the next fix, one heartbeat
-        status, _, err = daemon.terminate()
-    finally:
-        replayer.stop()
-        replayer.close()
+    got = _wait_board(replayer, lambda p: p == {"alpha": "clear", "bravo": "clear"}, both, timeout=6.0)
+    assert got == {"alpha": "clear", "bravo": "clear"}
+    t0 = time.monotonic()
+    n_before = len(log)
+    replayer.unplug("alpha")
+    got = _wait_board(replayer, lambda p: p["bravo"] == "degraded", ("bravo",), timeout=STALE_S + 3.0)
+    t_degraded = time.monotonic() - t0
+    assert got["bravo"] == "degraded", got
+    # Not before the host can know (the last fix was at most 0.5 s before the pull),
+    # and within stale_s plus one heartbeat (1 s) and scheduling slack.
+    assert STALE_S - 0.6 <= t_degraded <= STALE_S + 1.0 + 0.7, t_degraded
+    ev = daemon.wait_events(lambda ev: any(e.type == "lost" and e.a == "alpha" for e in ev), 2)
+    assert not [e for e in ev if e.type == "level"]  # the loss is not a level change
+    # It stays degraded while alpha is gone.
+    t_hold = time.monotonic()
+    while time.monotonic() - t_hold < 1.5:
+        view = replayer.board_view("bravo")
+        assert view is not None and view.pattern == "degraded", view
+        time.sleep(0.05)
+    t_replug = time.monotonic()
+    replayer.replug("alpha")
+    got = _wait_board(replayer, lambda p: p == {"alpha": "clear", "bravo": "clear"}, both, timeout=5.0)
+    t_clear = time.monotonic() - t_replug
+    assert got == {"alpha": "clear", "bravo": "clear"}, got
+    assert t_clear <= 2.0 + 1.0 + 1.0  # port back (<= 2 s), the next fix, one heartbeat
+    status, _, err = daemon.terminate()
+    replayer.stop()  # the boards' log ends here, as the host did
     assert status == 0, err
     # Between the pull and the replug bravo's board went clear → degraded, never back to clear.
     bravo = [v.pattern for _, s, v in log[n_before:] if s == "bravo"]
     assert bravo == ["degraded", "clear"], bravo
-    events = daemon.read_events()
-    assert [e["type"] for e in events if e["a"] == "alpha" and e["type"] in ("lost", "regained")] == [
+    events = daemon.events()
+    assert [e.type for e in events if e.a == "alpha" and e.type in ("lost", "regained")] == [
         "lost",
         "regained",
     ]

@@ -6,7 +6,9 @@ fault that leaks into another port shows up as a failure there. Cable pulls, a
 full disk and the muted board run on their own. Every setting in seconds is short
 (``stale_s``, ``hold_s``) so that losses show within a second or two.
 
-What each test proves is listed in docs/reliability.md ("## Faults").
+What each test proves is listed in docs/reliability.md ("## Faults"). The runs of their
+own use the ``sepmon`` pytest plugin's fixtures; the shared module-scoped run uses the
+classes those fixtures return.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 
 import faultgen as fg
 import pytest
-from daemonproc import DaemonProcess
 
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, ReplayLine
+from sepmon.core.model import Event
 from sepmon.sim import simulate
 
 STALE_S, HOLD_S = 2.5, 2.0
@@ -36,16 +39,16 @@ def _config(path: Path, stale_s: float = STALE_S, hold_s: float = HOLD_S, extra:
     return path
 
 
-def _types(events: list[dict[str, Any]], source: str) -> list[str]:
+def _types(events: list[Event], source: str) -> list[str]:
     """The track events of ``source`` in order (acquired, lost, regained)."""
-    return [e["type"] for e in events if e["a"] == source and e["type"] in ("acquired", "lost", "regained")]
+    return [e.type for e in events if e.a == source and e.type in ("acquired", "lost", "regained")]
 
 
-def _stats(events: list[dict[str, Any]]) -> dict[str, list[dict[str, int]]]:
+def _stats(events: list[Event]) -> dict[str, list[dict[str, int]]]:
     out: dict[str, list[dict[str, int]]] = {}
     for e in events:
-        if e["type"] == "source_stats":
-            out.setdefault(e["a"], []).append(json.loads(e["detail"]))
+        if e.type == "source_stats":
+            out.setdefault(e.a, []).append(json.loads(e.detail or ""))
     return out
 
 
@@ -165,11 +168,11 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     config = _config(tmp / "zoo.toml", extra='[aliases]\n"alpha-radio" = "alpha"\n' + relays)
     cli_ports = {s: p for s, p in ports.items() if s not in ("tag1", "tag2")}
-    daemon = DaemonProcess(cli_ports, tmp / "events.jsonl", config)
+    daemon = DaemonChild(cli_ports, tmp / "events.jsonl", config)
     views: dict[str, Any] = {}
     marks: dict[str, float] = {}
     try:
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=20)
+        daemon.wait_ports_up(ports, timeout=20)
         t0 = time.time()
         boards.start()
         raw.start()
@@ -195,19 +198,17 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     finally:
         for r in (boards, raw):
             r.close()
-        if daemon.proc.poll() is None:
+        if daemon.running:
             daemon.kill()
-    return {"events": daemon.read_events(), "views": views, "t0": t0, "marks": marks, **facts}
+    return {"events": daemon.events(), "views": views, "t0": t0, "marks": marks, **facts}
 
 
 def test_same_board_through_two_ports_is_one_source_and_both_ports_alert(zoo: dict[str, Any]) -> None:
     ev = zoo["events"]
     # One track, no pair between a vehicle and itself.
-    assert "alpha-radio" not in {e["a"] for e in ev if e["type"] in ("acquired", "level")}
-    assert not [e for e in ev if e["type"] == "level" and "alpha-radio" in (e["a"], e["b"])]
-    assert [
-        e for e in ev if e["type"] == "level" and {e["a"], e["b"]} == {"alpha", "bravo"} and e["level"] == 3
-    ]
+    assert "alpha-radio" not in {e.a for e in ev if e.type in ("acquired", "level")}
+    assert not [e for e in ev if e.type == "level" and "alpha-radio" in (e.a, e.b)]
+    assert [e for e in ev if e.type == "level" and {e.a, e.b} == {"alpha", "bravo"} and e.level == 3]
     # Whichever path carries the alert, the board shows it.
     assert zoo["views"]["alpha"].pattern == "warning"
     assert zoo["views"]["alpha-radio"].pattern == "warning"
@@ -218,12 +219,12 @@ def test_two_ports_claiming_one_tag_source_are_one_track_that_survives_losing_a_
     zoo: dict[str, Any],
 ) -> None:
     ev = zoo["events"]
-    assert [
-        e["type"] for e in ev if e["a"] == "charlie" and e["type"] in ("acquired", "lost", "regained")
-    ] == ["acquired"]
-    assert [e for e in ev if e["type"] == "port_down" and e["a"] == "tag1"]
+    assert [e.type for e in ev if e.a == "charlie" and e.type in ("acquired", "lost", "regained")] == [
+        "acquired"
+    ]
+    assert [e for e in ev if e.type == "port_down" and e.a == "tag1"]
     # The ports' own names never became sources.
-    assert not {"tag1", "tag2"} & {e["a"] for e in ev if e["type"] in ("acquired", "level")}
+    assert not {"tag1", "tag2"} & {e.a for e in ev if e.type in ("acquired", "level")}
     per_port = _stats(ev)["charlie"]
     assert len(per_port) == 2 and all(s["fixes"] > 5 for s in per_port)
 
@@ -235,8 +236,8 @@ def test_frozen_receiver_time_is_dropped_and_the_track_goes_lost_not_clear(zoo: 
     # The repeated epochs were read (lines) but gave no fix after the freeze.
     assert st["fixes"] <= 2 * FAULT_AT + 2 and st["lines"] > 4 * 2 * (ZOO_S - 1)
     # The pair stays at WARNING while delta is lost (held, never decayed), and echo still shows it.
-    pair = [e for e in ev if e["type"] == "level" and {e["a"], e["b"]} == {"delta", "echo"}]
-    assert pair and pair[-1]["level"] == 3
+    pair = [e for e in ev if e.type == "level" and {e.a, e.b} == {"delta", "echo"}]
+    assert pair and pair[-1].level == 3
     assert zoo["views"]["echo"].pattern == "warning"
     assert zoo["views"]["delta"].pattern == "warning"
 
@@ -246,8 +247,8 @@ def test_gps_without_fix_goes_lost_not_clear(zoo: dict[str, Any]) -> None:
     assert _types(ev, "fox").count("lost") == 1 and "regained" not in _types(ev, "fox")
     (st,) = _stats(ev)["fox"]
     assert st["no_fix"] > 3 * (ZOO_S - FAULT_AT)
-    pair = [e for e in ev if e["type"] == "level" and {e["a"], e["b"]} == {"fox", "golf"}]
-    assert pair and pair[-1]["level"] == 3
+    pair = [e for e in ev if e.type == "level" and {e.a, e.b} == {"fox", "golf"}]
+    assert pair and pair[-1].level == 3
     assert zoo["views"]["golf"].pattern == "warning"
     assert zoo["views"]["fox"].pattern == "warning"
     # A receiver that never had a fix: no track, no pairs, and its board never shows clear.
@@ -291,13 +292,13 @@ def test_out_of_order_epochs_keep_the_track(zoo: dict[str, Any]) -> None:
 
 def test_board_that_stops_acknowledging_is_reported_and_recovers(zoo: dict[str, Any]) -> None:
     ev = zoo["events"]
-    silent = [e for e in ev if e["type"] == "board_silent" and e["a"] == "muted"]
-    acking = [e for e in ev if e["type"] == "board_acking" and e["a"] == "muted"]
+    silent = [e for e in ev if e.type == "board_silent" and e.a == "muted"]
+    acking = [e for e in ev if e.type == "board_acking" and e.a == "muted"]
     assert len(silent) == 1 and len(acking) == 1
-    assert 3.0 <= silent[0]["t"] - zoo["marks"]["muted"] <= 3.0 + 1.5  # ACK_TIMEOUT_S, plus a heartbeat
-    assert 0.0 <= acking[0]["t"] - zoo["marks"]["unmuted"] <= 1.5
+    assert 3.0 <= silent[0].t - zoo["marks"]["muted"] <= 3.0 + 1.5  # ACK_TIMEOUT_S, plus a heartbeat
+    assert 0.0 <= acking[0].t - zoo["marks"]["unmuted"] <= 1.5
     # Only that board.
-    assert {e["a"] for e in ev if e["type"] == "board_silent"} == {"muted"}
+    assert {e.a for e in ev if e.type == "board_silent"} == {"muted"}
 
 
 def test_noise_port_is_counted_and_disturbs_nothing(zoo: dict[str, Any]) -> None:
@@ -314,25 +315,23 @@ def test_noise_port_is_counted_and_disturbs_nothing(zoo: dict[str, Any]) -> None
 # ---- faults with a run of their own ---------------------------------------------------
 
 
-def _count(kind: str, n: int) -> Callable[[list[dict[str, Any]]], bool]:
+def _count(kind: str, n: int) -> Callable[[list[Event]], bool]:
     """At least ``n`` events of ``kind`` for alpha."""
-    return lambda ev: sum(e["type"] == kind and e["a"] == "alpha" for e in ev) >= n
+    return lambda ev: sum(e.type == kind and e.a == "alpha" for e in ev) >= n
 
 
 def test_repeated_cable_pulls_come_back_within_2_s(
-    tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path, sepmon_replayer: Callable[..., Replayer], sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     sim = simulate("parallel", seed=4, rate=5, separation=8000.0, duration=25.0)
     lines = {s: fg.to_replay(ls) for s, ls in fg.sim_sources(sim).items()}
-    replayer = Replayer(lines, tmp_path / "ports", speed=1.0, boards=True, hold=True)
-    ports = replayer.open()
-    daemon = daemon_factory(
-        ports, tmp_path / "events.jsonl", _config(tmp_path / "c.toml", stale_s=1.0, hold_s=1.0)
-    )
+    replayer = sepmon_replayer(lines, speed=1.0, boards=True, hold=True)
+    ports = replayer.ports
+    daemon = sepmon_daemon(ports, config=_config(tmp_path / "c.toml", stale_s=1.0, hold_s=1.0))
     try:
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == 2, timeout=20)
+        daemon.wait_ports_up(ports, timeout=20)
         replayer.start()
-        daemon.wait_events(lambda ev: any(e["type"] == "acquired" and e["a"] == "alpha" for e in ev), 10)
+        daemon.wait_events(lambda ev: any(e.type == "acquired" and e.a == "alpha" for e in ev), 10)
         for n in range(1, 4):
             replayer.unplug("alpha")
             daemon.wait_events(_count("port_down", n), 5)
@@ -340,26 +339,28 @@ def test_repeated_cable_pulls_come_back_within_2_s(
             t_replug = time.time()
             replayer.replug("alpha")
             ev = daemon.wait_events(_count("regained", n), 5)
-            up = [e for e in ev if e["type"] == "port_up" and e["a"] == "alpha"][n]  # [0]: the first open
-            regained = [e for e in ev if e["type"] == "regained" and e["a"] == "alpha"][n - 1]
-            assert up["t"] - t_replug <= 2.0
-            assert regained["t"] - t_replug <= 2.0
+            up = [e for e in ev if e.type == "port_up" and e.a == "alpha"][n]  # [0]: the first open
+            regained = [e for e in ev if e.type == "regained" and e.a == "alpha"][n - 1]
+            assert up.t - t_replug <= 2.0
+            assert regained.t - t_replug <= 2.0
         status, _, err = daemon.terminate()
     finally:
-        replayer.close()
+        replayer.stop()  # the fixtures close it and kill the daemon at teardown
     assert status == 0, err
-    ev = daemon.read_events()
+    ev = daemon.events()
     assert _types(ev, "bravo") == ["acquired"]  # the other port never noticed
     # Never a level change caused by the losses.
-    assert not [e for e in ev if e["type"] == "level"]
+    assert not [e for e in ev if e.type == "level"]
 
 
-def test_full_disk_is_reported_once_and_boards_still_alert(tmp_path: Path) -> None:
+def test_full_disk_is_reported_once_and_boards_still_alert(
+    tmp_path: Path, sepmon_replayer: Callable[..., Replayer], sepmon_daemon: Callable[..., DaemonChild]
+) -> None:
     sim = simulate("head-on", seed=2, rate=2, cpa_time=20.0, duration=12.0)
     lines = {s: fg.to_replay(ls) for s, ls in fg.sim_sources(sim).items()}
-    replayer = Replayer(lines, tmp_path / "ports", speed=1.0, boards=True, hold=True)
-    ports = replayer.open()
-    daemon = DaemonProcess(ports, Path("/dev/full"), _config(tmp_path / "c.toml"), watch_output=True)
+    replayer = sepmon_replayer(lines, speed=1.0, boards=True, hold=True)
+    ports = replayer.ports
+    daemon = sepmon_daemon(ports, config=_config(tmp_path / "c.toml"), events=Path("/dev/full"))
     try:
         daemon.wait_output(lambda out: out.count("port up") == 2, 20)
         replayer.start()
@@ -373,9 +374,7 @@ def test_full_disk_is_reported_once_and_boards_still_alert(tmp_path: Path) -> No
         out = daemon.wait_output(lambda out: "log error" in out, 5)
         status, out, err = daemon.terminate()
     finally:
-        replayer.close()
-        if daemon.proc.poll() is None:
-            daemon.kill()
+        replayer.stop()  # the fixtures close it and kill the daemon at teardown
     assert status == 0, err
     errors = [ln for ln in out.splitlines() if "log error" in ln]
     # One loud line per burst (the 1st, 10th, 100th ... failure), naming the file and the reason.

@@ -2,7 +2,9 @@
 
 The daemon is a separate process that opens the ports as it would open USB
 serial ports; the boards run the firmware's own logic; what is asserted is
-what the boards show and what the daemon logs.
+what the boards show and what the daemon logs. Written with the ``sepmon`` pytest
+plugin's fixtures (``sepmon_replayer``, ``sepmon_daemon``), as a user's HIL test
+would be; the module-scoped run uses the classes those fixtures return.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonproc import DaemonProcess
 
 from sepmon.apps.analyze import run_analysis
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, ReplayLine, load_recording
 from sepmon.apps.virtualboard import BoardView
 from sepmon.core.config import parse_config
+from sepmon.core.model import Event
 from sepmon.sim import simulate, write_recording
 
 SPEED = 2.0
@@ -67,9 +70,9 @@ def encounter(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     noise = Replayer({"noise": _noise(rec.duration)}, tmp / "ports", speed=SPEED)
     ports = replayer.open() | noise.open()
     config = _config(tmp / "live.toml", HOLD_S / SPEED, STALE_S / SPEED)
-    daemon = DaemonProcess(ports, tmp / "events.jsonl", config)
+    daemon = DaemonChild(ports, tmp / "events.jsonl", config)
     try:
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=20)
+        daemon.wait_ports_up(ports, timeout=20)
         t_host0 = time.time()
         replayer.start()
         noise.start()
@@ -98,13 +101,13 @@ def encounter(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for r in (replayer, noise):
             r.stop()
             r.close()
-        if daemon.proc.poll() is None:
+        if daemon.running:
             daemon.kill()
     return {
         "sim": sim,
         "rec": rec,
         "rec_path": rec_path,
-        "events": daemon.read_events(),
+        "events": daemon.events(),
         "boards": board_log,
         "t_host0": t_host0,
         "nogps_at": nogps_at,
@@ -128,17 +131,17 @@ def test_warning_reaches_both_boards_before_minima_are_violated(encounter: dict[
 
 def test_acknowledgements_flow_and_boards_identify(encounter: dict[str, Any]) -> None:
     events = encounter["events"]
-    identified = {e["a"] for e in events if e["type"] == "board"}
+    identified = {e.a for e in events if e.type == "board"}
     assert identified == {"alpha", "bravo", "bystander"}
-    assert not [e for e in events if e["type"] == "board_silent"]
+    assert not [e for e in events if e.type == "board_silent"]
     assert all(n > SPEED * 10 for n in encounter["cmds_ok"].values())
 
 
 def test_garbage_port_disturbs_nothing(encounter: dict[str, Any]) -> None:
     # No fix, no track, no alert from the noise port; the encounter still alerts.
     events = encounter["events"]
-    assert not [e for e in events if "noise" in (e["a"], e["b"]) and e["type"] in ("level", "acquired")]
-    assert [e for e in events if e["type"] == "level" and {e["a"], e["b"]} == {"alpha", "bravo"}]
+    assert not [e for e in events if "noise" in (e.a, e.b) and e.type in ("level", "acquired")]
+    assert [e for e in events if e.type == "level" and {e.a, e.b} == {"alpha", "bravo"}]
 
 
 def test_silent_gps_shows_no_gps(encounter: dict[str, Any]) -> None:
@@ -160,10 +163,9 @@ def test_live_and_offline_give_the_same_levels_at_the_same_times(encounter: dict
         [encounter["rec_path"]], parse_config({"separation": {"hold_s": HOLD_S, "stale_s": STALE_S}})
     )
 
-    def levels(events: list[Any], t0: float, scale: float) -> tuple[list[float], list[int]]:
-        rows = [e if isinstance(e, dict) else json.loads(e.to_json()) for e in events]
-        lv = [e for e in rows if e["type"] == "level"]
-        return [(e["t"] - t0) * scale for e in lv], [e["level"] for e in lv]
+    def levels(events: list[Event], t0: float, scale: float) -> tuple[list[float], list[int | None]]:
+        lv = [e for e in events if e.type == "level"]
+        return [(e.t - t0) * scale for e in lv], [e.level for e in lv]
 
     off_t, off_l = levels(offline.events, rec.start, 1.0)
     live_t, live_l = levels(encounter["events"], encounter["t_host0"], SPEED)
@@ -173,40 +175,35 @@ def test_live_and_offline_give_the_same_levels_at_the_same_times(encounter: dict
 
 
 def test_pty_closed_and_reopened_is_picked_up(
-    tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path, sepmon_replayer: Callable[..., Replayer], sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     sim = simulate("parallel", seed=3, rate=2, separation=8000.0, duration=30.0)
     rec_path = tmp_path / "par.nmea"
     write_recording(sim, rec_path)
     rec = load_recording([rec_path])
-    replayer = Replayer(dict(rec.lines), tmp_path / "ports", speed=1.0, boards=True, hold=True)
-    noise = Replayer({"noise": _noise(rec.duration)}, tmp_path / "ports", speed=1.0)
-    ports = replayer.open() | noise.open()
-    daemon = daemon_factory(ports, tmp_path / "events.jsonl")
-    try:
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == 3, timeout=20)
-        replayer.start()
-        noise.start()
-        daemon.wait_events(lambda ev: any(e["type"] == "acquired" and e["a"] == "alpha" for e in ev), 10)
-        replayer.unplug("alpha")
-        daemon.wait_events(lambda ev: any(e["type"] == "port_down" and e["a"] == "alpha" for e in ev), 5)
-        daemon.wait_events(lambda ev: any(e["type"] == "lost" and e["a"] == "alpha" for e in ev), 10)
-        t_replug = time.time()
-        replayer.replug("alpha")
-        ev = daemon.wait_events(lambda ev: any(e["type"] == "regained" and e["a"] == "alpha" for e in ev), 5)
-        up = [e for e in ev if e["type"] == "port_up" and e["a"] == "alpha" and e["t"] >= t_replug - 0.01]
-        regained = [e for e in ev if e["type"] == "regained" and e["a"] == "alpha"]
-        assert up and up[0]["t"] - t_replug <= 2.0
-        assert regained[0]["t"] - t_replug <= 2.0 + 1.0  # port back within 2 s, then the next fix
-        # Lost is never clear: the pair was not reported at level 0 as a consequence of the loss.
-        assert not [e for e in ev if e["type"] == "level" and e.get("lost")]
-        status, _, err = daemon.terminate()
-    finally:
-        for r in (replayer, noise):
-            r.stop()
-            r.close()
+    replayer = sepmon_replayer(rec_path, speed=1.0, boards=True, hold=True)
+    noise = sepmon_replayer({"noise": _noise(rec.duration)}, speed=1.0, hold=False)
+    ports = replayer.ports | noise.ports
+    daemon = sepmon_daemon(ports)  # both closed by the fixtures at teardown
+    daemon.wait_ports_up(ports, timeout=20)
+    replayer.start()
+    noise.start()
+    daemon.wait_events(lambda ev: any(e.type == "acquired" and e.a == "alpha" for e in ev), 10)
+    replayer.unplug("alpha")
+    daemon.wait_events(lambda ev: any(e.type == "port_down" and e.a == "alpha" for e in ev), 5)
+    daemon.wait_events(lambda ev: any(e.type == "lost" and e.a == "alpha" for e in ev), 10)
+    t_replug = time.time()
+    replayer.replug("alpha")
+    ev = daemon.wait_events(lambda ev: any(e.type == "regained" and e.a == "alpha" for e in ev), 5)
+    up = [e for e in ev if e.type == "port_up" and e.a == "alpha" and e.t >= t_replug - 0.01]
+    regained = [e for e in ev if e.type == "regained" and e.a == "alpha"]
+    assert up and up[0].t - t_replug <= 2.0
+    assert regained[0].t - t_replug <= 2.0 + 1.0  # port back within 2 s, then the next fix
+    # Lost is never clear: the pair was not reported at level 0 as a consequence of the loss.
+    assert not [e for e in ev if e.type == "level" and e.lost]
+    status, _, err = daemon.terminate()
     assert status == 0, err
-    stats = {e["a"]: json.loads(e["detail"]) for e in daemon.read_events() if e["type"] == "source_stats"}
+    stats = {e.a: json.loads(e.detail or "") for e in daemon.events() if e.type == "source_stats"}
     # Alpha was unplugged for most of the run: it has fixes, but fewer than bravo.
     assert stats["alpha"]["fixes"] >= 2 and stats["bravo"]["fixes"] > stats["alpha"]["fixes"]
     # Garbage is counted by reason on its own port, and only there.

@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonproc import DaemonProcess
 
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, load_recording
 from sepmon.apps.virtualboard import BoardView
+from sepmon.core.model import Event, event_from_json
 from sepmon.sim import simulate, write_recording
 
 F_SETPIPE_SZ = 1031  # linux/fcntl.h
@@ -108,27 +109,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _of(events: list[dict[str, Any]], type_: str, source: str | None = None) -> list[dict[str, Any]]:
-    return [e for e in events if e["type"] == type_ and (source is None or e["a"] == source)]
+def _of(events: list[Event], type_: str, source: str | None = None) -> list[Event]:
+    return [e for e in events if e.type == type_ and (source is None or e.a == source)]
 
 
-def _stats(events: list[dict[str, Any]], source: str) -> dict[str, int]:
+def _stats(events: list[Event], source: str) -> dict[str, int]:
     found = _of(events, "source_stats", source)
     assert found, f"no source_stats for {source}"
-    return dict(json.loads(found[-1]["detail"]))
+    return dict(json.loads(found[-1].detail or ""))
 
 
 # ---- item 4: a listen port busy at start ------------------------------------------------------
 
 
 def test_a_listen_port_busy_at_start_is_retried_until_it_is_free(
-    tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path, sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen(1)
     port = blocker.getsockname()[1]
-    d = daemon_factory({"net": f"tcp-listen://127.0.0.1:{port}"}, tmp_path / "e.jsonl")
+    d = sepmon_daemon({"net": f"tcp-listen://127.0.0.1:{port}"})
     try:
         d.wait_events(lambda ev: bool(_of(ev, "port_down", "net")), 20)
     finally:
@@ -139,17 +140,17 @@ def test_a_listen_port_busy_at_start_is_retried_until_it_is_free(
         time.sleep(0.5)
     code, _, err = d.terminate()
     assert code == 0, err
-    assert _stats(d.read_events(), "net")["lines"] == 1
+    assert _stats(d.events(), "net")["lines"] == 1
 
 
 # ---- item 6: overlong TCP input is visible ----------------------------------------------------
 
 
 def test_an_overlong_tcp_line_is_a_dropped_event_and_in_the_exit_statistics(
-    tmp_path: Path, daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path, sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     port = _free_port()
-    d = daemon_factory({"net": f"tcp-listen://127.0.0.1:{port}"}, tmp_path / "e.jsonl")
+    d = sepmon_daemon({"net": f"tcp-listen://127.0.0.1:{port}"})
     d.wait_events(lambda ev: bool(_of(ev, "port_up", "net")), 20)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
         # 5000 bytes and no terminator yet: past the 4096-byte line bound of docs/security.md.
@@ -161,10 +162,10 @@ def test_an_overlong_tcp_line_is_a_dropped_event_and_in_the_exit_statistics(
         # the dropped one were read, however busy the machine (a fixed sleep was not enough).
         c.sendall(b"$GPGGA,092726.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,*58\r\n")
         ev = d.wait_events(lambda ev: bool(_of(ev, "dropped", "net") and _of(ev, "acquired", "net")), 20)
-    assert "overlong" in _of(ev, "dropped", "net")[0]["detail"]
+    assert "overlong" in (_of(ev, "dropped", "net")[0].detail or "")
     code, _, err = d.terminate()
     assert code == 0, err
-    stats = _stats(d.read_events(), "net")
+    stats = _stats(d.events(), "net")
     assert stats["dropped_overlong"] == 1 and stats["lines"] == 2
 
 
@@ -172,9 +173,9 @@ def test_an_overlong_tcp_line_is_a_dropped_event_and_in_the_exit_statistics(
 
 
 def test_a_source_silent_mid_epoch_is_not_regained_at_shutdown(
-    tmp_path: Path, feeder: Feeder, daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path, feeder: Feeder, sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
-    d = daemon_factory({"alpha": feeder.port}, tmp_path / "e.jsonl", _config(tmp_path / "c.toml"))
+    d = sepmon_daemon({"alpha": feeder.port}, config=_config(tmp_path / "c.toml"))
     d.wait_events(lambda ev: bool(_of(ev, "acquired", "alpha")), 20)
     time.sleep(2.0)  # a few whole epochs: the assembler learns alpha's sentence set
     feeder.pause()
@@ -183,26 +184,26 @@ def test_a_source_silent_mid_epoch_is_not_regained_at_shutdown(
     d.wait_events(lambda ev: bool(_of(ev, "lost", "alpha")), 10)
     code, _, err = d.terminate()
     assert code == 0, err
-    ev = d.read_events()
-    track = [e for e in ev if e["a"] == "alpha" and e["type"] in ("acquired", "lost", "regained")]
-    assert [e["type"] for e in track] == ["acquired", "lost"], track
+    ev = d.events()
+    track = [e for e in ev if e.a == "alpha" and e.type in ("acquired", "lost", "regained")]
+    assert [e.type for e in track] == ["acquired", "lost"], track
 
 
 # ---- item 12: the monitor says when it falls behind --------------------------------------------
 
 
 def test_a_stopped_daemon_says_it_fell_behind_and_caught_up(
-    tmp_path: Path, feeder: Feeder, daemon_factory: Callable[..., DaemonProcess]
+    tmp_path: Path, feeder: Feeder, sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
-    d = daemon_factory({"alpha": feeder.port}, tmp_path / "e.jsonl", _config(tmp_path / "c.toml"))
+    d = sepmon_daemon({"alpha": feeder.port}, config=_config(tmp_path / "c.toml"))
     d.wait_events(lambda ev: bool(_of(ev, "acquired", "alpha")), 20)
     os.kill(d.proc.pid, signal.SIGSTOP)  # every thread stops, as on a host starved of CPU
     time.sleep(4.0)
     os.kill(d.proc.pid, signal.SIGCONT)
     ev = d.wait_events(lambda ev: bool(_of(ev, "caught_up", "daemon")), 15)
     behind = _of(ev, "behind", "daemon")
-    assert len(behind) == 1 and "behind real time" in behind[0]["detail"]
-    lag = float(behind[0]["detail"].split(" s behind")[0].rsplit(" ", 1)[1])
+    assert len(behind) == 1 and "behind real time" in (behind[0].detail or "")
+    lag = float((behind[0].detail or "").split(" s behind")[0].rsplit(" ", 1)[1])
     assert 3.0 <= lag <= 6.0, behind  # the 4 s stop, give or take a tick and the scheduler
     code, _, err = d.terminate()
     assert code == 0, err
@@ -212,30 +213,26 @@ def test_a_stopped_daemon_says_it_fell_behind_and_caught_up(
 
 
 def test_events_written_while_the_disk_refuses_are_written_when_it_takes_them_again(
-    tmp_path: Path, feeder: Feeder
+    tmp_path: Path, feeder: Feeder, sepmon_daemon: Callable[..., DaemonChild]
 ) -> None:
     events = tmp_path / "e.jsonl"
-    d = DaemonProcess({"alpha": feeder.port}, events, _config(tmp_path / "c.toml"), watch_output=True)
-    try:
-        d.wait_events(lambda ev: bool(_of(ev, "acquired", "alpha")), 20)
-        time.sleep(0.5)
-        size = events.stat().st_size
-        hard = resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE)[1]
-        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (size, hard))  # the file may not grow
-        feeder.pause()  # alpha goes silent: `lost` happens while the log cannot be written
-        d.wait_output(lambda out: "lost" in out and "log error" in out, 15)
-        assert not _of(d.read_events(), "lost", "alpha")
-        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))  # room again
-        ev = d.wait_events(lambda ev: bool(_of(ev, "log_recovered", "daemon")), 10)
-        code, _, err = d.terminate()
-    finally:
-        if d.proc.poll() is None:
-            d.kill()
+    d = sepmon_daemon({"alpha": feeder.port}, config=_config(tmp_path / "c.toml"), events=events)
+    d.wait_events(lambda ev: bool(_of(ev, "acquired", "alpha")), 20)
+    time.sleep(0.5)
+    size = events.stat().st_size
+    hard = resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE)[1]
+    resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (size, hard))  # the file may not grow
+    feeder.pause()  # alpha goes silent: `lost` happens while the log cannot be written
+    d.wait_output(lambda out: "lost" in out and "log error" in out, 15)
+    assert not _of(d.events(), "lost", "alpha")
+    resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))  # room again
+    ev = d.wait_events(lambda ev: bool(_of(ev, "log_recovered", "daemon")), 10)
+    code, _, err = d.terminate()
     assert code == 0, err
     lines = events.read_text().splitlines()
-    parsed = [json.loads(x) for x in lines]  # every line whole
+    parsed = [event_from_json(x) for x in lines]  # every line whole, and an event
     assert len(_of(parsed, "lost", "alpha")) == 1  # written once, late, not lost
-    types = [e["type"] for e in parsed]
+    types = [e.type for e in parsed]
     assert types.index("lost") < types.index("log_recovered")
     assert len(set(lines)) == len(lines)  # nothing written twice
     assert ev
@@ -279,14 +276,14 @@ def _terminate_within(proc: subprocess.Popen[bytes], limit: float) -> float:
     return took
 
 
-def _wait_file(path: Path, pred: Callable[[list[dict[str, Any]]], bool], timeout: float) -> None:
+def _wait_file(path: Path, pred: Callable[[list[Event]], bool], timeout: float) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if path.exists():
             ev = []
             for line in path.read_text().splitlines():
-                with contextlib.suppress(ValueError):
-                    ev.append(json.loads(line))
+                with contextlib.suppress(ValueError):  # the line being written
+                    ev.append(event_from_json(line))
             if pred(ev):
                 return
         time.sleep(0.05)
@@ -309,9 +306,7 @@ def test_a_console_nobody_reads_neither_delays_the_warning_nor_blocks_sigterm(tm
     )
     os.close(w)
     try:
-        _wait_file(
-            events, lambda ev: {"alpha", "bravo"} <= {e["a"] for e in ev if e["type"] == "port_up"}, 20
-        )
+        _wait_file(events, lambda ev: {"alpha", "bravo"} <= {e.a for e in ev if e.type == "port_up"}, 20)
         replayer.start()
         assert replayer.wait_played(timeout=rec.duration / 2.0 + 30)
         _terminate_within(proc, 2.0)
@@ -345,7 +340,7 @@ def test_a_dns_lookup_that_never_returns_does_not_hold_sigterm(tmp_path: Path, f
         ["--events", str(events), f"alpha={feeder.port}", "tower=tcp://gps.slow.test:5000"], prelude=prelude
     )
     try:
-        _wait_file(events, lambda ev: any(e["type"] == "acquired" for e in ev), 20)
+        _wait_file(events, lambda ev: any(e.type == "acquired" for e in ev), 20)
         _terminate_within(proc, 2.0)
     finally:
         if proc.poll() is None:
@@ -404,7 +399,7 @@ def test_a_flood_of_fixes_is_said_to_put_the_monitor_behind_and_sigterm_still_en
     config.write_text("[daemon]\nbehind_s = 1\n")
     proc = _sepmon_run(["--events", str(events), "-c", str(config), f"gps=gpsd://127.0.0.1:{gpsd.port}"])
     try:
-        _wait_file(events, lambda ev: any(e["type"] == "behind" for e in ev), 60)
+        _wait_file(events, lambda ev: any(e.type == "behind" for e in ev), 60)
         _terminate_within(proc, 2.0)
     finally:
         gpsd.close()

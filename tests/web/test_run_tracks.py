@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pynmea2
 import pytest
-from webdaemon import WebDaemon
 
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, load_recording
 from sepmon.sim import simulate, write_recording
 
@@ -33,9 +33,9 @@ def test_live_daemon_writes_the_tracks_file(tmp_path: Path) -> None:
     ports = replayer.open()
     tracks = tmp_path / "tracks.csv"
     expected = sum(1 for _, _, data in sim.lines if b"GGA" in data)
-    daemon = WebDaemon(ports, tmp_path / "events.jsonl", web=None, extra=["--tracks", str(tracks)])
+    daemon = DaemonChild(ports, tmp_path / "events.jsonl", extra_args=["--tracks", str(tracks)])
     try:
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=30)
+        daemon.wait_raw_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=30)
         replayer.start()
         assert replayer.wait_played(timeout=60)
         # All but each source's last epoch are written (flushed once a second); that one closes at stop.
@@ -46,7 +46,7 @@ def test_live_daemon_writes_the_tracks_file(tmp_path: Path) -> None:
             and _rows(tracks) < expected - len(ports)
         ):
             time.sleep(0.1)
-        status, err = daemon.terminate()
+        status, _, err = daemon.terminate()
     finally:
         replayer.close()
     assert status == 0, err

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from browser import chromium_page, screenshot
-from webdaemon import WebDaemon
 
+from sepmon.apps.daemonchild import DaemonChild
 from sepmon.apps.replay import Replayer, load_recording
 from sepmon.sim import simulate, write_recording
 
@@ -55,11 +55,11 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
     config = tmp_path / "live.toml"
     config.write_text(f"[separation]\nhold_s = {4 / SPEED}\nstale_s = {STALE_S}\n")
     events = tmp_path / "events.jsonl"
-    daemon = WebDaemon(ports, events, config=config)
-    restarted: WebDaemon | None = None
+    daemon = DaemonChild(ports, events, config, extra_args=("--web", "127.0.0.1:0"))
+    restarted: DaemonChild | None = None
     try:
-        url = daemon.url()
-        daemon.wait_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=30)
+        url = daemon.web_url()
+        daemon.wait_raw_events(lambda ev: sum(e["type"] == "port_up" for e in ev) == len(ports), timeout=30)
         with chromium_page() as page:
             page.goto(url)
             page.wait_for_function("() => !window.sepmon.noData && window.sepmon.frames > 0", timeout=30_000)
@@ -71,7 +71,7 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
                        window.__warnAt = Date.now() / 1000; }, 10); }"""
             )
             replayer.start()
-            ev = daemon.wait_events(lambda ev: _level_events(ev, 3), timeout=90)
+            ev = daemon.wait_raw_events(lambda ev: _level_events(ev, 3), timeout=90)
             logged = _level_events(ev, 3)[0]
             page.wait_for_function("() => window.__warnAt !== null", timeout=30_000)
             shown_at = page.evaluate("window.__warnAt")
@@ -107,7 +107,7 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
             # and says how long ago it was seen.
             t_unplug = time.time()
             replayer.unplug("bystander")
-            daemon.wait_events(
+            daemon.wait_raw_events(
                 lambda ev: [e for e in ev if e["type"] == "lost" and e["a"] == "bystander"], 30
             )
             page.wait_for_function(
@@ -140,7 +140,7 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
             page.select_option("#ev-type", "track")
             page.fill("#ev-filter", "bystander")
             shown = page.eval_on_selector_all("#events li", "l => l.map(e => [e.dataset.type, +e.dataset.t])")
-            logged = [e for e in daemon.read_events() if e["type"] in ("acquired", "lost", "regained")]
+            logged = [e for e in daemon.raw_events() if e["type"] in ("acquired", "lost", "regained")]
             assert [t for t, _ in shown] == [e["type"] for e in reversed(logged) if e["a"] == "bystander"]
             page.fill("#ev-filter", "")
             page.select_option("#ev-type", "level")
@@ -162,8 +162,10 @@ def test_live_page_follows_the_daemon_through_an_encounter_a_loss_and_a_restart(
 
             # Restarted on the same address: the page reconnects by itself.
             port = url.rsplit(":", 1)[1].rstrip("/")
-            restarted = WebDaemon(ports, tmp_path / "events2.jsonl", config=config, web=f"127.0.0.1:{port}")
-            assert restarted.url() == url
+            restarted = DaemonChild(
+                ports, tmp_path / "events2.jsonl", config, extra_args=("--web", f"127.0.0.1:{port}")
+            )
+            assert restarted.web_url() == url
             page.wait_for_function(
                 "(before) => !window.sepmon.noData && window.sepmon.run !== before",
                 arg=run_before,
