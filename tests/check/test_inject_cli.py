@@ -125,3 +125,35 @@ def test_real_board_path_judged_on_acks_level_by_level(tmp_path: Path) -> None:
     for name in ("alpha", "bravo"):
         seq = [p for _, p in real.boards_seen[name] if p in alerts]
         assert seq == list(alerts), (name, real.boards_seen[name])  # a closing head-on climbs level by level
+
+
+def test_virtual_boards_by_injection_from_the_command(tmp_path: Path) -> None:
+    """``--boards virtual --inject``: the dropout recording (bravo silent 10.5 s, then back) through
+    virtual boards fed over USB passes its expectations (oracle: its geometry, written beside it:
+    WARNING for alpha/bravo, bravo lost and regained)."""
+    shutil.copy(DATA / "dropout.nmea", tmp_path)
+    shutil.copy(DATA / "dropout.check.toml", tmp_path)
+    exp = tmp_path / "dropout.check.toml"
+    exp.write_text(exp.read_text().replace("lead_s = 6.0", f"lead_s = {LEAD_S}"), encoding="utf-8")
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sepmon",
+            "check",
+            str(tmp_path / "dropout.nmea"),
+            "--live",
+            "--boards",
+            "virtual",
+            "--inject",
+            "--speed",
+            str(SPEED),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "live, virtual boards (GPS injection)" in res.stdout and "SKIP" not in res.stdout
+    assert "the board showed warning" in res.stdout
