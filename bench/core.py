@@ -2,7 +2,9 @@
 
 One update = build the track columns + find the pairs within 50 km
 (:func:`sepmon.core.spatial.candidate_pairs`) + evaluate all of them
-(:func:`sepmon.core.separation.evaluate_pairs`). Baseline: the same evaluation over
+(:func:`sepmon.core.separation.evaluate_pairs`, geometry) + the default Alerter's
+levels for the pairs within its reach (what the monitor does since issue 15; before
+it, evaluate_pairs' own rule gave the levels). Baseline: the same evaluation over
 all pairs (``all_pairs``), measured at 1k/2k/3k tracks and extrapolated
 quadratically to 10k (50 M pairs would take ~15 GB of temporaries).
 
@@ -21,6 +23,7 @@ common.as_sepmon_command()
 import numpy as np  # noqa: E402
 from scene import scene  # noqa: E402
 
+from sepmon.core.alerter import preset  # noqa: E402
 from sepmon.core.model import TrackState  # noqa: E402
 from sepmon.core.separation import TrackArrays, evaluate_pairs  # noqa: E402
 from sepmon.core.spatial import all_pairs, candidate_pairs  # noqa: E402
@@ -49,22 +52,35 @@ def arrays(cols: dict[str, np.ndarray]) -> TrackArrays:
     )
 
 
+ALERTER = preset("sepmon")
+_NEAR_M = float(ALERTER.reach_m(0.0))
+_NEAR_S = float(ALERTER.reach_m(1.0)) - _NEAR_M
+
+
+def evaluate(tracks: TrackArrays, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """Geometry of every pair, levels of those within the alerter's reach (the monitor's work)."""
+    res = evaluate_pairs(tracks, ia, ib, rules=False, near_m=_NEAR_M, near_s=_NEAR_S)
+    level = np.zeros(len(res), dtype=np.int8)
+    level[res.near] = ALERTER.levels_now(*res.rel, res.margin_h_m, res.margin_v_m)
+    return level
+
+
 def update(cols: dict[str, np.ndarray]) -> int:
     tracks = arrays(cols)
     ia, ib = candidate_pairs(tracks.lat, tracks.lon, RADIUS_M)
-    evaluate_pairs(tracks, ia, ib)
+    evaluate(tracks, ia, ib)
     return int(ia.size)
 
 
 def update_all_pairs(cols: dict[str, np.ndarray]) -> int:
     tracks = arrays(cols)
     ia, ib = all_pairs(len(tracks))
-    evaluate_pairs(tracks, ia, ib)
+    evaluate(tracks, ia, ib)
     return int(ia.size)
 
 
 def small_update(cols: dict[str, np.ndarray], ia: np.ndarray, ib: np.ndarray) -> None:
-    evaluate_pairs(arrays(cols), ia, ib)
+    evaluate(arrays(cols), ia, ib)
 
 
 def states_of(cols: dict[str, np.ndarray]) -> list[TrackState]:
@@ -101,12 +117,12 @@ def main() -> None:
             ia, ib = candidate_pairs(tr.lat, tr.lon, RADIUS_M)
             t_arr = common.timeit(lambda cols=cols: arrays(cols), runs=9)
             t_cand = common.timeit(lambda tr=tr: candidate_pairs(tr.lat, tr.lon, RADIUS_M), runs=9)
-            t_eval = common.timeit(lambda tr=tr, ia=ia, ib=ib: evaluate_pairs(tr, ia, ib), runs=9)
+            t_eval = common.timeit(lambda tr=tr, ia=ia, ib=ib: evaluate(tr, ia, ib), runs=9)
             states = states_of(cols)
             t_states = common.timeit(lambda s=states: TrackArrays.from_states(s), runs=5)
             split = (
                 f"columns {common.ms(t_arr.best_s)}, candidate_pairs {common.ms(t_cand.best_s)}, "
-                f"evaluate_pairs {common.ms(t_eval.best_s)}; from 10k TrackState objects add "
+                f"evaluate_pairs + alerter {common.ms(t_eval.best_s)}; from 10k TrackState objects add "
                 f"{common.ms(t_states.best_s)} (TrackArrays.from_states)"
             )
             median_note = f"median {common.ms(t.median_s)}"
@@ -152,7 +168,7 @@ def main() -> None:
     t = common.timeit(lambda: small_update(cols, ia, ib), runs=SMALL_RUNS, warmup=50)
     tr = arrays(cols)
     t_arr = common.timeit(lambda: arrays(cols), runs=SMALL_RUNS, warmup=50)
-    t_eval = common.timeit(lambda: evaluate_pairs(tr, ia, ib), runs=SMALL_RUNS, warmup=50)
+    t_eval = common.timeit(lambda: evaluate(tr, ia, ib), runs=SMALL_RUNS, warmup=50)
     us = f"{t.best_s * 1e6:.0f} µs"
     common.log(f"small n={SMALL_N}: {ia.size} pairs, best {us}, median {t.median_s * 1e6:.0f} µs")
     rows.append(
@@ -160,7 +176,8 @@ def main() -> None:
             metric=f"monitor-size update, {SMALL_N} tracks ({ia.size} pairs, all)",
             value=us,
             note=(
-                f"columns {t_arr.best_s * 1e6:.0f} µs, evaluate_pairs {t_eval.best_s * 1e6:.0f} µs; "
+                f"columns {t_arr.best_s * 1e6:.0f} µs, "
+                f"evaluate_pairs + alerter {t_eval.best_s * 1e6:.0f} µs; "
                 f"median {t.median_s * 1e6:.0f} µs; best of {SMALL_RUNS}"
             ),
         )

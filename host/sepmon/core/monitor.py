@@ -1,4 +1,4 @@
-"""The monitor: fixes in, events out. Ties tracker, separation core and hysteresis together.
+"""The monitor: fixes in, events out. Ties tracker, separation core and the Alerter together.
 
 Pure and clock-free: the caller says what time it is, so the offline ``analyze``
 and the live daemon run exactly the same code.
@@ -15,17 +15,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sepmon.core.alerter import Alerter, Confirmation, ConfirmationTable
 from sepmon.core.config import Config, SeparationRule
 from sepmon.core.model import Event, Fix, Level, PairStatus, Threat, TrackState
-from sepmon.core.separation import K95, UERE_M, PairResult, TrackArrays, evaluate_pairs, minima_keywords
+from sepmon.core.separation import UERE_M, PairResult, TrackArrays, confidence_factors, evaluate_pairs
+from sepmon.core.track import DEAD_RECKON_MAX_S, Track, Tracker, TrackEvent
 from sepmon.core.track import M_PER_DEG as _M_PER_DEG
-from sepmon.core.track import Track, Tracker, TrackEvent
 
 _COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
 _LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
 # A receiver's own horizontal error estimate (Fix.eph_m, ~95 %) as the HDOP that gives the
-# same margin (margin = K95 · UERE · HDOP): it wins over HDOP, and over "unknown" (HDOP 10).
-_HDOP_PER_EPH_M = 1.0 / (K95 * UERE_M)
+# same error (DRMS = UERE · HDOP, and a 95 % radius is DRMS · confidence_factors(0.95)[0]):
+# it wins over HDOP, and over "unknown" (HDOP 10).
+_HDOP_PER_EPH_M = 1.0 / (confidence_factors(0.95)[0] * UERE_M)
 
 
 def _track_event(e: TrackEvent) -> Event:
@@ -44,8 +46,9 @@ class _Layout:
     ia: npt.NDArray[np.intp]
     ib: npt.NDArray[np.intp]
     pid: npt.NDArray[np.intp]  # row in the pair table
-    minima: dict[str, Any]  # evaluate_pairs keywords: scalars, or one value per pair
-    per_pair: bool  # minima are per-pair arrays (several pair classes)
+    aid: npt.NDArray[np.intp]  # each pair's alerter, an index into Monitor._alerters
+    reach: dict[str, Any]  # evaluate_pairs' near_m/near_s: scalars, or one value per pair
+    per_pair: bool  # several alerters: reach is per-pair arrays
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -58,8 +61,8 @@ class _Snapshot:
     rows: npt.NDArray[np.bool_] | None  # None: every pair
 
 
-def _join_minima(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, Any]:
-    """Minima of several snapshots' pairs, end to end: scalars when they all agree."""
+def _join_reach(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, Any]:
+    """Reach of several snapshots' pairs, end to end: scalars when they all agree."""
     used = [(m, c) for m, c in zip(parts, counts, strict=True) if c]
     first = used[0][0]
     if all(m is first for m, _ in used) and not any(isinstance(v, np.ndarray) for v in first.values()):
@@ -68,6 +71,23 @@ def _join_minima(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, An
         kw: np.concatenate([np.broadcast_to(np.asarray(m[kw], dtype=np.float64), (c,)) for m, c in used])
         for kw in first
     }
+
+
+def _running_bucket_max(
+    pid: npt.NDArray[np.intp], bucket: npt.NDArray[np.float64], raw: npt.NDArray[np.int8]
+) -> npt.NDArray[np.int8]:
+    """``raw`` with each entry raised to the highest earlier entry of the same pair and second.
+
+    Entries are in time order. Rare work (only pairs with a level, in a batch of several
+    snapshots, analyze's), so a plain loop.
+    """
+    out = raw.copy()
+    best: dict[tuple[int, float], int] = {}
+    for k, key in enumerate(zip(pid.tolist(), bucket.tolist(), strict=True)):
+        v = max(int(out[k]), best.get(key, 0))
+        best[key] = v
+        out[k] = v
+    return out
 
 
 _STACKED: dict[tuple[int, ...], tuple[str, ...]] = {}
@@ -88,18 +108,13 @@ def _stacked_names(sizes: list[int]) -> tuple[str, ...]:
     return names
 
 
-_LEVELS = np.arange(4, dtype=np.int8)  # a column per level, for held_end rows
-
-
 class _PairTable:
     """Every pair's state as numpy columns, one row per pair id.
 
-    The hysteresis here is ``sepmon.core.alerting.AlertHysteresis``'s rule, vectorised
-    (a per-pair Python object was most of the cost of an evaluation): a raw level
-    holds until the next report, and the shown level is the highest raw level in
-    effect during ``[t - hold_s, t]``. ``held_end[p, L]`` is when pair ``p``'s raw
-    level last dropped below ``L``; level ``L`` is still shown while
-    ``t - held_end < hold_s``. Tested against ``AlertHysteresis``.
+    ``level`` is the level shown: the Alerter's confirmed level (``sepmon.core.alerter``'s
+    ConfirmationTable, one per confirmation rule), except that a pair with a lost side
+    never shows a lower level than it did (it may rise: stale evidence of danger is still
+    evidence, and a lost pair is never shown clear).
     """
 
     t: npt.NDArray[np.float64]
@@ -110,15 +125,15 @@ class _PairTable:
     cpa_m: npt.NDArray[np.float64]
     t_violation_s: npt.NDArray[np.float64]
     min_range_m: npt.NDArray[np.float64]
-    held_end: npt.NDArray[np.float64]
-    last_drop: npt.NDArray[np.float64]  # the latest of each pair's held_end
     level: npt.NDArray[np.int8]
     raw_level: npt.NDArray[np.int8]
     max_level: npt.NDArray[np.int8]
     lost: npt.NDArray[np.bool_]
+    near: npt.NDArray[np.bool_]  # within its alerter's reach at the last evaluation
+    bucket: npt.NDArray[np.float64]  # the whole second of the pair's last report ...
+    bucket_raw: npt.NDArray[np.int8]  # ... and the highest instantaneous level within it
 
-    def __init__(self, hold_s: float) -> None:
-        self.hold_s = hold_s
+    def __init__(self) -> None:
         self.keys: list[tuple[str, str]] = []
         self.ids: dict[tuple[str, str], int] = {}
         self._alloc(64)
@@ -138,8 +153,9 @@ class _PairTable:
         grow("raw_level", 0, np.int8)
         grow("max_level", 0, np.int8)
         grow("lost", False, np.bool_)
-        grow("held_end", -math.inf, np.float64, (4,))
-        grow("last_drop", -math.inf, np.float64)
+        grow("near", False, np.bool_)
+        grow("bucket", math.nan, np.float64)
+        grow("bucket_raw", 0, np.int8)
         self.cap = cap
 
     def ids_of(self, keys: list[tuple[str, str]]) -> npt.NDArray[np.intp]:
@@ -155,22 +171,6 @@ class _PairTable:
                     self._alloc(self.cap * 2)
             out[k] = pid
         return out
-
-    def hysteresis(
-        self, pid: npt.NDArray[np.intp], raw: npt.NDArray[np.int8], t: float
-    ) -> npt.NDArray[np.int8]:
-        """Take raw levels of pairs ``pid`` at time ``t``; return the levels to show."""
-        prev = self.raw_level[pid]
-        for lv in (1, 2, 3):
-            dropped = pid[(prev >= lv) & (raw < lv)]
-            self.held_end[dropped, lv] = t
-            self.last_drop[dropped] = t
-        self.raw_level[pid] = raw
-        shown = raw.copy()
-        held = (t - self.held_end[pid]) < self.hold_s
-        for lv in (1, 2, 3):
-            shown[held[:, lv] & (shown < lv)] = lv
-        return shown
 
     def status(self, pid: int) -> PairStatus:
         """One pair as a ``PairStatus``."""
@@ -203,7 +203,11 @@ class Monitor:
         self.defer = defer
         self._queue: list[list[Event] | _Snapshot] = []
         self.tracker = Tracker(config.stale_s, config.max_speed_of)
-        self._table = _PairTable(config.hold_s)
+        self._table = _PairTable()
+        # The alerters of the pair classes seen so far, and one confirmation table per rule.
+        self._alerters: list[Alerter] = []
+        self._alerter_ids: dict[Alerter, int] = {}
+        self._confirm: dict[Confirmation, ConfirmationTable] = {}
         self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
         self._by_source: dict[str, list[tuple[str, str]]] = {}
         self._ids_cache: dict[str, npt.NDArray[np.intp]] = {}
@@ -353,16 +357,16 @@ class Monitor:
     def _arrays(
         self, data: npt.NDArray[np.float64], now: float | npt.NDArray[np.float64], source: tuple[str, ...]
     ) -> TrackArrays:
-        """Tracks of ``data`` (columns as ``_data``) at ``now``, dead-reckoned by at most
-        ``stale_s`` (as ``Track.state`` does); ``now`` may differ per column."""
+        """Tracks of ``data`` (columns as ``_data``) at ``now``, dead-reckoned by their age up
+        to ``DEAD_RECKON_MAX_S`` (as ``Track.state`` does); ``now`` may differ per column."""
         lat0, lon0, ve, vn, vu, clock = data[_LAT], data[_LON], data[_VE], data[_VN], data[_VU], data[_CLOCK]
         age = np.maximum(now - clock, 0.0)
-        dt = np.minimum(age, self.config.stale_s)
+        dt = np.minimum(age, DEAD_RECKON_MAX_S)
         cos_lat = np.maximum(np.cos(np.radians(lat0)), 1e-6)
         lon = lon0 + ve * dt / (_M_PER_DEG * cos_lat)
         return TrackArrays(
             source=source,
-            lat=lat0 + vn * dt / _M_PER_DEG,
+            lat=np.clip(lat0 + vn * dt / _M_PER_DEG, -90.0, 90.0),
             lon=(lon + 180.0) % 360.0 - 180.0,
             alt=data[_ALT] + vu * dt,
             ve=ve,
@@ -412,15 +416,31 @@ class Monitor:
         ib = ib.astype(np.intp)
         used = np.unique(rid)
         per_pair = used.size > 1
-        minima: dict[str, Any]
+        alerter_of_rule = np.array([self._alerter_id(r.alerter) for r in rules], dtype=np.intp)
+        aid = alerter_of_rule[rid] if rid.size else np.zeros(0, dtype=np.intp)
+        per_rule = [self._reach(r.alerter) for r in rules]
+        reach: dict[str, Any]
         if per_pair:
-            per_rule = [minima_keywords(r) for r in rules]
-            minima = {kw: np.array([m[kw] for m in per_rule])[rid] for kw in per_rule[0]}
+            reach = {kw: np.array([m[kw] for m in per_rule])[rid] for kw in per_rule[0]}
         elif used.size:
-            minima = minima_keywords(rules[int(used[0])])
+            reach = per_rule[int(used[0])]
         else:
-            minima = {}
-        return _Layout(ia, ib, self._pair_ids(ia, ib), minima, per_pair)
+            reach = {}
+        return _Layout(ia, ib, self._pair_ids(ia, ib), aid, reach, per_pair)
+
+    def _alerter_id(self, alerter: Alerter) -> int:
+        k = self._alerter_ids.get(alerter)
+        if k is None:
+            k = self._alerter_ids[alerter] = len(self._alerters)
+            self._alerters.append(alerter)
+            self._confirm.setdefault(alerter.confirmation, ConfirmationTable(alerter.confirmation))
+        return k
+
+    @staticmethod
+    def _reach(alerter: Alerter) -> dict[str, float]:
+        """evaluate_pairs' near_m/near_s for ``alerter``: reach_m(speed) = near_m + speed · near_s."""
+        near_m = float(alerter.reach_m(0.0))
+        return {"near_m": near_m, "near_s": float(alerter.reach_m(1.0)) - near_m}
 
     def _pair_ids(self, ia: npt.NDArray[np.intp], ib: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
         """Pair-table ids of the index pairs; new pairs are added and indexed by source."""
@@ -442,22 +462,23 @@ class Monitor:
         (clear, nearly all pairs nearly always; or a steady alert) keeps it without
         hysteresis: only the other pairs are stepped through snapshot by snapshot.
         """
-        ias, ibs, pids, sizes, counts, minima_parts = [], [], [], [], [], []
+        ias, ibs, pids, aids, sizes, counts, reach_parts = [], [], [], [], [], [], []
         offset = 0
         for s in snaps:
             lay = s.layout
-            ia, ib, pid, minima = lay.ia, lay.ib, lay.pid, lay.minima
+            ia, ib, pid, aid, reach = lay.ia, lay.ib, lay.pid, lay.aid, lay.reach
             if s.rows is not None:
                 sel = np.flatnonzero(s.rows[ia] | s.rows[ib])
                 if sel.size < ia.size:
-                    ia, ib, pid = ia[sel], ib[sel], pid[sel]
+                    ia, ib, pid, aid = ia[sel], ib[sel], pid[sel], aid[sel]
                     if lay.per_pair:
-                        minima = {k: v[sel] for k, v in minima.items()}
+                        reach = {k: v[sel] for k, v in reach.items()}
             n = s.data.shape[1]
             ias.append(ia + offset if offset else ia)
             ibs.append(ib + offset if offset else ib)
             pids.append(pid)
-            minima_parts.append(minima)
+            aids.append(aid)
+            reach_parts.append(reach)
             sizes.append(n)
             counts.append(ia.size)
             offset += n
@@ -465,14 +486,20 @@ class Monitor:
             return [[] for _ in snaps]
         nows = np.array([s.now for s in snaps])
         if len(snaps) == 1:
-            ia, ib, pid, minima = ias[0], ibs[0], pids[0], minima_parts[0]
+            ia, ib, pid, aid, reach = ias[0], ibs[0], pids[0], aids[0], reach_parts[0]
             tracks = self._arrays(snaps[0].data, snaps[0].now, tuple(self._names))
         else:
-            ia, ib, pid = np.concatenate(ias), np.concatenate(ibs), np.concatenate(pids)
-            minima = _join_minima(minima_parts, counts)
+            ia, ib, pid, aid = (
+                np.concatenate(ias),
+                np.concatenate(ibs),
+                np.concatenate(pids),
+                np.concatenate(aids),
+            )
+            reach = _join_reach(reach_parts, counts)
             data = np.concatenate([s.data for s in snaps], axis=1)
             tracks = self._arrays(data, np.repeat(nows, sizes), _stacked_names(sizes))
-        res = evaluate_pairs(tracks, ia, ib, **minima)
+        res = evaluate_pairs(tracks, ia, ib, rules=False, confidence=self.config.confidence, **reach)
+        raw, tv = self._instantaneous(res, aid)
         snap = np.repeat(np.arange(len(snaps)), counts)  # snapshot of each entry
         tab = self._table
         # The latest figures of each pair: its last entry.
@@ -492,52 +519,128 @@ class Monitor:
         tab.bearing_deg[p_last] = res.bearing_deg[last]
         tab.tcpa_s[p_last] = res.tcpa_s[last]
         tab.cpa_m[p_last] = res.cpa_h_m[last]
-        tab.t_violation_s[p_last] = res.t_violation_s[last]
+        tab.t_violation_s[p_last] = tv[last]
+        near = np.zeros(pid.size, dtype=np.bool_)
+        near[res.near] = True
+        tab.near[p_last] = near[last]
         self._pairs_cache = None
-        # While a side is lost its level is held, never decayed: a lost track is not clear.
-        live = ~res.lost
-        raw = res.level.astype(np.int8)
-        # Steady: the raw level is what the pair already shows and reports, and no higher
-        # level is held at the first snapshot (nor, being older, later). Hysteresis leaves
-        # such an entry as it is; a pair with any other live entry is stepped through.
-        was = tab.raw_level[pid]
-        unsteady = live & ((raw != was) | (tab.level[pid] != was))
-        recent = (nows[0] - tab.last_drop[pid]) < tab.hold_s  # rare: a level dropped within the hold
-        if recent.any():
-            r = np.flatnonzero(recent)
-            held = (nows[0] - tab.held_end[pid[r]]) < tab.hold_s
-            unsteady[r] |= live[r] & (held & (was[r, None] < _LEVELS)).any(axis=1)
-        if unsteady.any():
-            flag = np.zeros(tab.cap, dtype=np.bool_)
-            flag[pid[unsteady]] = True
-            active = flag[pid]
-        else:
-            active = unsteady  # all False
-        steady = live & ~active
-        if steady.any():  # the level stays; only the closest range moves
-            np.minimum.at(tab.min_range_m, pid[steady], res.range_m[steady])
+        # The Alerter's confirmation counts one report a second (DAIDALUS's M of N is of
+        # 1 Hz reports): evaluations within one whole second replace each other.
+        buckets = np.floor(nows)
         out: list[list[Event]] = [[] for _ in snaps]
-        if not active.any():
-            return out
-        act = np.flatnonzero(active)
-        bounds = np.searchsorted(snap[act], np.arange(len(snaps) + 1))
-        for k in range(len(snaps)):
+        for rule, conf in self._confirm.items():
+            if len(self._confirm) == 1:
+                e_all = np.arange(pid.size)
+            else:
+                rule_of = np.array(
+                    [self._alerters[a].confirmation == rule for a in range(len(self._alerters))]
+                )
+                e_all = np.flatnonzero(rule_of[aid])
+            if e_all.size:
+                self._confirm_entries(conf, e_all, pid, raw, res, snap, buckets, nows, out)
+        return out
+
+    def _instantaneous(
+        self, res: PairResult, aid: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
+        """Each entry's instantaneous level and time to its innermost volume (NaN: none).
+
+        Only the pairs within their alerter's reach (``res.near``) are asked; the others
+        can reach no level in the look-ahead.
+        """
+        raw = np.zeros(len(res), dtype=np.int8)
+        tv = np.full(len(res), np.nan)
+        k = res.near
+        if not k.size:
+            return raw, tv
+        groups = (
+            [(self._alerters[0], slice(None))]
+            if len(self._alerters) == 1
+            else [(self._alerters[a], np.flatnonzero(aid[k] == a)) for a in np.unique(aid[k]).tolist()]
+        )
+        for alerter, sel in groups:
+            rel = res.rel[:, sel]
+            ttv = alerter.times_to_volume(
+                rel[0], rel[1], rel[2], rel[3], rel[4], rel[5], res.margin_h_m[sel], res.margin_v_m[sel]
+            )
+            kk = k[sel]
+            raw[kk] = alerter.levels_from_times(ttv)
+            inner = ttv[-1]
+            tv[kk] = np.where(np.isfinite(inner), inner, np.nan)
+        return raw, tv
+
+    def _confirm_entries(
+        self,
+        conf: ConfirmationTable,
+        e_all: npt.NDArray[np.intp],
+        pid: npt.NDArray[np.intp],
+        raw: npt.NDArray[np.int8],
+        res: PairResult,
+        snap: npt.NDArray[np.intp],
+        buckets: npt.NDArray[np.float64],
+        nows: npt.NDArray[np.float64],
+        out: list[list[Event]],
+    ) -> None:
+        """Step entries ``e_all`` (of one confirmation rule) through ``conf``; level events into ``out``.
+
+        Confirmation is sequential, but a report that changes nothing but the times
+        (:meth:`ConfirmationTable.steady`: clear, nearly all pairs nearly always, or a steady
+        alert) is only touched; a pair with any other report in the batch is stepped
+        through snapshot by snapshot.
+        """
+        tab = self._table
+        conf.reserve(tab.cap)
+        p_all = pid[e_all]
+        # A report within the second of the pair's last one stands for that second: the
+        # highest level seen in it counts (a later look within the same second that sees less
+        # does not take back what an earlier one saw, so the shown level cannot flicker).
+        b_all = buckets[snap[e_all]]
+        same = b_all == tab.bucket[p_all]
+        r_all = np.where(same, np.maximum(raw[e_all], tab.bucket_raw[p_all]), raw[e_all]).astype(np.int8)
+        if len(nows) > 1 and r_all.any():  # several snapshots: a pair's reports within a second
+            flag = np.zeros(tab.cap, dtype=np.bool_)
+            flag[p_all[r_all > 0]] = True
+            sel = np.flatnonzero(flag[p_all])  # only pairs with a level somewhere in the batch
+            r_all[sel] = _running_bucket_max(p_all[sel], b_all[sel], r_all[sel])
+        raw = raw.copy()
+        raw[e_all] = r_all
+        steady = conf.steady(p_all, r_all) & (tab.level[p_all] == r_all)
+        if not steady.all():
+            flag = np.zeros(tab.cap, dtype=np.bool_)
+            flag[p_all[~steady]] = True
+            steady &= ~flag[p_all]
+        if steady.any():  # the level stays; only the report times and the closest range move
+            es = e_all[steady]
+            ps = pid[es]
+            last_of = np.full(tab.cap, -1, dtype=np.intp)
+            np.maximum.at(last_of, ps, np.arange(ps.size))
+            p_last = np.flatnonzero(last_of >= 0)
+            conf.touch(p_last, buckets[snap[es[last_of[p_last]]]])
+            np.minimum.at(tab.min_range_m, ps, res.range_m[es])
+            tab.bucket[p_last] = buckets[snap[es[last_of[p_last]]]]
+            tab.bucket_raw[p_last] = raw[es[last_of[p_last]]]
+        act = e_all[~steady]
+        if not act.size:
+            return
+        bounds = np.searchsorted(snap[act], np.arange(len(nows) + 1))
+        for k in range(len(nows)):
             e = act[bounds[k] : bounds[k + 1]]
             if not e.size:
                 continue
-            now = float(nows[k])
             p = pid[e]
             prev = tab.level[p]  # fancy indexing: a copy
-            lv = live[e]
-            lp = p[lv]
-            if lp.size:
-                shown = tab.hysteresis(lp, raw[e][lv], now)
-                tab.level[lp] = shown
-                tab.min_range_m[lp] = np.minimum(tab.min_range_m[lp], res.range_m[e][lv])
-                tab.max_level[lp] = np.maximum(tab.max_level[lp], shown)
-            changed = np.flatnonzero(tab.level[p] != prev)
-            out[k] = [self._level_event(res, int(e[c]), int(p[c]), now, int(prev[c])) for c in changed]
-        return out
+            confirmed = conf.update(p, raw[e], float(buckets[k]))
+            tab.bucket[p] = buckets[k]
+            tab.bucket_raw[p] = raw[e]
+            lost = res.lost[e]
+            shown = np.where(lost, np.maximum(confirmed, prev), confirmed).astype(np.int8)
+            tab.level[p] = shown
+            tab.raw_level[p] = raw[e]
+            tab.min_range_m[p] = np.minimum(tab.min_range_m[p], res.range_m[e])
+            tab.max_level[p] = np.maximum(tab.max_level[p], shown)
+            changed = np.flatnonzero(shown != prev)
+            now = float(nows[k])
+            out[k].extend(self._level_event(res, int(e[c]), int(p[c]), now, int(prev[c])) for c in changed)
 
     def _level_event(self, res: PairResult, k: int, pid: int, now: float, prev: int) -> Event:
         """The ``level`` event of entry ``k`` of ``res`` (pair ``pid``), whose level was ``prev``."""
@@ -558,6 +661,16 @@ class Monitor:
             cpa_m=float(res.cpa_h_m[k]),
             lost=bool(res.lost[k]),
         )
+
+    def pairs_at_least(self, level: Level) -> list[PairStatus]:
+        """The status of every pair showing at least ``level``, in the order of :attr:`pairs`.
+
+        Read from the columns: no record is made for the other pairs (the web view asks
+        for the alerting pairs several times a second).
+        """
+        tab = self._table
+        ids = np.flatnonzero(tab.level[: len(tab.keys)] >= int(level))
+        return [tab.status(int(pid)) for pid in ids.tolist()]
 
     @property
     def pairs(self) -> dict[tuple[str, str], PairStatus]:
@@ -596,7 +709,7 @@ class Monitor:
                 for m in np.flatnonzero(lost).tolist():
                     a, b = tab.keys[int(idx[m])]
                     other = b if source == a else a
-                    if self._other_lost(other) and self._matters(a, b, int(level[m]), float(rng[m])):
+                    if self._other_lost(other) and self._matters(int(idx[m]), int(level[m])):
                         traffic_lost = True
                         break
         track = self.tracker.tracks.get(self.config.canonical(source))
@@ -620,12 +733,9 @@ class Monitor:
         track = self.tracker.tracks.get(other)
         return track is None or track.lost
 
-    def _matters(self, a: str, b: str, level: int, range_m: float) -> bool:
-        """A lost counterpart matters when its pair alerts or it was last seen inside the advisory ring."""
-        if level > Level.NONE:
-            return True
-        rule = self._rule(a, b)
-        return bool(range_m <= rule.horizontal_m * rule.advisory_factor)
+    def _matters(self, pid: int, level: int) -> bool:
+        """A lost counterpart matters when its pair alerts or was last within its alerter's reach."""
+        return level > Level.NONE or bool(self._table.near[pid])
 
     def states(self) -> Iterable[TrackState]:
         """Current state of every track at the monitor's clock."""

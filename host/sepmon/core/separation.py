@@ -547,7 +547,15 @@ def evaluate_pairs(
                     k,
                 )
     lost = tracks.lost[ia_] | tracks.lost[ib_] if tracks._any_lost else np.zeros(n, dtype=np.bool_)
-    extra = near.result() if near is not None else {}
+    if near is not None:
+        near_idx, rel, margin_h, margin_v = near.result()
+    else:
+        near_idx, rel, margin_h, margin_v = (
+            np.zeros(0, dtype=np.intp),
+            np.zeros((6, 0)),
+            np.zeros(0),
+            np.zeros(0),
+        )
     return PairResult(
         ia=ia_,
         ib=ib_,
@@ -562,7 +570,10 @@ def evaluate_pairs(
         lost=lost,
         h_min_eff_m=res[_R_H_EFF],
         v_min_eff_m=res[_R_V_EFF],
-        **extra,
+        near=near_idx,
+        rel=rel,
+        margin_h_m=margin_h,
+        margin_v_m=margin_v,
     )
 
 
@@ -621,21 +632,16 @@ class _Near:
         )
         return out
 
-    def result(self) -> dict[str, FloatArray | IntArray]:
+    def result(self) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
         """PairResult's near, rel, margin_h_m and margin_v_m."""
         if len(self.idx) == 1:
-            return {
-                "near": self.idx[0],
-                "rel": self.rel[0],
-                "margin_h_m": self.mh[0],
-                "margin_v_m": self.mv[0],
-            }
-        return {
-            "near": np.concatenate(self.idx) if self.idx else np.zeros(0, dtype=np.intp),
-            "rel": np.concatenate(self.rel, axis=1) if self.rel else np.zeros((6, 0)),
-            "margin_h_m": np.concatenate(self.mh) if self.mh else np.zeros(0),
-            "margin_v_m": np.concatenate(self.mv) if self.mv else np.zeros(0),
-        }
+            return self.idx[0], self.rel[0], self.mh[0], self.mv[0]
+        return (
+            np.concatenate(self.idx) if self.idx else np.zeros(0, dtype=np.intp),
+            np.concatenate(self.rel, axis=1) if self.rel else np.zeros((6, 0)),
+            np.concatenate(self.mh) if self.mh else np.zeros(0),
+            np.concatenate(self.mv) if self.mv else np.zeros(0),
+        )
 
 
 # Pairs evaluated at once: the ~30 live float64 temporaries of this length stay within L2.
@@ -914,4 +920,16 @@ def minima_keywords(minima: Minima) -> dict[str, float]:
 
 def evaluate_with_minima(tracks: TrackArrays, ia: ArrayLike, ib: ArrayLike, minima: Minima) -> PairResult:
     """:func:`evaluate_pairs` with every pair using one :class:`Minima`."""
-    return evaluate_pairs(tracks, ia, ib, **minima_keywords(minima))
+    m = minima
+    return evaluate_pairs(
+        tracks,
+        ia,
+        ib,
+        m.horizontal_m,
+        m.vertical_m,
+        m.warning_s,
+        m.caution_s,
+        m.advisory_s,
+        m.caution_factor,
+        m.advisory_factor,
+    )
