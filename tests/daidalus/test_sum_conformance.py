@@ -13,10 +13,19 @@ are the Alerter's rule (the highest level whose time to volume is within its ale
 with DO_365B_SUM's alerting times 50/50/25 s (the do365 preset's volumes; that preset's
 55/55/25 s are DO_365B_no_SUM's).
 
-Measured when written: every level equals DAIDALUS's ``level_nohyst`` at every second of
-every variant, and every time to volume is within the tolerance below. Exceptions: none.
-Tolerance: 0.3 s, plus the earth-model share of test_alerter_conformance.py (DAIDALUS's
-sphere against our ellipsoid moves a time by up to 0.4 % of the time the range takes to close).
+Measured when written (15 variants, 2 935 rows): every instantaneous level equals DAIDALUS's
+``level_nohyst`` at every second except 3 rows, and every time to volume is within 0.3 s plus
+the earth-model share of test_alerter_conformance.py (DAIDALUS's sphere against our ellipsoid
+moves a time by up to 0.4 % of the time the range takes to close, here at the worst case's
+closing speed); with the range rescaled to DAIDALUS's own horizontal separation the largest
+difference was 0.015 s. The 3 exceptions (``EXCEPTIONS``, cpa-headon-hmd1400--degraded at
+65-67 s) are a graze that the sphere's 5 m shorter miss distance decides; a test checks that.
+
+Confirmed levels (DAIDALUS's ``level``, with hysteresis, persistence and 2 of 4): equal on 12
+variants through the Alerter's confirmation; on 3 vertical variants (``EARLY_HOLD``, strict
+xfail) DAIDALUS holds a shown level while its volume is within that level's *early* alerting
+time, which the Alerter does not do yet (told to the lead); with that hold added in front of
+the confirmation every row of every variant matches.
 """
 
 from __future__ import annotations
@@ -31,16 +40,27 @@ import numpy as np
 import pytest
 from geographiclib.geodesic import Geodesic
 
-from sepmon.core.alerter import preset
+from sepmon.core.alerter import Alerter, AlertLevel, preset
 from sepmon.core.detection import horizontal_miss_distance
 from sepmon.core.sum import DO365B_SUM, horizontal_sigma, pair_errors, sum_times_to_volume
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "daidalus-sum"
 KNOT = 1852.0 / 3600.0
 GEOD = Geodesic.WGS84
-VOLUMES = tuple(lv.volume for lv in preset("do365").levels)  # DO-365B DWC Phase I, as DO_365B_SUM
+DO365 = preset("do365")
+VOLUMES = tuple(lv.volume for lv in DO365.levels)  # DO-365B DWC Phase I, as DO_365B_SUM
 ALERTING_S = (50.0, 50.0, 25.0)  # DO_365B_SUM's DWC_Phase_I_SUM alerting times
 LOOKAHEAD_S = 180.0
+# do365's volumes, look-ahead and confirmation (2 of 4, hysteresis 5 s, persistence 4 s: the
+# same in DO_365B_SUM) with DO_365B_SUM's alerting and early alerting times.
+SUM_ALERTER = Alerter(
+    "do365-sum (test)",
+    tuple(
+        AlertLevel(v, at, early) for v, at, early in zip(VOLUMES, ALERTING_S, (75.0, 75.0, 55.0), strict=True)
+    ),
+    LOOKAHEAD_S,
+    DO365.confirmation,
+)
 TIME_TOL_S = 0.3
 MODEL_REL = 0.004
 
@@ -159,11 +179,8 @@ def _case(name: str) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, np.n
 
 
 def _levels(ttv: np.ndarray) -> np.ndarray:
-    """Highest level whose time to volume is within its alerting time, 0 when none."""
-    out = np.zeros(ttv.shape[1], dtype=int)
-    for k, at in enumerate(ALERTING_S):
-        out = np.where(ttv[k] <= at, k + 1, out)
-    return out
+    """The Alerter's rule: the highest level whose volume is reached within its alerting time."""
+    return SUM_ALERTER.levels_from_times(ttv).astype(int)
 
 
 def test_the_set_covers_the_brief() -> None:
@@ -189,6 +206,73 @@ def test_sum_level_is_daidalus_level_without_hysteresis(name: str) -> None:
         for r, g in zip(rows, got, strict=True)
         if g != int(r["level_nohyst"]) and (name, r["traffic"], float(r["time_s"])) not in EXCEPTIONS
     ]
+    assert not diff, f"(traffic, t, sepmon, DAIDALUS): {diff[:8]} of {len(diff)}"
+
+
+EARLY_S = (75.0, 75.0, 55.0)  # DO_365B_SUM's early alerting times
+# Variants whose confirmed level differs from DAIDALUS's because the Alerter does not yet
+# hold a shown level while its volume is within the level's *early* alerting time (DAIDALUS
+# does, with hysteresis on; see the next test). Not a SUM matter: on these vertical variants
+# the uncertain vertical rate keeps a finite, growing time to volume after the pass, which
+# the no-SUM set never had.
+EARLY_HOLD = {
+    "vertical-climb-3.0--degraded",
+    "vertical-descent-2.0-hover--ellipse",
+    "vertical-descent-2.5--gps",
+}
+
+
+def _confirmed(name: str, early_hold: bool) -> list[tuple[str, float, int, int]]:
+    """(traffic, t, sepmon, DAIDALUS) where the confirmed SUM level differs from DAIDALUS's ``level``.
+
+    ``early_hold``: a level equal to the level shown at the previous report is raised while
+    its volume is reached within its early alerting time instead of its alerting time.
+    """
+    rows, ours, _, _ = _case(name)
+    excused = {(t, tt) for (n, t, tt) in EXCEPTIONS if n == name}
+    diff = []
+    for traffic in sorted({r["traffic"] for r in rows}):
+        confirm = SUM_ALERTER.pair_confirmation()
+        shown, last_t = 0, -math.inf
+        for k, r in enumerate(rows):
+            if r["traffic"] != traffic:
+                continue
+            t = float(r["time_s"])
+            raw = 0
+            for lv in (3, 2, 1):
+                limit = EARLY_S[lv - 1] if (early_hold and shown == lv and last_t < t) else ALERTING_S[lv - 1]
+                if ours[lv - 1, k] == 0 or ours[lv - 1, k] < limit:
+                    raw = lv
+                    break
+            shown, last_t = confirm.update(raw, t), t
+            # An excepted instantaneous row may move the confirmed level for up to N (4) reports.
+            if shown != int(r["level"]) and not any(traffic == a and 0 <= t - b <= 4 for a, b in excused):
+                diff.append((traffic, t, shown, int(r["level"])))
+    return diff
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="Alerter lacks the early-alerting hold"))
+        if n in EARLY_HOLD
+        else n
+        for n in VARIANTS
+    ],
+)
+def test_confirmed_sum_level_is_daidalus_level_with_hysteresis_persistence_and_m_of_n(name: str) -> None:
+    # The instantaneous SUM levels (Alerter.levels_from_times) through the Alerter's
+    # confirmation (do365's rule, which is DO_365B_SUM's) against DAIDALUS's ``level``.
+    diff = _confirmed(name, early_hold=False)
+    assert not diff, f"(traffic, t, sepmon, DAIDALUS): {diff[:8]} of {len(diff)}"
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_with_the_early_alerting_hold_every_confirmed_level_is_daidalus(name: str) -> None:
+    # DAIDALUS's behaviour with hysteresis (observed on this data): while the shown level is L,
+    # level L is checked against its early alerting time (75/75/55 s), not its alerting time.
+    # With that rule in front of the Alerter's confirmation every row matches, EARLY_HOLD too.
+    diff = _confirmed(name, early_hold=True)
     assert not diff, f"(traffic, t, sepmon, DAIDALUS): {diff[:8]} of {len(diff)}"
 
 
