@@ -148,3 +148,19 @@ def test_cable_pulled_mid_run_is_data_loss(sepmon_check: Callable[..., Any]) -> 
     )
     # Without boards in the loop, acknowledgements are not judged.
     assert {o.status for o in report.outcomes if o.expectation.kind == "acknowledges"} == {"skip"}
+
+
+def test_stand_alone_suite_cases(sepmon_check: Callable[..., Any]) -> None:
+    # A simulated case: its first violation is the simulator's geometry (the oracle), and the
+    # warning leads it by what the file asks (the design's 8 s look-ahead less one update).
+    report = sepmon_check(DATA / "sim" / "head-on-1hz.check.toml")
+    report.assert_passed()
+    assert report.observation.truth == "the simulator's geometry"
+    sim = simulate("head-on", seed=5, rate=1, duration=50)
+    violation = sim.truth.first_violation("alpha", "bravo", Minima().horizontal_m, Minima().vertical_m)
+    assert violation is not None
+    assert report.observation.violations["alpha/bravo"] == pytest.approx(violation - report.observation.start)
+    # A real receiver's log, judged by gpsd's count of its fixes (tests/data/check/real/).
+    report = sepmon_check(DATA / "real" / "bn-9015.check.toml")
+    report.assert_passed()
+    assert {o.expectation.kind: o.seen for o in report.outcomes}["fixes"] == "6 fixes"
