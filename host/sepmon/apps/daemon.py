@@ -34,7 +34,7 @@ from sepmon.boardlink.link import BoardLink
 from sepmon.core.config import Config
 from sepmon.core.errors import SepmonError
 from sepmon.core.ingest import NmeaIngest
-from sepmon.core.model import Event, Fix, PairStatus
+from sepmon.core.model import Event, Fix, Level, PairStatus
 from sepmon.core.monitor import Monitor
 from sepmon.core.picture import Lazy, Picture, SourceEntry, TrackEntry
 from sepmon.links.base import Feed
@@ -325,9 +325,10 @@ class Daemon:
     def picture(self) -> Picture:
         """A read-only snapshot of what the monitor sees now: tracks, pairs, boards, sources.
 
-        Tracks and pairs (a ``PairStatus`` per pair: most of the cost, 1,225 at 50 sources)
-        are made when a reader first asks for them, from the monitor as it is now: the
-        daemon seals them (:meth:`_seal`) before it next changes the monitor.
+        Tracks, pairs (a ``PairStatus`` per pair: most of the cost, 1,225 at 50 sources) and
+        the alerting pairs (the monitor lists them without a record for the others) are made
+        when a reader first asks for them, from the monitor as it is now: the daemon seals
+        them (:meth:`_seal`) before it next changes the monitor.
         """
         m = self.monitor
         now = m.now
@@ -344,10 +345,12 @@ class Daemon:
         def pairs() -> tuple[PairStatus, ...]:
             return tuple(m.pairs.values())
 
-        lazy_tracks, lazy_pairs = Lazy(tracks), Lazy(pairs)
+        def alerting() -> tuple[PairStatus, ...]:
+            return tuple(m.pairs_at_least(Level.ADVISORY))
+
+        lazy_tracks, lazy_pairs, lazy_alerting = Lazy(tracks), Lazy(pairs), Lazy(alerting)
         unsealed = self._unsealed
-        unsealed.append(weakref.ref(lazy_tracks))
-        unsealed.append(weakref.ref(lazy_pairs))
+        unsealed += (weakref.ref(lazy_tracks), weakref.ref(lazy_pairs), weakref.ref(lazy_alerting))
         if len(unsealed) > 64:  # many pictures between two changes (a quiet monitor): forget the dropped
             unsealed[:] = [r for r in unsealed if (p := r()) is not None and not p.made]
         sources = []
@@ -381,6 +384,7 @@ class Daemon:
             monitor_t=now,
             tracks=lazy_tracks,
             pairs=lazy_pairs,
+            alerting=lazy_alerting,
             boards=tuple(b.entry() for b in self.boards.values()),
             sources=tuple(sources),
             aliases=tuple(self.config.aliases.items()),
