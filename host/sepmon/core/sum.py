@@ -13,8 +13,11 @@ documentation (nasa.github.io/daidalus, the ``Daidalus`` and ``SUMData`` API doc
 per-aircraft σ setters and the z-score parameters) and the ``DO_365B_SUM`` configuration of
 DAIDALUS v2.0.4 for the numbers; the approach itself is NASA's (D. P. Jack, K. D. Hoffler,
 J. L. Sturdy, "Mitigating the Impact of Sensor Uncertainty on Unmanned Aircraft Operations",
-NASA/CR, NTRS 20170005859). The formulation below is sepmon's own, written from those
-definitions and checked against DAIDALUS's output (tests/daidalus/test_sum_conformance.py).
+NASA/CR, NTRS 20170005859). The formulation below is sepmon's own (angles of two cones of
+directions, closed-form intervals, numpy throughout), written from those definitions; which
+single worst state DAIDALUS takes for the entry (the middle of the overlap of the cones) was
+learnt from its behaviour and source, then written here independently, and the whole is
+checked against DAIDALUS's output (tests/daidalus/test_sum_conformance.py).
 
 **Per aircraft** (:func:`horizontal_sigma`): the horizontal 1σ is taken along the worst
 direction, the square root of the larger eigenvalue of the east/north covariance
