@@ -1,4 +1,9 @@
-"""Separation core: geometry of pairs, CPA, uncertainty margins and alert levels."""
+"""Separation core: geometry of pairs, CPA and uncertainty margins (no alert policy).
+
+Levels here are the default Alerter's (core.alerter) on what the core hands it
+(``near``, ``rel``, the combined margins): tests of the two together, with figures
+worked out by hand.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,27 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sepmon.core import separation
+from sepmon.core.alerter import Alerter, preset
 from sepmon.core.model import Level, Minima, TrackState
 from sepmon.core.separation import (
     PairResult,
     TrackArrays,
     evaluate_pairs,
-    evaluate_with_minima,
     uncertainty_margin_m,
     vertical_margin_m,
 )
 from sepmon.core.spatial import all_pairs
 
 GEOD = Geodesic.WGS84
-# Margin of one fresh, good fix with HDOP 1: 2 × 5 m × 1.
-M1 = 10.0
+SEPMON = preset("sepmon")
+DISTANCE = preset("distance")
+# A fresh, good fix with HDOP 1: horizontal DRMS UERE·HDOP = 5 m, vertical sigma 1.5× = 7.5 m.
+# A pair of them, independent errors, at 95 %: the circular-normal radius DRMS·sqrt(−ln 0.05)
+# of the combined DRMS 5·√2, and the normal quantile 1.95996 of the combined sigma 7.5·√2.
+KH = math.sqrt(-math.log(0.05))
+KV = 1.959963984540054
+MH1 = KH * 5.0 * math.sqrt(2.0)  # 12.24 m
+MV1 = KV * 7.5 * math.sqrt(2.0)  # 20.79 m
 
 
 def track(
@@ -48,8 +60,26 @@ def moved(lat: float, lon: float, azi: float, dist: float) -> tuple[float, float
     return float(d["lat2"]), float(d["lon2"])
 
 
-def pair(a: TrackState, b: TrackState, **kw: float) -> PairResult:
-    return evaluate_pairs(TrackArrays.from_states([a, b]), [0], [1], **kw)  # type: ignore[arg-type]
+def pair(a: TrackState, b: TrackState) -> PairResult:
+    """One pair, with its relative state and margins (near_m: every pair is near)."""
+    return evaluate_pairs(TrackArrays.from_states([a, b]), [0], [1], near_m=1e12)
+
+
+def levels(r: PairResult, alerter: Alerter = SEPMON) -> np.ndarray:
+    """The alerter's instantaneous level of every pair of ``r`` (0 for pairs not near)."""
+    out = np.zeros(len(r), dtype=np.int8)
+    rel = r.rel
+    out[r.near] = alerter.levels_now(
+        rel[0], rel[1], rel[2], rel[3], rel[4], rel[5], r.margin_h_m, r.margin_v_m
+    )
+    return out
+
+
+def time_to_minima(r: PairResult, alerter: Alerter = SEPMON) -> float:
+    """Time to the alerter's innermost volume for the first pair of ``r`` (inf: none)."""
+    rel = r.rel[:, :1]
+    ttv = alerter.times_to_volume(*rel, r.margin_h_m[:1], r.margin_v_m[:1])
+    return float(ttv[-1, 0])
 
 
 # --- hand-computed geometry ----------------------------------------------------------
@@ -63,20 +93,20 @@ def test_head_on_100_mps_from_20_km() -> None:
     assert r.tcpa_s[0] == pytest.approx(100.0, abs=1e-3)
     assert r.cpa_h_m[0] == pytest.approx(0.0, abs=0.1)
     assert r.cpa_v_m[0] == 0.0
-    # 20 km: outside 2 × 3 km now, violation at (20000 − 3020) / 200 s = 84.9 s, beyond 18 s.
-    assert math.isnan(r.t_violation_s[0])
-    assert r.level[0] == Level.NONE
-    assert r.level.dtype == np.int8
+    # Relative state: b 20 km east of a, closing at 200 m/s.
+    np.testing.assert_allclose(r.rel[:, 0], [20_000.0, 0.0, -200.0, 0.0, 0.0, 0.0], atol=0.01)
+    # Violation at (20000 − 3000 − 12.24) / 200 = 84.9 s, beyond the 18 s look-ahead.
+    assert math.isinf(time_to_minima(r))
+    assert levels(r).tolist() == [Level.NONE]
 
 
 def test_head_on_5_km_predicts_caution() -> None:
     lat, lon = moved(0.0, 0.0, 90.0, 5_000.0)
     r = pair(track("a", ve=100.0), track("b", lat, lon, ve=-100.0))
-    # Effective minimum 3000 + 2 × 10 m; closing at 200 m/s.
-    assert r.h_min_eff_m[0] == pytest.approx(3000.0 + 2 * M1)
-    assert r.t_violation_s[0] == pytest.approx((5000.0 - 3020.0) / 200.0, abs=1e-3)
-    # Now: advisory (5000 < 2 × 3000 + 20); predicted 9.9 s <= 12 s: caution.
-    assert r.level[0] == Level.CAUTION
+    assert r.margin_h_m[0] == pytest.approx(MH1)
+    assert time_to_minima(r) == pytest.approx((5000.0 - 3000.0 - MH1) / 200.0, abs=1e-3)
+    # 9.94 s: within 12 s (caution), not 8 s (warning). No ring: the range alone raises nothing.
+    assert levels(r).tolist() == [Level.CAUTION]
 
 
 def test_crossing_hand_computed() -> None:
@@ -86,7 +116,7 @@ def test_crossing_hand_computed() -> None:
     # p = (10000, 0), v = (-50, -50): tcpa = 500000 / 5000 = 100 s, cpa = |(5000, -5000)|.
     assert r.tcpa_s[0] == pytest.approx(100.0, rel=1e-3)
     assert r.cpa_h_m[0] == pytest.approx(5000.0 * math.sqrt(2.0), rel=1e-3)
-    assert r.level[0] == Level.NONE
+    assert levels(r).tolist() == [Level.NONE]
 
 
 def test_parallel_same_speed_has_no_tcpa() -> None:
@@ -95,9 +125,9 @@ def test_parallel_same_speed_has_no_tcpa() -> None:
     assert math.isnan(r.tcpa_s[0])
     assert r.cpa_h_m[0] == r.range_m[0]
     assert r.cpa_v_m[0] == r.vertical_m[0]
-    assert math.isnan(r.t_violation_s[0])
-    # 4 km: inside 1.5 × 3 km + margins, so caution from the current geometry only.
-    assert r.level[0] == Level.CAUTION
+    # 4 km abeam, not closing: the default preset raises nothing; range rings would (caution).
+    assert levels(r).tolist() == [Level.NONE]
+    assert levels(r, DISTANCE).tolist() == [Level.CAUTION]
 
 
 def test_diverging_has_no_tcpa() -> None:
@@ -105,64 +135,65 @@ def test_diverging_has_no_tcpa() -> None:
     r = pair(track("a", ve=-100.0), track("b", lat, lon, ve=100.0))
     assert math.isnan(r.tcpa_s[0])
     assert r.cpa_h_m[0] == r.range_m[0]
-    assert r.level[0] == Level.ADVISORY  # still inside 2 × minima now
+    assert levels(r).tolist() == [Level.NONE]
+    assert levels(r, DISTANCE).tolist() == [Level.ADVISORY]  # inside 2 × the minima
 
 
 @pytest.mark.parametrize(
-    ("dist", "expected"),
+    ("dist", "rings", "default"),
     [
-        (7_000.0, Level.NONE),
-        (5_000.0, Level.ADVISORY),
-        (4_000.0, Level.CAUTION),
-        (2_500.0, Level.WARNING),
-        (0.0, Level.WARNING),
+        (7_000.0, Level.NONE, Level.NONE),
+        (5_000.0, Level.ADVISORY, Level.NONE),
+        (4_000.0, Level.CAUTION, Level.NONE),
+        (3_005.0, Level.WARNING, Level.WARNING),  # outside 3 km, inside 3 km + 12.24 m
+        (2_500.0, Level.WARNING, Level.WARNING),
+        (0.0, Level.WARNING, Level.WARNING),
     ],
 )
-def test_stationary_pair_alerts_only_from_current_range(dist: float, expected: Level) -> None:
+def test_stationary_pair_alerts_only_from_current_range(dist: float, rings: Level, default: Level) -> None:
     lat, lon = moved(-20.0, 130.0, 33.0, dist)
     r = pair(track("a", -20.0, 130.0), track("b", lat, lon))
     assert math.isnan(r.tcpa_s[0])
-    assert r.level[0] == expected
-    if expected == Level.WARNING:
-        assert r.t_violation_s[0] == 0.0
-    else:
-        assert math.isnan(r.t_violation_s[0])
+    assert levels(r).tolist() == [default]
+    assert levels(r, DISTANCE).tolist() == [rings]
+    assert time_to_minima(r) == (0.0 if default == Level.WARNING else math.inf)
 
 
 @pytest.mark.parametrize(
-    ("alt_b", "expected"),
+    ("alt_b", "rings"),
     [
-        (1000.0, Level.NONE),  # > 2 × 300 + margins: clear even directly overhead
-        (500.0, Level.ADVISORY),  # < 2 × 300 + 30
-        (400.0, Level.CAUTION),  # < 1.5 × 300 + 30
-        (320.0, Level.WARNING),  # < 300 + 2 × 15 m vertical margin
+        (1000.0, Level.NONE),  # > 2 × 300 + 20.79: clear even directly overhead
+        (500.0, Level.ADVISORY),  # < 2 × 300 + 20.79
+        (400.0, Level.CAUTION),  # < 1.5 × 300 + 20.79
+        (315.0, Level.WARNING),  # < 300 + 20.79
     ],
 )
-def test_vertical_separation_at_zero_range(alt_b: float, expected: Level) -> None:
+def test_vertical_separation_at_zero_range(alt_b: float, rings: Level) -> None:
     r = pair(track("a", 10.0, 10.0, alt=1000.0), track("b", 10.0, 10.0, alt=1000.0 + alt_b))
     assert r.range_m[0] == 0.0
     assert r.vertical_m[0] == pytest.approx(alt_b)
-    assert r.v_min_eff_m[0] == pytest.approx(300.0 + 2 * 1.5 * M1)
-    assert r.level[0] == expected
+    assert r.margin_v_m[0] == pytest.approx(MV1)
+    assert levels(r, DISTANCE).tolist() == [rings]
+    assert levels(r).tolist() == [Level.WARNING if alt_b < 300 + MV1 else Level.NONE]
 
 
 def test_vertical_closure_predicted() -> None:
     # Co-located horizontally; b 1000 m above descending at 50 m/s.
     r = pair(track("a", alt=0.0), track("b", alt=1000.0, vu=-50.0))
     assert math.isnan(r.tcpa_s[0])  # no horizontal relative motion
-    assert r.t_violation_s[0] == pytest.approx((1000.0 - 330.0) / 50.0)
-    assert r.level[0] == Level.ADVISORY  # 13.4 s: within 18 s, not 12 s
+    assert time_to_minima(r) == pytest.approx((1000.0 - 300.0 - MV1) / 50.0)
+    assert levels(r).tolist() == [Level.ADVISORY]  # 13.6 s: within 18 s, not 12 s
 
 
 def test_violation_needs_horizontal_and_vertical_at_the_same_time() -> None:
     # Head-on from 5 km (horizontal violation from 9.9 s on), but b climbs away:
-    # vertical separation exceeds 330 m after 4.6 s, before the horizontal one starts.
+    # vertical separation exceeds 320.79 m after 4.4 s, before the horizontal one starts.
     lat, lon = moved(0.0, 0.0, 90.0, 5_000.0)
     r = pair(track("a", ve=100.0, alt=0.0), track("b", lat, lon, ve=-100.0, alt=100.0, vu=50.0))
-    assert math.isnan(r.t_violation_s[0])
+    assert math.isinf(time_to_minima(r))
     assert r.tcpa_s[0] == pytest.approx(25.0, abs=1e-3)
     assert r.cpa_v_m[0] == pytest.approx(100.0 + 50.0 * 25.0, abs=0.1)
-    assert r.level[0] == Level.ADVISORY  # from the current geometry only
+    assert levels(r).tolist() == [Level.NONE]
 
 
 def test_unknown_altitude_is_conservative() -> None:
@@ -170,20 +201,22 @@ def test_unknown_altitude_is_conservative() -> None:
     r = pair(track("a", 50.0, 5.0, alt=None), track("b", lat, lon, alt=5000.0, vu=30.0))
     assert r.vertical_m[0] == 0.0
     assert r.cpa_v_m[0] == 0.0
-    assert r.level[0] == Level.WARNING
+    assert r.rel[4, 0] == 0.0 and r.rel[5, 0] == 0.0  # co-altitude for all time
+    assert levels(r).tolist() == [Level.WARNING]
 
 
 def test_far_apart_beyond_horizon() -> None:
     lat, lon = moved(0.0, 0.0, 90.0, 150_000.0)
     r = pair(track("a", ve=300.0), track("b", lat, lon, ve=-300.0))
     assert r.tcpa_s[0] == pytest.approx(250.0, rel=1e-3)
-    assert r.level[0] == Level.NONE
+    assert levels(r).tolist() == [Level.NONE]
 
 
 # --- uncertainty ---------------------------------------------------------------------
 
 
 def test_margin_formula() -> None:
+    # One track's summed margin (2 × DRMS + bias), the design's per-track formula.
     assert float(uncertainty_margin_m(1.0, 1, 0.0, 50.0)) == pytest.approx(10.0)
     assert float(uncertainty_margin_m(2.5, 2, 1.0, 50.0)) == pytest.approx(25.0)
     assert float(uncertainty_margin_m(np.nan, 1, 0.0, 0.0)) == pytest.approx(100.0)  # unknown HDOP
@@ -198,25 +231,31 @@ def test_margin_formula() -> None:
     np.testing.assert_allclose(out, [10.0, 120.0])
 
 
-def test_large_hdop_makes_pair_just_outside_minima_a_warning() -> None:
+def test_pair_margins_combine_independent_errors_and_add_the_biases() -> None:
+    # Oracle: variances of independent errors add, so the pair's DRMS is the root sum of
+    # squares; the 95 % radius of a circular normal error is DRMS·sqrt(−ln 0.05), the 95 %
+    # vertical bound 1.96 sigma. Biases (degraded fix, drift) are not random: they add.
     lat, lon = moved(40.0, -3.0, 45.0, 3_050.0)
     good = pair(track("a", 40.0, -3.0), track("b", lat, lon))
-    bad = pair(track("a", 40.0, -3.0, hdop=10.0), track("b", lat, lon, hdop=10.0))
-    assert good.level[0] == Level.CAUTION
-    assert bad.h_min_eff_m[0] == pytest.approx(3200.0)
-    assert bad.level[0] == Level.WARNING
-
-
-def test_dead_reckoning_and_stale_fixes_widen_minima() -> None:
-    lat, lon = moved(40.0, -3.0, 45.0, 3_100.0)
-    assert pair(track("a", 40.0, -3.0), track("b", lat, lon)).level[0] == Level.CAUTION
+    assert good.margin_h_m[0] == pytest.approx(MH1)  # 12.24 m: two 10 m bounds summed were 20 m
+    bad = pair(track("a", 40.0, -3.0, hdop=10.0), track("b", lat, lon, hdop=4.0))
+    assert bad.margin_h_m[0] == pytest.approx(KH * math.hypot(50.0, 20.0))
+    assert bad.margin_v_m[0] == pytest.approx(KV * math.hypot(75.0, 30.0))
+    assert levels(good).tolist() == [Level.NONE] and levels(bad).tolist() == [Level.WARNING]
     dr = pair(track("a", 40.0, -3.0, quality=6), track("b", lat, lon))
-    assert dr.h_min_eff_m[0] == pytest.approx(3000.0 + 110.0 + 10.0)
-    assert dr.level[0] == Level.WARNING
-    # Parallel at 60 m/s (no closure), one fix 3 s old: 120 m more.
+    assert dr.margin_h_m[0] == pytest.approx(MH1 + 100.0)
+    assert dr.margin_v_m[0] == pytest.approx(MV1 + 150.0)
+    # Parallel at 60 m/s (no closure), one fix 3 s old: it may have moved 120 m since.
     stale = pair(track("a", 40.0, -3.0, ve=60.0, age=3.0), track("b", lat, lon, ve=60.0))
-    assert stale.h_min_eff_m[0] == pytest.approx(3000.0 + 10.0 + 120.0 + 10.0)
-    assert stale.level[0] == Level.WARNING
+    assert stale.margin_h_m[0] == pytest.approx(MH1 + 120.0)
+    assert levels(stale).tolist() == [Level.WARNING]
+    # Another confidence: 99 % gives sqrt(−ln 0.01) and the 99.5 % normal quantile.
+    tr = TrackArrays.from_states([track("a", 40.0, -3.0), track("b", lat, lon)])
+    r99 = evaluate_pairs(tr, [0], [1], near_m=1e12, confidence=0.99)
+    assert r99.margin_h_m[0] == pytest.approx(math.sqrt(-math.log(0.01)) * 5.0 * math.sqrt(2.0))
+    assert r99.margin_v_m[0] == pytest.approx(2.5758293035489 * 7.5 * math.sqrt(2.0))
+    with pytest.raises(ValueError, match="confidence"):
+        evaluate_pairs(tr, [0], [1], near_m=1.0, confidence=1.0)
 
 
 def test_lost_column_and_level_from_last_known_data() -> None:
@@ -230,36 +269,48 @@ def test_lost_column_and_level_from_last_known_data() -> None:
         ]
     )
     ia, ib = all_pairs(3)
-    r = evaluate_pairs(tr, ia, ib)
+    r = evaluate_pairs(tr, ia, ib, near_m=1e12)
     assert r.lost.tolist() == [True, False, True]  # (a,b), (a,c), (b,c)
-    assert r.level[0] == Level.WARNING  # lost, but evaluated from its last position
-    assert r.level[1] == Level.NONE
-    assert r.level[2] == Level.NONE
+    # lost, but evaluated from its last position
+    assert levels(r).tolist() == [Level.WARNING, Level.NONE, Level.NONE]
 
 
 def test_lost_fast_track_grows_its_margin() -> None:
     lat, lon = moved(0.0, 0.0, 0.0, 8_000.0)
     fresh = pair(track("a"), track("b", lat, lon, ve=50.0))
     lost = pair(track("a"), track("b", lat, lon, ve=50.0, lost=True, age=121.0))
-    assert fresh.level[0] == Level.NONE
-    assert lost.h_min_eff_m[0] == pytest.approx(3000.0 + 20.0 + 50.0 * 120.0)
-    assert lost.level[0] == Level.WARNING
+    assert levels(fresh).tolist() == [Level.NONE]
+    assert lost.margin_h_m[0] == pytest.approx(MH1 + 50.0 * 120.0)
+    assert levels(lost).tolist() == [Level.WARNING]
     assert bool(lost.lost[0])
 
 
-# --- parameters, containers, self-pairs -----------------------------------------------
+# --- what an alerter is handed: the pairs within its reach ---------------------------
 
 
-def test_per_pair_minima() -> None:
+def test_near_is_the_pairs_within_reach_and_per_pair_reach() -> None:
+    # Oracle: geometry by hand. b 1 km east of a, c 20 km east, both still; d 20 km north
+    # closing at 100 m/s. Reach 3 km + speed × 10 s (+ the summed margins, 20 m).
     lat, lon = moved(0.0, 0.0, 90.0, 1_000.0)
-    tr = TrackArrays.from_states([track("a"), track("b", lat, lon), track("c", lat, lon + 0.01)])
-    r = evaluate_pairs(tr, [0, 0], [1, 2], horizontal_m=np.array([3000.0, 300.0]), vertical_m=[300.0, 50.0])
-    assert r.level.tolist() == [Level.WARNING, Level.NONE]
-    np.testing.assert_allclose(r.h_min_eff_m, [3020.0, 320.0])
+    clat, clon = moved(0.0, 0.0, 90.0, 20_000.0)
+    dlat, dlon = moved(0.0, 0.0, 0.0, 20_000.0)
+    tr = TrackArrays.from_states(
+        [track("a"), track("b", lat, lon), track("c", clat, clon), track("d", dlat, dlon, vn=-100.0)]
+    )
+    r = evaluate_pairs(tr, [0, 0, 0], [1, 2, 3], near_m=3000.0, near_s=10.0)
+    assert r.near.tolist() == [0]  # d reaches 4 km + 20 m, short of its 20 km
+    r = evaluate_pairs(tr, [0, 0, 0], [1, 2, 3], near_m=3000.0, near_s=200.0)
+    assert r.near.tolist() == [0, 2]  # d: 3 km + 100 m/s × 200 s = 23 km
+    r = evaluate_pairs(tr, [0, 0, 0], [1, 2, 3], near_m=np.array([500.0, 21_000.0, 0.0]), near_s=0.0)
+    assert r.near.tolist() == [1]
+    np.testing.assert_allclose(r.rel[:2, 0], [20_000.0, 0.0], atol=0.01)
     with pytest.raises(ValueError):
-        evaluate_pairs(tr, [0, 0], [1, 2], horizontal_m=np.array([1.0, 2.0, 3.0]))
+        evaluate_pairs(tr, [0, 0], [1, 2], near_m=np.array([1.0, 2.0, 3.0]))
     with pytest.raises(ValueError):
-        evaluate_pairs(tr, [0], [1], horizontal_m=-1.0)
+        evaluate_pairs(tr, [0], [1], near_m=-1.0)
+
+
+# --- parameters, containers, self-pairs -----------------------------------------------
 
 
 def test_never_pairs_a_track_with_itself() -> None:
@@ -277,9 +328,8 @@ def test_never_pairs_a_track_with_itself() -> None:
 def test_empty_pairs() -> None:
     tr = TrackArrays.from_states([track("a")])
     ia, ib = all_pairs(1)
-    r = evaluate_pairs(tr, ia, ib)
-    assert len(r) == 0
-    assert r.level.dtype == np.int8
+    r = evaluate_pairs(tr, ia, ib, near_m=1e12)
+    assert len(r) == 0 and r.near.size == 0 and r.rel.shape == (6, 0)
 
 
 def test_from_states_columns() -> None:
@@ -311,14 +361,7 @@ def test_minima_defaults_and_validation() -> None:
         Minima(warning_s=20.0)
     with pytest.raises(ValueError):
         Minima(caution_factor=3.0)
-    lat, lon = moved(0.0, 0.0, 90.0, 5_000.0)
-    tr = TrackArrays.from_states([track("a", ve=100.0), track("b", lat, lon, ve=-100.0)])
-    assert evaluate_with_minima(tr, [0], [1], Minima()).level[0] == Level.CAUTION
-    wide = Minima(horizontal_m=5000.0, vertical_m=500.0)
-    assert evaluate_with_minima(tr, [0], [1], wide).level[0] == Level.WARNING
 
-
-# --- properties ----------------------------------------------------------------------
 
 speeds = st.floats(-300.0, 300.0)
 
@@ -354,11 +397,12 @@ def random_pair(draw: st.DrawFn, min_dist: float = 0.0, max_dist: float = 60_000
 @settings(max_examples=200, deadline=None)
 def test_swapping_a_and_b_changes_only_the_bearing(states: list[TrackState]) -> None:
     tr = TrackArrays.from_states(states)
-    ab = evaluate_pairs(tr, [0], [1])
-    ba = evaluate_pairs(tr, [1], [0])
-    for col in ("range_m", "vertical_m", "tcpa_s", "cpa_h_m", "cpa_v_m", "t_violation_s", "level", "lost"):
+    ab = evaluate_pairs(tr, [0], [1], near_m=1e12)
+    ba = evaluate_pairs(tr, [1], [0], near_m=1e12)
+    for col in ("range_m", "vertical_m", "tcpa_s", "cpa_h_m", "cpa_v_m", "lost", "margin_h_m", "margin_v_m"):
         np.testing.assert_array_equal(getattr(ab, col), getattr(ba, col), err_msg=col)
-    np.testing.assert_array_equal(ab.h_min_eff_m, ba.h_min_eff_m)
+    np.testing.assert_array_equal(ab.rel, -ba.rel)  # b relative to a is minus a relative to b
+    np.testing.assert_array_equal(levels(ab), levels(ba))
     if ab.range_m[0] >= 10.0:
         # b → a is the reverse azimuth at b: geographiclib's azi2 + 180°.
         a, b = states
@@ -371,9 +415,10 @@ def test_swapping_a_and_b_changes_only_the_bearing(states: list[TrackState]) -> 
 @given(random_pair())
 @settings(max_examples=200, deadline=None)
 def test_invariants(states: list[TrackState]) -> None:
-    r = evaluate_pairs(TrackArrays.from_states(states), [0], [1])
+    r = evaluate_pairs(TrackArrays.from_states(states), [0], [1], near_m=1e12)
     assert r.range_m[0] >= 0.0 and r.vertical_m[0] >= 0.0
-    assert 0 <= r.level[0] <= 3
+    assert r.margin_h_m[0] > 0.0 and r.margin_v_m[0] > 0.0
+    assert 0 <= levels(r)[0] <= 3
     assert bool(r.lost[0]) == (states[0].lost or states[1].lost)
     if np.isfinite(r.tcpa_s[0]):
         assert r.tcpa_s[0] >= 0.0
@@ -381,20 +426,21 @@ def test_invariants(states: list[TrackState]) -> None:
         assert r.cpa_h_m[0] <= r.range_m[0] * (1 + 1e-12) + 1e-9
     else:
         assert r.cpa_h_m[0] == r.range_m[0]
-    tv = r.t_violation_s[0]
+    tv = time_to_minima(r)
     if np.isfinite(tv):
         assert 0.0 <= tv <= 18.0
-        assert r.level[0] >= Level.ADVISORY
+        assert levels(r)[0] >= Level.ADVISORY
     if tv == 0.0:
-        assert r.level[0] == Level.WARNING
+        assert levels(r)[0] == Level.WARNING
 
 
 @given(random_pair())
 @settings(max_examples=200, deadline=None)
-def test_t_violation_matches_sampled_motion(states: list[TrackState]) -> None:
-    """Independent check of t_violation: sample the linear relative motion on a fine grid."""
+def test_time_to_minima_matches_sampled_motion(states: list[TrackState]) -> None:
+    """Independent check of the relative state handed to the Alerter: sample the linear
+    relative motion, from geographiclib's geodesic, on a fine grid."""
     tr = TrackArrays.from_states(states)
-    r = evaluate_pairs(tr, [0], [1])
+    r = evaluate_pairs(tr, [0], [1], near_m=1e12)
     a, b = states
     inv = GEOD.Inverse(a.lat, a.lon, b.lat, b.lon)
     assume(inv["s12"] < 20_000.0 and abs(a.lat) < 85.0)
@@ -414,10 +460,11 @@ def test_t_violation_matches_sampled_motion(states: list[TrackState]) -> None:
     z = np.abs(dz + dvz * t)
     # The two models differ by second-order frame effects: allow a small slack in space.
     slack_h = 1e-3 * inv["s12"] + 1.0
-    inside_loose = (h < r.h_min_eff_m[0] + slack_h) & (z < r.v_min_eff_m[0] + 1e-6)
-    inside_tight = (h < r.h_min_eff_m[0] - slack_h) & (z < r.v_min_eff_m[0] - 1e-6)
-    tv = r.t_violation_s[0]
-    if np.isnan(tv):
+    h_eff, v_eff = 3000.0 + r.margin_h_m[0], 300.0 + r.margin_v_m[0]
+    inside_loose = (h < h_eff + slack_h) & (z < v_eff + 1e-6)
+    inside_tight = (h < h_eff - slack_h) & (z < v_eff - 1e-6)
+    tv = time_to_minima(r)
+    if math.isinf(tv):
         assert not inside_tight.any()
     else:
         assert inside_loose.any()
@@ -434,9 +481,9 @@ def test_far_and_diverging_never_alerts(states: list[TrackState]) -> None:
     a = track("a", a.lat, a.lon, 1000.0, a.ve, a.vn, a.vu, 3.0, 1, 0.5, False)
     b = track("b", b.lat, b.lon, 1000.0, b.ve, b.vn, b.vu, 3.0, 1, 0.5, False)
     tr = TrackArrays.from_states([a, b])
-    r = evaluate_pairs(tr, [0], [1])
+    r = evaluate_pairs(tr, [0], [1], near_m=1e12)
     assume(math.isnan(r.tcpa_s[0]))  # diverging or no relative motion
-    assert r.level[0] == Level.NONE
+    assert levels(r)[0] == Level.NONE
 
 
 @given(random_pair(min_dist=100_000.0, max_dist=500_000.0))
@@ -445,8 +492,8 @@ def test_beyond_100_km_never_alerts_at_any_speed(states: list[TrackState]) -> No
     a, b = states
     a = track("a", a.lat, a.lon, 0.0, a.ve, a.vn, a.vu, a.hdop, 1, a.age_s, False)
     b = track("b", b.lat, b.lon, 0.0, b.ve, b.vn, b.vu, b.hdop, 1, b.age_s, False)
-    r = evaluate_pairs(TrackArrays.from_states([a, b]), [0], [1])
-    assert r.level[0] == Level.NONE
+    r = evaluate_pairs(TrackArrays.from_states([a, b]), [0], [1], near_m=1e12)
+    assert levels(r)[0] == Level.NONE
 
 
 def test_many_pairs_vectorised_equals_one_by_one() -> None:
@@ -466,12 +513,15 @@ def test_many_pairs_vectorised_equals_one_by_one() -> None:
     ]
     tr = TrackArrays.from_states(states)
     ia, ib = all_pairs(n)
-    allr = evaluate_pairs(tr, ia, ib)
-    assert allr.level.max() >= Level.ADVISORY  # the set is dense enough to alert somewhere
+    allr = evaluate_pairs(tr, ia, ib, near_m=1e12)
+    all_levels = levels(allr)
+    assert all_levels.max() >= Level.ADVISORY  # the set is dense enough to alert somewhere
     for k in range(0, ia.size, 37):
-        one = evaluate_pairs(tr, ia[k : k + 1], ib[k : k + 1])
-        for col in ("range_m", "bearing_deg", "tcpa_s", "cpa_h_m", "t_violation_s", "level"):
+        one = evaluate_pairs(tr, ia[k : k + 1], ib[k : k + 1], near_m=1e12)
+        for col in ("range_m", "bearing_deg", "tcpa_s", "cpa_h_m", "margin_h_m", "margin_v_m"):
             np.testing.assert_array_equal(getattr(one, col)[0], getattr(allr, col)[k], err_msg=col)
+        np.testing.assert_array_equal(one.rel[:, 0], allr.rel[:, k])
+        assert levels(one)[0] == all_levels[k]
 
 
 # --- implementation details that must not change results -------------------------------
@@ -506,63 +556,48 @@ def _assert_same_bits(a: PairResult, b: PairResult) -> None:
         assert x.tobytes() == y.tobytes(), name
 
 
-def _random_minima(seed: int, m: int) -> dict[str, np.ndarray]:
-    """Per-pair minima, including factors below 1 (allowed here, unlike in Minima)."""
+def _reach(alerters: list[Alerter], m: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[Alerter]]:
+    """Per-pair alerters (one of ``alerters`` each) and their reach as near_m/near_s arrays."""
     rs = np.random.default_rng(seed)
-    return {
-        "horizontal_m": rs.uniform(0, 5000, m),
-        "vertical_m": rs.uniform(0, 500, m),
-        "warning_s": rs.uniform(0, 10, m),
-        "caution_s": rs.uniform(0, 20, m),
-        "advisory_s": rs.uniform(0, 30, m),
-        "caution_factor": rs.uniform(0, 3, m),
-        "advisory_factor": rs.uniform(0, 3, m),
-    }
+    pick = rs.integers(0, len(alerters), m)
+    near_m = np.array([float(a.reach_m(0.0)) for a in alerters])[pick]
+    near_s = np.array([float(a.reach_m(1.0) - a.reach_m(0.0)) for a in alerters])[pick]
+    return near_m, near_s, [alerters[k] for k in pick.tolist()]
 
 
-def _with_and_without_prefilter(
-    monkeypatch: pytest.MonkeyPatch,
-    tr: TrackArrays,
-    ia: np.ndarray,
-    ib: np.ndarray,
-    kw: dict[str, np.ndarray],
-) -> tuple[PairResult, PairResult, bool]:
-    """evaluate_pairs as is, and with the alert rules run on every pair; and whether the
-    prefilter left any pair out."""
-    filtered = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
-    picked = separation._may_alert
-    seen: list[bool] = []
-
-    def everything(range_m: np.ndarray, *args: object) -> np.ndarray:
-        seen.append(picked(range_m, *args).size < range_m.size)  # type: ignore[arg-type]
-        return np.arange(range_m.size)
-
-    with monkeypatch.context() as mp:
-        mp.setattr(separation, "_may_alert", everything)
-        unfiltered = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
-    return filtered, unfiltered, any(seen)
+def _levels_per_pair(r: PairResult, who: list[Alerter]) -> np.ndarray:
+    out = np.zeros(len(r), dtype=np.int8)
+    for j, k in enumerate(r.near.tolist()):
+        rel = r.rel[:, j]
+        out[k] = who[k].levels_now(*rel, r.margin_h_m[j], r.margin_v_m[j])[0]
+    return out
 
 
 @pytest.mark.parametrize("per_pair", [False, True])
 @pytest.mark.parametrize(("seed", "spread_deg"), [(1, 0.005), (2, 0.03), (3, 0.2)])
-def test_alert_prefilter_changes_nothing(
-    monkeypatch: pytest.MonkeyPatch, seed: int, spread_deg: float, per_pair: bool
+def test_the_reach_filter_leaves_out_only_pairs_that_cannot_alert(
+    seed: int, spread_deg: float, per_pair: bool
 ) -> None:
-    # The alert rules only run on the pairs _may_alert picks; running them on every
-    # pair must give the same bits, in particular near the edge of the filter.
+    # Oracle: the Alerter itself on every pair (near_m huge: nothing left out). Its reach
+    # (DTHR + speed · (E + TTHR), a bound worked out in Alerter.reach_m) must leave out
+    # only pairs whose level is 0, near the edge of the filter too.
     tr = _random_traffic(seed, 80, spread_deg)
     ia, ib = all_pairs(len(tr))
-    kw = _random_minima(seed, ia.size) if per_pair else {}
-    filtered, unfiltered, left_out = _with_and_without_prefilter(monkeypatch, tr, ia, ib, kw)
-    # Both ways are covered: some pairs left out, and (close together) none.
-    assert left_out if spread_deg > 0.01 else (per_pair or not left_out)
-    assert filtered.level.max() >= Level.ADVISORY
-    _assert_same_bits(filtered, unfiltered)
+    alerters = [SEPMON, preset("do365"), DISTANCE, preset("flarm")] if per_pair else [SEPMON]
+    near_m, near_s, who = _reach(alerters, ia.size, seed)
+    filtered = evaluate_pairs(tr, ia, ib, near_m=near_m, near_s=near_s)
+    everything = evaluate_pairs(tr, ia, ib, near_m=1e12)
+    assert filtered.near.size < ia.size if spread_deg > 0.01 else True
+    for name in ("range_m", "bearing_deg", "vertical_m", "tcpa_s", "cpa_h_m", "cpa_v_m", "lost"):
+        assert getattr(filtered, name).tobytes() == getattr(everything, name).tobytes(), name
+    want = _levels_per_pair(everything, who)
+    assert want.max() >= Level.ADVISORY
+    np.testing.assert_array_equal(_levels_per_pair(filtered, who), want)
 
 
-def test_alert_prefilter_degenerate_geometry(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reach_filter_degenerate_geometry() -> None:
     # Pole to pole (the chord is vertical in the mid frame, so the relative position
-    # is not rescaled to the range), coincident and near-antipodal tracks, absurd speeds.
+    # is not rescaled to the range), coincident and near-antipodal tracks.
     states = [
         track("n", 90.0, 77.0, ve=-10.0, vn=-0.4),
         track("s", -90.0, 77.0, alt=600.0, ve=300.0, vn=-2.6, vu=-2.7),
@@ -571,22 +606,22 @@ def test_alert_prefilter_degenerate_geometry(monkeypatch: pytest.MonkeyPatch) ->
         track("c2", 10.0, 20.0, alt=None),
         track("anti", -10.0, -160.0, vn=20.0),
         track("far", 40.0, 20.0),
-        # A relative velocity that overflows to NaN: the rules see the pair as not moving.
-        track("f1", 30.0, 45.0, ve=1.7e308),
-        track("f2", 30.0, 45.001, ve=-1.7e308),
     ]
     tr = TrackArrays.from_states(states)
     ia, ib = all_pairs(len(tr))
-    filtered, unfiltered, left_out = _with_and_without_prefilter(monkeypatch, tr, ia, ib, {})
-    assert left_out
-    _assert_same_bits(filtered, unfiltered)
+    reach = {"near_m": float(SEPMON.reach_m(0.0)), "near_s": float(SEPMON.reach_m(1.0) - SEPMON.reach_m(0.0))}
+    filtered = evaluate_pairs(tr, ia, ib, **reach)
+    everything = evaluate_pairs(tr, ia, ib, near_m=1e12)
+    assert 0 < filtered.near.size < ia.size
+    np.testing.assert_array_equal(levels(filtered), levels(everything))
 
 
 def test_blocks_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
     tr = _random_traffic(4, 60, 0.05)
     ia, ib = all_pairs(len(tr))
     ia, ib = ib[::-1].copy(), ia[::-1].copy()  # any order, either way round
-    for kw in ({}, _random_minima(4, ia.size)):
+    near_m, near_s, _ = _reach([SEPMON, preset("do365")], ia.size, 4)
+    for kw in ({}, {"near_m": 3000.0, "near_s": 18.0}, {"near_m": near_m, "near_s": near_s}):
         whole = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
         monkeypatch.setattr(separation, "_BLOCK", 97)
         blocks = evaluate_pairs(tr, ia, ib, **kw)  # type: ignore[arg-type]
@@ -605,14 +640,15 @@ def test_index_and_parameter_forms() -> None:
         (ia.reshape(-1, 1), ib.reshape(-1, 1)),
     ):
         r = evaluate_pairs(tr, a, b)
-        for name in ("range_m", "bearing_deg", "t_violation_s", "level"):
+        for name in ("range_m", "bearing_deg", "tcpa_s", "cpa_h_m"):
             np.testing.assert_array_equal(getattr(r, name), getattr(ref, name))
     # Scalars as float, int, numpy scalar, 0-d or one-element array: the same bits.
+    ref = evaluate_pairs(tr, ia, ib, near_m=3000.0)
     for h in (3000.0, 3000, np.float64(3000.0), np.array(3000.0), np.array([3000.0])):
-        _assert_same_bits(evaluate_pairs(tr, ia, ib, horizontal_m=h), ref)
+        _assert_same_bits(evaluate_pairs(tr, ia, ib, near_m=h), ref)
     for bad in (float("nan"), float("inf"), -1.0, np.array([[1.0]])):
         with pytest.raises(ValueError):
-            evaluate_pairs(tr, ia, ib, horizontal_m=bad)
+            evaluate_pairs(tr, ia, ib, near_m=bad)
     with pytest.raises(ValueError, match="out of range"):
         evaluate_pairs(tr, [0], [np.iinfo(np.intp).min])
     with pytest.raises(ValueError, match="same length"):
@@ -654,13 +690,13 @@ def test_antipodal_tracks_are_far_apart_not_in_conflict() -> None:
         track("c1", 10.0, 20.0, ve=50.0),  # coincident with a: still in conflict
     ]
     tr = TrackArrays.from_states(states)
-    res = evaluate_pairs(tr, [0, 2, 2], [1, 3, 4])
+    res = evaluate_pairs(tr, [0, 2, 2], [1, 3, 4], near_m=1e12)
     assert (res.range_m[:2] > 15_000_000).all()  # the arc formula is exact to 500 km, rough beyond
-    assert res.level.tolist() == [Level.NONE, Level.NONE, Level.WARNING]
-    assert np.isnan(res.t_violation_s[:2]).all()
-    swapped = evaluate_pairs(tr, [1, 3, 4], [0, 2, 2])
-    for col in ("range_m", "tcpa_s", "cpa_h_m", "t_violation_s", "level"):
+    assert levels(res).tolist() == [Level.NONE, Level.NONE, Level.WARNING]
+    swapped = evaluate_pairs(tr, [1, 3, 4], [0, 2, 2], near_m=1e12)
+    for col in ("range_m", "tcpa_s", "cpa_h_m"):
         np.testing.assert_array_equal(getattr(swapped, col), getattr(res, col), err_msg=col)
+    np.testing.assert_array_equal(levels(swapped), levels(res))
 
 
 # --- the readable margins and their fast twin -----------------------------------------------------

@@ -498,7 +498,7 @@ class Monitor:
             reach = _join_reach(reach_parts, counts)
             data = np.concatenate([s.data for s in snaps], axis=1)
             tracks = self._arrays(data, np.repeat(nows, sizes), _stacked_names(sizes))
-        res = evaluate_pairs(tracks, ia, ib, rules=False, confidence=self.config.confidence, **reach)
+        res = evaluate_pairs(tracks, ia, ib, confidence=self.config.confidence, **reach)
         raw, tv = self._instantaneous(res, aid)
         snap = np.repeat(np.arange(len(snaps)), counts)  # snapshot of each entry
         tab = self._table

@@ -1,4 +1,4 @@
-"""Separation core: range, bearing, vertical separation, CPA and alert level of track pairs.
+"""Separation core: range, bearing, vertical separation, CPA and margins of track pairs.
 
 Pure numpy, vectorised over all pairs at once. The tracker hands over
 :class:`~sepmon.core.model.TrackState` objects; :meth:`TrackArrays.from_states` turns
@@ -21,19 +21,14 @@ Altitudes are ellipsoid heights; when either is unknown the vertical
 separation is taken as 0 at all times (conservative: the pair is treated as
 co-altitude).
 
-Alert rule (design.md), level = max of:
-  (a) now: range < H and vertical < V → WARNING; range < caution_factor·h + m_h
-      and vertical < caution_factor·v + m_v → CAUTION; the same with
-      advisory_factor → ADVISORY;
-  (b) predicted: the first time both horizontal and vertical separation are
-      below (H, V) with linear relative motion, ``t_violation_s``, is
-      <= warning_s → WARNING, <= caution_s → CAUTION, <= advisory_s → ADVISORY.
-where H = h + m_h and V = v + m_v (h, v: ``horizontal_m``, ``vertical_m``),
-with m_h / m_v the summed uncertainty margins of both tracks (:func:`uncertainty_margin_m`). The
-margins are added, not scaled by the factors: they stand for how far each
-position may be off, which does not grow with the protection volume.
+No alert policy here (issue 15): the levels are the Alerter's
+(:mod:`sepmon.core.alerter`). For the pairs within an alerter's reach the core hands
+it their relative state and their margins: each track's random position error (a
+horizontal DRMS, a vertical sigma) combined for the pair as independent errors, plus
+the parts that are not random (a degraded fix, the drift of a stale one)
+(:func:`combined_margins`).
 
-Lost tracks are still evaluated from their last known data (their growing
+Lost tracks are still evaluated from the data they are given (their growing
 ``age_s`` widens the margins) and are flagged in ``PairResult.lost``: a lost
 track is never silently reported as clear, callers show it as "lost".
 """
@@ -42,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
@@ -56,7 +51,7 @@ from sepmon.core.geo import (
     horizontal_rows,
     mid_frame_rows,
 )
-from sepmon.core.model import Level, Minima, TrackState
+from sepmon.core.model import TrackState
 
 __all__ = [
     "DEGRADED_MARGIN_M",
@@ -70,13 +65,10 @@ __all__ = [
     "combined_margins",
     "confidence_factors",
     "evaluate_pairs",
-    "evaluate_with_minima",
-    "minima_keywords",
     "uncertainty_margin_m",
     "vertical_margin_m",
 ]
 
-_MINIMA_FIELDS = tuple(f.name for f in fields(Minima))
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
@@ -342,13 +334,8 @@ class PairResult:
       tracks are diverging or have no relative motion.
     - ``cpa_h_m``/``cpa_v_m``: predicted horizontal/vertical separation at CPA;
       equal to the current values when ``tcpa_s`` is NaN.
-    - ``t_violation_s``: time until horizontal AND vertical separation are both
-      first below the widened minima (``h_min_eff_m``, ``v_min_eff_m``) with
-      linear relative motion; 0 if violated now; NaN if not within the
-      look-ahead horizon (the largest of the three alert times).
-    - ``level``: int8 alert level 0–3 (:class:`~sepmon.core.model.Level`).
-    - ``lost``: either track is lost; ``level`` is then from last known data.
-    - ``h_min_eff_m``/``v_min_eff_m``: minima widened by both tracks' margins.
+    - ``lost``: either track is lost.
+    - ``near``, ``rel``, ``margin_h_m``, ``margin_v_m``: see below.
     """
 
     ia: IntArray
@@ -359,11 +346,7 @@ class PairResult:
     tcpa_s: FloatArray
     cpa_h_m: FloatArray
     cpa_v_m: FloatArray
-    t_violation_s: FloatArray
-    level: npt.NDArray[np.int8]
     lost: BoolArray
-    h_min_eff_m: FloatArray
-    v_min_eff_m: FloatArray
     # The pairs near enough for an alerter to look at (``near_m``/``near_s`` given; else
     # none): their entry numbers, their relative state (rows pe, pn, ve, vn, dz, dvz: b
     # relative to a, local east/north/up, m and m/s) and their combined margins.
@@ -400,105 +383,37 @@ def _indices(x: ArrayLike) -> IntArray:
     return np.asarray(x, dtype=np.intp).ravel()
 
 
-def _interval_below(
-    p2: FloatArray, pv: FloatArray, v2: FloatArray, limit: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Open time interval where |p + v t| < limit for 2-D linear motion.
-
-    Takes |p|², p·v and |v|². Returns (t_lo, t_hi); empty intervals have
-    t_lo >= t_hi. Without relative motion the interval is everything or nothing.
-    Divisions by 0 are expected (the caller ignores them in np.errstate).
-    """
-    lim2 = limit * limit
-    disc = p2 - lim2
-    disc *= v2
-    np.subtract(pv * pv, disc, out=disc)  # (p·v)² − |v|² (|p|² − limit²)
-    sq = np.maximum(disc, 0.0)
-    np.sqrt(sq, out=sq)
-    t_lo = np.negative(pv)
-    t_lo -= sq
-    t_lo /= v2
-    t_hi = sq - pv
-    t_hi /= v2
-    empty = disc <= 0
-    np.copyto(t_lo, np.inf, where=empty)
-    np.copyto(t_hi, -np.inf, where=empty)
-    if not v2.min() > _V2_EPS:
-        still = ~(v2 > _V2_EPS)
-        inside = p2 < lim2
-        t_lo[still] = np.where(inside[still], -np.inf, np.inf)
-        t_hi[still] = -t_lo[still]
-    return t_lo, t_hi
-
-
-def _interval_below_1d(p: FloatArray, v: FloatArray, limit: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Open time interval where |p + v t| < limit for 1-D linear motion (see :func:`_interval_below`)."""
-    v2 = v * v
-    if v2.max() <= _V2_EPS:  # (not with a NaN) no vertical rates, the usual case
-        t_lo = np.where(np.abs(p) < limit, -np.inf, np.inf)
-        return t_lo, np.negative(t_lo)
-    t1 = np.negative(limit) - p
-    t1 /= v
-    t2 = limit - p
-    t2 /= v
-    t_lo = np.minimum(t1, t2)
-    t_hi = np.maximum(t1, t2, out=t2)
-    if not v2.min() > _V2_EPS:
-        still = ~(v2 > _V2_EPS)
-        inside = np.abs(p) < limit
-        t_lo[still] = np.where(inside[still], -np.inf, np.inf)
-        t_hi[still] = -t_lo[still]
-    return t_lo, t_hi
-
-
-# Rows of the float result array of evaluate_pairs (PairResult's float columns are its
-# rows). The first four are what the alert rules read, so one take gathers them.
-_R_RANGE, _R_VERTICAL, _R_H_EFF, _R_V_EFF, _R_BEARING, _R_TCPA, _R_CPA_H, _R_CPA_V, _R_TV = range(9)
-_RESULT_ROWS = 9
-_ADVISORY, _CAUTION, _WARNING = int(Level.ADVISORY), int(Level.CAUTION), int(Level.WARNING)
+# Rows of the float result array of evaluate_pairs (PairResult's float columns are its rows).
+_R_RANGE, _R_VERTICAL, _R_BEARING, _R_TCPA, _R_CPA_H, _R_CPA_V = range(6)
+_RESULT_ROWS = 6
 
 
 def evaluate_pairs(
     tracks: TrackArrays,
     ia: ArrayLike,
     ib: ArrayLike,
-    horizontal_m: ArrayLike = 3000.0,
-    vertical_m: ArrayLike = 300.0,
-    warning_s: ArrayLike = 8.0,
-    caution_s: ArrayLike = 12.0,
-    advisory_s: ArrayLike = 18.0,
-    caution_factor: ArrayLike = 1.5,
-    advisory_factor: ArrayLike = 2.0,
     *,
-    rules: bool = True,
     near_m: ArrayLike | None = None,
     near_s: ArrayLike = 0.0,
     confidence: float = 0.95,
 ) -> PairResult:
-    """Evaluate the pairs (tracks[ia[k]], tracks[ib[k]]) against their minima.
+    """The geometry of the pairs (tracks[ia[k]], tracks[ib[k]]); no alert policy.
 
-    ``rules=False``: geometry only (``level`` 0, ``t_violation_s`` NaN), for callers
-    whose alerting lives elsewhere (the monitor's Alerter). ``near_m``/``near_s``
-    (scalars or per pair): the pairs whose range is within ``near_m + speed · near_s +
-    margin_h`` (``speed``: their horizontal relative speed) get their relative state
-    and combined margins in ``near``/``rel``/``margin_h_m``/``margin_v_m``: an
-    alerter's reach (:meth:`~sepmon.core.alerter.Alerter.reach_m` is ``DTHR + speed ·
-    (E + TTHR)``) says which pairs it may alert on. The combined margins are
-    :func:`combined_margins` at ``confidence``.
+    ``near_m``/``near_s`` (scalars or per pair): the pairs whose range is within
+    ``near_m + speed · near_s`` plus their (summed, so larger) margins, ``speed`` their
+    horizontal relative speed, also get their relative state and combined margins
+    (``near``/``rel``/``margin_h_m``/``margin_v_m``). An alerter's reach
+    (:meth:`~sepmon.core.alerter.Alerter.reach_m` is ``DTHR + speed · (E + TTHR)``, a
+    bound) says which pairs it may alert on: the others can reach no level. The combined
+    margins are :func:`combined_margins` at ``confidence``. See the module docstring for
+    the geometry and :class:`PairResult` for the columns. Raises ValueError if a pair
+    pairs a track with itself (a source is never traffic to itself) or an index is out
+    of range.
 
-    The minima, times and factors (named as :class:`~sepmon.core.model.Minima`'s
-    fields) are scalars or per-pair arrays (pairs of different classes have
-    different minima); defaults are :class:`~sepmon.core.model.Minima`'s.
-    See the module docstring for the geometry and alert rule, and
-    :class:`PairResult` for the columns. Raises ValueError if a pair pairs a
-    track with itself (a source is never traffic to itself) or an index is
-    out of range.
-
-    Cost: a fixed sequence of elementwise numpy passes over the pairs (no
-    Python loop over pairs), one per vector (not per component) where it can,
-    in blocks of at most ``_BLOCK`` pairs; the alert rules only run over the
-    pairs close enough to alert (:func:`_may_alert`). Each result depends only
-    on its own pair, so evaluating a pair alone or among others gives the same bits.
+    Cost: a fixed sequence of elementwise numpy passes over the pairs (no Python loop
+    over pairs), one per vector (not per component) where it can, in blocks of at most
+    ``_BLOCK`` pairs. Each result depends only on its own pair, so evaluating a pair
+    alone or among others gives the same bits.
     """
     ia_ = _indices(ia)
     ib_ = _indices(ib)
@@ -510,42 +425,22 @@ def evaluate_pairs(
         raise ValueError("pair index out of range")
     if (ia_ == ib_).any():
         raise ValueError("a track cannot be paired with itself")
-    params = (
-        _per_pair(horizontal_m, n, "horizontal_m"),
-        _per_pair(vertical_m, n, "vertical_m"),
-        _per_pair(warning_s, n, "warning_s"),
-        _per_pair(caution_s, n, "caution_s"),
-        _per_pair(advisory_s, n, "advisory_s"),
-        _per_pair(caution_factor, n, "caution_factor"),
-        _per_pair(advisory_factor, n, "advisory_factor"),
-    )
     near: _Near | None = None
     if near_m is not None:
         if not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
         near = _Near(_per_pair(near_m, n, "near_m"), _per_pair(near_s, n, "near_s"), confidence)
     res = np.empty((_RESULT_ROWS, n))
-    level = np.empty(n, dtype=np.int8)
     # Divisions by zero and overflows are expected on the way; each is fixed up where it happens.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if n <= _BLOCK:
-            _evaluate_block(tracks, ia_, ib_, params, res, level, rules, near, 0)
+            _evaluate_block(tracks, ia_, ib_, res, near, 0)
         else:
             # Blocks keep every temporary small (in cache, and reused by the allocator
             # instead of fresh pages each time); results are elementwise, so the same bits.
             for k in range(0, n, _BLOCK):
                 s = slice(k, k + _BLOCK)
-                _evaluate_block(
-                    tracks,
-                    ia_[s],
-                    ib_[s],
-                    tuple(x if isinstance(x, float) or x.size == 1 else x[s] for x in params),
-                    res[:, s],
-                    level[s],
-                    rules,
-                    near if near is None else near.block(s),
-                    k,
-                )
+                _evaluate_block(tracks, ia_[s], ib_[s], res[:, s], near if near is None else near.block(s), k)
     lost = tracks.lost[ia_] | tracks.lost[ib_] if tracks._any_lost else np.zeros(n, dtype=np.bool_)
     if near is not None:
         near_idx, rel, margin_h, margin_v = near.result()
@@ -565,11 +460,7 @@ def evaluate_pairs(
         tcpa_s=res[_R_TCPA],
         cpa_h_m=res[_R_CPA_H],
         cpa_v_m=res[_R_CPA_V],
-        t_violation_s=res[_R_TV],
-        level=level,
         lost=lost,
-        h_min_eff_m=res[_R_H_EFF],
-        v_min_eff_m=res[_R_V_EFF],
         near=near_idx,
         rel=rel,
         margin_h_m=margin_h,
@@ -652,15 +543,12 @@ def _evaluate_block(
     tracks: TrackArrays,
     ia: IntArray,
     ib: IntArray,
-    params: tuple[float | FloatArray, ...],
     res: FloatArray,
-    level: npt.NDArray[np.int8],
-    rules: bool = True,
     near: _Near | None = None,
     offset: int = 0,
 ) -> None:
-    """Evaluate one block of pairs into ``res`` (rows ``_R_*``) and ``level``; the pairs
-    within ``near``'s reach go to ``near`` (entry numbers from ``offset``)."""
+    """Evaluate one block of pairs into ``res`` (rows ``_R_*``); the pairs within ``near``'s
+    reach go to ``near`` (entry numbers from ``offset``)."""
     m = ia.size
     if m == 0:
         if near is not None:
@@ -709,11 +597,11 @@ def _evaluate_block(
     else:
         scale = np.divide(range_m, ch, out=np.zeros_like(ch), where=ch > 0)
         # A (nearly) vertical chord, e.g. pole to pole: p is 0 or not reliably scaled
-        # to the range, so the alert prefilter must not judge such a pair by its range.
+        # to the range, so the reach filter must not judge such a pair by its range.
         vertical_chord = h2 < _H2_TINY
         filter_range = np.where(vertical_chord, 0.0, range_m)
         # Antipodal tracks (e.g. the two poles) among them are ~20,000 km apart although
-        # p comes out 0, and the rules saw them as co-located (a false WARNING).
+        # p comes out 0, and an alerter would see them as co-located (a false WARNING).
         # Coincident and sub-metre pairs keep p = 0.
         antipodal = vertical_chord & (range_m > 1.0)
     p = hv[0]
@@ -753,11 +641,8 @@ def _evaluate_block(
     cpa_v += dz
     np.abs(cpa_v, out=res[_R_CPA_V])  # t = 0: exactly the current vertical separation
 
-    # --- widened minima ---------------------------------------------------------------
+    # --- margins: each track's summed (random at K95 + bias), the pair's two added -------
     margins = ga[_MARGIN_H : _MARGIN_V + 1] + gb[_MARGIN_H : _MARGIN_V + 1]  # m_h, m_v
-    h_min, v_min, warn_, caution_, advisory_, cf, af = params
-    np.add(h_min, margins[0], out=res[_R_H_EFF])
-    np.add(v_min, margins[1], out=res[_R_V_EFF])
 
     if near is not None:
         # Bias (not random) parts of each track's margin: its summed margin less K95 x its
@@ -783,153 +668,3 @@ def _evaluate_block(
         mh, mv = combined_margins(ra, rb, sa, sb, bias_h, bias_v, near.confidence)
         near.mh.append(mh)
         near.mv.append(mv)
-    if not rules:
-        res[_R_TV].fill(np.nan)
-        level.fill(0)
-        return
-
-    # --- alerts -----------------------------------------------------------------------
-    horizon = np.maximum(np.maximum(warn_, caution_), advisory_)
-    k = _may_alert(filter_range, v2, res[_R_H_EFF], h_min, cf, af, horizon)
-    tv = res[_R_TV]
-    tv.fill(np.nan)
-    level.fill(0)
-    if k.size == 0:
-        return
-    if k.size == m:  # all of them: no need to gather
-        _alert_rules(
-            res[:_R_BEARING], hv.reshape(4, m), h2v2pv[1:], d[_ALT:], margins, params, horizon, tv, level
-        )
-        return
-    sub_tv = np.empty(k.size)
-    sub_level = np.empty(k.size, dtype=np.int8)
-    _alert_rules(
-        res[:_R_BEARING].take(k, axis=1),
-        hv.reshape(4, m).take(k, axis=1),
-        h2v2pv[1:].take(k, axis=1),
-        d[_ALT:].take(k, axis=1),
-        margins.take(k, axis=1),
-        tuple(x if isinstance(x, float) or x.size == 1 else x[k] for x in params),
-        horizon if horizon.size == 1 else horizon[k],
-        sub_tv,
-        sub_level,
-    )
-    tv[k] = sub_tv
-    level[k] = sub_level
-
-
-def _may_alert(
-    range_m: FloatArray,
-    v2: FloatArray,
-    h_eff: FloatArray,
-    h_min: float | FloatArray,
-    cf: float | FloatArray,
-    af: float | FloatArray,
-    horizon: float | FloatArray,
-) -> IntArray:
-    """Indices of the pairs that may alert; the alert rules give every other pair none.
-
-    A pair can only alert if it is within the largest protection radius now
-    (max(1, caution_factor, advisory_factor) · h_min + m_h) or can get within the
-    widened minimum ``h_eff`` inside the look-ahead horizon at its relative speed.
-    ``range_m`` is the range as the rules see it (0 for a pair whose horizontal
-    relative position is not scaled to its range, which is then always kept).
-    The test is conservative by a metre and a part per billion, far more than
-    the rounding of the rules, so the other pairs would get no violation within the
-    horizon and level NONE from the rules too: skipping them gives the same bits.
-    """
-    reach = np.sqrt(v2)
-    reach *= horizon
-    # fmax: a NaN speed (an overflowing velocity) makes the rules treat the pair as
-    # not moving, which only the protection radius now bounds.
-    if isinstance(cf, float) and isinstance(af, float) and isinstance(h_min, float):
-        np.fmax(reach, (max(af, cf, 1.0) - 1.0) * h_min, out=reach)
-    else:
-        np.fmax(reach, (np.maximum(np.maximum(af, cf), 1.0) - 1.0) * h_min, out=reach)
-    reach += h_eff
-    reach *= 1.0 + 1e-9
-    reach += 1.0
-    return np.flatnonzero(range_m <= reach)
-
-
-def _alert_rules(
-    geo: FloatArray,
-    pv_rows: FloatArray,
-    v2pv: FloatArray,
-    dz_dvz: FloatArray,
-    margins: FloatArray,
-    params: tuple[float | FloatArray, ...],
-    horizon: float | FloatArray,
-    tv: FloatArray,
-    level: npt.NDArray[np.int8],
-) -> None:
-    """The alert rule (module docstring) into ``tv`` (t_violation_s) and ``level``.
-
-    ``geo`` holds rows range, vertical, h_eff, v_eff; ``pv_rows`` pe, pn, ve, vn;
-    ``v2pv`` |v|², p·v; ``dz_dvz`` dz, dvz; ``margins`` m_h, m_v.
-    """
-    range_m, vertical, h_eff, v_eff = geo
-    pe_pn = pv_rows[:2]
-    v2, pv = v2pv
-    dz, dvz = dz_dvz
-    m_h, m_v = margins
-    h_min, v_min, warn_, caution_, advisory_, cf, af = params
-
-    # --- predicted first violation ----------------------------------------------------
-    p2 = pe_pn * pe_pn
-    p2 = np.add(p2[0], p2[1], out=p2[0])
-    h_lo, h_hi = _interval_below(p2, pv, v2, h_eff)
-    z_lo, z_hi = _interval_below_1d(dz, dvz, v_eff)
-    violated_now = range_m < h_eff
-    violated_now &= vertical < v_eff
-    t_lo = np.maximum(h_lo, z_lo, out=h_lo)
-    np.maximum(t_lo, 0.0, out=t_lo)
-    t_hi = np.minimum(h_hi, z_hi, out=h_hi)
-    predicted = t_lo < t_hi
-    predicted &= t_lo <= horizon
-    tv.fill(np.nan)
-    np.copyto(tv, t_lo, where=predicted)
-    np.copyto(tv, 0.0, where=violated_now)
-
-    # --- levels -----------------------------------------------------------------------
-    # level = max of the "now" and "predicted" rules: assign the lowest level first,
-    # overwrite upwards. tv is 0 when violated now (so <= warning_s), and NaN compares False.
-    def below(factor: float | FloatArray) -> BoolArray:
-        b: BoolArray = range_m < factor * h_min + m_h
-        b &= vertical < factor * v_min + m_v
-        return b
-
-    level.fill(0)
-    b = below(af)
-    b |= tv <= advisory_
-    np.copyto(level, _ADVISORY, where=b)
-    b = below(cf)
-    b |= tv <= caution_
-    np.copyto(level, _CAUTION, where=b)
-    np.copyto(level, _WARNING, where=tv <= warn_)
-
-
-def minima_keywords(minima: Minima) -> dict[str, float]:
-    """A :class:`Minima` (or a subclass such as a config rule) as :func:`evaluate_pairs` keywords.
-
-    The keywords are the fields of :class:`Minima` by the same names; fields a
-    subclass adds (a rule's ``check``) are left out.
-    """
-    return {name: getattr(minima, name) for name in _MINIMA_FIELDS}
-
-
-def evaluate_with_minima(tracks: TrackArrays, ia: ArrayLike, ib: ArrayLike, minima: Minima) -> PairResult:
-    """:func:`evaluate_pairs` with every pair using one :class:`Minima`."""
-    m = minima
-    return evaluate_pairs(
-        tracks,
-        ia,
-        ib,
-        m.horizontal_m,
-        m.vertical_m,
-        m.warning_s,
-        m.caution_s,
-        m.advisory_s,
-        m.caution_factor,
-        m.advisory_factor,
-    )
