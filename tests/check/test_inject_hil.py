@@ -192,3 +192,28 @@ def test_without_the_enter_command_lines_are_not_gps(tmp_path: Path) -> None:
     assert not [e for e in events if e.type in ("acquired", "regained") and e.a == "alpha"]
     stats = [json.loads(e.detail or "{}") for e in events if e.type == "source_stats" and e.a == "alpha"]
     assert stats and stats[0]["fixes"] == 0 and stats[0]["lines"] > 0  # it heard the board's own lines
+
+
+def test_a_board_unplugged_mid_run_is_one_line(tmp_path: Path) -> None:
+    """The board's port vanishes while it is being fed (a pulled cable): the injector stops,
+    says so in one line, and the check does not wait for the rest of the recording."""
+    rec = load_recording([DATA / "head-on.nmea"])
+    bench = VirtualBench(["alpha"], tmp_path / "boards")
+    (tmp_path / "inject").mkdir()
+    inj = Injector(
+        "alpha", str(bench.boards["alpha"].link), tmp_path / "inject" / "alpha", rec.lines["alpha"], 1.0
+    )
+    try:
+        inj.start()
+        _wait(lambda: inj.injected >= 2, 10, "lines injected")
+        with bench.lock:
+            bench.boards["alpha"].close()  # the cable: the board's side of its port is gone
+        _wait(lambda: inj.error is not None, 10, "the injector to notice")
+        assert inj.played.wait(1.0)
+        problems = inj.problems()
+        assert any(p.startswith("board alpha: its port failed:") and "\n" not in p for p in problems), (
+            problems
+        )
+    finally:
+        inj.close()
+        bench.close()

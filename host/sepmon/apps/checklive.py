@@ -254,6 +254,7 @@ class Injector:
                 select.select([self.fd, self.master], [], [], wait)
         except (serial.SerialException, OSError) as exc:
             self.error = str(exc) or type(exc).__name__
+            self.played.set()  # nothing more will be played: the check need not wait for it
 
     def _scan(self, data: bytes, now: float) -> None:
         """Acknowledgements and status lines from the board, as they pass."""
