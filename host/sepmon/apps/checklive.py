@@ -167,7 +167,8 @@ class Injector:
         self._from_board = bytearray()
         self._stop = threading.Event()
         try:
-            self.port = serial.serial_for_url(device, baudrate=INJECT_BAUD, timeout=0)
+            # a board that stops reading its USB (hung) is a port error, not a stuck check
+            self.port = serial.serial_for_url(device, baudrate=INJECT_BAUD, timeout=0, write_timeout=2.0)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise CheckError(f"cannot open board {name} at {device}: {exc}") from None
         try:
