@@ -395,7 +395,7 @@ def test_the_configuration_named_in_the_file_sets_the_minima(tmp_path: Path) -> 
     exp.write_text('[check]\nconfig = "wide.toml"\n' + exp.read_text())
     res = sepmon(path)
     assert res.returncode == 0, res.stdout  # WARNING still comes, earlier: the 3 km lead is kept
-    exp.write_text(exp.read_text().replace("lead_s = 6.0", "lead_s = 30.0"))
+    exp.write_text(exp.read_text().replace("lead_s = 5.0", "lead_s = 30.0"))
     res = sepmon(path)
     fail = next(ln for ln in res.stdout.splitlines() if ln.startswith("FAIL"))
     m = re.search(r"first violation at \+([\d.]+) s", fail)

@@ -8,8 +8,9 @@ Oracles: for the real corpus, real gpsd 3.22's reports of each log (tests/data/r
 expected/, with the MANIFEST's explained differences; tests/check/real_suite.py turns
 them into the expectation files, and the first test holds every file to them); for the
 simulator's scenarios, the simulator's analytic geometry (``sim.truth.first_violation``)
-and the design's 8 s WARNING look-ahead of the default minima (docs/design.md); the
-faults injected on purpose (a log cut short, a monitor configured to look only 2 s ahead).
+and the design's 8 s WARNING alerting time of the default preset less its 1 s
+confirmation (docs/design.md, "Presets", "Confirmation"); the
+faults injected on purpose (a log cut short, a monitor configured to warn only 2 s ahead).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def test_real_log_cut_short_and_a_wrong_oracle_fail_for_the_right_reason(tmp_pat
 
 def test_simulated_case_takes_its_violation_from_the_geometry(tmp_path: Path) -> None:
     # The head-on case's first violation is the simulator's analytic one, and a monitor
-    # that looks only 2 s ahead (instead of the design's 8 s) is caught being late.
+    # that warns only 2 s ahead (instead of the design's 8 s) is caught being late.
     case = tmp_path / "head-on.check.toml"
     shutil.copy(SIM / "head-on-1hz.check.toml", case)
     res = sepmon(case)
@@ -133,8 +134,10 @@ def test_simulated_case_takes_its_violation_from_the_geometry(tmp_path: Path) ->
     (fail,) = fails(res)
     m = re.search(r"WARNING ([\d.]+) s before the first violation .*: ([\d.]+) s late", fail)
     assert m, fail
-    # 2 s of look-ahead: the warning comes about 2 s ahead, some 4.5 s short of the 6.5 s asked.
-    assert 1.0 <= float(m.group(1)) <= 3.0 and float(m.group(2)) == pytest.approx(6.5 - float(m.group(1)))
+    # A 2 s alerting time: the warning comes at most 2 s ahead (less the 1 s confirmation),
+    # short of the 5.5 s asked by the rest.
+    lead, late = float(m.group(1)), float(m.group(2))
+    assert 0.0 <= lead <= 2.0 and late == pytest.approx(5.5 - lead, abs=0.11)
 
 
 def test_a_live_run_of_one_case_of_each_suite() -> None:
@@ -171,3 +174,11 @@ def test_bad_stand_alone_files_are_one_line_each(tmp_path: Path) -> None:
     assert "unknown simulation parameter 'warp'" in errors["param"]
     assert "no recording beside it" in errors["nothing"]
     assert "checked 5 recording(s) offline: 0 passed, 5 failed" in res.stdout
+
+
+def test_naming_the_expectation_file_of_a_recording_checks_that_recording() -> None:
+    # dropout.check.toml has dropout.nmea beside it: the same case as naming the recording.
+    res = sepmon(DATA / "dropout.check.toml")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "checked 1 recording(s) offline: 1 passed, 0 failed" in res.stdout
+    assert "source bravo is lost and regained" in res.stdout

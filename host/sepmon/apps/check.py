@@ -565,6 +565,10 @@ def case_recording(path: str | Path, exp: ExpectationFile | None) -> tuple[Path,
             return exp.recording[0], None
         return _merged(exp, _scratch(exp)), None
     if exp.simulate is None:
+        stem = p.name[: -len(EXPECT_SUFFIX)]
+        for suffix in (*RECORDING_SUFFIXES, ""):  # the expectation file was named, not its recording
+            if (twin := p.with_name(stem + suffix)).is_file():
+                return twin, None
         raise CheckError(
             f"{exp.path}: no recording beside it, and no [check] recording = FILE or simulate = {{...}}"
         )
