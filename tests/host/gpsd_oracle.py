@@ -83,11 +83,16 @@ def epochs(reports: list[dict[str, Any]]) -> dict[str, Any]:
     several, and when a receiver's sentences disagree (GGA and RMC at different
     resolutions, two talkers) their positions differ: every distinct position and
     height of the epoch is kept, in order.  Reports without a time keep their positions.
+    An epoch with a GST report of its time gets ``gst``: gpsd's standard deviations of
+    latitude, longitude and altitude error (its ``lat``, ``lon``, ``alt``; null if absent).
     """
     timed: dict[str, dict[str, Any]] = {}
     untimed: list[list[float]] = []
     pending: list[float] | None = None  # an untimed position not yet known to be an epoch
+    gst: dict[str, list[float | None]] = {}
     for r in reports:
+        if r.get("class") == "GST" and "time" in r:
+            gst.setdefault(r["time"], [r.get("lat"), r.get("lon"), r.get("alt")])
         if r.get("class") != "TPV" or r.get("mode", 0) < 2 or "lat" not in r or "lon" not in r:
             continue
         pos = [r["lat"], r["lon"]]
@@ -111,6 +116,9 @@ def epochs(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 e["heights"].append(h)
     if pending is not None and pending not in untimed:
         untimed.append(pending)
+    for e in timed.values():
+        if e["time"] in gst:
+            e["gst"] = gst[e["time"]]
     release = next((r.get("release") for r in reports if r.get("class") == "VERSION"), None)
     return {"gpsd": release, "epochs": list(timed.values()), "untimed": untimed}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
+import math
 import pickle
 from pathlib import Path
 
@@ -409,6 +410,12 @@ def test_sentence_table_is_pynmea2s() -> None:
         and SENTENCES["GSA"].fix_type == FIELD["GSA"]["mode_fix_type"]
     )
     assert SENTENCES["RMC"].mode == FIELD["RMC"]["mode_indicator"]
+    gst = FIELD["GST"]
+    assert (SENTENCES["GST"].sd_lat, SENTENCES["GST"].sd_lon, SENTENCES["GST"].sd_alt) == (
+        gst["std_dev_latitude"],
+        gst["std_dev_longitude"],
+        gst["std_dev_altitude"],
+    )
     assert (
         SENTENCES["GLL"].mode == FIELD["GLL"]["faa_mode"]
         and SENTENCES["VTG"].mode == FIELD["VTG"]["faa_mode"]
@@ -582,14 +589,14 @@ def test_new_fix_is_a_fix_in_every_respect() -> None:
     fast, slow = new_fix(*args), Fix(*args)
     assert type(fast) is Fix
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
-    assert dataclasses.astuple(fast) == (*args, None, None)  # geoid_sep_m, eph_m: not given
+    assert dataclasses.astuple(fast) == (*args, None, None, None)  # geoid_sep_m, eph_m, epv_m: not given
     assert dataclasses.replace(fast, lat=1.0) == Fix("a", T0, 1.0, *args[3:])
     assert pickle.loads(pickle.dumps(fast)) == slow
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.lat = 0.0  # type: ignore[misc]
     # Same fields, same order: a field added to Fix must be added to new_fix too.
-    assert [f.name for f in dataclasses.fields(Fix)] == list(new_fix.__code__.co_varnames[:13])
-    full = (*args, 47.0, 3.5)
+    assert [f.name for f in dataclasses.fields(Fix)] == list(new_fix.__code__.co_varnames[:14])
+    full = (*args, 47.0, 3.5, 5.25)
     assert repr(new_fix(*full)) == repr(Fix(*full))
 
 
@@ -706,3 +713,168 @@ def test_gga_position_wins_over_rmc_of_the_same_epoch() -> None:
 def test_zda_and_held_epochs_agree_with_the_reference() -> None:
     _both([(x, None) for x in [gga("120000.00"), zda("120001.00"), gga("120001.00"), rmc("120002.00")]])
     _both([(x, None) for x in [gga("235959.00"), rmc("000000.00", date="160324"), zda("000001.00", d="16")]])
+
+
+# ---- GST: the receiver's own error estimates -------------------------------------------
+# Oracles: the sentences are a real receiver's (tests/data/real/isync.log, gr8013-w.log,
+# skytraq-fix.log: gpsd's regression logs; gpsd 3.22 reads isync's GST as lat 0.700,
+# lon 0.490, alt 1.100 m -- its regression check file), NMEA 0183's GST definition
+# (fields 6-8: standard deviations of latitude, longitude and altitude error, metres) and
+# scipy's distributions for the 95 % bounds: a circular normal error with sigma per axis
+# lies within sqrt(chi2(2).ppf(0.95)) sigma (2.448; NovAtel APN-029: R95 = 2.45 sigma) 95 %
+# of the time; a normal one within norm.ppf(0.975) sigma (1.96).
+
+ISYNC = [
+    "GPRMC,131519.00,A,4153.85990,N,08738.63638,W,0.048,,030216,,,D",
+    "GPVTG,,T,,M,0.048,N,0.089,K,D",
+    "GPGGA,131519.00,4153.85990,N,08738.63638,W,2,12,0.95,218.1,M,-33.8,M,,0000",
+    "GPGSA,A,3,20,29,13,15,21,05,18,02,51,26,16,30,1.62,0.95,1.31",
+    "GPGST,131519.00,11,,,,0.70,0.49,1.1",
+    "GPZDA,131519.00,03,02,2016,00,00",
+    "GPRMC,131520.00,A,4153.85991,N,08738.63642,W,0.049,,030216,,,D",
+    "GPVTG,,T,,M,0.049,N,0.090,K,D",
+    "GPGGA,131520.00,4153.85991,N,08738.63642,W,2,12,0.93,218.1,M,-33.8,M,,0000",
+    "GPGSA,A,3,20,29,13,15,21,05,18,02,51,26,16,30,1.57,0.93,1.26",
+    "GPGST,131520.00,18,,,,0.70,0.49,1.1",
+    "GPZDA,131520.00,03,02,2016,00,00",
+    "GPRMC,131521.00,A,4153.85988,N,08738.63646,W,0.048,,030216,,,D",
+]
+
+
+def _r95(sig_lat: float, sig_lon: float) -> float:
+    from scipy.stats import chi2
+
+    return float(math.sqrt(chi2.ppf(0.95, 2)) * math.sqrt((sig_lat**2 + sig_lon**2) / 2))
+
+
+def _z95(sig: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.975) * sig)
+
+
+def test_gst_sigmas_become_the_fixs_95_percent_error_estimates() -> None:
+    out, statuses = feed(EpochAssembler("a"), [s(x) for x in ISYNC])
+    assert statuses.count(USED) == len(ISYNC) and len(out) == 2
+    for f in out:
+        assert f.eph_m == pytest.approx(_r95(0.70, 0.49), rel=1e-12)
+        assert f.epv_m == pytest.approx(_z95(1.1), rel=1e-12)
+        assert f.hdop in (0.95, 0.93)  # GST adds to the epoch, it replaces nothing
+
+
+def test_gst_bounds_hold_95_percent_of_the_errors() -> None:
+    # scipy: a round error (sigma 2 m on each axis) is a Rayleigh distance; the height a normal.
+    from scipy.stats import norm, rayleigh
+
+    asm = EpochAssembler("a")
+    out, _ = feed(asm, [rmc("120000.00"), s("GPGST,120000.00,5.0,,,,2.0,2.0,3.0")])
+    asm.flush(out)
+    (f,) = out
+    assert f.eph_m is not None and f.epv_m is not None
+    assert rayleigh.cdf(f.eph_m, scale=2.0) == pytest.approx(0.95, abs=1e-9)
+    assert norm.cdf(f.epv_m, scale=3.0) - norm.cdf(-f.epv_m, scale=3.0) == pytest.approx(0.95, abs=1e-9)
+
+
+def test_gst_is_waited_for_once_learned_and_completes_the_epoch() -> None:
+    # Receivers send GST after the epoch's other sentences (u-blox: after GLL; isync after
+    # GSV): once learned, the epoch is emitted on its GST, carrying the estimates.
+    asm = EpochAssembler("a")
+    out: list[Fix] = []
+    emitted_on = []
+    for line in ISYNC:
+        before = len(out)
+        asm.add(s(line), None, out)
+        if len(out) > before:
+            emitted_on.append(line[2:5])
+    assert emitted_on == ["RMC", "GST"]  # epoch 1 by the next time; epoch 2 on its GST
+    assert "GST" in asm.expected
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "eph", "epv"),
+    [
+        ("GPGST,{t},,,,,,,", USED, None, None),  # skytraq-fix.log: a GST without any value
+        ("GNGST,{t},46,,,,4.7,1.9,5.3", USED, _r95(4.7, 1.9), _z95(5.3)),  # gr8013-w.log: no ellipse
+        # NovAtel's OEM7 GPGST page example: 0.00 (under 5 mm, or not computed) is no estimate.
+        ("GPGST,{t},1.18,0.00,0.00,0.0000,0.00,0.00,0.00", USED, None, None),
+        ("GPGST,{t},1.0,,,,1.5,,2.0", USED, None, _z95(2.0)),  # no longitude sigma: no radius
+        ("GPGST,{t},1.0,,,,1.5,0,2.0", USED, None, _z95(2.0)),
+        ("GPGST,{t},1.0", USED, None, None),  # truncated (checksum-valid): padded
+        ("GPGST,{t},1.0,,,,-1.5,1.0,2.0", Reject.UNPARSABLE, None, None),  # a negative sigma
+        ("GPGST,{t},1.0,,,,1.5,nan,2.0", Reject.UNPARSABLE, None, None),
+        ("GPGST,{t},1.0,,,,1.5,1.0,inf", Reject.UNPARSABLE, None, None),
+        ("GPGST,{t},1.0,,,,1.5,1.0,x", Reject.UNPARSABLE, None, None),
+        ("GPGST,{t},1.0,,,,1.5,1.0,1e308", Reject.UNPARSABLE, None, None),  # 1.96 sigma overflows
+        ("GPGST,{t},1.0,,,,1e308,1e308,1.0", Reject.UNPARSABLE, None, None),
+    ],
+)
+def test_gst_empty_zero_or_bad_sigmas_give_none_never_zero(
+    body: str, status: str, eph: float | None, epv: float | None
+) -> None:
+    for order in ("before", "after"):  # GST first (opens the epoch) or after its RMC
+        gst = s(body.format(t="120000.00"))
+        sentences = [gst, rmc("120000.00")] if order == "before" else [rmc("120000.00"), gst]
+        asm = EpochAssembler("a")
+        out, statuses = feed(asm, sentences)
+        asm.flush(out)
+        assert statuses[0 if order == "before" else 1] == status
+        (f,) = out  # the position is never lost over a bad GST
+        assert (f.lat, f.lon) == (48.5, 11.25)
+        assert f.eph_m == (pytest.approx(eph, rel=1e-12) if eph is not None else None)
+        assert f.epv_m == (pytest.approx(epv, rel=1e-12) if epv is not None else None)
+
+
+def test_a_gst_of_another_time_does_not_apply() -> None:
+    asm = EpochAssembler("a")
+    # Epoch 12:00:00 gets a GST stamped 12:00:01: that GST opens the next epoch.
+    out, statuses = feed(
+        asm,
+        [
+            rmc("120000.00"),
+            gga("120000.00"),
+            s("GPGST,120001.00,1,,,,3.0,3.0,4.0"),
+            rmc("120001.00"),
+            gga("120001.00"),
+            # A late GST for the epoch already emitted changes nothing.
+            s("GPGST,120000.00,1,,,,0.1,0.1,0.1"),
+            rmc("120002.00"),
+            gga("120002.00"),
+        ],
+    )
+    asm.flush(out)
+    assert statuses[5] == UNUSED
+    assert [f.t - T0 for f in out] == [0.0, 1.0, 2.0]
+    assert (out[0].eph_m, out[0].epv_m) == (None, None)
+    assert out[1].eph_m == pytest.approx(_r95(3.0, 3.0)) and out[1].epv_m == pytest.approx(_z95(4.0))
+    assert (out[2].eph_m, out[2].epv_m) == (None, None)  # nothing carried into the next epoch
+
+
+def test_held_epochs_keep_their_gst_estimates() -> None:
+    # A GGA + GST receiver dated only by ZDA (offline: the epoch is held until the date).
+    asm = EpochAssembler("a")
+    out, _ = feed(
+        asm,
+        [gga("120000.00"), s("GPGST,120000.00,1,,,,1.0,2.0,3.0"), s("GPZDA,120000.00,15,03,2024,00,00")],
+    )
+    asm.flush(out)
+    (f,) = out
+    assert f.t == T0 and f.eph_m == pytest.approx(_r95(1.0, 2.0)) and f.epv_m == pytest.approx(_z95(3.0))
+
+
+def test_gga_after_rmc_with_the_same_digits_is_held_to_its_hemispheres() -> None:
+    # Oracle: NMEA 0183 GGA, whose position is latitude, N/S, longitude, E/W: without a
+    # hemisphere letter it is malformed (unparsable, nothing of it merged), and with another
+    # letter than RMC's it is another position, which the fix takes (GGA's position wins).
+    # The fast path once compared only the digits with RMC's (found by the comparison with
+    # the reference path above).
+    for lat, status, want_lat, want_sats in (
+        ("4830.000,", Reject.UNPARSABLE, 48.5, None),
+        ("4830.000,S", USED, -48.5, 8),
+    ):
+        sentences = [rmc("120000.00"), gga("120000.00", lat=lat)]
+        asm = EpochAssembler("a")
+        out, statuses = feed(asm, sentences)
+        asm.flush(out)
+        assert statuses == [USED, status]
+        assert (out[0].lat, out[0].sats) == (want_lat, want_sats)
+        _both([(x, None) for x in sentences])

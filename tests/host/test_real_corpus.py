@@ -15,13 +15,24 @@ import contextlib
 import csv
 import io
 import json
+import math
 import tomllib
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gpsd_oracle import CORPUS, EXPECTED, Comparison, compare, corpus_files, dump, find_tools, run_oracle
+from gpsd_oracle import (
+    CORPUS,
+    EXPECTED,
+    Comparison,
+    compare,
+    corpus_files,
+    dump,
+    find_tools,
+    receiver_time,
+    run_oracle,
+)
 
 from sepmon.cli import main
 from sepmon.sim import simulate, write_recording
@@ -144,3 +155,43 @@ def test_simulated_receivers_agree_with_gpsd(receiver: str, tmp_path: Path) -> N
         assert c.gpsd >= 20 and c.matched == c.gpsd, (receiver, path.name, c.missing)
         assert c.bad_position == [] and c.bad_height == []
         assert len(c.extra) <= 1  # gpsd's first reporting cycle, before it knows the cycle's end
+
+
+def _gst_epochs(name: str) -> list[dict[str, Any]]:
+    stored = json.loads((EXPECTED / (Path(name).stem + ".json")).read_text(encoding="utf-8"))
+    return [e for e in stored["epochs"] if "gst" in e]
+
+
+GST_FILES = [n for n in FILES if _gst_epochs(n)]
+
+
+@pytest.mark.parametrize("name", GST_FILES)
+def test_receivers_gst_gives_each_fix_its_error_estimate(name: str) -> None:
+    # Oracles: gpsd 3.22's GST reports for the same log (its standard deviations of
+    # latitude, longitude and altitude error, stored in expected/NAME.json as "gst"), and
+    # scipy's distributions for the 95 % bounds: the horizontal radius of a circular normal
+    # error holding 95 % is sqrt(chi2(2).ppf(0.95)) times the per-axis sigma (here the RMS
+    # of the two), the vertical bound norm.ppf(0.975) times sigma.  gpsd's own TPV eph/epv
+    # are not the oracle: gpsd 3.22 computes them from DOPs times its UERE constants and
+    # never from GST (gpsd/libgpsd_core.c, gpsd_error_model; driver_nmea0183.c, processGST).
+    from scipy.stats import chi2, norm
+
+    from sepmon.core.ingest import NmeaIngest
+
+    ing = NmeaIngest(Path(name).stem, require_checksum=MANIFEST[name].get("require_checksum", True))
+    fixes = ing.feed((CORPUS / name).read_bytes()) + ing.flush()
+    by_t = {round(f.t, 3): f for f in fixes}
+    r95, z95 = math.sqrt(chi2.ppf(0.95, 2)), norm.ppf(0.975)
+    checked = with_eph = 0
+    for e in _gst_epochs(name):
+        fix = by_t.get(round(receiver_time(e["time"]), 3))
+        if fix is None:
+            continue  # an epoch sepmon does not have (the MANIFEST's differences)
+        lat, lon, alt = e["gst"]
+        want_eph = r95 * math.sqrt((lat**2 + lon**2) / 2) if lat and lon else None
+        want_epv = z95 * alt if alt else None
+        assert fix.eph_m == (pytest.approx(want_eph, rel=1e-9) if want_eph else None), e["time"]
+        assert fix.epv_m == (pytest.approx(want_epv, rel=1e-9) if want_epv else None), e["time"]
+        checked += 1
+        with_eph += fix.eph_m is not None
+    assert checked >= 0.9 * len(_gst_epochs(name)) and with_eph >= 1

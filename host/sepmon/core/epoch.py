@@ -8,7 +8,27 @@ What a Fix takes from where (first sentence that has it wins, per field):
 position from GGA/GNS/RMC/GLL; ellipsoid height = GGA/GNS altitude + geoid separation
 (a missing separation counts as 0: such receivers report ellipsoid height or have no
 geoid model); SOG/COG from RMC or VTG; quality and satellites from GGA/GNS (RMC/GLL
-mode letter otherwise); HDOP from GGA/GNS, else GSA.
+mode letter otherwise); HDOP from GGA/GNS, else GSA; the receiver's own error
+estimate from GST (below).
+
+GST (NMEA 0183 "GNSS pseudorange error statistics"; u-blox's and NovAtel's GST pages
+give the same fields) carries, besides the time of the fix it belongs to, the standard
+deviation in metres of the latitude, longitude and altitude error (data fields 5, 6, 7:
+the sentence's fields 6, 7, 8).  They become the fix's ``eph_m`` and ``epv_m``, both
+about 95 %: ``epv_m`` = 1.96 σ_alt (the two-sided 95 % point of a normal error);
+``eph_m`` = 2.448 σ, the radius holding 95 % of a circular normal error with σ per axis
+(sqrt(-2 ln 0.05); NovAtel's APN-029: "R95 = 2.45 σ"), with σ the RMS of the two,
+sqrt((σ_lat² + σ_lon²) / 2).  For σ_lat ≠ σ_lon that is an approximation: the true 95 %
+radius of an elongated error ellipse lies between 2.448 and 2.772 (= 1.96 × sqrt 2)
+times the RMS σ, so ``eph_m`` is exact for a round error and at most 12 % short for a
+degenerate (one-axis) one, which it then holds 91.6 % of the time.  An empty σ, or 0
+(NovAtel's GPGST example prints 0.00, a σ below its resolution; others send 0 for "not
+computed"), gives None for what it feeds: the uncertainty then comes from HDOP, as
+without GST.  A σ that is not a finite number >= 0 makes the GST unparsable (nothing of
+it is taken).  GST is a member type like the others: once a source is known to send it,
+its epochs wait for it (receivers send it last or nearly, after GLL), so its values reach
+the epoch's fix.  A GST with another time belongs to another epoch, as for every timed
+sentence.
 
 Emission, for live alerting: the assembler learns per source which of GGA, RMC, GNS,
 GLL and VTG (and GSA, when nothing else carries HDOP) arrive every epoch, and emits an
@@ -42,6 +62,7 @@ import datetime
 import math
 from collections import Counter
 from collections.abc import Callable
+from statistics import NormalDist
 from types import MethodType
 from typing import Any
 
@@ -79,7 +100,14 @@ _HDOP_CARRIERS = frozenset(
 _GGA_FIX = GGA_FIX
 _MODE_QUALITY = MODE_QUALITY
 _N = {k: v.fields for k, v in SENTENCES.items()}
-_N_GGA, _N_GNS, _N_RMC, _N_GLL, _N_VTG, _N_GSA = (_N[k] for k in ("GGA", "GNS", "RMC", "GLL", "VTG", "GSA"))
+_N_GGA, _N_GNS, _N_RMC, _N_GLL, _N_VTG, _N_GSA, _N_GST = (
+    _N[k] for k in ("GGA", "GNS", "RMC", "GLL", "VTG", "GSA", "GST")
+)
+# GST's standard deviations → about 95 % (module docstring): the 2-D radius from the RMS
+# σ of the two axes is hypot(σ_lat, σ_lon) / sqrt(2) × sqrt(-2 ln 0.05); the vertical
+# bound is the normal distribution's two-sided 95 % point, 1.96.
+_EPH_PER_HYPOT = math.sqrt(-2.0 * math.log(0.05)) / math.sqrt(2.0)
+_EPV_PER_SIGMA = NormalDist().inv_cdf(0.975)
 _isfinite = math.isfinite
 _INF = math.inf
 
@@ -166,6 +194,25 @@ def _nonneg(s: str) -> float | None:
     return v
 
 
+def _gst_errors(lat_s: str, lon_s: str, alt_s: str) -> tuple[float | None, float | None]:
+    """GST's σ of latitude, longitude and altitude error (m) → (eph, epv), both ~95 %.
+
+    None where a σ is empty or 0 (no estimate); ValueError for one that is not a finite
+    number >= 0, or a result too large for a float.
+    """
+    sig_lat, sig_lon, sig_alt = _nonneg(lat_s), _nonneg(lon_s), _nonneg(alt_s)
+    eph = epv = None
+    if sig_lat and sig_lon:
+        eph = math.hypot(sig_lat, sig_lon) * _EPH_PER_HYPOT
+        if not eph < _INF:
+            raise ValueError(lat_s)
+    if sig_alt:
+        epv = sig_alt * _EPV_PER_SIGMA
+        if not epv < _INF:
+            raise ValueError(alt_s)
+    return eph, epv
+
+
 def _latlon(f: list[str], i: int) -> tuple[float, float]:
     """Fields ``ddmm.mmm,N,dddmm.mmm,E`` at ``i`` → signed degrees, or ValueError.
 
@@ -246,6 +293,8 @@ class EpochAssembler:
         "_day_src",
         "_days",
         "_default_days",
+        "_eph",
+        "_epv",
         "_expected",
         "_geoid",
         "_gga_pos",
@@ -266,7 +315,9 @@ class EpochAssembler:
         "_rx_t",
         "_sats",
         "_sig",
+        "_sig_ew",
         "_sig_lon",
+        "_sig_ns",
         "_sog",
         "_tkey",
         "_tod",
@@ -312,6 +363,8 @@ class EpochAssembler:
         self._lon = 0.0
         self._alt: float | None = None
         self._geoid: float | None = None  # the separation that came with _alt
+        self._eph: float | None = None  # the receiver's own error estimates (GST)
+        self._epv: float | None = None
         self._sog: float | None = None
         self._cog: float | None = None
         self._quality: int | None = None  # from GGA/GNS: wins over the RMC/GLL mode letter
@@ -324,6 +377,10 @@ class EpochAssembler:
         self._day_src = ""  # what gave _days: "" for RMC, "ZDA"
         self._sig = ""
         self._sig_lon = ""
+        # The hemisphere letters that came with _sig/_sig_lon: read only while _sig_lon
+        # matches, and set with it, so the per-epoch reset in _enter need not clear them.
+        self._sig_ns = ""
+        self._sig_ew = ""
 
     @property
     def expected(self) -> frozenset[str]:
@@ -417,6 +474,8 @@ class EpochAssembler:
             self._lon = 0.0
             self._alt = None
             self._geoid = None
+            self._eph = None
+            self._epv = None
             self._sog = None
             self._cog = None
             self._quality = None
@@ -518,6 +577,8 @@ class EpochAssembler:
                     self._lat, self._lon = pos
                     self._sig = f[2]
                     self._sig_lon = f[4]
+                    self._sig_ns = f[3]
+                    self._sig_ew = f[5]
                 if self._mode_quality is None:
                     self._mode_quality = _MODE_QUALITY.get(mode[:1], 1)
                 if self._days is None:
@@ -557,16 +618,28 @@ class EpochAssembler:
         return status
 
     def _add_gst(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
-        # GST has no validity flag and nothing a Fix takes: it only opens or joins an epoch.
-        tstr = f[0] if f else ""
+        # GST has no validity flag: it opens or joins an epoch and gives its error estimates.
+        if len(f) < _N_GST:
+            f = f + [""] * (_N_GST - len(f))
+        tstr = f[0]
         if tstr != self._tstr or self._tkey != self._key or not self._open:
             early = self._enter("GST", tstr, True, rx_t, out)
             if early is not None:
                 return early
         self._types.add("GST")
+        status: str = USED
+        try:
+            eph, epv = _gst_errors(f[5], f[6], f[7])
+        except ValueError:
+            status = Reject.UNPARSABLE
+        else:
+            if self._eph is None:
+                self._eph = eph
+            if self._epv is None:
+                self._epv = epv
         if self._expected and self._expected <= self._types:
             self._emit(out)
-        return USED
+        return status
 
     def _add_zda(self, f: list[str], rx_t: float | None, out: list[Fix]) -> str:
         # ZDA (time, day, month, 4-digit year) dates epochs; it opens or joins none:
@@ -720,12 +793,21 @@ class EpochAssembler:
                 (spec.position_first and not self._gga_pos) or (not spec.position_first and self._lat is None)
             ):
                 pos = _latlon(f, spec.lat)
+            errors = None
+            if spec.sd_lat is not None and spec.sd_lon is not None and spec.sd_alt is not None:
+                errors = _gst_errors(f[spec.sd_lat], f[spec.sd_lon], f[spec.sd_alt])
         except ValueError:
             return Reject.UNPARSABLE
+        if errors is not None:
+            if self._eph is None:
+                self._eph = errors[0]
+            if self._epv is None:
+                self._epv = errors[1]
         if pos is not None:
             assert spec.lat is not None
             self._lat, self._lon = pos
             self._sig, self._sig_lon = f[spec.lat], f[spec.lat + 2]
+            self._sig_ns, self._sig_ew = f[spec.lat + 1], f[spec.lat + 3]
         if spec.position_first:
             self._gga_pos = True
         if spec.quality is not None and self._quality is None:
@@ -806,8 +888,13 @@ class EpochAssembler:
             g = float(sep) if sep else None
             # GGA/GNS's position wins over RMC/GLL's (some receivers round them
             # differently): it is the one their height and quality belong to.
-            # The same text as RMC's (the usual case) needs no second conversion.
-            pos = None if self._gga_pos or (f[1] == self._sig and f[3] == self._sig_lon) else _latlon(f, 1)
+            # The same text as RMC's (the usual case, hemispheres included) needs no
+            # second conversion.
+            pos = None
+            if not self._gga_pos and (
+                f[1] != self._sig or f[3] != self._sig_lon or f[2] != self._sig_ns or f[4] != self._sig_ew
+            ):
+                pos = _latlon(f, 1)
         except ValueError:
             return Reject.UNPARSABLE
         # _opt_count, _nonneg and _opt_float's checks, inline (four calls per sentence saved).
@@ -898,6 +985,8 @@ class EpochAssembler:
                 self._sats,
                 self._rx_t,
                 self._geoid,
+                self._eph,
+                self._epv,
             )
         )
 
@@ -920,6 +1009,8 @@ class EpochAssembler:
                     self._sats,
                     self._rx_t,
                     self._geoid,
+                    self._eph,
+                    self._epv,
                 ),
             )
         )
@@ -930,7 +1021,7 @@ class EpochAssembler:
         Each gets the day that puts it nearest the reference (they came just before it).
         """
         held, self._held = self._held, []
-        for tod, (lat, lon, alt, sog, cog, q, hdop, sats, rx_t, geoid) in held:
+        for tod, (lat, lon, alt, sog, cog, q, hdop, sats, rx_t, geoid, eph, epv) in held:
             days = ref_days
             if tod > ref_tod + 43200.0:
                 days -= 1
@@ -944,7 +1035,7 @@ class EpochAssembler:
             self.fixes += 1
             if why:
                 self.dated_by[why] += 1
-            out.append(new_fix(self.source, t, lat, lon, alt, sog, cog, q, hdop, sats, rx_t, geoid))
+            out.append(new_fix(self.source, t, lat, lon, alt, sog, cog, q, hdop, sats, rx_t, geoid, eph, epv))
 
     def _learn(self, types: set[str]) -> None:
         seen = types & _MEMBERS

@@ -35,7 +35,8 @@ class SentenceSpec:
     without (GGA/GNS over RMC/GLL); validity: ``status`` must be ``"A"``, ``quality`` (GGA)
     one of 1-6, ``mode`` an FAA letter (``any_mode``: any letter of a per-constellation
     string, GNS), ``fix_type`` 2 or 3 (GSA); values: ``sats``, ``hdop``, ``alt`` (+ ``sep``
-    geoid separation), ``sog_kn``/``sog_kmh``, ``cog``, ``date`` (ddmmyy);
+    geoid separation), ``sog_kn``/``sog_kmh``, ``cog``, ``date`` (ddmmyy); ``sd_lat``,
+    ``sd_lon``, ``sd_alt``: standard deviations (m) of the position error (GST);
     ``legacy_vtg``: pre-2.3 VTG without unit letters; ``member``: counts for emitting an
     epoch early (GSA only when no type that carries HDOP is sent).
     """
@@ -59,6 +60,9 @@ class SentenceSpec:
     sog_kmh: int | None = None
     cog: int | None = None
     date: int | None = None
+    sd_lat: int | None = None
+    sd_lon: int | None = None
+    sd_alt: int | None = None
     legacy_vtg: bool = False
     member: bool = False
 
@@ -97,7 +101,7 @@ SENTENCES: dict[str, SentenceSpec] = {
         SentenceSpec("GLL", 7, time=4, lat=0, status=5, mode=6, member=True),
         SentenceSpec("VTG", 9, mode=8, cog=0, sog_kn=4, sog_kmh=6, legacy_vtg=True, member=True),
         SentenceSpec("GSA", 17, fix_type=1, hdop=15),
-        SentenceSpec("GST", 8, time=0),
+        SentenceSpec("GST", 8, time=0, sd_lat=5, sd_lon=6, sd_alt=7, member=True),
         SentenceSpec("ZDA", 6, time=0, date_only=True),
     )
 }
