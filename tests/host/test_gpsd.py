@@ -76,6 +76,12 @@ def test_fix_from_tpv_fields_and_fallbacks() -> None:
     assert f is not None and f.alt_m is None  # 2D: no height even if gpsd sends one
     for bad in (tpv(mode=1), tpv(mode=0), tpv(lat=None), tpv(time_="x"), tpv(status=8), tpv(lat=91.0)):
         assert fix_from_tpv(bad, "s", None, None) is None
+    # gpsd's epv (gpsd_json(5): ~95 %) as it is; none for a 2D fix, or when zero or not a number.
+    f = fix_from_tpv(tpv(eph=12.0, epv=20.5), "s", None, None)
+    assert f is not None and (f.eph_m, f.epv_m) == (12.0, 20.5)
+    for no_epv in (tpv(mode=2, epv=20.5), tpv(epv=0.0), tpv(epv="20"), tpv(epv=True), tpv()):
+        f = fix_from_tpv(no_epv, "s", None, None)
+        assert f is not None and f.epv_m is None
 
 
 def test_device_suffix() -> None:
@@ -522,6 +528,35 @@ def test_gpsds_error_estimate_sets_the_margin_for_receivers_without_sky(tmp_path
     levels = [e.level for e in events if e.type == "level"]
     assert Level.CAUTION in levels and Level.WARNING not in levels, levels
     assert all(f.hdop is None and f.eph_m is not None and f.eph_m > 10.0 for f in got)  # no SKY: eph only
+
+
+@pytest.mark.timeout(90)
+def test_gpsds_vertical_error_estimate_becomes_epv(tmp_path: Path) -> None:
+    # Oracle: gpsd 3.22 itself.  For an NMEA receiver that reports no error estimate of its
+    # own, gpsd computes eph = HDOP x 19 m and epv = VDOP x 23 m (gpsd/libgpsd_core.c,
+    # gpsd_error_model: P_UERE_NO_DGPS, V_UERE_NO_DGPS, "meters, 95% confidence");
+    # gpsd_json(5): its error estimates are "guessed to be 95% confidence".  So they are
+    # taken as they come, as Fix's ~95 % eph_m / epv_m, with no conversion.
+    out = [_lead_in().decode()]
+    for i in range(20):
+        hms = f"1000{i:02d}.00"
+        out.append(_sentence(f"GPRMC,{hms},A,4715.00000,N,01121.00000,E,0.0,,150324,,,A"))
+        out.append(_sentence(f"GPGGA,{hms},4715.00000,N,01121.00000,E,1,08,1.1,1453.0,M,47.0,M,,"))
+        out.append(_sentence("GPGSA,A,3,04,05,09,12,15,18,,,,,,,2.0,1.1,1.7"))
+    log = tmp_path / "rmcggagsa.log"
+    log.write_text("".join(out))
+    with gpsfake(log, cycle=0.1) as port:
+
+        async def main() -> list[Fix]:
+            async with running(port, "tower") as (_link, got):
+                await until(lambda: len(got.fixes) >= 5, timeout=40)
+            return [f for _, f in got.fixes]
+
+        fixes = asyncio.run(main())
+    later = fixes[1:]  # the first TPV may come before gpsd has seen a GSA
+    assert len(later) >= 4
+    assert all(f.epv_m == pytest.approx(1.7 * 23.0) for f in later), [f.epv_m for f in later]
+    assert all(f.eph_m == pytest.approx(1.1 * 19.0) for f in later), [f.eph_m for f in later]
 
 
 @pytest.mark.timeout(120)

@@ -33,9 +33,12 @@ What a fix takes from a TPV
     (no SKY from gpsd) and the first fix of a connection are not taken as HDOP 10;
     HDOP and satellites from the device's latest ``SKY`` (gpsd sends an epoch's SKY
     after its TPV, so these are the previous epoch's values: they change slowly, and
-    waiting would delay every fix). ``epv`` is not used: the monitor's vertical margin
-    is 1.5 times the horizontal one, the ratio of gpsd's own vertical and horizontal
-    error models. ``status`` 7 (time only) and 8 (simulated) are refused, as the NMEA
+    waiting would delay every fix). ``epv`` (gpsd's vertical error estimate, for a 3D
+    fix) as ``epv_m``.  Both are taken as gpsd sends them, as about 95 %: gpsd_json(5)
+    says its error estimates are "guessed to be 95% confidence", and where gpsd computes
+    them itself (DOP × UERE, gpsd/libgpsd_core.c) its UERE constants are 95 % ones
+    (eph = HDOP × 19 m, epv = VDOP × 23 m without DGPS).  A zero or negative estimate
+    is none.  ``status`` 7 (time only) and 8 (simulated) are refused, as the NMEA
     path refuses GGA qualities 7 and 8.
 
 Epochs
@@ -173,6 +176,7 @@ def fix_from_tpv(tpv: dict[str, Any], source: str, sky: _Sky | None, rx_t: float
     speed = _num(tpv, "speed")
     track = _num(tpv, "track")
     eph = _num(tpv, "eph")
+    epv = _num(tpv, "epv") if alt is not None else None
     return Fix(
         source=source,
         t=t,
@@ -187,6 +191,7 @@ def fix_from_tpv(tpv: dict[str, Any], source: str, sky: _Sky | None, rx_t: float
         rx_t=rx_t,
         geoid_sep_m=sep,
         eph_m=eph if eph is not None and eph > 0 else None,
+        epv_m=epv if epv is not None and epv > 0 else None,
     )
 
 
