@@ -74,9 +74,36 @@ def test_track_round_trip() -> None:
     assert codec.decode_track(codec.encode_track(two_d)) == two_d
 
 
+def test_track_carries_the_receivers_height_datum_and_error_estimates() -> None:
+    # Oracle: a real receiver's values -- isync.log (tests/data/real, gpsd's regression log):
+    # GGA geoid separation -33.8 m; GST sigmas 0.70/0.49/1.1 m, which as ~95 % bounds are
+    # 2.448 x RMS sigma = 1.4788 m and 1.96 x 1.1 = 2.1560 m (scipy: chi2(2), norm).
+    fix = replace(FIX, geoid_sep_m=-33.8, eph_m=1.4787837, epv_m=2.1559604)
+    d = json.loads(codec.encode_track(fix))
+    assert (d["geoid_sep_m"], d["eph_m"], d["epv_m"]) == (-33.8, 1.48, 2.16)  # cm, errors rounded up
+    got = codec.decode_track(codec.encode_track(fix))
+    assert (got.geoid_sep_m, got.eph_m, got.epv_m) == (-33.8, 1.48, 2.16)
+    assert got.eph_m >= fix.eph_m and got.epv_m >= fix.epv_m  # a bound sent on is never smaller
+    # Without them (a receiver that sends no GST, no separation) the keys are left out.
+    bare = codec.encode_track(FIX)
+    assert not {"geoid_sep_m", "eph_m", "epv_m"} & set(json.loads(bare))
+    got = codec.decode_track(bare)
+    assert (got.geoid_sep_m, got.eph_m, got.epv_m) == (None, None, None)
+    # An RTK receiver's millimetre estimate goes on as 1 cm, not as 0 (no receiver is exact).
+    d = json.loads(codec.encode_track(replace(FIX, eph_m=0.004, epv_m=0.0, geoid_sep_m=float("nan"))))
+    assert d["eph_m"] == 0.01 and "epv_m" not in d and "geoid_sep_m" not in d
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
+        (track(eph_m=0), "range"),
+        (track(epv_m=0.0), "range"),
+        (track(eph_m=-1.0), "range"),
+        (track(epv_m=1e6), "range"),
+        (track(eph_m="1.5"), "schema"),
+        (track(geoid_sep_m=250.0), "range"),
+        (track(geoid_sep_m=True), "schema"),
         (b"x" * 2000, "too_big"),
         (b"\xff\xfe{}", "json"),
         (b"{not json", "json"),
@@ -589,6 +616,28 @@ def test_received_messages_are_validated_and_ordered(broker: Broker, tmp_path: P
         ]
 
     asyncio.run(main())
+
+
+@pytest.mark.timeout(30)
+def test_error_estimates_and_geoid_separation_reach_the_other_site(broker: Broker, tmp_path: Path) -> None:
+    # Oracles: mosquitto carries site B's track message to site A; the values are a real
+    # receiver's (isync.log: GGA separation -33.8 m, GST sigmas 0.70/0.49/1.1 m as ~95 %
+    # bounds, see test_track_carries_the_receivers_height_datum_and_error_estimates).
+    async def main() -> Fix | None:
+        a = Site(tmp_path, "siteA", "alpha", site_table(broker, "siteA", trust=["siteB"]))
+        b = Site(tmp_path, "siteB", "bravo", site_table(broker, "siteB", trust=["siteA"]))
+        async with running(a, b):
+            await wait_for(lambda: a.output.connected and b.output.connected, 5, "both connected")
+            await asyncio.sleep(0.2)  # the subscriptions are in place
+            local = Fix("bravo", time.time(), 41.89766, -87.64394, 184.3, 0.02, None, 2, 0.95, 12)
+            b.daemon.inject_fix(replace(local, geoid_sep_m=-33.8, eph_m=1.4787837, epv_m=2.1559604))
+            await wait_for(lambda: a.daemon.picture().track("bravo") is not None, 5, "bravo at site A")
+            entry = a.daemon.picture().track("bravo")
+            return None if entry is None else entry.fix
+
+    got = asyncio.run(main())
+    assert got is not None and (got.lat, got.lon) == (41.89766, -87.64394)
+    assert (got.geoid_sep_m, got.eph_m, got.epv_m) == (-33.8, 1.48, 2.16)
 
 
 @pytest.mark.timeout(30)

@@ -33,12 +33,19 @@ MAX_TRACK_BYTES = 1024
 """A track message is ~250 bytes; anything over this is refused unread."""
 MAX_STATUS_BYTES = 1024
 MAX_SOURCE_LEN = 64
+MAX_ERROR_M = 100_000.0  # an error estimate beyond this is no position
+MAX_GEOID_SEP_M = 200.0  # the geoid departs from the WGS84 ellipsoid by -107..+86 m (EGM2008)
 MIN_T = 946_684_800.0  # 2000-01-01: a fix time before this is a receiver without a clock
 MAX_T = 4_102_444_800.0  # 2100-01-01
 
 TRACK_KEYS = frozenset(
     {"v", "source", "t", "lat", "lon", "alt_m", "sog_mps", "cog_deg", "quality", "hdop", "sats", "rx_t"}
+    | {"geoid_sep_m", "eph_m", "epv_m"}
 )
+"""Every key a track may carry.  ``geoid_sep_m``, ``eph_m`` and ``epv_m`` (the receiver's
+geoid separation and its own ~95 % horizontal and vertical error estimates, see
+:class:`~sepmon.core.model.Fix`) are left out when the fix has none; a peer older than
+them refuses a track that carries them (unknown keys are refused)."""
 _TOPIC_SAFE = "-_.:~!$&'()*,;=@ "  # everything printable except / + # % stays readable
 
 
@@ -89,6 +96,13 @@ def _num(x: float | None, ndigits: int) -> float | None:
     return round(x, ndigits)
 
 
+def _error(x: float | None) -> float | None:
+    """An error estimate to whole centimetres, rounded up: never 0, never smaller."""
+    if x is None or not 0.0 < x < math.inf:
+        return None
+    return math.ceil(x * 100.0) / 100.0
+
+
 def encode_track(fix: Fix) -> bytes:
     """The track message for one local fix (compact JSON, UTF-8)."""
     d: dict[str, Any] = {
@@ -106,6 +120,14 @@ def encode_track(fix: Fix) -> bytes:
     }
     if fix.rx_t is not None and math.isfinite(fix.rx_t):
         d["rx_t"] = round(fix.rx_t, 3)
+    sep = _num(fix.geoid_sep_m, 2)
+    if sep is not None:
+        d["geoid_sep_m"] = sep
+    eph, epv = _error(fix.eph_m), _error(fix.epv_m)
+    if eph is not None:
+        d["eph_m"] = eph
+    if epv is not None:
+        d["epv_m"] = epv
     return json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -225,6 +247,9 @@ def decode_track(payload: bytes) -> Fix:
     if quality == 0:
         raise BadMessage("range", "quality 0 (no fix)")
     _number(d, "rx_t", MIN_T, MAX_T, optional=True)  # informational, checked all the same
+    errors = [_number(d, key, 0.0, MAX_ERROR_M, optional=True) for key in ("eph_m", "epv_m")]
+    if 0.0 in errors:
+        raise BadMessage("range", "an error estimate of 0")  # no receiver is exact: a bad sender
     return Fix(
         source=source,
         t=t,
@@ -236,6 +261,9 @@ def decode_track(payload: bytes) -> Fix:
         quality=quality,
         hdop=_number(d, "hdop", 0.0, 100.0, optional=True),
         sats=_integer(d, "sats", 0, 255, optional=True),
+        geoid_sep_m=_number(d, "geoid_sep_m", -MAX_GEOID_SEP_M, MAX_GEOID_SEP_M, optional=True),
+        eph_m=errors[0],
+        epv_m=errors[1],
     )
 
 

@@ -159,6 +159,9 @@ class MqttLink:
             hdop=fix.hdop,
             sats=fix.sats,
             rx_t=now,
+            geoid_sep_m=fix.geoid_sep_m,
+            eph_m=fix.eph_m,
+            epv_m=fix.epv_m,
         )
         self._batch.append(fix)
 
