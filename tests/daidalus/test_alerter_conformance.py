@@ -131,15 +131,25 @@ def test_confirmed_level_is_daidalus_level_with_hysteresis_persistence_and_m_of_
     table = ALERTER.confirmation_table()  # every intruder of the scenario in one table, as the monitor would
     fast: dict[str, list[int]] = {intr: [] for intr in pairs}
     times = next(iter(pairs.values()))[0]
-    raw = {intr: ALERTER.levels_now(*rel) for intr, (_, rel, _) in pairs.items()}
+    # Times to volume once; the instantaneous level judges the level shown at the previous
+    # report by its early alerting time (DAIDALUS's hold), so it is taken step by step.
+    ttv = {intr: ALERTER.times_to_volume(*rel) for intr, (_, rel, _) in pairs.items()}
+    shown = np.zeros(len(pairs), dtype=np.int8)
     for k, t in enumerate(times):
-        got = table.update(np.arange(len(pairs)), [int(raw[intr][k]) for intr in pairs], t)
+        raw = [
+            int(ALERTER.levels_from_times(ttv[intr][:, k : k + 1], [shown[j]])[0])
+            for j, intr in enumerate(pairs)
+        ]
+        shown = table.update(np.arange(len(pairs)), raw, t)
         for j, intr in enumerate(pairs):
-            fast[intr].append(int(got[j]))
+            fast[intr].append(int(shown[j]))
     for intr, (ts, _, rows) in pairs.items():
         assert ts == times
         readable = ALERTER.pair_confirmation()
-        ours = [readable.update(int(x), t) for x, t in zip(raw[intr], ts, strict=True)]
+        ours, level = [], 0
+        for k, t in enumerate(ts):
+            level = readable.update(int(ALERTER.levels_from_times(ttv[intr][:, k : k + 1], [level])[0]), t)
+            ours.append(level)
         assert ours == fast[intr]
         theirs = [int(r["level"]) for r in rows]
         _assert_onsets_close(

@@ -21,11 +21,9 @@ closing speed); with the range rescaled to DAIDALUS's own horizontal separation 
 difference was 0.015 s. The 3 exceptions (``EXCEPTIONS``, cpa-headon-hmd1400--degraded at
 65-67 s) are a graze that the sphere's 5 m shorter miss distance decides; a test checks that.
 
-Confirmed levels (DAIDALUS's ``level``, with hysteresis, persistence and 2 of 4): equal on 12
-variants through the Alerter's confirmation; on 3 vertical variants (``EARLY_HOLD``, strict
-xfail) DAIDALUS holds a shown level while its volume is within that level's *early* alerting
-time, which the Alerter does not do yet (told to the lead); with that hold added in front of
-the confirmation every row of every variant matches.
+Confirmed levels (DAIDALUS's ``level``, with hysteresis, persistence and 2 of 4): equal on
+every variant through the Alerter's confirmation, the level shown being judged by its early
+alerting time (DAIDALUS's hold; on 3 vertical variants it decides the fall).
 """
 
 from __future__ import annotations
@@ -209,70 +207,37 @@ def test_sum_level_is_daidalus_level_without_hysteresis(name: str) -> None:
     assert not diff, f"(traffic, t, sepmon, DAIDALUS): {diff[:8]} of {len(diff)}"
 
 
-EARLY_S = (75.0, 75.0, 55.0)  # DO_365B_SUM's early alerting times
-# Variants whose confirmed level differs from DAIDALUS's because the Alerter does not yet
-# hold a shown level while its volume is within the level's *early* alerting time (DAIDALUS
-# does, with hysteresis on; see the next test). Not a SUM matter: on these vertical variants
-# the uncertain vertical rate keeps a finite, growing time to volume after the pass, which
-# the no-SUM set never had.
-EARLY_HOLD = {
-    "vertical-climb-3.0--degraded",
-    "vertical-descent-2.0-hover--ellipse",
-    "vertical-descent-2.5--gps",
-}
-
-
-def _confirmed(name: str, early_hold: bool) -> list[tuple[str, float, int, int]]:
+def _confirmed(name: str) -> list[tuple[str, float, int, int]]:
     """(traffic, t, sepmon, DAIDALUS) where the confirmed SUM level differs from DAIDALUS's ``level``.
 
-    ``early_hold``: a level equal to the level shown at the previous report is raised while
-    its volume is reached within its early alerting time instead of its alerting time.
+    The instantaneous level is the Alerter's (levels_from_times) given the level shown at the
+    previous report, which it judges by its early alerting time (DAIDALUS's hold).
     """
     rows, ours, _, _ = _case(name)
     excused = {(t, tt) for (n, t, tt) in EXCEPTIONS if n == name}
     diff = []
     for traffic in sorted({r["traffic"] for r in rows}):
         confirm = SUM_ALERTER.pair_confirmation()
-        shown, last_t = 0, -math.inf
+        shown = 0
         for k, r in enumerate(rows):
             if r["traffic"] != traffic:
                 continue
             t = float(r["time_s"])
-            raw = 0
-            for lv in (3, 2, 1):
-                limit = EARLY_S[lv - 1] if (early_hold and shown == lv and last_t < t) else ALERTING_S[lv - 1]
-                if ours[lv - 1, k] == 0 or ours[lv - 1, k] < limit:
-                    raw = lv
-                    break
-            shown, last_t = confirm.update(raw, t), t
+            raw = int(SUM_ALERTER.levels_from_times(ours[:, k : k + 1], shown=[shown])[0])
+            shown = confirm.update(raw, t)
             # An excepted instantaneous row may move the confirmed level for up to N (4) reports.
             if shown != int(r["level"]) and not any(traffic == a and 0 <= t - b <= 4 for a, b in excused):
                 diff.append((traffic, t, shown, int(r["level"])))
     return diff
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="Alerter lacks the early-alerting hold"))
-        if n in EARLY_HOLD
-        else n
-        for n in VARIANTS
-    ],
-)
-def test_confirmed_sum_level_is_daidalus_level_with_hysteresis_persistence_and_m_of_n(name: str) -> None:
-    # The instantaneous SUM levels (Alerter.levels_from_times) through the Alerter's
-    # confirmation (do365's rule, which is DO_365B_SUM's) against DAIDALUS's ``level``.
-    diff = _confirmed(name, early_hold=False)
-    assert not diff, f"(traffic, t, sepmon, DAIDALUS): {diff[:8]} of {len(diff)}"
-
-
 @pytest.mark.parametrize("name", VARIANTS)
-def test_with_the_early_alerting_hold_every_confirmed_level_is_daidalus(name: str) -> None:
-    # DAIDALUS's behaviour with hysteresis (observed on this data): while the shown level is L,
-    # level L is checked against its early alerting time (75/75/55 s), not its alerting time.
-    # With that rule in front of the Alerter's confirmation every row matches, EARLY_HOLD too.
-    diff = _confirmed(name, early_hold=True)
+def test_confirmed_sum_level_is_daidalus_level_with_hysteresis_persistence_and_m_of_n(name: str) -> None:
+    # The instantaneous SUM levels (Alerter.levels_from_times, with the early-alerting hold of
+    # the level shown) through the Alerter's confirmation (do365's rule, DO_365B_SUM's) against
+    # DAIDALUS's ``level``. The hold matters on the vertical variants, where the uncertain
+    # vertical rate keeps a finite, growing time to volume after the pass.
+    diff = _confirmed(name)
     assert not diff, f"(traffic, t, sepmon, DAIDALUS): {diff[:8]} of {len(diff)}"
 
 

@@ -155,7 +155,7 @@ def test_mixed_pair_classes_match_the_core_pair_by_pair() -> None:
         rule = cfg.rule_for(a, b)
         if pst.t != mon.now:
             continue  # not re-evaluated in the last batch: older figures
-        res = evaluate_pairs(tracks, [tracks.index(a)], [tracks.index(b)], rules=False, near_m=1e12)
+        res = evaluate_pairs(tracks, [tracks.index(a)], [tracks.index(b)], near_m=1e12)
         raw = rule.alerter.levels_now(*res.rel, res.margin_h_m, res.margin_v_m)
         assert pst.raw_level == raw[0]
         assert pst.range_m == pytest.approx(res.range_m[0], rel=1e-9)

@@ -10,8 +10,10 @@ persistence, hysteresis). This follows DAIDALUS's split of an alerter into detec
   within that level's alerting time (the look-ahead caps every time), from the relative
   state by :func:`~sepmon.core.detection.time_to_volume`; 0 when none.
 - **Early alerting time**: how far ahead a level's volume is watched to see it coming
-  (DO-365's early alerting, used by DAIDALUS for its guidance bands, not for the level).
-  It does not change the level; :meth:`Alerter.reach_m` uses it for the prefilter.
+  (DO-365's early alerting). A level shown at the pair's previous report is kept while its
+  volume is violated within its *early* alerting time (DAIDALUS, with hysteresis on: a
+  level that is up stays up while the threat is still seen coming); pass the shown level
+  as ``shown``. :meth:`Alerter.reach_m` uses it for the prefilter.
 - **Invariant**, checked when an Alerter is built: a higher level's volume lies inside
   each lower level's (no threshold larger) and its alerting and early alerting times are
   no longer, so a higher level always implies the lower ones.
@@ -186,13 +188,21 @@ class Alerter:
             ]
         )
 
-    def levels_from_times(self, ttv: FloatArray) -> npt.NDArray[np.int8]:
-        """Instantaneous levels from :meth:`times_to_volume`'s result."""
+    def levels_from_times(self, ttv: FloatArray, shown: ArrayLike | None = None) -> npt.NDArray[np.int8]:
+        """Instantaneous levels from :meth:`times_to_volume`'s result.
+
+        ``shown`` (per pair, or None): the level each pair showed at its previous report;
+        that level is then judged by its early alerting time (module docstring).
+        """
         level = np.zeros(ttv.shape[1], dtype=np.int8)
+        held = None if shown is None else np.broadcast_to(np.asarray(shown), level.shape)
         for k, lv in enumerate(self.levels):
             # A violation must start strictly inside the alerting time (DAIDALUS: time in < time
             # out); an alerting time of 0 means "violated now" (a distance-only level).
-            hit = ttv[k] < min(lv.alerting_time_s, self.lookahead_s)
+            limit: float | FloatArray = min(lv.alerting_time_s, self.lookahead_s)
+            if held is not None and lv.early_alerting_time_s > lv.alerting_time_s:
+                limit = np.where(held == k + 1, min(lv.early_alerting_time_s, self.lookahead_s), limit)
+            hit = ttv[k] < limit
             hit |= ttv[k] <= 0.0
             level[hit] = k + 1
         return level

@@ -24,6 +24,7 @@ from sepmon.core.track import M_PER_DEG as _M_PER_DEG
 
 _COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
 _LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
+_MAX_LEVELS = max(int(x) for x in Level)
 # A receiver's own horizontal error estimate (Fix.eph_m, ~95 %) as the HDOP that gives the
 # same error (DRMS = UERE · HDOP, and a 95 % radius is DRMS · confidence_factors(0.95)[0]):
 # it wins over HDOP, and over "unknown" (HDOP 10).
@@ -71,23 +72,6 @@ def _join_reach(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, Any
         kw: np.concatenate([np.broadcast_to(np.asarray(m[kw], dtype=np.float64), (c,)) for m, c in used])
         for kw in first
     }
-
-
-def _running_bucket_max(
-    pid: npt.NDArray[np.intp], bucket: npt.NDArray[np.float64], raw: npt.NDArray[np.int8]
-) -> npt.NDArray[np.int8]:
-    """``raw`` with each entry raised to the highest earlier entry of the same pair and second.
-
-    Entries are in time order. Rare work (only pairs with a level, in a batch of several
-    snapshots, analyze's), so a plain loop.
-    """
-    out = raw.copy()
-    best: dict[tuple[int, float], int] = {}
-    for k, key in enumerate(zip(pid.tolist(), bucket.tolist(), strict=True)):
-        v = max(int(out[k]), best.get(key, 0))
-        best[key] = v
-        out[k] = v
-    return out
 
 
 _STACKED: dict[tuple[int, ...], tuple[str, ...]] = {}
@@ -499,7 +483,8 @@ class Monitor:
             data = np.concatenate([s.data for s in snaps], axis=1)
             tracks = self._arrays(data, np.repeat(nows, sizes), _stacked_names(sizes))
         res = evaluate_pairs(tracks, ia, ib, confidence=self.config.confidence, **reach)
-        raw, tv = self._instantaneous(res, aid)
+        ttv = self._times(res, aid)
+        tv = self._innermost(ttv, aid)
         snap = np.repeat(np.arange(len(snaps)), counts)  # snapshot of each entry
         tab = self._table
         # The latest figures of each pair: its last entry.
@@ -537,44 +522,66 @@ class Monitor:
                 )
                 e_all = np.flatnonzero(rule_of[aid])
             if e_all.size:
-                self._confirm_entries(conf, e_all, pid, raw, res, snap, buckets, nows, out)
+                self._confirm_entries(conf, e_all, pid, aid, ttv, res, snap, buckets, nows, out)
         return out
 
-    def _instantaneous(
-        self, res: PairResult, aid: npt.NDArray[np.intp]
-    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64]]:
-        """Each entry's instantaneous level and time to its innermost volume (NaN: none).
+    def _times(self, res: PairResult, aid: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """Each entry's time to each level's volume (rows: levels 1..3; inf: none).
 
         Only the pairs within their alerter's reach (``res.near``) are asked; the others
         can reach no level in the look-ahead.
         """
-        raw = np.zeros(len(res), dtype=np.int8)
-        tv = np.full(len(res), np.nan)
+        ttv = np.full((_MAX_LEVELS, len(res)), np.inf)
         k = res.near
         if not k.size:
-            return raw, tv
-        groups = (
-            [(self._alerters[0], slice(None))]
-            if len(self._alerters) == 1
-            else [(self._alerters[a], np.flatnonzero(aid[k] == a)) for a in np.unique(aid[k]).tolist()]
-        )
-        for alerter, sel in groups:
+            return ttv
+        for alerter, sel in self._groups(aid[k]):
             rel = res.rel[:, sel]
-            ttv = alerter.times_to_volume(
+            ttv[: len(alerter.levels), k[sel]] = alerter.times_to_volume(
                 rel[0], rel[1], rel[2], rel[3], rel[4], rel[5], res.margin_h_m[sel], res.margin_v_m[sel]
             )
-            kk = k[sel]
-            raw[kk] = alerter.levels_from_times(ttv)
-            inner = ttv[-1]
-            tv[kk] = np.where(np.isfinite(inner), inner, np.nan)
-        return raw, tv
+        return ttv
+
+    def _innermost(self, ttv: npt.NDArray[np.float64], aid: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """Each entry's time to its alerter's innermost volume; NaN when none in the look-ahead."""
+        inner = ttv[
+            np.array([len(a.levels) - 1 for a in self._alerters], dtype=np.intp)[aid], np.arange(aid.size)
+        ]
+        out: npt.NDArray[np.float64] = np.where(np.isfinite(inner), inner, np.nan)
+        return out
+
+    def _groups(self, aid: npt.NDArray[np.intp]) -> list[tuple[Alerter, slice | npt.NDArray[np.intp]]]:
+        """The entries of each alerter among ``aid``."""
+        if len(self._alerters) == 1:
+            return [(self._alerters[0], slice(None))]
+        return [(self._alerters[a], np.flatnonzero(aid == a)) for a in np.unique(aid).tolist()]
+
+    def _levels(
+        self, ttv: npt.NDArray[np.float64], aid: npt.NDArray[np.intp], shown: npt.NDArray[np.int8]
+    ) -> npt.NDArray[np.int8]:
+        """Instantaneous levels of entries from their times to volume and the level each showed."""
+        raw = np.zeros(ttv.shape[1], dtype=np.int8)
+        for alerter, sel in self._groups(aid):
+            raw[sel] = alerter.levels_from_times(ttv[: len(alerter.levels), sel], shown[sel])
+        return raw
+
+    @staticmethod
+    def _shown_before(
+        conf: ConfirmationTable, p: npt.NDArray[np.intp], bucket: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int8]:
+        """The confirmed level of pairs ``p`` at their previous report before ``bucket``."""
+        out: npt.NDArray[np.int8] = np.where(
+            conf.last_t[p] == bucket, conf.prev_level[p], conf.level[p]
+        ).astype(np.int8)
+        return out
 
     def _confirm_entries(
         self,
         conf: ConfirmationTable,
         e_all: npt.NDArray[np.intp],
         pid: npt.NDArray[np.intp],
-        raw: npt.NDArray[np.int8],
+        aid: npt.NDArray[np.intp],
+        ttv: npt.NDArray[np.float64],
         res: PairResult,
         snap: npt.NDArray[np.intp],
         buckets: npt.NDArray[np.float64],
@@ -587,23 +594,20 @@ class Monitor:
         (:meth:`ConfirmationTable.steady`: clear, nearly all pairs nearly always, or a steady
         alert) is only touched; a pair with any other report in the batch is stepped
         through snapshot by snapshot.
+
+        A report within the second of the pair's last one stands for that second: the
+        highest level seen in it counts (a later look within the same second that sees less
+        does not take back what an earlier one saw, so the shown level cannot flicker).
         """
         tab = self._table
         conf.reserve(tab.cap)
         p_all = pid[e_all]
-        # A report within the second of the pair's last one stands for that second: the
-        # highest level seen in it counts (a later look within the same second that sees less
-        # does not take back what an earlier one saw, so the shown level cannot flicker).
         b_all = buckets[snap[e_all]]
-        same = b_all == tab.bucket[p_all]
-        r_all = np.where(same, np.maximum(raw[e_all], tab.bucket_raw[p_all]), raw[e_all]).astype(np.int8)
-        if len(nows) > 1 and r_all.any():  # several snapshots: a pair's reports within a second
-            flag = np.zeros(tab.cap, dtype=np.bool_)
-            flag[p_all[r_all > 0]] = True
-            sel = np.flatnonzero(flag[p_all])  # only pairs with a level somewhere in the batch
-            r_all[sel] = _running_bucket_max(p_all[sel], b_all[sel], r_all[sel])
-        raw = raw.copy()
-        raw[e_all] = r_all
+        # As of the batch's start (what a pair whose reports are all steady keeps throughout).
+        r_all = self._levels(ttv[:, e_all], aid[e_all], self._shown_before(conf, p_all, b_all))
+        r_all = np.where(b_all == tab.bucket[p_all], np.maximum(r_all, tab.bucket_raw[p_all]), r_all).astype(
+            np.int8
+        )
         steady = conf.steady(p_all, r_all) & (tab.level[p_all] == r_all)
         if not steady.all():
             flag = np.zeros(tab.cap, dtype=np.bool_)
@@ -615,10 +619,12 @@ class Monitor:
             last_of = np.full(tab.cap, -1, dtype=np.intp)
             np.maximum.at(last_of, ps, np.arange(ps.size))
             p_last = np.flatnonzero(last_of >= 0)
-            conf.touch(p_last, buckets[snap[es[last_of[p_last]]]])
+            last = last_of[p_last]
+            conf.touch(p_last, b_all[steady][last])
             np.minimum.at(tab.min_range_m, ps, res.range_m[es])
-            tab.bucket[p_last] = buckets[snap[es[last_of[p_last]]]]
-            tab.bucket_raw[p_last] = raw[es[last_of[p_last]]]
+            tab.bucket[p_last] = b_all[steady][last]
+            tab.bucket_raw[p_last] = r_all[steady][last]
+            tab.raw_level[p_last] = r_all[steady][last]
         act = e_all[~steady]
         if not act.size:
             return
@@ -628,14 +634,17 @@ class Monitor:
             if not e.size:
                 continue
             p = pid[e]
+            b = float(buckets[k])
+            raw = self._levels(ttv[:, e], aid[e], self._shown_before(conf, p, np.full(p.size, b)))
+            raw = np.where(tab.bucket[p] == b, np.maximum(raw, tab.bucket_raw[p]), raw).astype(np.int8)
             prev = tab.level[p]  # fancy indexing: a copy
-            confirmed = conf.update(p, raw[e], float(buckets[k]))
-            tab.bucket[p] = buckets[k]
-            tab.bucket_raw[p] = raw[e]
+            confirmed = conf.update(p, raw, b)
+            tab.bucket[p] = b
+            tab.bucket_raw[p] = raw
             lost = res.lost[e]
             shown = np.where(lost, np.maximum(confirmed, prev), confirmed).astype(np.int8)
             tab.level[p] = shown
-            tab.raw_level[p] = raw[e]
+            tab.raw_level[p] = raw
             tab.min_range_m[p] = np.minimum(tab.min_range_m[p], res.range_m[e])
             tab.max_level[p] = np.maximum(tab.max_level[p], shown)
             changed = np.flatnonzero(shown != prev)
