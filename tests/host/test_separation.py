@@ -31,12 +31,14 @@ GEOD = Geodesic.WGS84
 SEPMON = preset("sepmon")
 DISTANCE = preset("distance")
 # A fresh, good fix with HDOP 1: horizontal DRMS UERE·HDOP = 5 m, vertical sigma 1.5× = 7.5 m.
-# A pair of them, independent errors, at 95 %: the circular-normal radius DRMS·sqrt(−ln 0.05)
-# of the combined DRMS 5·√2, and the normal quantile 1.95996 of the combined sigma 7.5·√2.
-KH = math.sqrt(-math.log(0.05))
-KV = 1.959963984540054
-MH1 = KH * 5.0 * math.sqrt(2.0)  # 12.24 m
-MV1 = KV * 7.5 * math.sqrt(2.0)  # 20.79 m
+# A pair of them, independent errors (variances add), at 95 %: the range's error is the relative
+# position error along the line of sight, normal with sigma DRMS_pair/√2 = 5 m, and the one-sided
+# 95 % normal quantile is 1.6449; the same quantile of the vertical sigma 7.5·√2.
+Z95 = 1.6448536269514722
+KH = Z95 / math.sqrt(2.0)
+KV = Z95
+MH1 = KH * 5.0 * math.sqrt(2.0)  # 8.22 m
+MV1 = KV * 7.5 * math.sqrt(2.0)  # 17.45 m
 
 
 def track(
@@ -95,7 +97,7 @@ def test_head_on_100_mps_from_20_km() -> None:
     assert r.cpa_v_m[0] == 0.0
     # Relative state: b 20 km east of a, closing at 200 m/s.
     np.testing.assert_allclose(r.rel[:, 0], [20_000.0, 0.0, -200.0, 0.0, 0.0, 0.0], atol=0.01)
-    # Violation at (20000 − 3000 − 12.24) / 200 = 84.9 s, beyond the 18 s look-ahead.
+    # Violation at (20000 − 3000 − 8.22) / 200 = 85.0 s, beyond the 18 s look-ahead.
     assert math.isinf(time_to_minima(r))
     assert levels(r).tolist() == [Level.NONE]
 
@@ -145,7 +147,7 @@ def test_diverging_has_no_tcpa() -> None:
         (7_000.0, Level.NONE, Level.NONE),
         (5_000.0, Level.ADVISORY, Level.NONE),
         (4_000.0, Level.CAUTION, Level.NONE),
-        (3_005.0, Level.WARNING, Level.WARNING),  # outside 3 km, inside 3 km + 12.24 m
+        (3_005.0, Level.WARNING, Level.WARNING),  # outside 3 km, inside 3 km + 8.22 m
         (2_500.0, Level.WARNING, Level.WARNING),
         (0.0, Level.WARNING, Level.WARNING),
     ],
@@ -162,10 +164,10 @@ def test_stationary_pair_alerts_only_from_current_range(dist: float, rings: Leve
 @pytest.mark.parametrize(
     ("alt_b", "rings"),
     [
-        (1000.0, Level.NONE),  # > 2 × 300 + 20.79: clear even directly overhead
-        (500.0, Level.ADVISORY),  # < 2 × 300 + 20.79
-        (400.0, Level.CAUTION),  # < 1.5 × 300 + 20.79
-        (315.0, Level.WARNING),  # < 300 + 20.79
+        (1000.0, Level.NONE),  # > 2 × 300 + 17.45: clear even directly overhead
+        (500.0, Level.ADVISORY),  # < 2 × 300 + 17.45
+        (400.0, Level.CAUTION),  # < 1.5 × 300 + 17.45
+        (315.0, Level.WARNING),  # < 300 + 17.45
     ],
 )
 def test_vertical_separation_at_zero_range(alt_b: float, rings: Level) -> None:
@@ -187,7 +189,7 @@ def test_vertical_closure_predicted() -> None:
 
 def test_violation_needs_horizontal_and_vertical_at_the_same_time() -> None:
     # Head-on from 5 km (horizontal violation from 9.9 s on), but b climbs away:
-    # vertical separation exceeds 320.79 m after 4.4 s, before the horizontal one starts.
+    # vertical separation exceeds 317.45 m after 4.3 s, before the horizontal one starts.
     lat, lon = moved(0.0, 0.0, 90.0, 5_000.0)
     r = pair(track("a", ve=100.0, alt=0.0), track("b", lat, lon, ve=-100.0, alt=100.0, vu=50.0))
     assert math.isinf(time_to_minima(r))
@@ -233,11 +235,12 @@ def test_margin_formula() -> None:
 
 def test_pair_margins_combine_independent_errors_and_add_the_biases() -> None:
     # Oracle: variances of independent errors add, so the pair's DRMS is the root sum of
-    # squares; the 95 % radius of a circular normal error is DRMS·sqrt(−ln 0.05), the 95 %
-    # vertical bound 1.96 sigma. Biases (degraded fix, drift) are not random: they add.
+    # squares; the range's error is that along the line of sight (sigma DRMS/√2) and the
+    # one-sided 95 % normal quantile is 1.6449 (likewise the vertical sigma). Biases
+    # (degraded fix, drift) are not random: they add.
     lat, lon = moved(40.0, -3.0, 45.0, 3_050.0)
     good = pair(track("a", 40.0, -3.0), track("b", lat, lon))
-    assert good.margin_h_m[0] == pytest.approx(MH1)  # 12.24 m: two 10 m bounds summed were 20 m
+    assert good.margin_h_m[0] == pytest.approx(MH1)  # 8.22 m: two 10 m bounds summed were 20 m
     bad = pair(track("a", 40.0, -3.0, hdop=10.0), track("b", lat, lon, hdop=4.0))
     assert bad.margin_h_m[0] == pytest.approx(KH * math.hypot(50.0, 20.0))
     assert bad.margin_v_m[0] == pytest.approx(KV * math.hypot(75.0, 30.0))
@@ -249,11 +252,11 @@ def test_pair_margins_combine_independent_errors_and_add_the_biases() -> None:
     stale = pair(track("a", 40.0, -3.0, ve=60.0, age=3.0), track("b", lat, lon, ve=60.0))
     assert stale.margin_h_m[0] == pytest.approx(MH1 + 120.0)
     assert levels(stale).tolist() == [Level.WARNING]
-    # Another confidence: 99 % gives sqrt(−ln 0.01) and the 99.5 % normal quantile.
+    # Another confidence: 99 % gives the one-sided 99 % normal quantile, 2.3263.
     tr = TrackArrays.from_states([track("a", 40.0, -3.0), track("b", lat, lon)])
     r99 = evaluate_pairs(tr, [0], [1], near_m=1e12, confidence=0.99)
-    assert r99.margin_h_m[0] == pytest.approx(math.sqrt(-math.log(0.01)) * 5.0 * math.sqrt(2.0))
-    assert r99.margin_v_m[0] == pytest.approx(2.5758293035489 * 7.5 * math.sqrt(2.0))
+    assert r99.margin_h_m[0] == pytest.approx(2.3263478740408408 * 5.0)
+    assert r99.margin_v_m[0] == pytest.approx(2.3263478740408408 * 7.5 * math.sqrt(2.0))
     with pytest.raises(ValueError, match="confidence"):
         evaluate_pairs(tr, [0], [1], near_m=1.0, confidence=1.0)
 

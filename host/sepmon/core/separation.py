@@ -469,13 +469,20 @@ def evaluate_pairs(
 
 
 def confidence_factors(confidence: float) -> tuple[float, float]:
-    """Scales from a combined horizontal DRMS and vertical sigma to ``confidence`` bounds.
+    """Scales from a pair's combined horizontal DRMS and vertical sigma to ``confidence`` margins.
 
-    Horizontal: the radius holding a circular normal error with probability p is
-    ``DRMS · sqrt(−ln(1 − p))`` (``r²/DRMS²`` is exponential); vertical: the two-sided
-    normal quantile ``Φ⁻¹((1 + p) / 2)``. At 95 %: 1.731 and 1.960.
+    What a volume asks is one-dimensional and one-sided: is the true range below DTHR (is
+    the true height difference below ZTHR)? For a range large against the errors, the
+    range's error is the relative position error along the line of sight, normal with the
+    per-axis sigma ``DRMS/√2`` (circular errors); the height difference's is the vertical
+    sigma. The margin that the truth is inside with at most probability ``1 − p`` when the
+    measurement is outside it is the one-sided normal quantile ``z = Φ⁻¹(p)`` of those:
+    ``z/√2`` per unit of DRMS and ``z`` per unit of sigma. At 95 %: 1.163 and 1.645.
+    (A 2-D radius, ``DRMS·sqrt(−ln(1 − p))``, answers "where is the point", a wider
+    question: 1.731 at 95 %, and parked pairs at 1.4 x 50 m minima flapped with it.)
     """
-    return math.sqrt(-math.log1p(-confidence)), NormalDist().inv_cdf(0.5 + 0.5 * confidence)
+    z = NormalDist().inv_cdf(confidence)
+    return z / math.sqrt(2.0), z
 
 
 def combined_margins(
