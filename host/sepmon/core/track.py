@@ -90,6 +90,9 @@ _VZ_FACTOR2 = VERTICAL_MARGIN_FACTOR * VERTICAL_MARGIN_FACTOR
 _PRIOR_H2 = VELOCITY_PRIOR_H_MPS * VELOCITY_PRIOR_H_MPS
 _PRIOR_V2 = VELOCITY_PRIOR_V_MPS * VELOCITY_PRIOR_V_MPS
 _RAD = math.pi / 180.0
+_DEG_PER_M = 1.0 / M_PER_DEG
+_INF = math.inf
+_sin, _cos, _hypot = math.sin, math.cos, math.hypot
 
 
 class TrackEventType(StrEnum):
@@ -124,6 +127,36 @@ class Track:
     ``sigma_h_m``/``sigma_v_m`` the filtered position's 1σ (horizontal per axis). The
     vertical ones are NaN when the latest fix has no height.
     """
+
+    __slots__ = (
+        "_alt",
+        "_lat",
+        "_lon",
+        "_ph00",
+        "_ph01",
+        "_ph11",
+        "_pv00",
+        "_pv01",
+        "_pv11",
+        "_tv",
+        "_vz",
+        "duplicates",
+        "implausible",
+        "implausible_detail",
+        "implausible_total",
+        "last",
+        "last_clock",
+        "lost",
+        "lost_at",
+        "max_speed_mps",
+        "out_of_order",
+        "source",
+        "stale_after_loss",
+        "stale_s",
+        "ve",
+        "vn",
+        "vu",
+    )  # fmt: skip
 
     def __init__(self, source: str, stale_s: float = 5.0, max_speed_mps: float = math.inf) -> None:
         self.source = source
@@ -229,12 +262,12 @@ class Track:
         """
         # Per-axis position 1σ from the receiver's own 95 % radius, else from HDOP.
         eph = fix.eph_m
-        if eph is not None and 0.0 < eph < math.inf:
+        if eph is not None and 0.0 < eph < _INF:
             sh = eph * AXIS_SIGMA_PER_R95
             dop = sh / AXIS_SIGMA_PER_HDOP_M
         else:
             hdop = fix.hdop
-            dop = hdop if hdop is not None and 0.0 < hdop < math.inf else HDOP_UNKNOWN
+            dop = hdop if hdop is not None and 0.0 < hdop < _INF else HDOP_UNKNOWN
             sh = AXIS_SIGMA_PER_HDOP_M * dop
         r = sh * sh
         sog = fix.sog_mps
@@ -245,31 +278,37 @@ class Track:
             ph00, ph01 = r, 0.0
             if sog is not None and cog is not None:
                 c = cog * _RAD
-                ve, vn = sog * math.sin(c), sog * math.cos(c)
+                ve, vn = sog * _sin(c), sog * _cos(c)
                 sv = VELOCITY_SIGMA_MPS + VELOCITY_SIGMA_PER_HDOP_MPS * dop
                 ph11 = sv * sv
             else:
                 ve = vn = 0.0
                 ph11 = _PRIOR_H2
-            self._tv = -math.inf
+            self._tv = -_INF
         else:
             dt = t - last.t
             ve, vn = self.ve, self.vn
             ph00, ph01, ph11 = self._ph00, self._ph01, self._ph11
             # Predict.
-            q11 = ACCEL_PSD_H * dt
-            ph00 += dt * (2.0 * ph01 + dt * ph11) + _QH3 * dt * dt * dt
-            ph01 += dt * ph11 + _QH2 * dt * dt
-            ph11 += q11
-            lat = self._lat + vn * dt / M_PER_DEG
-            m_lon = M_PER_DEG * max(math.cos(lat * _RAD), 1e-6)  # metres per degree of longitude
+            dt2 = dt * dt
+            ph00 += dt * (2.0 * ph01 + dt * ph11) + _QH3 * dt2 * dt
+            ph01 += dt * ph11 + _QH2 * dt2
+            ph11 += ACCEL_PSD_H * dt
+            lat = self._lat + vn * dt * _DEG_PER_M
+            c = _cos(lat * _RAD)
+            m_lon = M_PER_DEG * (c if c > 1e-6 else 1e-6)  # metres per degree of longitude
             lon = self._lon + ve * dt / m_lon
             # Position: innovation in metres, east and north with the same gains.
             s = ph00 + r
             k0, k1 = ph00 / s, ph01 / s
             yn = (fix.lat - lat) * M_PER_DEG
-            ye = ((fix.lon - lon + 180.0) % 360.0 - 180.0) * m_lon
-            lat += k0 * yn / M_PER_DEG
+            dlon = fix.lon - lon
+            if dlon > 180.0:  # across the antimeridian
+                dlon -= 360.0
+            elif dlon < -180.0:
+                dlon += 360.0
+            ye = dlon * m_lon
+            lat += k0 * yn * _DEG_PER_M
             lon += k0 * ye / m_lon
             vn += k1 * yn
             ve += k1 * ye
@@ -281,18 +320,18 @@ class Track:
             if sog is not None:
                 if cog is not None:
                     c = cog * _RAD
-                    me, mn = sog * math.sin(c), sog * math.cos(c)
+                    me, mn = sog * _sin(c), sog * _cos(c)
                 elif sog == 0.0:
                     me = mn = 0.0
                 else:
-                    sp = math.hypot(ve, vn)
+                    sp = _hypot(ve, vn)
                     me, mn = (ve * sog / sp, vn * sog / sp) if sp > 0.0 else (math.nan, math.nan)
                 if me == me:  # not NaN
                     sv = VELOCITY_SIGMA_MPS + VELOCITY_SIGMA_PER_HDOP_MPS * dop
                     s = ph11 + sv * sv
                     k0, k1 = ph01 / s, ph11 / s
                     yn, ye = mn - vn, me - ve
-                    lat += k0 * yn / M_PER_DEG
+                    lat += k0 * yn * _DEG_PER_M
                     lon += k0 * ye / m_lon
                     vn += k1 * yn
                     ve += k1 * ye
@@ -312,26 +351,28 @@ class Track:
         rz = r * _VZ_FACTOR2
         tv = self._tv
         if t - tv > self.stale_s:  # first height, or none for too long (also after a restart)
-            self._alt, self._vz = alt, 0.0
+            self._alt = alt
+            vz = 0.0
             self._pv00, self._pv01, self._pv11 = rz, 0.0, _PRIOR_V2
         else:
             dt = t - tv
+            dt2 = dt * dt
             vz = self._vz
             pv00, pv01, pv11 = self._pv00, self._pv01, self._pv11
-            pv00 += dt * (2.0 * pv01 + dt * pv11) + _QV3 * dt * dt * dt
-            pv01 += dt * pv11 + _QV2 * dt * dt
+            pv00 += dt * (2.0 * pv01 + dt * pv11) + _QV3 * dt2 * dt
+            pv01 += dt * pv11 + _QV2 * dt2
             pv11 += ACCEL_PSD_V * dt
             z = self._alt + vz * dt
             s = pv00 + rz
             k0, k1 = pv00 / s, pv01 / s
             y = alt - z
             self._alt = z + k0 * y
-            self._vz = vz + k1 * y
+            vz += k1 * y
             self._pv11 = pv11 - k1 * pv01
             self._pv00 = pv00 - k0 * pv00
             self._pv01 = pv01 - k0 * pv01
         self._tv = t
-        self.vu = self._vz
+        self._vz = self.vu = vz
 
     def state(self, now: float) -> TrackState:
         """The track at clock time ``now``, dead-reckoned by its age up to ``DEAD_RECKON_MAX_S``.
