@@ -32,9 +32,18 @@ What is emulated, thinly:
   reset (``wdt_resets``) — that is what happens when a soft reset drops the timer
   that fed it;
 * ``reset_on_open=True``: an ESP32 DevKit's auto-reset — opening the port (DTR/RTS)
-  resets the board: bytes sent during its ``RESET_BOOT_S`` of boot are lost, then
-  ``boot.py`` and ``main.py`` run. Detected from the pty: the master reads EIO
-  while no one has the slave open.
+  resets the board at once: a running ``main.py`` ends without another byte (what it
+  would print as it stops is not sent), the ROM prints its boot messages
+  (``ESP32_ROM_BOOT``), bytes sent until MicroPython is up (``RESET_BOOT_S`` plus
+  the new VM's start, seconds on a loaded machine) are lost, then ``boot.py`` and
+  ``main.py`` run, and a Ctrl-C interrupts ``main.py``. Every open of the port is
+  seen, however short (inotify ``IN_OPEN`` on the pty's slave device, read by the
+  host side whenever it would read the port): an open during the boot resets the
+  board again once MicroPython is up, as a second pulse on a real board's EN line
+  restarts its boot.
+  Not emulated: a Ctrl-C that a real board receives while ``boot.py`` runs interrupts
+  ``boot.py``; here it waits and interrupts ``main.py`` (``boot.py`` takes milliseconds
+  on a board, and ``main.py`` parks the board on its way out in both cases).
 
 ``indicators`` records what the buzzer and LED did: ``(monotonic time, buzzer Hz
 when sounding else 0, LED)`` at every change the host sees.
@@ -44,6 +53,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import ctypes
 import errno
 import os
 import select
@@ -64,7 +74,21 @@ ERR_MARK = "\x00VB-ERR\x00"
 TICK_S = 0.05
 GUEST_HEAP = "16M"  # MicroPython's heap in each VM (the guest never collects: see mpguest)
 GUEST_FUEL = 10**13  # wasm instructions per VM: a live main.py step costs about a million
-RESET_BOOT_S = 0.3
+RESET_BOOT_S = 0.3  # ROM and second-stage bootloader of an ESP32 before MicroPython starts
+# What an ESP32's ROM prints at 115200 Bd after an EN (auto-reset) pulse, in the form of the
+# boot log in Espressif's esptool documentation ("Boot Mode Selection", boot log); a generic
+# MicroPython image's bootloader prints nothing more.
+ESP32_ROM_BOOT = (
+    b"ets Jun  8 2016 00:22:57\r\n\r\n"
+    b"rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+    b"configsip: 0, SPIWP:0xee\r\n"
+    b"clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00\r\n"
+    b"mode:DIO, clock div:2\r\n"
+    b"load:0x3fff0030,len:4728\r\n"
+    b"load:0x40078000,len:14888\r\n"
+    b"load:0x40080400,len:3368\r\n"
+    b"entry 0x400805cc\r\n"
+)
 
 FAKE_MACHINE = r"""
 import sys as _sys
@@ -270,6 +294,18 @@ def __vb_exec(src):
 """
 
 
+_IN_OPEN = 0x20  # <sys/inotify.h>
+
+
+def _watch_opens(path: str) -> int:
+    """An inotify descriptor (non-blocking) that reports every open of ``path``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = int(libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC))
+    if fd < 0 or libc.inotify_add_watch(fd, path.encode(), _IN_OPEN) < 0:
+        raise OSError(ctypes.get_errno(), f"inotify on {path}")
+    return fd
+
+
 class RawReplBoard:
     """Start with ``RawReplBoard()``; ``port`` is the device path; ``close()`` when done."""
 
@@ -280,9 +316,11 @@ class RawReplBoard:
         tty.setraw(self.slave)
         self.port = os.ttyname(self.slave)
         self.reset_on_open = reset_on_open
-        if reset_on_open:  # nobody holds the port: opening it is seen (the master reads EIO until then)
+        self._opens = -1
+        if reset_on_open:  # the board does not hold its own port; every open by the host is seen
             os.close(self.slave)
             self.slave = -1
+            self._opens = _watch_opens(self.port)
         self.guest: Guest | None = None
         self.log: list[str] = []
         self.boots = 0
@@ -295,9 +333,9 @@ class RawReplBoard:
         self.indicators: list[tuple[float, int, int]] = []
         self.mode = "friendly"
         self.pending = bytearray()
-        self._port_open = not reset_on_open
         self._reset_pending = False
-        self._drop_until_main = False
+        self._resetting = False  # between the reset pulse and the ROM: the board sends nothing
+        self._drop_input = False
         self._last_tick = 0.0
         self._stop = threading.Event()
         self._lock = threading.RLock()  # the guest is replaced by the serve thread, read by tests
@@ -316,6 +354,8 @@ class RawReplBoard:
                 self.wdt = None  # a hardware reset stops the watchdog; a soft reset does not
             g = Guest(heapsize=GUEST_HEAP, fuel=GUEST_FUEL)
             g.session.register_function(self._vb_io, name="vb_io")
+            if self._drop_input:  # MicroPython is up: what the host sent during the ROM boot is lost
+                self._drain()
             g.run(FAKE_MACHINE)
             g.run(EXEC_HELPER)
             g.run(  # one call: every guest call costs a round trip to the wasm thread
@@ -337,8 +377,6 @@ class RawReplBoard:
             out = b""
             self.main_runs += 1
             self.main_running = True  # before the lock goes: snapshot() must not wait for the guest
-            if self._drop_until_main:
-                self._drain()
         try:
             o, err = self._exec("exec(open('main.py').read(), {'__name__': '__main__'})")
         finally:
@@ -401,16 +439,18 @@ class RawReplBoard:
         return False
 
     def _hard_reset(self, drop_input: bool = False) -> None:
-        """Power-on reset: boot text, then boot.py and main.py (live).
+        """Power-on reset: boot.py and main.py (live), then the REPL when main.py ends.
 
-        ``drop_input``: bytes that arrive before main.py runs are lost (an ESP32 in its ROM
-        boot reads nothing); the emulator's VM boot takes seconds, a board's about one.
+        ``drop_input``: bytes that arrive before MicroPython is up are lost (an ESP32 in its
+        ROM boot reads nothing); the emulator's VM start takes seconds, a board's under one.
         """
         self.mode = "friendly"
         self.pending.clear()
-        self._drop_until_main = drop_input
-        out = self._boot(run_main=True, hard=True)
-        self._drop_until_main = False
+        self._drop_input = drop_input
+        try:
+            out = self._boot(run_main=True, hard=True)
+        finally:
+            self._drop_input = False
         self._write(out + BANNER + b">>> ")
 
     def _vb_io(self, out_hex: str, freq: int | None = None, led: int | None = None) -> str:
@@ -421,21 +461,17 @@ class RawReplBoard:
             entry = (int(freq), int(led))
             if not self.indicators or self.indicators[-1][1:] != entry:
                 self.indicators.append((time.monotonic(), *entry))
+        if self._opened_since():
+            self._reset_pending = True  # DTR/RTS: the board resets (main.py ends, see _read)
+            self._resetting = True  # nothing main.py prints on its way out reaches the port
+            return "I"
         data = b""
-        was_open = self._port_open
         if not self._stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # EIO: nobody has the port open
                 r, _, _ = select.select([self.master], [], [], 0)
                 if r:
                     data = os.read(self.master, 4096)
-                self._port_open = True
-            except OSError as exc:
-                if exc.errno == errno.EIO:  # nobody has the port open
-                    self._port_open = False
         intr = self._stop.is_set()
-        if self.reset_on_open and self._port_open and not was_open:
-            self._reset_pending = True  # DTR/RTS: the board resets (main.py ends, see _read)
-            return "I"
         i = data.find(b"\x03")
         if i >= 0:
             intr = True
@@ -448,6 +484,8 @@ class RawReplBoard:
 
     # ---- the serial side
     def _write(self, data: bytes) -> None:
+        if self._resetting:
+            return
         view = memoryview(data)
         while view and not self._stop.is_set():
             try:
@@ -460,26 +498,24 @@ class RawReplBoard:
 
     def _read(self) -> bytes:
         while not self._stop.is_set():
-            if self._reset_pending:
+            if self._reset_pending or self._opened_since():
                 self._reset_pending = False
                 self._opened()
                 continue
             if time.monotonic() - self._last_tick >= TICK_S and self._tick():
                 continue
-            r, _, _ = select.select([self.master], [], [], TICK_S)
-            if not r:
-                if not self._port_open:
-                    self._opened()
+            watch = [self._opens] if self._opens >= 0 else []
+            r, _, _ = select.select([self.master, *watch], [], [], TICK_S)
+            if self.master not in r:
                 continue
             try:
                 data = os.read(self.master, 4096)
             except OSError as exc:
                 if exc.errno == errno.EIO:  # no one has the port open
-                    self._port_open = False
                     time.sleep(0.02)
                     continue
                 return b""
-            if not self._port_open:
+            if self._opened_since():
                 self._opened()
                 continue  # sent while the board was resetting: lost
             return data
@@ -491,14 +527,23 @@ class RawReplBoard:
                 if not os.read(self.master, 4096):
                     break
 
+    def _opened_since(self) -> bool:
+        """Whether the port was opened since the last call (a reset pulse when ``reset_on_open``)."""
+        if self._opens < 0:
+            return False
+        seen = False
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._opens, 4096):
+                seen = True
+        return seen
+
     def _opened(self) -> None:
-        self._port_open = True
         if self.reset_on_open:
             self.open_resets += 1
+            self._resetting = False
+            self._write(ESP32_ROM_BOOT)
             time.sleep(RESET_BOOT_S)
-            self._drain()
             self._hard_reset(drop_input=True)
-            self._drain()
 
     def _serve(self) -> None:
         line = bytearray()
@@ -590,7 +635,7 @@ class RawReplBoard:
         self._thread.join(timeout=10)
         if self.guest is not None:
             self.guest.close()
-        for fd in (self.master, self.slave):
+        for fd in (self.master, self.slave, self._opens):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)

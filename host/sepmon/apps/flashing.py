@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import io
 import os
+import random
 import re
 import subprocess
 import sys
@@ -270,10 +270,67 @@ class FlashResult:
     identity: Identity | None
 
 
-def _quiet(fn: Callable[[], object]) -> object:
-    """mpremote prints diagnostics on failure; keep them out of our one-line errors."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return fn()
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n"  # what MicroPython's pyexec prints on Ctrl-A
+ATTEMPT_S = 0.5  # a board at its REPL answers Ctrl-A within milliseconds; silence this long: try again
+
+
+def enter_raw_repl(ser: serial.Serial, timeout_s: float) -> bool:
+    """Stop whatever runs and enter the raw REPL, trying again until it answers or ``timeout_s`` passes.
+
+    mpremote's ``enter_raw_repl`` sends one Ctrl-C and one Ctrl-A and then waits for the
+    banner, and its overall timeout is only checked while the line is silent. An ESP32
+    DevKit resets when its port is opened (DTR/RTS auto-reset) and loses what arrives
+    while it boots, then runs boot.py and main.py, whose status lines never let the
+    line fall silent: mpremote waited forever. Here Ctrl-C and Ctrl-A are sent again
+    every ``ATTEMPT_S`` until the raw REPL's banner comes back. A slow board may then
+    still be answering earlier attempts, so a command whose result appears nowhere in
+    its text is run and everything up to its end is read (``_sync``). Returns with the
+    raw REPL's ``>`` prompt unread, as mpremote's own ``enter_raw_repl`` leaves it.
+    False when ``timeout_s`` passed first.
+    """
+    deadline = time.monotonic() + timeout_s
+    saved = ser.timeout
+    ser.timeout = 0.05  # short reads: the deadline is checked between bytes, also while the board talks
+    try:
+        while True:
+            ser.write(b"\r\x03")  # Ctrl-C: interrupt main.py (one: a second could hit its clean-up)
+            ser.write(b"\r\x01")  # Ctrl-A: raw REPL
+            ser.flush()
+            if _read_until(ser, (RAW_REPL_BANNER,), min(deadline, time.monotonic() + ATTEMPT_S)):
+                return _sync(ser, deadline)
+            if time.monotonic() >= deadline:
+                return False
+    finally:
+        ser.timeout = saved
+
+
+def _read_until(ser: serial.Serial, endings: tuple[bytes, ...], deadline: float) -> bytes | None:
+    """The first of ``endings`` read (byte by byte: nothing after it is consumed); None at ``deadline``."""
+    tail = b""
+    keep = max(len(e) for e in endings)
+    while time.monotonic() < deadline:
+        b = ser.read(1)
+        if not b:
+            continue
+        tail = (tail + b)[-keep:]
+        for e in endings:
+            if tail.endswith(e):
+                return e
+    return None
+
+
+def _sync(ser: serial.Serial, deadline: float) -> bool:
+    """Run ``print(a*b)`` in the raw REPL and read up to its end (``OK``, product, ``\\x04\\x04``).
+
+    Earlier Ctrl-C/Ctrl-A that a slow board answers late come before it on the line, so
+    they are read and dropped here; the product is not in the command's text, so an echo
+    (the friendly REPL) cannot be taken for the answer.
+    """
+    a, b = random.randrange(10**5, 10**6), random.randrange(10**5, 10**6)
+    ser.write(f"print({a}*{b})".encode() + b"\x04")
+    ser.flush()
+    done = f"OK{a * b}".encode()
+    return _read_until(ser, (done + b"\r\n\x04\x04", done + b"\n\x04\x04"), deadline) is not None
 
 
 def _restart(t: object) -> None:
@@ -304,16 +361,16 @@ def flash(
     progress: Callable[[str], None] | None = None,
     gps: str | None = None,
     any_port: bool = False,
-    repl_attempts: int = 3,
+    repl_timeout_s: float | None = None,
 ) -> FlashResult:
     """Copy the firmware and the profile onto the board at ``port``, soft-reset it, wait for ``$PSEPI``.
 
     ``compile_``: True/False forces .mpy/source; None compiles when the board's
     .mpy version equals what mpy-cross emits. ``gps``: receiver set-up preset written
-    into board_profile.py ("none": none; None: the profile's own). The raw REPL is
-    tried ``repl_attempts`` times: an ESP32 DevKit resets when its port is opened and
-    misses the first interrupt while it boots. After any refusal or failure once the
-    port is open the board is soft-reset, so it runs (its old or new) main.py again.
+    into board_profile.py ("none": none; None: the profile's own). ``repl_timeout_s``
+    (None: ``wait_identity_s``) bounds the wait for the raw REPL (``enter_raw_repl``).
+    After any refusal or failure once the port is open the board is soft-reset, so it
+    runs (its old or new) main.py again.
     """
     say = progress or (lambda _m: None)
     fw = fw or firmware_dir()
@@ -332,9 +389,8 @@ def flash(
     try:
         try:
             try:
-                return _flash_on(
-                    t, port, profile, table, files, compile_, wait_identity_s, say, repl_attempts
-                )
+                repl_s = wait_identity_s if repl_timeout_s is None else repl_timeout_s
+                return _flash_on(t, port, profile, table, files, compile_, wait_identity_s, say, repl_s)
             except (serial.SerialException, OSError) as exc:
                 raise SepmonError(f"lost the connection to {port}: {exc}") from None
         except BaseException as exc:
@@ -356,22 +412,19 @@ def _flash_on(
     compile_: bool | None,
     wait_identity_s: float,
     say: Callable[[str], None],
-    repl_attempts: int,
+    repl_timeout_s: float,
 ) -> FlashResult:
     from mpremote.transport import TransportError, TransportExecError
     from mpremote.transport_serial import SerialTransport
 
     assert isinstance(t, SerialTransport)
-    for attempt in range(max(1, repl_attempts)):
-        try:
-            _quiet(lambda: t.enter_raw_repl(soft_reset=False, timeout_overall=4))
-            t.sepmon_in_repl = True
-            break
-        except TransportError:
-            if attempt + 1 >= repl_attempts:
-                raise SepmonError(
-                    f"no MicroPython REPL answered on {port}: is MicroPython installed on the board?"
-                ) from None
+    if not enter_raw_repl(t.serial, repl_timeout_s):
+        raise SepmonError(
+            f"no MicroPython REPL answered on {port} within {repl_timeout_s:g} s: "
+            "is MicroPython installed on the board?"
+        )
+    t.in_raw_repl = True
+    t.sepmon_in_repl = True
 
     try:
         t.exec("import sys, os")

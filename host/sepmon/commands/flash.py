@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--mpy", dest="compile", action="store_true", default=None, help="always copy .mpy")
     mode.add_argument("--source", dest="compile", action="store_false", help="always copy .py source")
-    p.add_argument("--wait", type=float, default=15.0, metavar="S", help="seconds to wait for $PSEPI")
+    p.add_argument(
+        "--wait", type=float, default=15.0, metavar="S", help="seconds to wait for the REPL, then for $PSEPI"
+    )
     p.add_argument(
         "--gps", metavar="PRESET",
         help="receiver set-up at boot: ublox, ublox-airborne, ublox-airborne-5hz, mtk, mtk-airborne, "
