@@ -185,7 +185,7 @@ def test_a_higher_level_that_does_not_imply_the_lower_is_refused_with_one_line_n
         (lambda: Confirmation(1, 1, -1.0), "hysteresis_s"),
         (lambda: Alerter("x", (), 60), "levels"),
         (lambda: Alerter("x", (AlertLevel(Volume(1, 1), 1, 1),), 0), "look-ahead"),
-        (lambda: preset("nope"), "known: distance, do365, flarm, sepmon"),
+        (lambda: preset("nope"), "known: distance, do365, do365-sum, flarm, sepmon"),
         # Unknown data must never read as "no violation".
         (lambda: preset("do365").level_now(0, 0, 0, 0, math.nan, 0), "'dz' must be finite"),
         (lambda: preset("do365").levels_now([1e4, math.inf], 0, 0, 0, 0, 0), "'pe' must be finite"),
@@ -214,6 +214,26 @@ def test_do365_preset_is_do365b_dwc_phase_one() -> None:
     assert a.confirmation == Confirmation(m=2, n=4, hysteresis_s=5.0, persistence_s=4.0)
     assert a.lookahead_s == 180.0
     assert FT == 0.3048 and NMI == 1852.0  # international foot and nautical mile
+
+
+def test_do365_sum_preset_is_do365b_dwc_phase_one_with_sum() -> None:
+    # Oracle: DAIDALUS v2.0.4's DO_365B_SUM configuration as quoted in
+    # tests/data/daidalus-sum/README.md: do365's volumes, alerting times 50/50/25 s, early
+    # 75/75/55 s, SUM z-scores 1.5 / 0.5-1.0 (5 nmi) / 0.75 / 1.5.
+    a, b = preset("do365-sum"), preset("do365")
+    assert [lv.volume for lv in a.levels] == [lv.volume for lv in b.levels]
+    assert [lv.alerting_time_s for lv in a.levels] == [50, 50, 25]
+    assert [lv.early_alerting_time_s for lv in a.levels] == [75, 75, 55]
+    assert (a.lookahead_s, a.confirmation) == (b.lookahead_s, b.confirmation)
+    assert a.sum is not None and not a.uncertainty
+    s = a.sum
+    assert (s.h_pos_z, s.h_vel_z_min, s.h_vel_z_max, s.v_pos_z, s.v_vel_z) == (1.5, 0.5, 1.0, 0.75, 1.5)
+    assert s.h_vel_z_distance_m == pytest.approx(5 * NMI)
+    # No uncertainty: the plain volumes. A position sigma brings a still pair 1,300 m away
+    # (beyond DTHR 1,222.3 m) inside: 1.5 x (30 + 30) = 90 m.
+    assert a.levels_now(1300, 0, 0, 0, 0, 0).tolist() == [0]
+    assert a.levels_now(1300, 0, 0, 0, 0, 0, sigma=[[60.0], [0.0], [0.0], [0.0]]).tolist() == [3]
+    assert a.reach_sigma() == (1.5, 110.0) and b.reach_sigma() == (0.0, 0.0)
 
 
 def test_every_preset_is_in_the_one_table_with_its_source() -> None:
@@ -391,7 +411,9 @@ def test_the_table_gives_what_one_pair_confirmation_per_pair_gives(rule: Confirm
 @pytest.mark.parametrize(
     "rule", [DO365, Confirmation(1, 1), Confirmation(3, 5, 2.5, 3.0), Confirmation(2, 2, 9, 0)]
 )
-def test_steady_reports_only_touched_give_what_one_pair_confirmation_per_pair_gives(rule: Confirmation) -> None:
+def test_steady_reports_only_touched_give_what_one_pair_confirmation_per_pair_gives(
+    rule: Confirmation,
+) -> None:
     # Oracle: PairConfirmation, the readable rule. The monitor sends most reports through
     # steady()/touch() (times only) and the rest through update(); the levels must not differ.
     rnd = random.Random(16)

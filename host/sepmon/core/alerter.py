@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from sepmon.core.detection import Volume, time_to_volume
 from sepmon.core.model import Level, Minima
+from sepmon.core.sum import DO365B_SUM, SumParams, pair_errors, sum_times_to_volumes
 
 __all__ = [
     "FT",
@@ -123,6 +124,9 @@ class Alerter:
     # Widen every volume by the pair's combined position uncertainty (the monitor passes it
     # as margin_h/margin_v); False: the volumes as they are (DO-365 without SUM).
     uncertainty: bool = False
+    # DO-365B's sensor uncertainty mitigation (core.sum): each volume is violated when some
+    # state within the pair's z-scaled uncertainty violates it; None: the nominal state.
+    sum: SumParams | None = None
 
     def __post_init__(self) -> None:
         where = f"alerter {self.name!r}"
@@ -158,6 +162,7 @@ class Alerter:
         dvz: ArrayLike,
         margin_h: ArrayLike = 0.0,
         margin_v: ArrayLike = 0.0,
+        sigma: ArrayLike | None = None,
     ) -> FloatArray:
         """Time to each level's volume within the look-ahead, ``inf`` if none: shape (levels, pairs).
 
@@ -166,7 +171,10 @@ class Alerter:
         must be finite (ValueError otherwise); a pair with an unknown altitude is passed
         as co-altitude (``dz = dvz = 0``), the conservative reading. ``margin_h``/``margin_v``
         (m, >= 0): the pair's combined position uncertainty, added to DTHR/ZTHR when the
-        alerter mitigates uncertainty (``uncertainty=True``), ignored otherwise.
+        alerter mitigates uncertainty (``uncertainty=True``), ignored otherwise. ``sigma``
+        (4 rows: the pair's 1σ of horizontal position per axis, vertical position, horizontal
+        velocity per axis, vertical rate, each both tracks' added): what an alerter with
+        sensor uncertainty mitigation (``sum``) needs; zeros when not given.
         """
         c = np.broadcast_arrays(
             *(
@@ -181,6 +189,26 @@ class Alerter:
                     f"relative state {name!r} must be finite (an unknown altitude is dz = dvz = 0)"
                 )
         mh, mv = (c[6], c[7]) if self.uncertainty else (0.0, 0.0)
+        if self.sum is not None:
+            sig = (
+                np.zeros((4, c[0].size))
+                if sigma is None
+                else np.broadcast_to(np.asarray(sigma, dtype=np.float64), (4, c[0].size))
+            )
+            if not np.isfinite(sig).all() or (sig < 0).any():
+                raise ValueError("the pair's sigmas must be finite and >= 0")
+            errors = pair_errors(c[0], c[1], sig[0], sig[1], sig[2], sig[3], self.sum)
+            return sum_times_to_volumes(
+                [lv.volume for lv in self.levels],
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                errors,
+                self.lookahead_s,
+            )
         return np.stack(
             [
                 time_to_volume(lv.volume, c[0], c[1], c[2], c[3], c[4], c[5], self.lookahead_s, mh, mv)
@@ -217,9 +245,12 @@ class Alerter:
         dvz: ArrayLike,
         margin_h: ArrayLike = 0.0,
         margin_v: ArrayLike = 0.0,
+        sigma: ArrayLike | None = None,
     ) -> npt.NDArray[np.int8]:
         """Instantaneous level of each pair (0 = none): the highest level violated within its time."""
-        return self.levels_from_times(self.times_to_volume(pe, pn, ve, vn, dz, dvz, margin_h, margin_v))
+        return self.levels_from_times(
+            self.times_to_volume(pe, pn, ve, vn, dz, dvz, margin_h, margin_v, sigma)
+        )
 
     def level_now(self, pe: float, pn: float, ve: float, vn: float, dz: float, dvz: float) -> Level:
         """:meth:`levels_now` of one pair, as a :class:`~sepmon.core.model.Level`."""
@@ -245,6 +276,20 @@ class Alerter:
             ),
             dtype=np.float64,
         )
+
+    def reach_sigma(self) -> tuple[float, float]:
+        """How much further than :meth:`reach_m` sensor uncertainty mitigation reaches, per unit
+        of the pair's summed 1σ: (per m of position sigma, per m/s of velocity sigma).
+
+        A state within the bounds is at most ``h_pos_z · σ_pos`` nearer and closes at most
+        ``h_vel_z_max · σ_vel`` faster, for at most ``E + TTHR`` (as in :meth:`reach_m`).
+        """
+        if self.sum is None:
+            return 0.0, 0.0
+        horizon = max(
+            min(lv.early_alerting_time_s, self.lookahead_s) + lv.volume.tthr_s for lv in self.levels
+        )
+        return self.sum.h_pos_z, max(self.sum.h_vel_z_min, self.sum.h_vel_z_max) * horizon
 
     def vertical_reach_m(self, vspeed_mps: ArrayLike) -> FloatArray:
         """Vertical separation beyond which a pair closing vertically at ``vspeed_mps`` cannot alert."""
@@ -502,6 +547,7 @@ class PresetRow:
     lookahead_s: float
     confirmation: tuple[int, int, float, float]
     uncertainty: bool = False
+    sum: SumParams | None = None
 
 
 PRESET_TABLE: dict[str, PresetRow] = {
@@ -518,6 +564,19 @@ PRESET_TABLE: dict[str, PresetRow] = {
         lookahead_s=180.0,
         # (M, N, hysteresis s, persistence s)
         confirmation=(2, 4, 5.0, 4.0),
+    ),
+    # RTCA DO-365B DWC Phase I with sensor uncertainty mitigation, as NASA DAIDALUS v2.0.4's
+    # Configurations/DO_365B_SUM.conf: do365's volumes, alerting times 50/50/25 s, SUM z-scores.
+    "do365-sum": PresetRow(
+        source="RTCA DO-365B (DWC Phase I, SUM), as NASA DAIDALUS v2.0.4's DO_365B_SUM configuration",
+        levels=(
+            (0.66 * NMI, 700 * FT, 35.0, 0.0, 50.0, 75.0),
+            (0.66 * NMI, 450 * FT, 35.0, 0.0, 50.0, 75.0),
+            (0.66 * NMI, 450 * FT, 35.0, 0.0, 25.0, 55.0),
+        ),
+        lookahead_s=180.0,
+        confirmation=(2, 4, 5.0, 4.0),
+        sum=DO365B_SUM,
     ),
     # FLARM's alarm levels by time to impact (FLARM Technology, "FLARM Data Port Interface
     # Control Document (ICD)", FTD-012, sentence PFLAU/PFLAA field AlarmLevel: 1 = 13-18 s,
@@ -593,6 +652,7 @@ def _build(name: str, row: PresetRow) -> Alerter:
         lookahead_s=row.lookahead_s,
         confirmation=Confirmation(*row.confirmation),
         uncertainty=row.uncertainty,
+        sum=row.sum,
     )
 
 
@@ -667,4 +727,4 @@ def customise(
     conf = alerter.confirmation
     if persistence_s is not None:
         conf = Confirmation(conf.m, conf.n, conf.hysteresis_s, persistence_s)
-    return Alerter(alerter.name, tuple(out), lookahead, conf, alerter.uncertainty)
+    return Alerter(alerter.name, tuple(out), lookahead, conf, alerter.uncertainty, alerter.sum)

@@ -10,6 +10,7 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -18,17 +19,34 @@ import numpy.typing as npt
 from sepmon.core.alerter import Alerter, Confirmation, ConfirmationTable
 from sepmon.core.config import Config, SeparationRule
 from sepmon.core.model import Event, Fix, Level, PairStatus, Threat, TrackState
-from sepmon.core.separation import UERE_M, PairResult, TrackArrays, confidence_factors, evaluate_pairs
+from sepmon.core.separation import UERE_M, PairResult, TrackArrays, evaluate_pairs
 from sepmon.core.track import DEAD_RECKON_MAX_S, Track, Tracker, TrackEvent
 from sepmon.core.track import M_PER_DEG as _M_PER_DEG
 
-_COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "clock")
-_LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK = range(len(_COLUMNS))
+_COLUMNS = (
+    "lat",
+    "lon",
+    "alt",
+    "ve",
+    "vn",
+    "vu",
+    "hdop",
+    "quality",
+    "clock",
+    "sigma_v",
+    "sigma_vh",
+    "sigma_vu",
+)
+_LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK, _SIGMA_V, _SIGMA_VH, _SIGMA_VU = range(
+    len(_COLUMNS)
+)
 _MAX_LEVELS = max(int(x) for x in Level)
-# A receiver's own horizontal error estimate (Fix.eph_m, ~95 %) as the HDOP that gives the
-# same error (DRMS = UERE · HDOP, and a 95 % radius is DRMS · confidence_factors(0.95)[0]):
-# it wins over HDOP, and over "unknown" (HDOP 10).
-_HDOP_PER_EPH_M = 1.0 / (confidence_factors(0.95)[0] * UERE_M)
+# A receiver's own horizontal error estimate (Fix.eph_m, a ~95 % radius) as the HDOP that
+# gives the same error (DRMS = UERE · HDOP; a circular normal error's 95 % radius is
+# DRMS · sqrt(−ln 0.05) = 1.731 DRMS): it wins over HDOP, and over "unknown" (HDOP 10).
+_HDOP_PER_EPH_M = 1.0 / (math.sqrt(-math.log(0.05)) * UERE_M)
+# Fix.epv_m, ~95 % two-sided, as a vertical 1-sigma.
+_SIGMA_PER_EPV_M = 1.0 / NormalDist().inv_cdf(0.975)
 
 
 def _track_event(e: TrackEvent) -> Event:
@@ -327,6 +345,9 @@ class Monitor:
             (nan if fix.hdop is None else fix.hdop) if fix.eph_m is None else fix.eph_m * _HDOP_PER_EPH_M,
             fix.quality,
             track.last_clock,
+            nan if fix.epv_m is None else fix.epv_m * _SIGMA_PER_EPV_M,
+            track.sigma_vh_mps,
+            track.sigma_vu_mps,
         )
 
     def _insert(self, name: str) -> int:
@@ -360,6 +381,9 @@ class Monitor:
             quality=data[_QUALITY].astype(np.int64),
             age_s=age,
             lost=age > self.config.stale_s,
+            sigma_v=data[_SIGMA_V],
+            sigma_vh=data[_SIGMA_VH],
+            sigma_vu=data[_SIGMA_VU],
         )
 
     def _build_layout(self) -> _Layout:
@@ -422,9 +446,16 @@ class Monitor:
 
     @staticmethod
     def _reach(alerter: Alerter) -> dict[str, float]:
-        """evaluate_pairs' near_m/near_s for ``alerter``: reach_m(speed) = near_m + speed · near_s."""
+        """evaluate_pairs' near_* for ``alerter``: reach_m(speed) = near_m + speed · near_s, and
+        what sensor uncertainty mitigation adds per unit of the pair's sigmas."""
         near_m = float(alerter.reach_m(0.0))
-        return {"near_m": near_m, "near_s": float(alerter.reach_m(1.0)) - near_m}
+        sigma_m, sigma_s = alerter.reach_sigma()
+        return {
+            "near_m": near_m,
+            "near_s": float(alerter.reach_m(1.0)) - near_m,
+            "near_sigma_m": sigma_m,
+            "near_sigma_s": sigma_s,
+        }
 
     def _pair_ids(self, ia: npt.NDArray[np.intp], ib: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
         """Pair-table ids of the index pairs; new pairs are added and indexed by source."""
@@ -538,7 +569,15 @@ class Monitor:
         for alerter, sel in self._groups(aid[k]):
             rel = res.rel[:, sel]
             ttv[: len(alerter.levels), k[sel]] = alerter.times_to_volume(
-                rel[0], rel[1], rel[2], rel[3], rel[4], rel[5], res.margin_h_m[sel], res.margin_v_m[sel]
+                rel[0],
+                rel[1],
+                rel[2],
+                rel[3],
+                rel[4],
+                rel[5],
+                res.margin_h_m[sel],
+                res.margin_v_m[sel],
+                res.sigma[:, sel] if alerter.sum is not None else None,
             )
         return ttv
 

@@ -39,6 +39,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -135,18 +136,30 @@ def uncertainty_margin_m(
 
 
 def vertical_margin_m(
-    hdop: ArrayLike, quality: ArrayLike, age_s: ArrayLike, vspeed_mps: ArrayLike
+    hdop: ArrayLike,
+    quality: ArrayLike,
+    age_s: ArrayLike,
+    vspeed_mps: ArrayLike,
+    sigma_v_m: ArrayLike = math.nan,
 ) -> FloatArray:
     """Vertical margin (m) of one track, ~95 %.
 
     ``margin_v = 1.5 · (K95 · UERE · HDOP + DEGRADED · [quality ∉ {1..5}])  +  |vu| · max(0, age − FRESH)``
     i.e. 1.5× the fix part of :func:`uncertainty_margin_m` plus the vertical
-    drift since a stale fix.
+    drift since a stale fix. With the receiver's own vertical sigma ``sigma_v_m``
+    (finite, > 0) the random part is ``K95 · sigma_v_m`` instead of ``1.5 · K95 · UERE · HDOP``.
     """
     vs = np.abs(np.asarray(vspeed_mps, dtype=np.float64))
     stale = _stale_s(age_s)
     drift = vs * stale
-    return np.asarray(VERTICAL_MARGIN_FACTOR * _hdop_fix_term(hdop, quality) + drift, dtype=np.float64)
+    h = np.asarray(hdop, dtype=np.float64)
+    h = np.where(np.isfinite(h) & (h > 0), h, HDOP_UNKNOWN)
+    sv = np.asarray(sigma_v_m, dtype=np.float64)
+    own = np.isfinite(sv) & (sv > 0)
+    sigma = np.where(own, sv, h * UERE_M * VERTICAL_MARGIN_FACTOR)
+    q = np.asarray(quality)
+    degraded = np.where((q >= _GOOD_MIN) & (q <= _GOOD_MAX), 0.0, DEGRADED_MARGIN_M)
+    return np.asarray(K95 * sigma + VERTICAL_MARGIN_FACTOR * degraded + drift, dtype=np.float64)
 
 
 def _col(x: ArrayLike, dtype: np.dtype[np.generic]) -> npt.NDArray[np.generic]:
@@ -171,10 +184,12 @@ _MARGIN_H = 11
 _MARGIN_V = 12
 _DRMS_H = 13  # the fix's random error alone (1-sigma-like: DRMS, vertical sigma), for combining
 _SIGMA_V = 14
-_B_ROWS = 15
-_EAST = slice(15, 17)  # local east x, y (its z is 0)
-_NORTH = slice(17, 20)
-_ROWS = 20
+_SIGMA_VH = 15  # 1-sigma of the velocity (horizontal per axis) and of the vertical rate
+_SIGMA_VU = 16
+_B_ROWS = 17
+_EAST = slice(17, 19)  # local east x, y (its z is 0)
+_NORTH = slice(19, 22)
+_ROWS = 22
 # (−1, 1) per row: east (x, y) = (−sin lon, cos lon).
 _EAST_SIGN = np.array([[-1.0], [1.0]])
 
@@ -184,8 +199,11 @@ class TrackArrays:
     """Tracks as numpy columns, one row per source.
 
     ``alt`` and ``hdop`` are NaN when unknown. Velocities are ENU (m/s) at each
-    track's own position. Derived ECEF data (surface position, local frame,
-    velocity in ECEF) is computed once at construction and shared by every pair.
+    track's own position. Optional: ``sigma_v`` the receiver's own vertical 1σ (NaN: from
+    HDOP), ``sigma_vh``/``sigma_vu`` the velocity's 1σ (horizontal per axis; vertical rate),
+    0 when not given: what sensor uncertainty mitigation (core.sum) needs. Derived ECEF
+    data (surface position, local frame, velocity in ECEF) is computed once at
+    construction and shared by every pair.
     """
 
     source: tuple[str, ...]
@@ -199,6 +217,9 @@ class TrackArrays:
     quality: npt.NDArray[np.int64]
     age_s: FloatArray
     lost: BoolArray
+    sigma_v: FloatArray | None = None
+    sigma_vh: FloatArray | None = None
+    sigma_vu: FloatArray | None = None
     # Derived per-track data, one row per vector component or scalar (layout: _POS …
     # _NORTH above), so a pair evaluation gathers everything with one take per side.
     _table: FloatArray = field(init=False, repr=False)
@@ -214,7 +235,24 @@ class TrackArrays:
         set_(self, "quality", _col(self.quality, _I64))
         set_(self, "lost", _col(self.lost, _BOOL))
         n = len(self.source)
-        for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "age_s", "lost"):
+        for name, fill in (("sigma_v", math.nan), ("sigma_vh", 0.0), ("sigma_vu", 0.0)):
+            col = getattr(self, name)
+            set_(self, name, np.full(n, fill) if col is None else _col(col, _F64))
+        for name in (
+            "lat",
+            "lon",
+            "alt",
+            "ve",
+            "vn",
+            "vu",
+            "hdop",
+            "quality",
+            "age_s",
+            "lost",
+            "sigma_v",
+            "sigma_vh",
+            "sigma_vu",
+        ):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"column {name!r} has {getattr(self, name).size} rows, expected {n}")
         if len(set(self.source)) != n:
@@ -272,12 +310,20 @@ class TrackArrays:
         fix *= UERE_M
         t[_DRMS_H] = fix
         np.multiply(fix, VERTICAL_MARGIN_FACTOR, out=t[_SIGMA_V])
+        sv = cast(FloatArray, self.sigma_v)  # columns by now (normalised above)
+        own_v: BoolArray = sv > 0  # and finite: NaN fails both tests
+        own_v &= sv < np.inf
+        if own_v.any():
+            t[_SIGMA_V] = np.where(own_v, sv, t[_SIGMA_V])
+        # Negative or NaN velocity sigmas would narrow the bounds: none taken.
+        np.fmax(cast(FloatArray, self.sigma_vh), 0.0, out=t[_SIGMA_VH])
+        np.fmax(cast(FloatArray, self.sigma_vu), 0.0, out=t[_SIGMA_VU])
         fix *= K95
         # Quality outside [_GOOD_MIN, _GOOD_MAX]: one unsigned compare (below wraps to huge).
         degraded = (self.quality - _GOOD_MIN).view(np.uint64) > _GOOD_MAX - _GOOD_MIN
-        fix += degraded * DEGRADED_MARGIN_M
-        np.add(fix, speed * stale, out=t[_MARGIN_H])
-        np.add(VERTICAL_MARGIN_FACTOR * fix, np.abs(vu) * stale, out=t[_MARGIN_V])
+        bias = degraded * DEGRADED_MARGIN_M
+        np.add(fix + bias, speed * stale, out=t[_MARGIN_H])
+        np.add(K95 * t[_SIGMA_V] + VERTICAL_MARGIN_FACTOR * bias, np.abs(vu) * stale, out=t[_MARGIN_V])
         set_(self, "_table", t)
         # Known altitudes whose differences cannot overflow to inf (which a pair treats
         # as unknown); NaN fails the compares.
@@ -354,6 +400,10 @@ class PairResult:
     rel: FloatArray = field(default_factory=lambda: np.zeros((6, 0)))
     margin_h_m: FloatArray = field(default_factory=lambda: np.zeros(0))
     margin_v_m: FloatArray = field(default_factory=lambda: np.zeros(0))
+    # Of the near pairs, both tracks' 1-sigma figures added (sensor uncertainty mitigation's
+    # pair figures, core.sum): rows horizontal position (per axis), vertical position,
+    # horizontal velocity (per axis), vertical rate.
+    sigma: FloatArray = field(default_factory=lambda: np.zeros((4, 0)))
 
     def __len__(self) -> int:
         return int(self.ia.size)
@@ -395,6 +445,8 @@ def evaluate_pairs(
     *,
     near_m: ArrayLike | None = None,
     near_s: ArrayLike = 0.0,
+    near_sigma_m: ArrayLike = 0.0,
+    near_sigma_s: ArrayLike = 0.0,
     confidence: float = 0.95,
 ) -> PairResult:
     """The geometry of the pairs (tracks[ia[k]], tracks[ib[k]]); no alert policy.
@@ -405,7 +457,9 @@ def evaluate_pairs(
     (``near``/``rel``/``margin_h_m``/``margin_v_m``). An alerter's reach
     (:meth:`~sepmon.core.alerter.Alerter.reach_m` is ``DTHR + speed · (E + TTHR)``, a
     bound) says which pairs it may alert on: the others can reach no level. The combined
-    margins are :func:`combined_margins` at ``confidence``. See the module docstring for
+    margins are :func:`combined_margins` at ``confidence``. An alerter that mitigates
+    sensor uncertainty (core.sum) reaches further by ``near_sigma_m`` × the pair's summed
+    position sigma and ``near_sigma_s`` × its summed velocity sigma. See the module docstring for
     the geometry and :class:`PairResult` for the columns. Raises ValueError if a pair
     pairs a track with itself (a source is never traffic to itself) or an index is out
     of range.
@@ -429,7 +483,13 @@ def evaluate_pairs(
     if near_m is not None:
         if not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
-        near = _Near(_per_pair(near_m, n, "near_m"), _per_pair(near_s, n, "near_s"), confidence)
+        near = _Near(
+            _per_pair(near_m, n, "near_m"),
+            _per_pair(near_s, n, "near_s"),
+            _per_pair(near_sigma_m, n, "near_sigma_m"),
+            _per_pair(near_sigma_s, n, "near_sigma_s"),
+            confidence,
+        )
     res = np.empty((_RESULT_ROWS, n))
     # Divisions by zero and overflows are expected on the way; each is fixed up where it happens.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -443,13 +503,14 @@ def evaluate_pairs(
                 _evaluate_block(tracks, ia_[s], ib_[s], res[:, s], near if near is None else near.block(s), k)
     lost = tracks.lost[ia_] | tracks.lost[ib_] if tracks._any_lost else np.zeros(n, dtype=np.bool_)
     if near is not None:
-        near_idx, rel, margin_h, margin_v = near.result()
+        near_idx, rel, margin_h, margin_v, sigma = near.result()
     else:
-        near_idx, rel, margin_h, margin_v = (
+        near_idx, rel, margin_h, margin_v, sigma = (
             np.zeros(0, dtype=np.intp),
             np.zeros((6, 0)),
             np.zeros(0),
             np.zeros(0),
+            np.zeros((4, 0)),
         )
     return PairResult(
         ia=ia_,
@@ -465,6 +526,7 @@ def evaluate_pairs(
         rel=rel,
         margin_h_m=margin_h,
         margin_v_m=margin_v,
+        sigma=sigma,
     )
 
 
@@ -514,31 +576,57 @@ def combined_margins(
 class _Near:
     """What evaluate_pairs collects for an alerter: the pairs within reach, block by block."""
 
-    def __init__(self, near_m: float | FloatArray, near_s: float | FloatArray, confidence: float) -> None:
-        self.near_m, self.near_s, self.confidence = near_m, near_s, confidence
+    def __init__(
+        self,
+        near_m: float | FloatArray,
+        near_s: float | FloatArray,
+        near_sigma_m: float | FloatArray,
+        near_sigma_s: float | FloatArray,
+        confidence: float,
+    ) -> None:
+        self.near_m, self.near_s, self.near_sigma_m, self.near_sigma_s = (
+            near_m,
+            near_s,
+            near_sigma_m,
+            near_sigma_s,
+        )
+        self.confidence = confidence
         self.idx: list[IntArray] = []
         self.rel: list[FloatArray] = []
         self.mh: list[FloatArray] = []
         self.mv: list[FloatArray] = []
+        self.sigma: list[FloatArray] = []
 
     def block(self, s: slice) -> _Near:
         """The same collector with per-pair parameters cut to block ``s`` (results shared)."""
         out = _Near.__new__(_Near)
         out.__dict__.update(self.__dict__)
-        out.near_m, out.near_s = (
-            x if isinstance(x, float) or x.size == 1 else x[s] for x in (self.near_m, self.near_s)
+        out.near_m, out.near_s, out.near_sigma_m, out.near_sigma_s = (
+            x if isinstance(x, float) or x.size == 1 else x[s]
+            for x in (self.near_m, self.near_s, self.near_sigma_m, self.near_sigma_s)
         )
         return out
 
-    def result(self) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
-        """PairResult's near, rel, margin_h_m and margin_v_m."""
+    def add_empty(self) -> None:
+        """An empty block."""
+        self.idx.append(np.zeros(0, dtype=np.intp))
+        self.rel.append(np.zeros((6, 0)))
+        self.mh.append(np.zeros(0))
+        self.mv.append(np.zeros(0))
+        self.sigma.append(np.zeros((4, 0)))
+
+    def result(self) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """PairResult's near, rel, margin_h_m, margin_v_m and sigma."""
         if len(self.idx) == 1:
-            return self.idx[0], self.rel[0], self.mh[0], self.mv[0]
+            return self.idx[0], self.rel[0], self.mh[0], self.mv[0], self.sigma[0]
+        if not self.idx:
+            self.add_empty()
         return (
-            np.concatenate(self.idx) if self.idx else np.zeros(0, dtype=np.intp),
-            np.concatenate(self.rel, axis=1) if self.rel else np.zeros((6, 0)),
-            np.concatenate(self.mh) if self.mh else np.zeros(0),
-            np.concatenate(self.mv) if self.mv else np.zeros(0),
+            np.concatenate(self.idx),
+            np.concatenate(self.rel, axis=1),
+            np.concatenate(self.mh),
+            np.concatenate(self.mv),
+            np.concatenate(self.sigma, axis=1),
         )
 
 
@@ -559,10 +647,7 @@ def _evaluate_block(
     m = ia.size
     if m == 0:
         if near is not None:
-            near.idx.append(np.zeros(0, dtype=np.intp))
-            near.rel.append(np.zeros((6, 0)))
-            near.mh.append(np.zeros(0))
-            near.mv.append(np.zeros(0))
+            near.add_empty()
         return
     table = tracks._table
     ga = table.take(ia, axis=1)
@@ -658,6 +743,14 @@ def _evaluate_block(
         reach *= near.near_s
         reach += near.near_m
         reach += margins[0]
+        if not (
+            isinstance(near.near_sigma_m, float)
+            and near.near_sigma_m == 0.0
+            and isinstance(near.near_sigma_s, float)
+            and near.near_sigma_s == 0.0
+        ):
+            reach += near.near_sigma_m * (ga[_DRMS_H] + gb[_DRMS_H]) / math.sqrt(2.0)
+            reach += near.near_sigma_s * (ga[_SIGMA_VH] + gb[_SIGMA_VH])
         reach *= 1.0 + 1e-9
         reach += 1.0
         k = np.flatnonzero(filter_range <= reach)
@@ -675,3 +768,10 @@ def _evaluate_block(
         mh, mv = combined_margins(ra, rb, sa, sb, bias_h, bias_v, near.confidence)
         near.mh.append(mh)
         near.mv.append(mv)
+        sig = np.empty((4, k.size))
+        np.add(ra, rb, out=sig[0])
+        sig[0] /= math.sqrt(2.0)  # per axis
+        np.add(sa, sb, out=sig[1])
+        np.add(ga[_SIGMA_VH, k], gb[_SIGMA_VH, k], out=sig[2])
+        np.add(ga[_SIGMA_VU, k], gb[_SIGMA_VU, k], out=sig[3])
+        near.sigma.append(sig)
