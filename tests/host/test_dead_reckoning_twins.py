@@ -5,10 +5,9 @@ Oracle: ``Track.state``, the readable twin, for every track at times before, at 
 ``stale_s``, and up to and past ``DEAD_RECKON_MAX_S``, including a track crossing the
 antimeridian and one running over the north pole (latitude clipped to 90°).
 
-Issue 15's rule (NEW, Track.state has it; Monitor._arrays follows when the lead lands the
-monitor half, until then the cases past ``stale_s`` fail): a lost track is dead-reckoned by its
-full age up to ``DEAD_RECKON_MAX_S`` (60 s), not frozen at ``stale_s``; beyond it the position
-stays.
+Issue 15's rule (new; both twins have it, the monitor importing ``DEAD_RECKON_MAX_S``): a lost
+track is dead-reckoned by its full age up to ``DEAD_RECKON_MAX_S`` (60 s), not frozen at
+``stale_s``; beyond it the position stays. On the old rule the cases past ``stale_s`` fail.
 """
 
 from __future__ import annotations
