@@ -28,6 +28,7 @@ from sepmon.core.track import (
     VELOCITY_PRIOR_V_MPS,
     VELOCITY_SIGMA_MPS,
     VELOCITY_SIGMA_PER_HDOP_MPS,
+    VERTICAL_SIGMA_PER_EPV,
     Track,
     Tracker,
     TrackEventType,
@@ -52,6 +53,8 @@ def test_constants_are_the_documented_ones() -> None:
     a circular Gaussian is √(−2 ln 0.05) σ = 2.448 σ)."""
     assert math.isclose(AXIS_SIGMA_PER_HDOP_M, UERE_M / math.sqrt(2.0))
     assert math.isclose(1.0 / AXIS_SIGMA_PER_R95, 2.4477, abs_tol=1e-4)
+    # gpsd_json(5): epv is a 95 % vertical error; a normal's two-sided 95 % is 1.95996 σ.
+    assert math.isclose(1.0 / VERTICAL_SIGMA_PER_EPV, 1.95996, abs_tol=1e-5)
 
 
 # --- the filter against filterpy --------------------------------------------------------
@@ -87,8 +90,8 @@ def test_filter_equals_filterpy_over_noisy_fixes_with_variable_dt(heading: str) 
     spectral density, which scales correctly when dt varies; Q_discrete_white_noise is the
     piecewise-constant-acceleration model of one variance per step, so its noise per second
     would depend on the fix rate). Our estimates and covariances agree to 1e-9 over 300 noisy
-    fixes with dt from 0.05 to 4 s, HDOP varying, some fixes giving eph instead, some without
-    Doppler, some with speed but no course, and some 2D.
+    fixes with dt from 0.05 to 4 s, HDOP varying, some fixes giving eph and/or epv (gpsd's 95 %
+    errors) instead, some without Doppler, some with speed but no course, and some 2D.
 
     Near the equator (east) or on the prime meridian (north) metres and degrees are related
     linearly, so filterpy can run in metres.
@@ -108,6 +111,7 @@ def test_filter_equals_filterpy_over_noisy_fixes_with_variable_dt(heading: str) 
     pos = np.cumsum(vel * dts[:, None], axis=0)
     hdop = rng.uniform(0.6, 4.0, n)
     eph = np.where(rng.random(n) < 0.2, rng.uniform(3.0, 30.0, n), np.nan)
+    epv = np.where(rng.random(n) < 0.2, rng.uniform(4.0, 40.0, n), np.nan)
     kind = rng.choice(["doppler", "none", "sog-only"], n, p=[0.6, 0.3, 0.1])
     has_alt = rng.random(n) > 0.1
     has_alt[0] = True
@@ -123,8 +127,9 @@ def test_filter_equals_filterpy_over_noisy_fixes_with_variable_dt(heading: str) 
             sh = eph[k] * AXIS_SIGMA_PER_R95
             dop = sh / AXIS_SIGMA_PER_HDOP_M
         sv = VELOCITY_SIGMA_MPS + VELOCITY_SIGMA_PER_HDOP_MPS * dop
-        r, rz, rv = sh * sh, (VERTICAL_FACTOR * sh) ** 2, sv * sv
-        meas = pos[k] + rng.normal(0.0, 1.0, 3) * np.array([sh, sh, VERTICAL_FACTOR * sh])
+        sz = VERTICAL_FACTOR * sh if np.isnan(epv[k]) else epv[k] / 1.959963984540054
+        r, rz, rv = sh * sh, sz * sz, sv * sv
+        meas = pos[k] + rng.normal(0.0, 1.0, 3) * np.array([sh, sh, sz])
         if heading == "north":
             meas[0] = 0.0
         else:
@@ -139,6 +144,7 @@ def test_filter_equals_filterpy_over_noisy_fixes_with_variable_dt(heading: str) 
             float(meas[2]) if has_alt[k] else None,
             None if kind[k] == "none" else sog, cog if kind[k] == "doppler" else None,
             1, float(hdop[k]), 9, None, eph_m=None if np.isnan(eph[k]) else float(eph[k]),
+            epv_m=None if np.isnan(epv[k]) else float(epv[k]),
         )  # fmt: skip
         assert tr.update(f)
         # The same step, by filterpy.

@@ -14,8 +14,9 @@ with Applications to Tracking and Navigation*, 2001, §6.2.2). Over ``dt`` secon
     F = [[1, dt], [0, 1]]          Q = q · [[dt³/3, dt²/2], [dt²/2, dt]]
     x⁻ = F x                       P⁻ = F P Fᵀ + Q
 
-A fix measures the position (H = [1 0], variance r) and, when the receiver sent its
-Doppler speed and course, the velocity (H = [0 1], variance r_v); the two are
+A fix measures the position (H = [1 0], variance r: from the receiver's eph/epv when it
+gave them, else from HDOP) and, when the receiver sent its Doppler speed and course, the
+velocity (H = [0 1], variance r_v); the two are
 independent, so they are applied one after the other (the same result as one joint
 update). Measurement noise is isotropic in the horizontal, so east and north share
 one covariance (computed once). Position innovations are taken in metres in the
@@ -35,6 +36,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import NormalDist
 
 from sepmon.core.model import Fix, TrackState
 from sepmon.core.separation import HDOP_UNKNOWN, UERE_M, VERTICAL_MARGIN_FACTOR
@@ -55,6 +57,9 @@ AXIS_SIGMA_PER_HDOP_M = UERE_M / math.sqrt(2.0)
 AXIS_SIGMA_PER_R95 = 1.0 / math.sqrt(-2.0 * math.log(0.05))
 """Per-axis 1σ from a ~95 % horizontal radius (``Fix.eph_m``): that radius is 2.448 σ for a
 circular Gaussian (Rayleigh distribution of the radial error)."""
+VERTICAL_SIGMA_PER_EPV = 1.0 / NormalDist().inv_cdf(0.975)
+"""1σ height error from the receiver's own ~95 % vertical error (``Fix.epv_m``, gpsd's ``epv``):
+1/1.960 (two-sided normal). Without it the height's σ is 1.5 × the per-axis horizontal one."""
 VELOCITY_SIGMA_MPS = 0.2
 VELOCITY_SIGMA_PER_HDOP_MPS = 0.1
 """Per-axis 1σ of the Doppler velocity (SOG/COG): 0.2 m/s + 0.1 m/s × HDOP, so 0.3 m/s at
@@ -348,7 +353,12 @@ class Track:
         if alt is None:
             self.vu = 0.0  # a 2D fix: the vertical filter waits for the next height
             return
-        rz = r * _VZ_FACTOR2
+        epv = fix.epv_m
+        if epv is not None and 0.0 < epv < _INF:
+            rz = epv * VERTICAL_SIGMA_PER_EPV
+            rz *= rz
+        else:
+            rz = r * _VZ_FACTOR2
         tv = self._tv
         if t - tv > self.stale_s:  # first height, or none for too long (also after a restart)
             self._alt = alt
