@@ -61,7 +61,8 @@ def evaluate(tracks: TrackArrays, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     """Geometry of every pair, levels of those within the alerter's reach (the monitor's work)."""
     res = evaluate_pairs(tracks, ia, ib, near_m=_NEAR_M, near_s=_NEAR_S)
     level = np.zeros(len(res), dtype=np.int8)
-    level[res.near] = ALERTER.levels_now(*res.rel, res.margin_h_m, res.margin_v_m)
+    if res.near.size:  # as the monitor: no pair within reach, no alerter call
+        level[res.near] = ALERTER.levels_now(*res.rel, res.margin_h_m, res.margin_v_m)
     return level
 
 

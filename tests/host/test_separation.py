@@ -671,7 +671,9 @@ def test_track_columns_keep_validation() -> None:
     with pytest.raises(ValueError, match="rows"):
         TrackArrays(**{**cols, "hdop": cols["hdop"][:4]})
     # Lists and other dtypes are converted; the derived data does not depend on the form.
-    listed = TrackArrays(**{name: list(v) if name != "source" else v for name, v in cols.items()})
+    listed = TrackArrays(
+        **{name: list(v) if name != "source" and v is not None else v for name, v in cols.items()}
+    )
     ia, ib = all_pairs(5)
     _assert_same_bits(evaluate_pairs(listed, ia, ib), evaluate_pairs(base, ia, ib))
     np.testing.assert_array_equal(

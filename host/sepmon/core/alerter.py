@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from sepmon.core.detection import Volume, time_to_volume
+from sepmon.core.detection import Volume, first_time_in, horizontal_interval_of, vertical_interval_of
 from sepmon.core.model import Level, Minima
 from sepmon.core.sum import DO365B_SUM, SumParams, pair_errors, sum_times_to_volumes
 
@@ -176,18 +176,23 @@ class Alerter:
         velocity per axis, vertical rate, each both tracks' added): what an alerter with
         sensor uncertainty mitigation (``sum``) needs; zeros when not given.
         """
-        c = np.broadcast_arrays(
-            *(
-                np.atleast_1d(np.asarray(x, dtype=np.float64))
-                for x in (pe, pn, ve, vn, dz, dvz, margin_h, margin_v)
-            )
-        )
+        cols = [
+            np.atleast_1d(np.asarray(x, dtype=np.float64))
+            for x in (pe, pn, ve, vn, dz, dvz, margin_h, margin_v)
+        ]
+        shape = cols[0].shape
+        # The monitor hands columns of one length: no broadcasting needed (its cost is per call).
+        c = cols if all(x.shape == shape for x in cols) else np.broadcast_arrays(*cols)
         # A NaN would compare as "no violation": never let unknown data read as all clear.
-        for name, col in zip(("pe", "pn", "ve", "vn", "dz", "dvz", "margin_h", "margin_v"), c, strict=True):
-            if not np.isfinite(col).all():
-                raise ValueError(
-                    f"relative state {name!r} must be finite (an unknown altitude is dz = dvz = 0)"
-                )
+        # (One check of all columns at once; the name is looked for only on failure.)
+        if not np.isfinite(np.stack(c)).all():
+            for name, col in zip(
+                ("pe", "pn", "ve", "vn", "dz", "dvz", "margin_h", "margin_v"), c, strict=True
+            ):
+                if not np.isfinite(col).all():
+                    raise ValueError(
+                        f"relative state {name!r} must be finite (an unknown altitude is dz = dvz = 0)"
+                    )
         mh, mv = (c[6], c[7]) if self.uncertainty else (0.0, 0.0)
         if self.sum is not None:
             sig = (
@@ -209,12 +214,26 @@ class Alerter:
                 errors,
                 self.lookahead_s,
             )
-        return np.stack(
-            [
-                time_to_volume(lv.volume, c[0], c[1], c[2], c[3], c[4], c[5], self.lookahead_s, mh, mv)
-                for lv in self.levels
-            ]
-        )
+        # Levels often share a threshold (do365: one DTHR and TTHR, two ZTHR; sepmon: one
+        # volume): each distinct horizontal and vertical interval is worked out once.
+        out = np.empty((len(self.levels), c[0].size))
+        h_iv: dict[tuple[float, float], tuple[FloatArray, FloatArray]] = {}
+        z_iv: dict[tuple[float, float], tuple[FloatArray, FloatArray]] = {}
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for k, lv in enumerate(self.levels):
+                vol = lv.volume
+                h = h_iv.get((vol.dthr_m, vol.tthr_s))
+                if h is None:
+                    h = h_iv[(vol.dthr_m, vol.tthr_s)] = horizontal_interval_of(
+                        c[0], c[1], c[2], c[3], vol.dthr_m + mh, vol.tthr_s
+                    )
+                z = z_iv.get((vol.zthr_m, vol.tcoa_s))
+                if z is None:
+                    z = z_iv[(vol.zthr_m, vol.tcoa_s)] = vertical_interval_of(
+                        c[4], c[5], vol.zthr_m + mv, vol.tcoa_s
+                    )
+                out[k] = first_time_in(h[0], h[1], z[0], z[1], self.lookahead_s)
+        return out
 
     def levels_from_times(self, ttv: FloatArray, shown: ArrayLike | None = None) -> npt.NDArray[np.int8]:
         """Instantaneous levels from :meth:`times_to_volume`'s result.

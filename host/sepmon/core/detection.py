@@ -39,15 +39,19 @@ import numpy.typing as npt
 
 __all__ = [
     "Volume",
+    "first_time_in",
     "horizontal_interval",
+    "horizontal_interval_of",
     "horizontal_miss_distance",
     "modified_tau",
     "time_to_coaltitude",
     "time_to_volume",
     "vertical_interval",
+    "vertical_interval_of",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+Float = FloatArray | float
 ArrayLike = npt.ArrayLike
 
 # Squared relative speed (m²/s²) below which two tracks are not moving relative to each other.
@@ -124,38 +128,55 @@ def horizontal_interval(
     ``lo = −inf, hi = inf`` for a pair inside DTHR with no relative motion; ``lo = inf,
     hi = −inf`` when it never holds.
     """
-    pe_, pn_, ve_, vn_, d, tthr = _f(pe), _f(pn), _f(ve), _f(vn), _f(dthr_m), _f(tthr_s)
-    v2 = ve_ * ve_ + vn_ * vn_
-    moving = v2 > _V2_EPS
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        tcpa = -(pe_ * ve_ + pn_ * vn_) / v2
-        cross = pe_ * vn_ - pn_ * ve_
-        w = (d * d - cross * cross / v2) / v2  # (DTHR² − HMD²) / |v|²
-        half = 0.5 * tthr
-        lo = tcpa - half - np.sqrt(np.maximum(w, 0.0) + half * half)
-        hi = tcpa + np.sqrt(np.maximum(w, 0.0))
+        return horizontal_interval_of(_f(pe), _f(pn), _f(ve), _f(vn), _f(dthr_m), _f(tthr_s))
+
+
+def horizontal_interval_of(
+    pe: FloatArray, pn: FloatArray, ve: FloatArray, vn: FloatArray, d: Float, tthr: Float
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`horizontal_interval` on float arrays (or floats for the thresholds), without
+    conversions or its own ``np.errstate``: for callers that evaluate many volumes at once."""
+    v2 = ve * ve + vn * vn
+    moving = v2 > _V2_EPS
+    tcpa = -(pe * ve + pn * vn) / v2
+    cross = pe * vn - pn * ve
+    w = (d * d - cross * cross / v2) / v2  # (DTHR² − HMD²) / |v|²
     crossing = moving & (w >= 0)
-    inside_still = ~moving & (pe_ * pe_ + pn_ * pn_ <= d * d)
-    lo = np.where(crossing, lo, np.where(inside_still, -np.inf, np.inf))
-    hi = np.where(crossing, hi, np.where(inside_still, np.inf, -np.inf))
-    return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    w = np.maximum(w, 0.0)
+    half = 0.5 * tthr
+    lo = tcpa - half - np.sqrt(w + half * half)
+    hi = tcpa + np.sqrt(w)
+    inside_still = ~moving & (pe * pe + pn * pn <= d * d)
+    never = np.where(inside_still, -np.inf, np.inf)
+    lo = np.where(crossing, lo, never)
+    hi = np.where(crossing, hi, -never)
+    return lo, hi
 
 
 def vertical_interval(
     dz: ArrayLike, dvz: ArrayLike, zthr_m: ArrayLike, tcoa_s: ArrayLike = 0.0
 ) -> tuple[FloatArray, FloatArray]:
     """Times (lo, hi) between which the vertical condition holds (``|s_z| ≤ ZTHR`` or ``t_coa ≤ TCOA``)."""
-    dz_, dvz_, z, tcoa = _f(dz), _f(dvz), _f(zthr_m), _f(tcoa_s)
-    moving = np.abs(dvz_) > _VZ_EPS
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t1 = (-z - dz_) / dvz_
-        t2 = (z - dz_) / dvz_
-        lo = np.minimum(np.minimum(t1, t2), -dz_ / dvz_ - tcoa)
-        hi = np.maximum(t1, t2)
-    inside_still = ~moving & (np.abs(dz_) <= z)
-    lo = np.where(moving, lo, np.where(inside_still, -np.inf, np.inf))
-    hi = np.where(moving, hi, np.where(inside_still, np.inf, -np.inf))
-    return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        return vertical_interval_of(_f(dz), _f(dvz), _f(zthr_m), _f(tcoa_s))
+
+
+def vertical_interval_of(
+    dz: FloatArray, dvz: FloatArray, z: Float, tcoa: Float
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`vertical_interval` on float arrays (or floats for the thresholds), as
+    :func:`horizontal_interval_of`."""
+    moving = np.abs(dvz) > _VZ_EPS
+    t1 = (-z - dz) / dvz
+    t2 = (z - dz) / dvz
+    lo = np.minimum(np.minimum(t1, t2), -dz / dvz - tcoa)
+    hi = np.maximum(t1, t2)
+    inside_still = ~moving & (np.abs(dz) <= z)
+    never = np.where(inside_still, -np.inf, np.inf)
+    lo = np.where(moving, lo, never)
+    hi = np.where(moving, hi, -never)
+    return lo, hi
 
 
 def time_to_volume(
@@ -181,6 +202,14 @@ def time_to_volume(
     zthr = volume.zthr_m + _f(margin_v)
     h_lo, h_hi = horizontal_interval(pe, pn, ve, vn, dthr, volume.tthr_s)
     z_lo, z_hi = vertical_interval(dz, dvz, zthr, volume.tcoa_s)
+    return first_time_in(h_lo, h_hi, z_lo, z_hi, lookahead_s)
+
+
+def first_time_in(
+    h_lo: FloatArray, h_hi: FloatArray, z_lo: FloatArray, z_hi: FloatArray, lookahead_s: float
+) -> FloatArray:
+    """The start of the horizontal and vertical intervals' intersection with ``[0, lookahead_s]``
+    when it has length; ``inf`` otherwise (see :func:`time_to_volume`)."""
     t_in = np.maximum(np.maximum(h_lo, z_lo), 0.0)
     t_out = np.minimum(np.minimum(h_hi, z_hi), lookahead_s)
     return np.asarray(np.where(t_in < t_out, t_in, np.inf), dtype=np.float64)

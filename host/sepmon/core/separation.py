@@ -38,8 +38,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from statistics import NormalDist
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -181,15 +181,15 @@ _VU = 7
 _DIFF = 8
 _UP = slice(8, 11)  # local up (ellipsoid normal)
 _MARGIN_H = 11
-_MARGIN_V = 12
-_DRMS_H = 13  # the fix's random error alone (1-sigma-like: DRMS, vertical sigma), for combining
-_SIGMA_V = 14
-_SIGMA_VH = 15  # 1-sigma of the velocity (horizontal per axis) and of the vertical rate
-_SIGMA_VU = 16
-_B_ROWS = 17
-_EAST = slice(17, 19)  # local east x, y (its z is 0)
-_NORTH = slice(19, 22)
-_ROWS = 22
+_B_ROWS = 12
+_EAST = slice(12, 14)  # local east x, y (its z is 0)
+_NORTH = slice(14, 17)
+_ROWS = 17
+# Rows of TrackArrays._unc, what only the pairs near an alerter need (gathered for them alone):
+# the vertical margin, the fix's random error alone (DRMS, vertical sigma: for combining), and
+# the velocity's 1-sigma (horizontal per axis, vertical rate: for sensor uncertainty mitigation).
+_U_MARGIN_V, _U_DRMS_H, _U_SIGMA_V, _U_SIGMA_VH, _U_SIGMA_VU = range(5)
+_UNC_ROWS = 5
 # (−1, 1) per row: east (x, y) = (−sin lon, cos lon).
 _EAST_SIGN = np.array([[-1.0], [1.0]])
 
@@ -223,6 +223,7 @@ class TrackArrays:
     # Derived per-track data, one row per vector component or scalar (layout: _POS …
     # _NORTH above), so a pair evaluation gathers everything with one take per side.
     _table: FloatArray = field(init=False, repr=False)
+    _unc: FloatArray = field(init=False, repr=False)
     _alt_known: bool = field(init=False, repr=False)  # every pair's altitude difference is finite
     _any_lost: bool = field(init=False, repr=False)
 
@@ -235,24 +236,10 @@ class TrackArrays:
         set_(self, "quality", _col(self.quality, _I64))
         set_(self, "lost", _col(self.lost, _BOOL))
         n = len(self.source)
-        for name, fill in (("sigma_v", math.nan), ("sigma_vh", 0.0), ("sigma_vu", 0.0)):
-            col = getattr(self, name)
-            set_(self, name, np.full(n, fill) if col is None else _col(col, _F64))
-        for name in (
-            "lat",
-            "lon",
-            "alt",
-            "ve",
-            "vn",
-            "vu",
-            "hdop",
-            "quality",
-            "age_s",
-            "lost",
-            "sigma_v",
-            "sigma_vh",
-            "sigma_vu",
-        ):
+        given = [name for name in ("sigma_v", "sigma_vh", "sigma_vu") if getattr(self, name) is not None]
+        for name in given:  # left None when not given: nothing to convert or check
+            set_(self, name, _col(getattr(self, name), _F64))
+        for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "age_s", "lost", *given):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"column {name!r} has {getattr(self, name).size} rows, expected {n}")
         if len(set(self.source)) != n:
@@ -308,23 +295,29 @@ class TrackArrays:
         hdop_ok &= h < np.inf
         fix = np.where(hdop_ok, h, HDOP_UNKNOWN)
         fix *= UERE_M
-        t[_DRMS_H] = fix
-        np.multiply(fix, VERTICAL_MARGIN_FACTOR, out=t[_SIGMA_V])
-        sv = cast(FloatArray, self.sigma_v)  # columns by now (normalised above)
-        own_v: BoolArray = sv > 0  # and finite: NaN fails both tests
-        own_v &= sv < np.inf
-        if own_v.any():
-            t[_SIGMA_V] = np.where(own_v, sv, t[_SIGMA_V])
+        u = np.empty((_UNC_ROWS, n))
+        u[_U_DRMS_H] = fix
+        np.multiply(fix, VERTICAL_MARGIN_FACTOR, out=u[_U_SIGMA_V])
+        sv = self.sigma_v
+        if sv is not None:
+            own_v: BoolArray = sv > 0  # and finite: NaN fails both tests
+            own_v &= sv < np.inf
+            if own_v.any():
+                u[_U_SIGMA_V] = np.where(own_v, sv, u[_U_SIGMA_V])
         # Negative or NaN velocity sigmas would narrow the bounds: none taken.
-        np.fmax(cast(FloatArray, self.sigma_vh), 0.0, out=t[_SIGMA_VH])
-        np.fmax(cast(FloatArray, self.sigma_vu), 0.0, out=t[_SIGMA_VU])
+        for row, col in ((_U_SIGMA_VH, self.sigma_vh), (_U_SIGMA_VU, self.sigma_vu)):
+            if col is None:
+                u[row] = 0.0
+            else:
+                np.fmax(col, 0.0, out=u[row])
         fix *= K95
         # Quality outside [_GOOD_MIN, _GOOD_MAX]: one unsigned compare (below wraps to huge).
         degraded = (self.quality - _GOOD_MIN).view(np.uint64) > _GOOD_MAX - _GOOD_MIN
         bias = degraded * DEGRADED_MARGIN_M
         np.add(fix + bias, speed * stale, out=t[_MARGIN_H])
-        np.add(K95 * t[_SIGMA_V] + VERTICAL_MARGIN_FACTOR * bias, np.abs(vu) * stale, out=t[_MARGIN_V])
+        np.add(K95 * u[_U_SIGMA_V] + VERTICAL_MARGIN_FACTOR * bias, np.abs(vu) * stale, out=u[_U_MARGIN_V])
         set_(self, "_table", t)
+        set_(self, "_unc", u)
         # Known altitudes whose differences cannot overflow to inf (which a pair treats
         # as unknown); NaN fails the compares.
         alt = self.alt
@@ -343,7 +336,7 @@ class TrackArrays:
     @property
     def margin_v_m(self) -> FloatArray:
         """Vertical uncertainty margin of each track (:func:`vertical_margin_m`)."""
-        row: FloatArray = self._table[_MARGIN_V]
+        row: FloatArray = self._unc[_U_MARGIN_V]
         return row
 
     @classmethod
@@ -530,6 +523,7 @@ def evaluate_pairs(
     )
 
 
+@lru_cache(maxsize=16)
 def confidence_factors(confidence: float) -> tuple[float, float]:
     """Scales from a pair's combined horizontal DRMS and vertical sigma to ``confidence`` margins.
 
@@ -734,7 +728,7 @@ def _evaluate_block(
     np.abs(cpa_v, out=res[_R_CPA_V])  # t = 0: exactly the current vertical separation
 
     # --- margins: each track's summed (random at K95 + bias), the pair's two added -------
-    margins = ga[_MARGIN_H : _MARGIN_V + 1] + gb[_MARGIN_H : _MARGIN_V + 1]  # m_h, m_v
+    margin_h = ga[_MARGIN_H] + gb[_MARGIN_H]
 
     if near is not None:
         # Bias (not random) parts of each track's margin: its summed margin less K95 x its
@@ -742,36 +736,39 @@ def _evaluate_block(
         reach = np.sqrt(v2)
         reach *= near.near_s
         reach += near.near_m
-        reach += margins[0]
+        reach += margin_h
         if not (
             isinstance(near.near_sigma_m, float)
             and near.near_sigma_m == 0.0
             and isinstance(near.near_sigma_s, float)
             and near.near_sigma_s == 0.0
         ):
-            reach += near.near_sigma_m * (ga[_DRMS_H] + gb[_DRMS_H]) / math.sqrt(2.0)
-            reach += near.near_sigma_s * (ga[_SIGMA_VH] + gb[_SIGMA_VH])
+            unc = tracks._unc
+            reach += near.near_sigma_m * (unc[_U_DRMS_H, ia] + unc[_U_DRMS_H, ib]) / math.sqrt(2.0)
+            reach += near.near_sigma_s * (unc[_U_SIGMA_VH, ia] + unc[_U_SIGMA_VH, ib])
         reach *= 1.0 + 1e-9
         reach += 1.0
         k = np.flatnonzero(filter_range <= reach)
-        near.idx.append(k + offset if offset else k)
-        rel = np.empty((6, k.size))
-        rel[0:2] = p[:, k]
-        rel[2:4] = v[:, k]
-        rel[4] = dz[k]
-        rel[5] = dvz[k]
-        near.rel.append(rel)
-        ra, rb = ga[_DRMS_H, k], gb[_DRMS_H, k]
-        sa, sb = ga[_SIGMA_V, k], gb[_SIGMA_V, k]
-        bias_h = margins[0, k] - K95 * (ra + rb)
-        bias_v = margins[1, k] - K95 * (sa + sb)
-        mh, mv = combined_margins(ra, rb, sa, sb, bias_h, bias_v, near.confidence)
-        near.mh.append(mh)
-        near.mv.append(mv)
-        sig = np.empty((4, k.size))
-        np.add(ra, rb, out=sig[0])
-        sig[0] /= math.sqrt(2.0)  # per axis
-        np.add(sa, sb, out=sig[1])
-        np.add(ga[_SIGMA_VH, k], gb[_SIGMA_VH, k], out=sig[2])
-        np.add(ga[_SIGMA_VU, k], gb[_SIGMA_VU, k], out=sig[3])
-        near.sigma.append(sig)
+        if not k.size:  # the usual case for most blocks: nothing near, nothing to gather
+            near.add_empty()
+        else:
+            near.idx.append(k + offset if offset else k)
+            rel = np.empty((6, k.size))
+            rel[0:2] = p[:, k]
+            rel[2:4] = v[:, k]
+            rel[4] = dz[k]
+            rel[5] = dvz[k]
+            near.rel.append(rel)
+            # One gather per side of the rows the margins and sigmas need.
+            ua = tracks._unc.take(ia[k], axis=1)
+            ub = tracks._unc.take(ib[k], axis=1)
+            ra, sa = ua[_U_DRMS_H], ua[_U_SIGMA_V]
+            rb, sb = ub[_U_DRMS_H], ub[_U_SIGMA_V]
+            bias_h = margin_h[k] - K95 * (ra + rb)
+            bias_v = ua[_U_MARGIN_V] + ub[_U_MARGIN_V] - K95 * (sa + sb)
+            mh, mv = combined_margins(ra, rb, sa, sb, bias_h, bias_v, near.confidence)
+            near.mh.append(mh)
+            near.mv.append(mv)
+            sig = ua[_U_DRMS_H:] + ub[_U_DRMS_H:]  # pos h (DRMS), pos v, vel h, vel v: both added
+            sig[0] /= math.sqrt(2.0)  # per axis
+            near.sigma.append(sig)
