@@ -41,6 +41,9 @@ _LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK, _SIGMA_V, _SIGMA_VH, _
     len(_COLUMNS)
 )
 _MAX_LEVELS = max(int(x) for x in Level)
+LOST_TRAFFIC_RINGS = 2.0
+"""A lost counterpart last seen within this many times its pair's outermost DTHR leaves the
+other board "degraded" (it could come close unseen)."""
 # A receiver's own horizontal error estimate (Fix.eph_m, a ~95 % radius) as the HDOP that
 # gives the same error (DRMS = UERE · HDOP; a circular normal error's 95 % radius is
 # DRMS · sqrt(−ln 0.05) = 1.731 DRMS): it wins over HDOP, and over "unknown" (HDOP 10).
@@ -782,8 +785,15 @@ class Monitor:
         return track is None or track.lost
 
     def _matters(self, pid: int, level: int) -> bool:
-        """A lost counterpart matters when its pair alerts or was last within its alerter's reach."""
-        return level > Level.NONE or bool(self._table.near[pid])
+        """A lost counterpart matters when its pair alerts, was last within its alerter's reach,
+        or was last seen within twice the outermost protection radius (sepmon's advisory ring
+        before issue 15): a vehicle that close may come within the volume unseen."""
+        tab = self._table
+        if level > Level.NONE or bool(tab.near[pid]):
+            return True
+        a, b = tab.keys[pid]
+        outer = self._rule(a, b).alerter.levels[0].volume.dthr_m
+        return bool(tab.range_m[pid] <= LOST_TRAFFIC_RINGS * outer)
 
     def states(self) -> Iterable[TrackState]:
         """Current state of every track at the monitor's clock."""
