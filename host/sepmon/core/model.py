@@ -132,8 +132,8 @@ def new_fix(
 class TrackState:
     """A source's best estimate at time ``t``: what the separation core consumes.
 
-    Velocity is in the local east/north/up frame at the position, in m/s; it is
-    zero when the measured speed is below the fix's noise floor.
+    Velocity is in the local east/north/up frame at the position, in m/s: the track
+    filter's estimate (no dead band, so a parked receiver shows a few tenths of a m/s).
     """
 
     source: str
