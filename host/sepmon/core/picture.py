@@ -17,7 +17,6 @@ sees the same values whenever it reads them.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -32,11 +31,13 @@ class Lazy(Generic[T]):
 
     The maker of a lazy part calls :meth:`seal` before anything ``make`` reads
     changes (the daemon: before each call that changes the monitor), so the tuple
-    is always the state at the picture's moment, however late it is read. Reads
-    from several threads make it once (a lock, taken only until it is made).
+    is always the state at the picture's moment, however late it is read. No lock
+    (the core starts no threads): a reader on another thread may make it too, and
+    what it made is kept only if nothing was stored first; the seal stores before
+    the monitor changes, so whatever was stored was made from the picture's moment.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_make", "_value")
+    __slots__ = ("__weakref__", "_make", "_value")
 
     def __init__(self, make: Callable[[], tuple[T, ...]] | tuple[T, ...]) -> None:
         if isinstance(make, tuple):
@@ -45,7 +46,6 @@ class Lazy(Generic[T]):
         else:
             self._value = None
             self._make = make
-        self._lock = threading.Lock()
 
     @property
     def made(self) -> bool:
@@ -55,13 +55,16 @@ class Lazy(Generic[T]):
     def get(self) -> tuple[T, ...]:
         """The tuple, made now if it is not yet."""
         value = self._value
-        if value is None:
-            with self._lock:
-                value = self._value
-                if value is None:
-                    assert self._make is not None
-                    value = self._value = tuple(self._make())
-                    self._make = None  # what it read may now change; let it go
+        if value is not None:
+            return value
+        make = self._make
+        if make is not None:
+            made = tuple(make())
+            if self._value is None:
+                self._value = made
+            self._make = None  # what it read may now change; let it go (after the value is stored)
+        value = self._value
+        assert value is not None
         return value
 
     def seal(self) -> None:
