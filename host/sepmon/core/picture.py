@@ -7,9 +7,9 @@ previous one or hand it to another thread, and can never change the monitor
 through it: outputs read the picture (and the events and fixes they are given),
 never the daemon's or the monitor's internals.
 
-Its costly parts (``tracks``, and ``pairs``: a record per pair, 1,225 at 50
-sources) may be :class:`Lazy`: made when first read, so an output that reads only
-``sources`` or ``boards`` (MQTT's board health) never pays for them. Whoever makes
+Its costly parts (``tracks``, ``pairs``: a record per pair, 1,225 at 50 sources,
+and ``alerting``) may be :class:`Lazy`: made when first read, so an output that
+reads only ``sources`` or ``boards`` (MQTT's board health) never pays for them. Whoever makes
 a lazy part seals it (:meth:`Lazy.seal`) before what it reads changes, so a reader
 sees the same values whenever it reads them.
 """
