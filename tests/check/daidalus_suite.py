@@ -72,7 +72,7 @@ def expectation_text(data: str, name: str) -> str:
     lines = [
         f"# sepmon check: the DAIDALUS scenario {name} (tests/data/{data}/), judged with {SETS[data]}.",
         "# Oracle: NASA DAIDALUS v2.0.4's `level` column of its daidalus.csv: per pair its highest level,",
-        f"# reached by DAIDALUS's first second at it + {TOLERANCE_S:g} s (issue 15's tolerance), never above it.",
+        f"# reached by its first second at it + {TOLERANCE_S:g} s (issue 15's tolerance), never above it.",
         "# Written by tests/check/daidalus_suite.py; tests/check/test_suites.py holds it to DAIDALUS's CSV.",
         "",
         "[check]",
