@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -483,8 +484,10 @@ class ConfirmationTable:
         self.prev_window[p] = self.window[p]
         self.last_t[p] = tn
 
-    def update(self, pid: ArrayLike, raw_level: ArrayLike, t: float) -> npt.NDArray[np.int8]:
-        """Take the instantaneous levels of distinct pairs ``pid`` at time ``t``; return confirmed ones."""
+    def _checked(
+        self, pid: ArrayLike, raw_level: ArrayLike, t: float
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]]:
+        """``pid`` and ``raw_level`` checked and converted; rows grown for new ids."""
         ids = np.asarray(pid, dtype=np.intp).ravel()
         raw64 = np.asarray(raw_level, dtype=np.int64).ravel()
         if ids.shape != raw64.shape:
@@ -493,14 +496,25 @@ class ConfirmationTable:
             raise ValueError("pair ids must be distinct and >= 0")
         if raw64.size and not (int(raw64.min()) >= 0 and int(raw64.max()) <= _MAX_LEVELS):
             raise ValueError(f"levels must be 0..{_MAX_LEVELS}")
-        raw = raw64.astype(np.int8)
         if not math.isfinite(t):
             raise ValueError(f"t must be finite, got {t}")
-        if ids.size and int(ids.max()) >= self.cap:
-            cap = self.cap
-            while cap <= int(ids.max()):
-                cap *= 2
-            self._alloc(self.cap, cap)
+        if ids.size:
+            self.reserve(int(ids.max()) + 1)
+        return ids, raw64.astype(np.int8)
+
+    def update(
+        self, pid: ArrayLike, raw_level: ArrayLike, t: float, *, trusted: bool = False
+    ) -> npt.NDArray[np.int8]:
+        """Take the instantaneous levels of distinct pairs ``pid`` at time ``t``; return confirmed ones.
+
+        ``trusted``: the caller hands intp ids below :attr:`cap` (see :meth:`reserve`),
+        distinct, and int8 levels 0..3 (the monitor, on its hot path): not checked again.
+        """
+        if trusted:
+            ids = cast(npt.NDArray[np.intp], pid)
+            raw = cast(npt.NDArray[np.int8], raw_level)
+        else:
+            ids, raw = self._checked(pid, raw_level, t)
         rule = self.rule
         last = self.last_t[ids]
         older = t < last  # NaN compares False

@@ -213,6 +213,7 @@ class Monitor:
         self._alerters: list[Alerter] = []
         self._alerter_ids: dict[Alerter, int] = {}
         self._confirm: dict[Confirmation, ConfirmationTable] = {}
+        self._hold = False  # some alerter holds a shown level by its early alerting time
         self._pairs_cache: dict[tuple[str, str], PairStatus] | None = None
         self._by_source: dict[str, list[tuple[str, str]]] = {}
         self._ids_cache: dict[str, npt.NDArray[np.intp]] = {}
@@ -444,6 +445,10 @@ class Monitor:
         if k is None:
             k = self._alerter_ids[alerter] = len(self._alerters)
             self._alerters.append(alerter)
+            # Early alerting times beyond the alerting times make the level shown matter.
+            self._hold = self._hold or any(
+                lv.early_alerting_time_s > lv.alerting_time_s for lv in alerter.levels
+            )
             self._confirm.setdefault(alerter.confirmation, ConfirmationTable(alerter.confirmation))
         return k
 
@@ -646,7 +651,9 @@ class Monitor:
         p_all = pid[e_all]
         b_all = buckets[snap[e_all]]
         # As of the batch's start (what a pair whose reports are all steady keeps throughout).
-        r_all = self._levels(ttv[:, e_all], aid[e_all], self._shown_before(conf, p_all, b_all))
+        inst = np.zeros(ttv.shape[1], dtype=np.int8)
+        inst[e_all] = self._levels(ttv[:, e_all], aid[e_all], self._shown_before(conf, p_all, b_all))
+        r_all = inst[e_all]
         r_all = np.where(b_all == tab.bucket[p_all], np.maximum(r_all, tab.bucket_raw[p_all]), r_all).astype(
             np.int8
         )
@@ -677,17 +684,29 @@ class Monitor:
                 continue
             p = pid[e]
             b = float(buckets[k])
-            raw = self._levels(ttv[:, e], aid[e], self._shown_before(conf, p, np.full(p.size, b)))
-            raw = np.where(tab.bucket[p] == b, np.maximum(raw, tab.bucket_raw[p]), raw).astype(np.int8)
+            if self._hold:  # the level shown may change what is seen: take it step by step
+                raw = self._levels(ttv[:, e], aid[e], self._shown_before(conf, p, np.full(p.size, b)))
+            else:
+                raw = inst[e]
+            same = tab.bucket[p] == b
+            raw = np.where(same, np.maximum(raw, tab.bucket_raw[p]), raw).astype(np.int8)
+            tab.min_range_m[p] = np.minimum(tab.min_range_m[p], res.range_m[e])
+            # Another look within the second that sees no more than the last one: the same
+            # report again, so nothing changes (the shown level included, unless a side came back).
+            again = same & (raw == tab.bucket_raw[p]) & ((tab.level[p] == conf.level[p]) | res.lost[e])
+            if again.any():
+                keep = ~again
+                e, p, raw = e[keep], p[keep], raw[keep]
+                if not e.size:
+                    continue
             prev = tab.level[p]  # fancy indexing: a copy
-            confirmed = conf.update(p, raw, b)
+            confirmed = conf.update(p, raw, b, trusted=True)
             tab.bucket[p] = b
             tab.bucket_raw[p] = raw
             lost = res.lost[e]
             shown = np.where(lost, np.maximum(confirmed, prev), confirmed).astype(np.int8)
             tab.level[p] = shown
             tab.raw_level[p] = raw
-            tab.min_range_m[p] = np.minimum(tab.min_range_m[p], res.range_m[e])
             tab.max_level[p] = np.maximum(tab.max_level[p], shown)
             changed = np.flatnonzero(shown != prev)
             now = float(nows[k])
