@@ -9,9 +9,13 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+from geographiclib.geodesic import Geodesic
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "daidalus"
 LEVELS = (1, 2, 3)
@@ -165,3 +169,34 @@ def onsets(series: Iterable[tuple[float, int]]) -> dict[int, float | None]:
             if level >= lv and out[lv] is None:
                 out[lv] = t
     return out
+
+
+KNOT = 1852.0 / 3600.0
+"""Knot in m/s."""
+
+
+class _Aircraft(Protocol):
+    lat: float
+    lon: float
+    alt_m: float
+    trk_deg: float
+    gs_knot: float
+    vs_mps: float
+
+
+def relative_state(o: _Aircraft, i: _Aircraft) -> tuple[float, float, float, float, float, float]:
+    """The intruder relative to the ownship in the ownship's east/north/up frame (m, m/s):
+    pe, pn, ve, vn, dz, dvz, by geographiclib's WGS-84 geodesic between them."""
+    inv = Geodesic.WGS84.Inverse(o.lat, o.lon, i.lat, i.lon)
+    az1 = math.radians(inv["azi1"])
+    # The intruder's track carried into the ownship's frame along the geodesic between them.
+    trk_i = math.radians(i.trk_deg - inv["azi2"] + inv["azi1"])
+    trk_o = math.radians(o.trk_deg)
+    return (
+        inv["s12"] * math.sin(az1),
+        inv["s12"] * math.cos(az1),
+        i.gs_knot * KNOT * math.sin(trk_i) - o.gs_knot * KNOT * math.sin(trk_o),
+        i.gs_knot * KNOT * math.cos(trk_i) - o.gs_knot * KNOT * math.cos(trk_o),
+        i.alt_m - o.alt_m,
+        i.vs_mps - o.vs_mps,
+    )

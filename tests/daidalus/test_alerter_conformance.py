@@ -23,7 +23,16 @@ from functools import cache
 
 import numpy as np
 import pytest
-from daidalus_oracle import DaaState, ScenarioInfo, level_series, onsets, read_daa, read_daidalus, scenarios
+from daidalus_oracle import (
+    DaaState,
+    ScenarioInfo,
+    level_series,
+    onsets,
+    read_daa,
+    read_daidalus,
+    relative_state,
+    scenarios,
+)
 from geographiclib.geodesic import Geodesic
 
 from sepmon.core.alerter import preset
@@ -39,23 +48,6 @@ ALERTER = preset("do365")
 
 def _ids(sc: ScenarioInfo) -> str:
     return sc.name
-
-
-def _relative(o: DaaState, i: DaaState) -> tuple[float, float, float, float, float, float]:
-    """The intruder relative to the ownship in the ownship's east/north/up frame (m, m/s)."""
-    inv = GEOD.Inverse(o.lat, o.lon, i.lat, i.lon)
-    az1 = math.radians(inv["azi1"])
-    # The intruder's track carried into the ownship's frame along the geodesic between them.
-    trk_i = math.radians(i.trk_deg - inv["azi2"] + inv["azi1"])
-    trk_o = math.radians(o.trk_deg)
-    return (
-        inv["s12"] * math.sin(az1),
-        inv["s12"] * math.cos(az1),
-        i.gs_knot * KNOT * math.sin(trk_i) - o.gs_knot * KNOT * math.sin(trk_o),
-        i.gs_knot * KNOT * math.cos(trk_i) - o.gs_knot * KNOT * math.cos(trk_o),
-        i.alt_m - o.alt_m,
-        i.vs_mps - o.vs_mps,
-    )
 
 
 def _dead_reckoned(last: DaaState, t: float) -> DaaState:
@@ -97,7 +89,7 @@ def _pairs(
     for intr in sc.aircraft[1:]:
         mine = sorted((r for r in rows if r["traffic"] == intr), key=lambda r: float(r["time_s"]))
         times = [float(r["time_s"]) for r in mine]
-        cols = [_relative(states[(own, t)], states[(intr, t)]) for t in times]
+        cols = [relative_state(states[(own, t)], states[(intr, t)]) for t in times]
         out[intr] = (times, np.array(cols).T, mine)
     return out
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from daidalus_oracle import relative_state
 from geographiclib.geodesic import Geodesic
 
 from sepmon.core.alerter import Alerter, AlertLevel, preset
@@ -118,21 +119,6 @@ def read_sum_daa(path: Path) -> list[State]:
     return out
 
 
-def _relative(o: State, i: State) -> tuple[float, float, float, float, float, float]:
-    inv = GEOD.Inverse(o.lat, o.lon, i.lat, i.lon)
-    az1 = math.radians(inv["azi1"])
-    trk_i = math.radians(i.trk_deg - inv["azi2"] + inv["azi1"])
-    trk_o = math.radians(o.trk_deg)
-    return (
-        inv["s12"] * math.sin(az1),
-        inv["s12"] * math.cos(az1),
-        i.gs_knot * KNOT * math.sin(trk_i) - o.gs_knot * KNOT * math.sin(trk_o),
-        i.gs_knot * KNOT * math.cos(trk_i) - o.gs_knot * KNOT * math.cos(trk_o),
-        i.alt_m - o.alt_m,
-        i.vs_mps - o.vs_mps,
-    )
-
-
 def _inf(x: str) -> float:
     return math.inf if x == "infty" else float(x)
 
@@ -147,7 +133,7 @@ def _case(name: str) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, np.n
     rel, sig = [], []
     for r in rows:
         o, i = states[(r["ownship"], float(r["time_s"]))], states[(r["traffic"], float(r["time_s"]))]
-        rel.append(_relative(o, i))
+        rel.append(relative_state(o, i))
         # The pair's σ: each aircraft's (worst-direction horizontal), added.
         sig.append(
             (
@@ -272,7 +258,7 @@ def test_sum_is_not_the_plain_volume_on_this_data() -> None:
         states = {(s.name, s.t): s for s in read_sum_daa(d / f"{name}.daa")}
         p = np.array(
             [
-                _relative(
+                relative_state(
                     states[(r["ownship"], float(r["time_s"]))], states[(r["traffic"], float(r["time_s"]))]
                 )
                 for r in rows
@@ -307,7 +293,7 @@ def test_each_exception_is_a_graze_smaller_than_the_earth_model_difference(
     assert math.isinf(ours[0, k]) and math.isfinite(theirs[0, k])
     states = {(s.name, s.t): s for s in read_sum_daa(DATA / name / f"{name}.daa")}
     o, i = states[(rows[k]["ownship"], t)], states[(traffic, t)]
-    pe, pn, ve, vn, _, _ = _relative(o, i)
+    pe, pn, ve, vn, _, _ = relative_state(o, i)
     sig_h = float(horizontal_sigma(*o.sig[0:3]) + horizontal_sigma(*i.sig[0:3]))
     sig_vh = float(horizontal_sigma(*o.sig[4:7]) + horizontal_sigma(*i.sig[4:7]))
     e = pair_errors(pe, pn, sig_h, o.sig[3] + i.sig[3], sig_vh, o.sig[7] + i.sig[7], DO365B_SUM)
