@@ -561,7 +561,7 @@ class Monitor:
                 )
                 e_all = np.flatnonzero(rule_of[aid])
             if e_all.size:
-                self._confirm_entries(conf, e_all, pid, aid, ttv, res, snap, buckets, nows, out)
+                self._confirm_entries(conf, e_all, pid, aid, ttv, near, res, snap, buckets, nows, out)
         return out
 
     def _times(self, res: PairResult, aid: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
@@ -629,6 +629,7 @@ class Monitor:
         pid: npt.NDArray[np.intp],
         aid: npt.NDArray[np.intp],
         ttv: npt.NDArray[np.float64],
+        near: npt.NDArray[np.bool_],
         res: PairResult,
         snap: npt.NDArray[np.intp],
         buckets: npt.NDArray[np.float64],
@@ -651,29 +652,41 @@ class Monitor:
         p_all = pid[e_all]
         b_all = buckets[snap[e_all]]
         # As of the batch's start (what a pair whose reports are all steady keeps throughout).
+        # Only the pairs within reach can have a level: the others' times are all inf.
         inst = np.zeros(ttv.shape[1], dtype=np.int8)
-        inst[e_all] = self._levels(ttv[:, e_all], aid[e_all], self._shown_before(conf, p_all, b_all))
+        en = e_all[near[e_all]] if e_all.size != near.size else np.flatnonzero(near)
+        if en.size:
+            inst[en] = self._levels(ttv[:, en], aid[en], self._shown_before(conf, pid[en], buckets[snap[en]]))
         r_all = inst[e_all]
-        r_all = np.where(b_all == tab.bucket[p_all], np.maximum(r_all, tab.bucket_raw[p_all]), r_all).astype(
-            np.int8
-        )
+        same = b_all == tab.bucket[p_all]
+        if same.any():
+            r_all = np.where(same, np.maximum(r_all, tab.bucket_raw[p_all]), r_all).astype(np.int8)
         steady = conf.steady(p_all, r_all) & (tab.level[p_all] == r_all)
-        if not steady.all():
+        one = len(nows) == 1  # one snapshot: each pair once, no "last entry" to find
+        if not steady.all() and not one:
             flag = np.zeros(tab.cap, dtype=np.bool_)
             flag[p_all[~steady]] = True
             steady &= ~flag[p_all]
         if steady.any():  # the level stays; only the report times and the closest range move
             es = e_all[steady]
             ps = pid[es]
-            last_of = np.full(tab.cap, -1, dtype=np.intp)
-            np.maximum.at(last_of, ps, np.arange(ps.size))
-            p_last = np.flatnonzero(last_of >= 0)
-            last = last_of[p_last]
-            conf.touch(p_last, b_all[steady][last])
-            np.minimum.at(tab.min_range_m, ps, res.range_m[es])
-            tab.bucket[p_last] = b_all[steady][last]
-            tab.bucket_raw[p_last] = r_all[steady][last]
-            tab.raw_level[p_last] = r_all[steady][last]
+            rs, bs = r_all[steady], b_all[steady]
+            if one:
+                conf.touch(ps, bs)
+                tab.min_range_m[ps] = np.minimum(tab.min_range_m[ps], res.range_m[es])
+                tab.bucket[ps] = bs
+                tab.bucket_raw[ps] = rs
+                tab.raw_level[ps] = rs
+            else:
+                last_of = np.full(tab.cap, -1, dtype=np.intp)
+                np.maximum.at(last_of, ps, np.arange(ps.size))
+                p_last = np.flatnonzero(last_of >= 0)
+                last = last_of[p_last]
+                conf.touch(p_last, bs[last])
+                np.minimum.at(tab.min_range_m, ps, res.range_m[es])
+                tab.bucket[p_last] = bs[last]
+                tab.bucket_raw[p_last] = rs[last]
+                tab.raw_level[p_last] = rs[last]
         act = e_all[~steady]
         if not act.size:
             return
