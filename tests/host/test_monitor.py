@@ -49,6 +49,50 @@ def test_levels_rise_in_order_and_fall_once_the_pair_is_clear() -> None:
     assert st.max_level == Level.WARNING and st.min_range_m < 60
 
 
+def test_a_replay_at_six_times_speed_confirms_in_recorded_seconds() -> None:
+    # Oracle: geometry by hand, as above (3 km minima entered at t0 + 50 s recorded time).
+    # Fixes received six times faster than recorded (a sped-up replay: the monitor's clock is
+    # the receive time) with report_s = 1/6: every level shows, in order, at the recorded
+    # times the 1x run would show it. With one report per host second instead, M of N waits
+    # six recorded seconds a report: the warning came at +48 s, 6 s later than allowed.
+    def run(report_s: float) -> list[tuple[float, int]]:
+        mon = Monitor(parse_config({"separation": {"hold_s": 3}}), report_s=report_s)
+        out = []
+        for k in range(100):
+            t = 1000.0 + k
+            rx = 1000.0 + k * report_s
+            for f in (fix("alpha", t, 50.0 * k, 50.0, 0.0), fix("bravo", t, 8000 - 50.0 * k, 50.0, 180.0)):
+                out += mon.on_fix(
+                    Fix(
+                        *[
+                            getattr(f, n)
+                            for n in (
+                                "source",
+                                "t",
+                                "lat",
+                                "lon",
+                                "alt_m",
+                                "sog_mps",
+                                "cog_deg",
+                                "quality",
+                                "hdop",
+                                "sats",
+                            )
+                        ],
+                        rx_t=rx,
+                    )
+                )
+            out += mon.tick(rx)
+        return [(1000.0 + (e.t - 1000.0) / report_s, e.level) for e in out if e.type == "level" and e.level]
+
+    fast = run(1.0 / 6.0)
+    assert [lv for _, lv in fast] == [1, 2, 3]
+    for (t, _), before in zip(fast, (18.0, 12.0, 8.0), strict=True):
+        assert 1050.0 - before - 3.0 <= t <= 1050.0 - before + 1.5
+    with pytest.raises(ValueError, match="report_s"):
+        Monitor(parse_config({}), report_s=0.0)
+
+
 def test_vertical_separation_prevents_alert() -> None:
     mon = Monitor(parse_config({}))
     ev = []

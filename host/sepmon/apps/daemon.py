@@ -86,13 +86,16 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         outputs: Sequence[Output] = (),
         feeds: Sequence[Feed] = (),
+        report_s: float = 1.0,
     ) -> None:
+        """``report_s``: the monitor's confirmation period in this clock's seconds (1 s live;
+        a replay at N times real speed passes 1/N)."""
         if not specs:
             raise SepmonError("no sources: give ports on the command line or [[sources]] in the config")
         self.config = config
         self.specs = list(specs)
         self.clock = clock
-        self.monitor = Monitor(config)
+        self.monitor = Monitor(config, report_s=report_s)
         self.on_event = on_event
         self.outputs = list(outputs)
         self.feeds = list(feeds)

@@ -89,7 +89,10 @@ async def play(
     replayer = Replayer(_lines(sim), workdir, speed=speed, boards=True, hold=True, on_board=board_changed)
     ports = replayer.open()
     specs = [SourceSpec(name=name, url=port, kind="serial") for name, port in ports.items()]
-    daemon = Daemon(config, specs, events_path=events_path, on_event=record_event, outputs=outputs)
+    # Replayed at `speed`, the confirmation counts recorded seconds, as it does live.
+    daemon = Daemon(
+        config, specs, events_path=events_path, on_event=record_event, outputs=outputs, report_s=1.0 / speed
+    )
     result.daemon = daemon
     serve = asyncio.create_task(daemon.serve(install_signals=False))
 

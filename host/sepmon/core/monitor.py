@@ -201,8 +201,14 @@ class _PairTable:
 class Monitor:
     """Fixes in (any order of sources), events out; holds every pair's status."""
 
-    def __init__(self, config: Config, *, defer: bool = False) -> None:
+    def __init__(self, config: Config, *, defer: bool = False, report_s: float = 1.0) -> None:
         self.config = config
+        # The confirmation's report period in the monitor's clock: one second, DAIDALUS's
+        # 1 Hz. A replay at N times real speed passes 1/N, so M of N still counts recorded
+        # seconds (the demo does).
+        if not (math.isfinite(report_s) and report_s > 0):
+            raise ValueError(f"report_s must be > 0, got {report_s!r}")
+        self.report_s = report_s
         # defer: calls queue their evaluations and return no events; flush() runs them
         # all in one numpy pass and returns the events. For offline runs (analyze).
         self.defer = defer
@@ -550,7 +556,7 @@ class Monitor:
         self._pairs_cache = None
         # The Alerter's confirmation counts one report a second (DAIDALUS's M of N is of
         # 1 Hz reports): evaluations within one whole second replace each other.
-        buckets = np.floor(nows)
+        buckets = np.floor(nows / self.report_s) if self.report_s != 1.0 else np.floor(nows)
         out: list[list[Event]] = [[] for _ in snaps]
         for rule, conf in self._confirm.items():
             if len(self._confirm) == 1:
