@@ -487,10 +487,11 @@ def test_a_receiver_whose_time_steps_back_is_followed_not_dropped(tmp_path: Path
 @pytest.mark.timeout(90)
 def test_gpsds_error_estimate_sets_the_margin_for_receivers_without_sky(tmp_path: Path) -> None:
     # Oracles: gpsd (its eph for an RMC+GGA receiver, which gets no SKY and so no HDOP in
-    # sepmon) and geometry: tower and bravo stand 3075 m apart (WGS84 meridian arc), minima
-    # 3000 m. Margins add to the minima: bravo's HDOP 1 is 10 m; tower at "HDOP unknown" (10)
-    # is 100 m, so 3075 < 3110 raised a WARNING; with gpsd's eph (28.5 m for HDOP 1.5) it is
-    # 3075 > 3038.5: a CAUTION, as the receiver's accuracy warrants.
+    # sepmon) and geometry: tower and bravo stand 3040 m apart (WGS84 meridian arc), minima
+    # 3000 m, both still. The pair's margin (docs/design.md: z = 1.645 of the range's sigma,
+    # the two DRMS combined as independent errors over sqrt 2): with gpsd's eph (28.5 m for
+    # HDOP 1.5, DRMS 28.5/1.731 = 16.5 m) and bravo's HDOP 1 (DRMS 5 m) it is 20.0 m, so
+    # 3040 m is clear; at "HDOP unknown" (10, DRMS 50 m) it would be 58.4 m, a WARNING.
     from sepmon.apps.daemon import Daemon
     from sepmon.core.config import parse_config
     from sepmon.core.model import Event, Level
@@ -499,7 +500,7 @@ def test_gpsds_error_estimate_sets_the_margin_for_receivers_without_sky(tmp_path
     a, f = 6378137.0, 1 / 298.257223563
     e2 = f * (2 - f)
     meridian = a * (1 - e2) / (1 - e2 * math.sin(math.radians(lat_a)) ** 2) ** 1.5
-    lat_b = lat_a + math.degrees(3075.0 / meridian)
+    lat_b = lat_a + math.degrees(3040.0 / meridian)
     log = _rmc_gga_log(tmp_path / "rmcgga.log", 40)
     with gpsfake(log, cycle=0.1) as port:
 
@@ -523,10 +524,12 @@ def test_gpsds_error_estimate_sets_the_margin_for_receivers_without_sky(tmp_path
             await task
             return daemon, events, got
 
-        _daemon, events, got = asyncio.run(main())
+        daemon, events, got = asyncio.run(main())
     assert len(got) >= 5, [e.type for e in events]
     levels = [e.level for e in events if e.type == "level"]
-    assert Level.CAUTION in levels and Level.WARNING not in levels, levels
+    assert not levels, levels
+    pair = daemon.monitor.pairs[("bravo", "tower")]  # evaluated, and clear
+    assert abs(pair.range_m - 3040.0) < 1.0 and pair.level == Level.NONE
     assert all(f.hdop is None and f.eph_m is not None and f.eph_m > 10.0 for f in got)  # no SKY: eph only
 
 
