@@ -20,7 +20,8 @@ A board with ``gps_feeds[name]`` is fed through a USB-serial adapter wired to it
 RX pin instead (no injection; ``shows`` is then judged on what the host told it).
 
 Times are scaled back to the recording's (``× speed``); settings in seconds
-(``hold_s``, ``stale_s``) are divided by the speed for the live run.
+(``stale_s``, and ``[daemon] report_s``, the confirmation's report period) are divided by
+the speed for the live run.
 """
 
 from __future__ import annotations
@@ -63,16 +64,19 @@ Prepare = Callable[[Replayer], None]
 
 
 def live_config(config: Config, speed: float, path: Path) -> Path:
-    """The configuration for the live run: hold and stale times divided by the speed.
+    """The configuration for the live run: the stale time and the confirmation's report
+    period divided by the speed (the Alerter's times then count recorded seconds, as offline).
 
     ``[[sources]]`` and ``[outputs]`` are left out: the check runs the recording's
     sources only and publishes nothing.
     """
     raw: dict[str, Any] = {k: v for k, v in config.raw.items() if k not in ("sources", "outputs")}
     sep = dict(raw.get("separation", {}))
-    sep["hold_s"] = config.hold_s / speed
     sep["stale_s"] = config.stale_s / speed
     raw["separation"] = sep
+    dmn = dict(raw.get("daemon", {}))
+    dmn["report_s"] = config.daemon.report_s / speed
+    raw["daemon"] = dmn
     try:
         path.write_text(tomlkit.dumps(raw), encoding="utf-8")
     except OSError as exc:

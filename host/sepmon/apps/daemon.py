@@ -86,16 +86,16 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         outputs: Sequence[Output] = (),
         feeds: Sequence[Feed] = (),
-        report_s: float = 1.0,
+        report_s: float | None = None,
     ) -> None:
         """``report_s``: the monitor's confirmation period in this clock's seconds (1 s live;
-        a replay at N times real speed passes 1/N)."""
+        a replay at N times real speed passes 1/N); None: ``[daemon] report_s``."""
         if not specs:
             raise SepmonError("no sources: give ports on the command line or [[sources]] in the config")
         self.config = config
         self.specs = list(specs)
         self.clock = clock
-        self.monitor = Monitor(config, report_s=report_s)
+        self.monitor = Monitor(config, report_s=config.daemon.report_s if report_s is None else report_s)
         self.on_event = on_event
         self.outputs = list(outputs)
         self.feeds = list(feeds)

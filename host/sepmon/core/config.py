@@ -89,6 +89,9 @@ class DaemonOptions:
 
     behind_s: float = 2.0
     event_buffer: int = 10_000
+    # The Alerter's confirmation counts one report per report_s of the daemon's clock: 1 s
+    # live; a replay fed at N times real speed (sepmon check --live) sets 1/N.
+    report_s: float = 1.0
 
 
 DEFAULT_MAX_SPEED_MPS = 600.0
@@ -299,9 +302,10 @@ def parse_config(data: Mapping[str, Any]) -> Config:
 
     dmn = _table("daemon", data.get("daemon", {}))
     for key in dmn:
-        if key not in ("behind_s", "event_buffer"):
+        if key not in ("behind_s", "event_buffer", "report_s"):
             raise ConfigError(f"daemon.{key}: unknown key")
     behind_s = _number("daemon.behind_s", dmn.get("behind_s", 2.0), minimum=0.1)
+    report_s = _number("daemon.report_s", dmn.get("report_s", 1.0), minimum=0.001)
     buf = dmn.get("event_buffer", 10_000)
     if isinstance(buf, bool) or not isinstance(buf, int) or not 1 <= buf <= 10_000_000:
         raise ConfigError(f"daemon.event_buffer: expected a whole number from 1 to 10000000, got {buf!r}")
@@ -324,7 +328,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
         aliases=aliases,
         pair_rules=pair_rules,
         ingest=IngestOptions(require_checksum=req, max_line=max_line),
-        daemon=DaemonOptions(behind_s=behind_s, event_buffer=buf),
+        daemon=DaemonOptions(behind_s=behind_s, event_buffer=buf, report_s=report_s),
         max_speed=max_speed,
         default_max_speed=default_max_speed,
         raw=data,
