@@ -37,6 +37,7 @@ Example::
     [daemon]                # the live daemon (sepmon run)
     behind_s = 2            # say so when the monitor runs this far behind real time
     event_buffer = 10000    # events held in memory while the event log cannot be written
+    report_s = 1            # the Alerter counts one report per this many seconds (a replay at N x: 1/N)
 
 ``[[sources]]`` and ``[outputs.*]`` are checked by ``sepmon.apps.configfile.load_config``
 (their models live with the links and outputs); every command loads through it, so
