@@ -10,7 +10,6 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,14 @@ from sepmon.core.alerter import Alerter, Confirmation, ConfirmationTable
 from sepmon.core.config import Config, SeparationRule
 from sepmon.core.model import Event, Fix, Level, PairStatus, Threat, TrackState
 from sepmon.core.separation import UERE_M, PairResult, TrackArrays, evaluate_pairs
-from sepmon.core.track import DEAD_RECKON_MAX_S, Track, Tracker, TrackEvent
+from sepmon.core.track import (
+    AXIS_SIGMA_PER_R95,
+    DEAD_RECKON_MAX_S,
+    VERTICAL_SIGMA_PER_EPV,
+    Track,
+    Tracker,
+    TrackEvent,
+)
 from sepmon.core.track import M_PER_DEG as _M_PER_DEG
 
 _COLUMNS = (
@@ -45,11 +51,9 @@ LOST_TRAFFIC_RINGS = 2.0
 """A lost counterpart last seen within this many times its pair's outermost DTHR leaves the
 other board "degraded" (it could come close unseen)."""
 # A receiver's own horizontal error estimate (Fix.eph_m, a ~95 % radius) as the HDOP that
-# gives the same error (DRMS = UERE · HDOP; a circular normal error's 95 % radius is
-# DRMS · sqrt(−ln 0.05) = 1.731 DRMS): it wins over HDOP, and over "unknown" (HDOP 10).
-_HDOP_PER_EPH_M = 1.0 / (math.sqrt(-math.log(0.05)) * UERE_M)
-# Fix.epv_m, ~95 % two-sided, as a vertical 1-sigma.
-_SIGMA_PER_EPV_M = 1.0 / NormalDist().inv_cdf(0.975)
+# gives the same error: DRMS = UERE · HDOP = √2 × the per-axis sigma the track filter takes
+# from eph (track.AXIS_SIGMA_PER_R95). It wins over HDOP, and over "unknown" (HDOP 10).
+_HDOP_PER_EPH_M = math.sqrt(2.0) * AXIS_SIGMA_PER_R95 / UERE_M
 
 
 def _track_event(e: TrackEvent) -> Event:
@@ -355,7 +359,7 @@ class Monitor:
             (nan if fix.hdop is None else fix.hdop) if fix.eph_m is None else fix.eph_m * _HDOP_PER_EPH_M,
             fix.quality,
             track.last_clock,
-            nan if fix.epv_m is None else fix.epv_m * _SIGMA_PER_EPV_M,
+            nan if fix.epv_m is None else fix.epv_m * VERTICAL_SIGMA_PER_EPV,
             track.sigma_vh_mps,
             track.sigma_vu_mps,
         )
