@@ -161,7 +161,7 @@ def test_reset_ends_the_mode_and_keepalives_do_not_restore_it(tmp_path: Path) ->
         b.reset("alpha")
         assert not b.view("alpha").injecting
         t_reset = time.monotonic()
-        _wait(lambda: r.inj.restarted_at is not None, 5, "the injector to see the restart")
+        _wait(lambda: r.inj.restarted_at is not None, 8, "the injector to see the restart")
         # lines and keep-alives go on for 3 more seconds; the board stays out of the mode
         end = t_reset + 3.0
         while time.monotonic() < end:

@@ -59,6 +59,54 @@ INJECT_TIMEOUT_MS = 5000  # a board leaves injection mode this long after the ho
 KEEP_S = 1.0  # the injector re-arms the mode this often ($PSEPG,KEEP)
 INJECT_BAUD = 115200  # USB CDC ignores it; a USB-serial bridge board needs the firmware's rate
 BOARD_POLL_S = 0.002  # virtual boards behind injectors run a firmware step this often
+RESTART_SLACK_S = 1.0  # a status read this much later than the board's uptime implies is not yet a restart
+RESTART_HOLD_MS = 1500  # ...but one whose later boot time holds over this much of the board's clock is
+
+
+class RestartWatch:
+    """Did the board restart?  Read from its ``$PSEPS`` status lines (one a second).
+
+    Certain when a counter that only grows while the board runs goes back: the uptime, or
+    the lines forwarded.  A board reset within a second or two of its last status may come
+    back with a larger uptime than that status had, so the boot time each status implies
+    (the host's clock at reading minus the uptime) is watched as well: a restart moves it
+    later for good, a late read of the port only for a moment.  A later boot time counts
+    when it holds over :data:`RESTART_HOLD_MS` of the board's clock, read in real time (a
+    backlog read at once after a host stall is not).  Resets that cost the board less than
+    :data:`RESTART_SLACK_S` of uptime are not seen.
+    """
+
+    def __init__(self) -> None:
+        self._uptime = -1
+        self._fwd = -1
+        self._boot: float | None = None  # earliest boot time implied in this run (host seconds)
+        self._pending: tuple[int, float] | None = None  # (uptime, host time) of a later boot time
+
+    def status(self, msg: Status, now: float) -> float | None:
+        """Take one status read at host time ``now``; the host time the restart was first
+        seen at when this status shows one, else None."""
+        boot = now - msg.uptime_ms / 1000.0
+        restarted: float | None = None
+        if msg.uptime_ms < self._uptime or msg.lines_fwd < self._fwd:
+            restarted = now
+        elif self._boot is not None and boot > self._boot + RESTART_SLACK_S:
+            if self._pending is None:
+                self._pending = (msg.uptime_ms, now)
+            else:
+                up0, t0 = self._pending
+                held = msg.uptime_ms - up0
+                if held >= RESTART_HOLD_MS and now - t0 >= held / 2000.0:
+                    restarted = t0
+        else:
+            self._pending = None
+        if restarted is not None:
+            self._pending = None
+            self._boot = boot
+        elif self._pending is None:
+            self._boot = boot if self._boot is None else min(self._boot, boot)
+        self._uptime, self._fwd = msg.uptime_ms, msg.lines_fwd
+        return restarted
+
 
 Prepare = Callable[[Replayer], None]
 
@@ -130,7 +178,7 @@ class Injector:
     Read from the board on the way: ``patterns`` (recording seconds, pattern) at each
     change named by an acknowledgement in the mode; ``pattern_acks``; ``left_at``, when
     acks without a pattern came after some with one (the board left the mode);
-    ``restarted_at``, when its ``$PSEPS`` uptime went back (a reset: no more
+    ``restarted_at``, when its ``$PSEPS`` lines said it restarted (:class:`RestartWatch`; no more
     ``KEEP``, and the board stays out of the mode).  ``enter=False`` never sends
     ``$PSEPG,ON`` (a test: without it, lines over USB must not be GPS input);
     :meth:`pause` stops lines and keep-alives but keeps relaying (a test: the host
@@ -166,7 +214,7 @@ class Injector:
         self.played = threading.Event()
         self._t0: float | None = None
         self._paused = False
-        self._uptime = -1
+        self._restarts = RestartWatch()
         self._from_daemon = bytearray()
         self._from_board = bytearray()
         self._stop = threading.Event()
@@ -276,9 +324,9 @@ class Injector:
                 continue
             msg = try_decode(line)
             if isinstance(msg, Status):
-                if 0 <= msg.uptime_ms < self._uptime and self._t0 is not None and self.restarted_at is None:
-                    self.restarted_at = self.rec_time(now)
-                self._uptime = msg.uptime_ms
+                at = self._restarts.status(msg, now)
+                if at is not None and self._t0 is not None and self.restarted_at is None:
+                    self.restarted_at = self.rec_time(at)
             elif isinstance(msg, Ack) and self._t0 is not None:
                 if msg.pattern:
                     self.pattern_acks += 1
