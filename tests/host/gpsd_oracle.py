@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_gpsd import _free_port, _tools  # the gpsd integration tests' own tool lookup
+from test_gpsd import _free_port, _tools, gpsfake_env  # the gpsd integration tests' own tool lookup
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent / "data" / "real"
@@ -39,30 +38,18 @@ def gpsd_reports(
     path: Path, gpsfake: str, gpsd: str, port: int, timeout: float = 120.0
 ) -> list[dict[str, Any]]:
     """Every JSON report gpsd sends a watcher while gpsfake feeds it ``path`` once."""
-    env = dict(os.environ, PATH=f"{Path(gpsd).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     # -p: gpsfake itself watches (connected before the feed starts, so nothing is missed);
     # -t: a TCP feed instead of a pty (no tty timing); -1: the log once; -P: our own port.
-    proc = subprocess.run(
-        [
-            gpsfake,
-            "-1",
-            "-p",
-            "-q",
-            "-t",
-            "-s",
-            "38400",
-            "-P",
-            str(port),
-            "-r",
-            '?WATCH={"enable":true,"json":true}',
-            str(path),
-        ],
-        capture_output=True,
-        env=env,
-        timeout=timeout,
-        start_new_session=True,
-        check=False,
-    )
+    with gpsfake_env(gpsd) as env:
+        proc = subprocess.run(
+            [gpsfake, "-1", "-p", "-q", "-t", "-s", "38400", "-P", str(port),
+             "-r", '?WATCH={"enable":true,"json":true}', str(path)],
+            capture_output=True,
+            env=env,
+            timeout=timeout,
+            start_new_session=True,
+            check=False,
+        )  # fmt: skip
     reports = []
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         if line.startswith("{"):

@@ -948,7 +948,8 @@ def test_a_real_gpsd_reading_the_feed_gets_the_receivers_heights() -> None:
         if src == "alpha" and f[0].endswith("GGA"):
             hh, mm, ss = int(f[1][:2]), int(f[1][2:4]), float(f[1][4:])
             day = start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-            msl_at[day + hh * 3600 + mm * 60 + ss] = float(f[9])
+            t = day + hh * 3600 + mm * 60 + ss
+            msl_at[t + 86400 if t < start.timestamp() - 1 else t] = float(f[9])  # past midnight
     fixes = [replace(f, rx_t=None) for f in _fixes_of(sim) if f.source == "alpha"]
     assert len(fixes) >= 10 and all(f.geoid_sep_m == 23.7 for f in fixes)
 

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -298,6 +299,20 @@ def _tools() -> tuple[str, str]:
     return gpsfake, gpsd
 
 
+@contextlib.contextmanager
+def gpsfake_env(gpsd: str) -> Iterator[dict[str, str]]:
+    """The environment gpsfake runs in: ``gpsd`` on its PATH, and a TMPDIR of its own.
+
+    gpsfake names gpsd's control socket ``$TMPDIR/gpsfake-<its pid>.sock`` and takes an
+    existing file of that name as gpsd being ready, so a socket left by an earlier gpsd
+    that was killed (as every test here kills it) made a later gpsfake with a recycled pid
+    add its log to no gpsd: no fixes at all (gps/fake.py, DaemonInstance.wait_ready).
+    """
+    with tempfile.TemporaryDirectory(prefix="sepmon-gpsfake-") as tmp:
+        path = f"{Path(gpsd).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        yield dict(os.environ, PATH=path, TMPDIR=tmp)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -329,7 +344,8 @@ def test_real_gpsd_matches_nmea_ingest(tmp_path: Path) -> None:
         fed.append(str(padded))
 
     port = _free_port()
-    env = dict(os.environ, PATH=f"{Path(gpsd).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env_cm = gpsfake_env(gpsd)
+    env = env_cm.__enter__()
     # -n: gpsd opens the ptys at once; -c: pace the feed so the client connects first; -1: once.
     proc = subprocess.Popen(
         [gpsfake, "-P", str(port), "-1", "-q", "-n", "-c", "0.01", *fed],
@@ -360,6 +376,7 @@ def test_real_gpsd_matches_nmea_ingest(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             _, err = proc.communicate()
+        env_cm.__exit__(None, None, None)
 
     assert any(up for _, up, _ in got.states), f"never connected to gpsd: {got.states} {err!r}"
     by_src: dict[str, list[Fix]] = {}
@@ -440,21 +457,21 @@ def gpsfake(*logs: Path, once: bool = True, cycle: float = 0.01) -> Iterator[int
     """gpsd fed by gpsfake with ``logs``, on a free loopback port (``once=False``: the logs loop)."""
     exe, gpsd = _tools()
     port = _free_port()
-    env = dict(os.environ, PATH=f"{Path(gpsd).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     args = [exe, "-P", str(port), *(["-1"] if once else []), "-q", "-n", "-c", str(cycle), *map(str, logs)]
-    proc = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
-    )
-    try:
-        yield port
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
+    with gpsfake_env(gpsd) as env:
+        proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        )
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+            yield port
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
 
 
 @pytest.mark.timeout(90)
