@@ -35,7 +35,14 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from sepmon.core.detection import Volume, first_time_in, horizontal_interval_of, vertical_interval_of
+from sepmon.core.detection import (
+    FT,
+    NMI,
+    Volume,
+    first_time_in,
+    horizontal_interval_of,
+    vertical_interval_of,
+)
 from sepmon.core.model import Level, Minima
 from sepmon.core.sum import DO365B_SUM, SumParams, pair_errors, sum_times_to_volumes
 
@@ -57,10 +64,6 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
 
-FT = 0.3048
-"""International foot, m."""
-NMI = 1852.0
-"""International nautical mile, m."""
 
 _MAX_LEVELS = max(int(x) for x in Level)
 
@@ -284,18 +287,7 @@ class Alerter:
         the modified-tau condition can hold out to ``r`` with ``r² ≤ DTHR² + TTHR·speed·r``,
         i.e. ``r ≤ DTHR + speed·TTHR``; so ``DTHR + speed·(E + TTHR)`` bounds every level.
         """
-        speed = np.abs(np.asarray(speed_mps, dtype=np.float64))
-        return np.asarray(
-            np.max(
-                [
-                    lv.volume.dthr_m
-                    + speed * (min(lv.early_alerting_time_s, self.lookahead_s) + lv.volume.tthr_s)
-                    for lv in self.levels
-                ],
-                axis=0,
-            ),
-            dtype=np.float64,
-        )
+        return self._reach(speed_mps, [(lv.volume.dthr_m, lv.volume.tthr_s) for lv in self.levels])
 
     def reach_sigma(self) -> tuple[float, float]:
         """How much further than :meth:`reach_m` sensor uncertainty mitigation reaches, per unit
@@ -313,16 +305,14 @@ class Alerter:
 
     def vertical_reach_m(self, vspeed_mps: ArrayLike) -> FloatArray:
         """Vertical separation beyond which a pair closing vertically at ``vspeed_mps`` cannot alert."""
-        vs = np.abs(np.asarray(vspeed_mps, dtype=np.float64))
+        return self._reach(vspeed_mps, [(lv.volume.zthr_m, lv.volume.tcoa_s) for lv in self.levels])
+
+    def _reach(self, speed_mps: ArrayLike, volumes: list[tuple[float, float]]) -> FloatArray:
+        """The largest ``threshold + speed·(E + time threshold)`` over the levels, per speed."""
+        speed = np.abs(np.asarray(speed_mps, dtype=np.float64))
+        horizons = [min(lv.early_alerting_time_s, self.lookahead_s) for lv in self.levels]
         return np.asarray(
-            np.max(
-                [
-                    lv.volume.zthr_m
-                    + vs * (min(lv.early_alerting_time_s, self.lookahead_s) + lv.volume.tcoa_s)
-                    for lv in self.levels
-                ],
-                axis=0,
-            ),
+            np.max([thr + speed * (e + t) for (thr, t), e in zip(volumes, horizons, strict=True)], axis=0),
             dtype=np.float64,
         )
 

@@ -38,6 +38,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "FT",
+    "NMI",
     "Volume",
     "first_time_in",
     "horizontal_interval",
@@ -49,6 +51,11 @@ __all__ = [
     "vertical_interval",
     "vertical_interval_of",
 ]
+
+FT = 0.3048
+"""International foot, m (the standards give heights in feet)."""
+NMI = 1852.0
+"""International nautical mile, m."""
 
 FloatArray = npt.NDArray[np.float64]
 Float = FloatArray | float

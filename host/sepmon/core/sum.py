@@ -72,7 +72,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sepmon.core.detection import Volume, horizontal_interval, time_to_volume
+from sepmon.core.detection import NMI, Volume, horizontal_interval, time_to_volume
 
 __all__ = [
     "DO365B_SUM",
@@ -89,7 +89,6 @@ ArrayLike = npt.ArrayLike
 
 # Smallest bound once a pair has any uncertainty (m, m/s): keeps asin/roots well defined.
 _MIN_ERROR = 0.001
-_NMI = 1852.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,7 @@ class SumParams:
     h_pos_z: float = 1.5
     h_vel_z_min: float = 0.5
     h_vel_z_max: float = 1.0
-    h_vel_z_distance_m: float = 5.0 * _NMI
+    h_vel_z_distance_m: float = 5.0 * NMI
     v_pos_z: float = 0.75
     v_vel_z: float = 1.5
 
