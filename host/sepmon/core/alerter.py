@@ -181,7 +181,9 @@ class Alerter:
         sensor uncertainty mitigation (``sum``) needs; zeros when not given.
         """
         cols = [
-            np.atleast_1d(np.asarray(x, dtype=np.float64))
+            x
+            if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim
+            else np.atleast_1d(np.asarray(x, dtype=np.float64))
             for x in (pe, pn, ve, vn, dz, dvz, margin_h, margin_v)
         ]
         shape = cols[0].shape
@@ -189,7 +191,7 @@ class Alerter:
         c = cols if all(x.shape == shape for x in cols) else np.broadcast_arrays(*cols)
         # A NaN would compare as "no violation": never let unknown data read as all clear.
         # (One check of all columns at once; the name is looked for only on failure.)
-        if not np.isfinite(np.stack(c)).all():
+        if not np.isfinite(np.concatenate(c, axis=None)).all():
             for name, col in zip(
                 ("pe", "pn", "ve", "vn", "dz", "dvz", "margin_h", "margin_v"), c, strict=True
             ):
@@ -246,7 +248,11 @@ class Alerter:
         that level is then judged by its early alerting time (module docstring).
         """
         level = np.zeros(ttv.shape[1], dtype=np.int8)
-        held = None if shown is None else np.broadcast_to(np.asarray(shown), level.shape)
+        held: npt.NDArray[np.generic] | None = None
+        if type(shown) is np.ndarray and shown.shape == level.shape:
+            held = shown  # the monitor's case: one per pair already (broadcast_to costs per call)
+        elif shown is not None:
+            held = np.broadcast_to(np.asarray(shown), level.shape)
         for k, lv in enumerate(self.levels):
             # A violation must start strictly inside the alerting time (DAIDALUS: time in < time
             # out); an alerting time of 0 means "violated now" (a distance-only level).
@@ -464,9 +470,13 @@ class ConfirmationTable:
         M of N, persistence and hysteresis give the level it already shows, so only the
         report times move (a later report at the same time finds the same state before it).
         """
-        t = np.broadcast_to(np.asarray(t, dtype=np.float64), pid.shape)
+        if not (type(t) is np.ndarray and t.dtype == np.float64 and t.shape == pid.shape):
+            # (The monitor hands one time per pair already: broadcast_to's cost is per call.)
+            t = np.broadcast_to(np.asarray(t, dtype=np.float64), pid.shape)
         last = self.last_t[pid]
         new = ~(t <= last)  # NaN (never reported) counts as new
+        if not new.any():  # the usual case live: another look within the second of the last report
+            return
         p, tn = pid[new], t[new]
         self.prev_last_t[p] = self.last_t[p]
         self.prev_rose_t[p] = self.rose_t[p]

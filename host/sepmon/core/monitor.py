@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,9 @@ _LAT, _LON, _ALT, _VE, _VN, _VU, _HDOP, _QUALITY, _CLOCK, _SIGMA_V, _SIGMA_VH, _
     len(_COLUMNS)
 )
 _MAX_LEVELS = max(int(x) for x in Level)
+# Pairs of the layout up to which each row's pairs are kept once selected (about twice the
+# layout's own index memory at most: 8 MB here).
+_ROW_CACHE_PAIRS = 131_072
 LOST_TRAFFIC_RINGS = 2.0
 """A lost counterpart last seen within this many times its pair's outermost DTHR leaves the
 other board "degraded" (it could come close unseen)."""
@@ -75,6 +78,28 @@ class _Layout:
     aid: npt.NDArray[np.intp]  # each pair's alerter, an index into Monitor._alerters
     reach: dict[str, Any]  # evaluate_pairs' near_m/near_s: scalars, or one value per pair
     per_pair: bool  # several alerters: reach is per-pair arrays
+    # The pairs of one row (ia, ib, pid, aid, reach), made when first asked: live, an
+    # evaluation mostly follows one source's fix.
+    of_row: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+
+    def pairs_of(self, rows: npt.NDArray[np.bool_] | int) -> tuple[Any, ...]:
+        """(ia, ib, pid, aid, reach) of the pairs touching ``rows`` (a mask, or one row)."""
+        if isinstance(rows, int):
+            got = self.of_row.get(rows)
+            if got is not None:
+                return got
+            sel = np.flatnonzero((self.ia == rows) | (self.ib == rows))
+        else:
+            sel = np.flatnonzero(rows[self.ia] | rows[self.ib])
+        ia, ib, pid, aid, reach = self.ia, self.ib, self.pid, self.aid, self.reach
+        if sel.size < ia.size:
+            ia, ib, pid, aid = ia[sel], ib[sel], pid[sel], aid[sel]
+            if self.per_pair:
+                reach = {k: v[sel] for k, v in reach.items()}
+        got = (ia, ib, pid, aid, reach)
+        if isinstance(rows, int) and self.ia.size <= _ROW_CACHE_PAIRS:
+            self.of_row[rows] = got
+        return got
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -83,8 +108,8 @@ class _Snapshot:
 
     now: float
     layout: _Layout
-    data: npt.NDArray[np.float64]  # a copy of Monitor._data
-    rows: npt.NDArray[np.bool_] | None  # None: every pair
+    data: npt.NDArray[np.float64]  # Monitor._data then (a copy when the evaluation is deferred)
+    rows: npt.NDArray[np.bool_] | int | None  # None: every pair; an int: one row's
 
 
 def _join_reach(parts: list[dict[str, Any]], counts: list[int]) -> dict[str, Any]:
@@ -235,6 +260,7 @@ class Monitor:
         # track, sorted by name so pairs come out as (a, b) with a < b): an evaluation
         # slices them instead of building a TrackState object per track.
         self._names: list[str] = []
+        self._names_t: tuple[str, ...] = ()  # the same, as the tuple TrackArrays takes
         self._row: dict[str, int] = {}
         self._data = np.zeros((len(_COLUMNS), 0), dtype=np.float64)
         self._layout: _Layout | None = None  # pairs of the current rows; None: rebuild
@@ -323,22 +349,31 @@ class Monitor:
     def _results(self) -> list[Event]:
         return [] if self.defer else self.flush()
 
-    def _take_dirty(self) -> npt.NDArray[np.bool_]:
-        """Rows of the sources with news since the last evaluation (and forget them)."""
-        rows = np.zeros(len(self._names), dtype=np.bool_)
+    def _take_dirty(self) -> npt.NDArray[np.bool_] | int:
+        """Rows of the sources with news since the last evaluation (and forget them): a mask,
+        or the row itself when there is one (live, the usual case)."""
+        dirty = self._dirty
         row = self._row
-        rows[[row[s] for s in self._dirty if s in row]] = True
-        self._dirty.clear()
+        if len(dirty) == 1:
+            k = row.get(next(iter(dirty)))
+            if k is not None:
+                dirty.clear()
+                return k
+        rows = np.zeros(len(self._names), dtype=np.bool_)
+        rows[[row[s] for s in dirty if s in row]] = True
+        dirty.clear()
         return rows
 
-    def _snapshot(self, rows: npt.NDArray[np.bool_] | None) -> None:
+    def _snapshot(self, rows: npt.NDArray[np.bool_] | int | None) -> None:
         """Queue an evaluation at the current clock of the pairs touching ``rows`` (None: all)."""
         if not self._names:
             return
         lay = self._layout
         if lay is None:
             lay = self._layout = self._build_layout()
-        self._queue.append(_Snapshot(self.now, lay, self._data.copy(), rows))
+        # Not deferred, the queue is flushed before this call returns, before the data can
+        # change: no copy needed.
+        self._queue.append(_Snapshot(self.now, lay, self._data.copy() if self.defer else self._data, rows))
 
     def _store(self, track: Track) -> None:
         """Write a track's latest fix and motion into its column of the data."""
@@ -368,6 +403,7 @@ class Monitor:
         """A new track: give it its sorted column; the pair layout is rebuilt on next use."""
         k = bisect.bisect_left(self._names, name)
         self._names.insert(k, name)
+        self._names_t = tuple(self._names)
         self._row = {n: i for i, n in enumerate(self._names)}
         self._data = np.insert(self._data, k, 0.0, axis=1)
         self._layout = None
@@ -383,9 +419,12 @@ class Monitor:
         dt = np.minimum(age, DEAD_RECKON_MAX_S)
         cos_lat = np.maximum(np.cos(np.radians(lat0)), 1e-6)
         lon = lon0 + ve * dt / (_M_PER_DEG * cos_lat)
+        lat = lat0 + vn * dt / _M_PER_DEG
+        np.maximum(lat, -90.0, out=lat)  # np.clip's very loop, without its per-call checks
+        np.minimum(lat, 90.0, out=lat)
         return TrackArrays(
             source=source,
-            lat=np.clip(lat0 + vn * dt / _M_PER_DEG, -90.0, 90.0),
+            lat=lat,
             lon=(lon + 180.0) % 360.0 - 180.0,
             alt=data[_ALT] + vu * dt,
             ve=ve,
@@ -499,13 +538,10 @@ class Monitor:
         offset = 0
         for s in snaps:
             lay = s.layout
-            ia, ib, pid, aid, reach = lay.ia, lay.ib, lay.pid, lay.aid, lay.reach
-            if s.rows is not None:
-                sel = np.flatnonzero(s.rows[ia] | s.rows[ib])
-                if sel.size < ia.size:
-                    ia, ib, pid, aid = ia[sel], ib[sel], pid[sel], aid[sel]
-                    if lay.per_pair:
-                        reach = {k: v[sel] for k, v in reach.items()}
+            if s.rows is None:
+                ia, ib, pid, aid, reach = lay.ia, lay.ib, lay.pid, lay.aid, lay.reach
+            else:
+                ia, ib, pid, aid, reach = lay.pairs_of(s.rows)
             n = s.data.shape[1]
             ias.append(ia + offset if offset else ia)
             ibs.append(ib + offset if offset else ib)
@@ -520,7 +556,7 @@ class Monitor:
         nows = np.array([s.now for s in snaps])
         if len(snaps) == 1:
             ia, ib, pid, aid, reach = ias[0], ibs[0], pids[0], aids[0], reach_parts[0]
-            tracks = self._arrays(snaps[0].data, snaps[0].now, tuple(self._names))
+            tracks = self._arrays(snaps[0].data, snaps[0].now, self._names_t)
         else:
             ia, ib, pid, aid = (
                 np.concatenate(ias),
@@ -534,7 +570,10 @@ class Monitor:
         res = evaluate_pairs(tracks, ia, ib, confidence=self.config.confidence, **reach)
         ttv = self._times(res, aid)
         tv = self._innermost(ttv, aid)
-        snap = np.repeat(np.arange(len(snaps)), counts)  # snapshot of each entry
+        # The snapshot of each entry.
+        snap = (
+            np.zeros(pid.size, dtype=np.intp) if len(snaps) == 1 else np.repeat(np.arange(len(snaps)), counts)
+        )
         tab = self._table
         # The latest figures of each pair: its last entry.
         last: slice | npt.NDArray[np.intp]
@@ -580,11 +619,12 @@ class Monitor:
         Only the pairs within their alerter's reach (``res.near``) are asked; the others
         can reach no level in the look-ahead.
         """
-        ttv = np.full((_MAX_LEVELS, len(res)), np.inf)
+        ttv = np.empty((_MAX_LEVELS, len(res)))
+        ttv.fill(np.inf)
         k = res.near
         if not k.size:
             return ttv
-        for alerter, sel in self._groups(aid[k]):
+        for alerter, sel in self._groups(aid[k] if len(self._alerters) > 1 else aid):
             rel = res.rel[:, sel]
             ttv[: len(alerter.levels), k[sel]] = alerter.times_to_volume(
                 rel[0],
@@ -601,9 +641,12 @@ class Monitor:
 
     def _innermost(self, ttv: npt.NDArray[np.float64], aid: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
         """Each entry's time to its alerter's innermost volume; NaN when none in the look-ahead."""
-        inner = ttv[
-            np.array([len(a.levels) - 1 for a in self._alerters], dtype=np.intp)[aid], np.arange(aid.size)
-        ]
+        if len(self._alerters) == 1:
+            inner = ttv[len(self._alerters[0].levels) - 1]
+        else:
+            inner = ttv[
+                np.array([len(a.levels) - 1 for a in self._alerters], dtype=np.intp)[aid], np.arange(aid.size)
+            ]
         out: npt.NDArray[np.float64] = np.where(np.isfinite(inner), inner, np.nan)
         return out
 
@@ -659,28 +702,34 @@ class Monitor:
         """
         tab = self._table
         conf.reserve(tab.cap)
-        p_all = pid[e_all]
-        b_all = buckets[snap[e_all]]
+        # Every entry (one confirmation rule, e_all = 0, 1, ...): the columns as they are.
+        every = e_all.size == pid.size
+        p_all = pid if every else pid[e_all]
+        b_all = buckets[snap] if every else buckets[snap[e_all]]
         # As of the batch's start (what a pair whose reports are all steady keeps throughout).
         # Only the pairs within reach can have a level: the others' times are all inf.
         inst = np.zeros(ttv.shape[1], dtype=np.int8)
-        en = e_all[near[e_all]] if e_all.size != near.size else np.flatnonzero(near)
+        en = res.near if every else e_all[near[e_all]]  # (res.near: the entries of ``near``, in order)
         if en.size:
             inst[en] = self._levels(ttv[:, en], aid[en], self._shown_before(conf, pid[en], buckets[snap[en]]))
-        r_all = inst[e_all]
+        r_all = inst if every else inst[e_all]
         same = b_all == tab.bucket[p_all]
         if same.any():
             r_all = np.where(same, np.maximum(r_all, tab.bucket_raw[p_all]), r_all).astype(np.int8)
         steady = conf.steady(p_all, r_all) & (tab.level[p_all] == r_all)
         one = len(nows) == 1  # one snapshot: each pair once, no "last entry" to find
-        if not steady.all() and not one:
+        all_steady = bool(steady.all())
+        if not all_steady and not one:
             flag = np.zeros(tab.cap, dtype=np.bool_)
             flag[p_all[~steady]] = True
             steady &= ~flag[p_all]
-        if steady.any():  # the level stays; only the report times and the closest range move
-            es = e_all[steady]
-            ps = pid[es]
-            rs, bs = r_all[steady], b_all[steady]
+        if all_steady or steady.any():  # the level stays; only the report times and the closest range move
+            if all_steady:  # (the usual case: no gathers)
+                es, ps, rs, bs = e_all, p_all, r_all, b_all
+            else:
+                es = e_all[steady]
+                ps = pid[es]
+                rs, bs = r_all[steady], b_all[steady]
             if one:
                 conf.touch(ps, bs)
                 tab.min_range_m[ps] = np.minimum(tab.min_range_m[ps], res.range_m[es])
@@ -697,6 +746,8 @@ class Monitor:
                 tab.bucket[p_last] = bs[last]
                 tab.bucket_raw[p_last] = rs[last]
                 tab.raw_level[p_last] = rs[last]
+        if all_steady:
+            return
         act = e_all[~steady]
         if not act.size:
             return

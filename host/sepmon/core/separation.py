@@ -169,6 +169,16 @@ def _col(x: ArrayLike, dtype: np.dtype[np.generic]) -> npt.NDArray[np.generic]:
 
 
 _F64, _I64, _BOOL = np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_)
+_COLUMN_TYPES = (
+    *((name, _F64) for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "age_s")),
+    ("quality", _I64),
+    ("lost", _BOOL),
+)
+_SIGMA_COLUMNS = ("sigma_v", "sigma_vh", "sigma_vu")
+_SHAPED_COLUMNS = ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "age_s", "lost")
+# The last source tuple found free of duplicates (tuples of names cannot change): one
+# TrackArrays after another of the same tracks need not build a set of their names each.
+_UNIQUE_SOURCES: list[tuple[str, ...]] = [()]
 
 
 # Rows of TrackArrays._table, the derived per-track data (see evaluate_pairs): ECEF
@@ -231,22 +241,33 @@ class TrackArrays:
         set_ = object.__setattr__  # frozen: normalise columns in place once
         if type(self.source) is not tuple:
             set_(self, "source", tuple(self.source))
-        for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "age_s"):
-            set_(self, name, _col(getattr(self, name), _F64))
-        set_(self, "quality", _col(self.quality, _I64))
-        set_(self, "lost", _col(self.lost, _BOOL))
-        n = len(self.source)
-        given = [name for name in ("sigma_v", "sigma_vh", "sigma_vu") if getattr(self, name) is not None]
+        # (Built many times a second for a few dozen tracks, so the checks below are written
+        # for their cost per call: fields read through the instance's dict, set only when converted.)
+        cols = self.__dict__
+        for name, dtype in _COLUMN_TYPES:
+            x = cols[name]
+            y = _col(x, dtype)
+            if y is not x:
+                set_(self, name, y)
+        source = self.source
+        n = len(source)
+        given = [name for name in _SIGMA_COLUMNS if cols[name] is not None]
         for name in given:  # left None when not given: nothing to convert or check
-            set_(self, name, _col(getattr(self, name), _F64))
-        for name in ("lat", "lon", "alt", "ve", "vn", "vu", "hdop", "quality", "age_s", "lost", *given):
-            if getattr(self, name).shape != (n,):
-                raise ValueError(f"column {name!r} has {getattr(self, name).size} rows, expected {n}")
-        if len(set(self.source)) != n:
-            raise ValueError("duplicate source names: one row per source")
+            x = cols[name]
+            y = _col(x, _F64)
+            if y is not x:
+                set_(self, name, y)
+        shape = (n,)
+        for name in (*_SHAPED_COLUMNS, *given):
+            if cols[name].shape != shape:
+                raise ValueError(f"column {name!r} has {cols[name].size} rows, expected {n}")
+        if source is not _UNIQUE_SOURCES[0]:  # the monitor passes the same tuple until a track appears
+            if len(set(source)) != n:
+                raise ValueError("duplicate source names: one row per source")
+            _UNIQUE_SOURCES[0] = source
         lat, lon, ve, vn, vu = self.lat, self.lon, self.ve, self.vn, self.vu
         must_be_finite = ("lat", "lon", "ve", "vn", "vu", "age_s")
-        if not np.isfinite(np.concatenate([getattr(self, name) for name in must_be_finite])).all():
+        if not np.isfinite(np.concatenate((lat, lon, ve, vn, vu, self.age_s))).all():
             for name in must_be_finite:
                 if not np.all(np.isfinite(getattr(self, name))):
                     raise ValueError(f"column {name!r} must be finite")
