@@ -748,8 +748,16 @@ class Monitor:
                 tab.raw_level[p_last] = rs[last]
         if all_steady:
             return
-        act = e_all[~steady]
+        moves = ~steady
+        act = e_all[moves]
         if not act.size:
+            return
+        if one:
+            # One snapshot: each pair's report is the one worked out above, from the state its
+            # pair had before this batch (the steady pairs touched since are other pairs).
+            self._report(
+                conf, res, act, pid[act], r_all[moves], same[moves], float(buckets[0]), float(nows[0]), out[0]
+            )
             return
         bounds = np.searchsorted(snap[act], np.arange(len(nows) + 1))
         for k in range(len(nows)):
@@ -762,29 +770,45 @@ class Monitor:
                 raw = self._levels(ttv[:, e], aid[e], self._shown_before(conf, p, np.full(p.size, b)))
             else:
                 raw = inst[e]
-            same = tab.bucket[p] == b
-            raw = np.where(same, np.maximum(raw, tab.bucket_raw[p]), raw).astype(np.int8)
-            tab.min_range_m[p] = np.minimum(tab.min_range_m[p], res.range_m[e])
-            # Another look within the second that sees no more than the last one: the same
-            # report again, so nothing changes (the shown level included, unless a side came back).
-            again = same & (raw == tab.bucket_raw[p]) & ((tab.level[p] == conf.level[p]) | res.lost[e])
-            if again.any():
-                keep = ~again
-                e, p, raw = e[keep], p[keep], raw[keep]
-                if not e.size:
-                    continue
-            prev = tab.level[p]  # fancy indexing: a copy
-            confirmed = conf.update(p, raw, b, trusted=True)
-            tab.bucket[p] = b
-            tab.bucket_raw[p] = raw
-            lost = res.lost[e]
-            shown = np.where(lost, np.maximum(confirmed, prev), confirmed).astype(np.int8)
-            tab.level[p] = shown
-            tab.raw_level[p] = raw
-            tab.max_level[p] = np.maximum(tab.max_level[p], shown)
-            changed = np.flatnonzero(shown != prev)
-            now = float(nows[k])
-            out[k].extend(self._level_event(res, int(e[c]), int(p[c]), now, int(prev[c])) for c in changed)
+            same_k = tab.bucket[p] == b
+            raw = np.where(same_k, np.maximum(raw, tab.bucket_raw[p]), raw).astype(np.int8)
+            self._report(conf, res, e, p, raw, same_k, b, float(nows[k]), out[k])
+
+    def _report(
+        self,
+        conf: ConfirmationTable,
+        res: PairResult,
+        e: npt.NDArray[np.intp],
+        p: npt.NDArray[np.intp],
+        raw: npt.NDArray[np.int8],
+        same: npt.NDArray[np.bool_],
+        b: float,
+        now: float,
+        out: list[Event],
+    ) -> None:
+        """Entries ``e`` (pairs ``p``, distinct) report levels ``raw`` in second ``b`` (``same``: the
+        second of their last report) at clock ``now``; their level events go to ``out``."""
+        tab = self._table
+        tab.min_range_m[p] = np.minimum(tab.min_range_m[p], res.range_m[e])
+        # Another look within the second that sees no more than the last one: the same
+        # report again, so nothing changes (the shown level included, unless a side came back).
+        again = same & (raw == tab.bucket_raw[p]) & ((tab.level[p] == conf.level[p]) | res.lost[e])
+        if again.any():
+            keep = ~again
+            e, p, raw = e[keep], p[keep], raw[keep]
+            if not e.size:
+                return
+        prev = tab.level[p]  # fancy indexing: a copy
+        confirmed = conf.update(p, raw, b, trusted=True)
+        tab.bucket[p] = b
+        tab.bucket_raw[p] = raw
+        lost = res.lost[e]
+        shown = np.where(lost, np.maximum(confirmed, prev), confirmed).astype(np.int8)
+        tab.level[p] = shown
+        tab.raw_level[p] = raw
+        tab.max_level[p] = np.maximum(tab.max_level[p], shown)
+        changed = np.flatnonzero(shown != prev)
+        out.extend(self._level_event(res, int(e[c]), int(p[c]), now, int(prev[c])) for c in changed)
 
     def _level_event(self, res: PairResult, k: int, pid: int, now: float, prev: int) -> Event:
         """The ``level`` event of entry ``k`` of ``res`` (pair ``pid``), whose level was ``prev``."""

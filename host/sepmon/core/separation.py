@@ -213,7 +213,9 @@ class TrackArrays:
     HDOP), ``sigma_vh``/``sigma_vu`` the velocity's 1σ (horizontal per axis; vertical rate),
     0 when not given: what sensor uncertainty mitigation (core.sum) needs. Derived ECEF
     data (surface position, local frame, velocity in ECEF) is computed once at
-    construction and shared by every pair.
+    construction and shared by every pair; the uncertainty rows only the pairs within an
+    alerter's reach need, when first asked. Columns already of the right type are kept,
+    not copied (as ``lost`` always was): they must not change while the object is in use.
     """
 
     source: tuple[str, ...]
@@ -233,7 +235,9 @@ class TrackArrays:
     # Derived per-track data, one row per vector component or scalar (layout: _POS …
     # _NORTH above), so a pair evaluation gathers everything with one take per side.
     _table: FloatArray = field(init=False, repr=False)
-    _unc: FloatArray = field(init=False, repr=False)
+    # What _unc is made of (the fix's random error, the bias, the staleness), and _unc once made.
+    _unc_parts: tuple[FloatArray, FloatArray, FloatArray] = field(init=False, repr=False)
+    _unc_rows: FloatArray | None = field(init=False, repr=False, default=None)
     _alt_known: bool = field(init=False, repr=False)  # every pair's altitude difference is finite
     _any_lost: bool = field(init=False, repr=False)
 
@@ -316,34 +320,47 @@ class TrackArrays:
         hdop_ok &= h < np.inf
         fix = np.where(hdop_ok, h, HDOP_UNKNOWN)
         fix *= UERE_M
-        u = np.empty((_UNC_ROWS, n))
-        u[_U_DRMS_H] = fix
-        np.multiply(fix, VERTICAL_MARGIN_FACTOR, out=u[_U_SIGMA_V])
-        sv = self.sigma_v
-        if sv is not None:
-            own_v: BoolArray = sv > 0  # and finite: NaN fails both tests
-            own_v &= sv < np.inf
-            if own_v.any():
-                u[_U_SIGMA_V] = np.where(own_v, sv, u[_U_SIGMA_V])
-        # Negative or NaN velocity sigmas would narrow the bounds: none taken.
-        for row, col in ((_U_SIGMA_VH, self.sigma_vh), (_U_SIGMA_VU, self.sigma_vu)):
-            if col is None:
-                u[row] = 0.0
-            else:
-                np.fmax(col, 0.0, out=u[row])
-        fix *= K95
         # Quality outside [_GOOD_MIN, _GOOD_MAX]: one unsigned compare (below wraps to huge).
         degraded = (self.quality - _GOOD_MIN).view(np.uint64) > _GOOD_MAX - _GOOD_MIN
         bias = degraded * DEGRADED_MARGIN_M
-        np.add(fix + bias, speed * stale, out=t[_MARGIN_H])
-        np.add(K95 * u[_U_SIGMA_V] + VERTICAL_MARGIN_FACTOR * bias, np.abs(vu) * stale, out=u[_U_MARGIN_V])
+        np.add(fix * K95 + bias, speed * stale, out=t[_MARGIN_H])
         set_(self, "_table", t)
-        set_(self, "_unc", u)
+        set_(self, "_unc_parts", (fix, bias, stale))
         # Known altitudes whose differences cannot overflow to inf (which a pair treats
         # as unknown); NaN fails the compares.
         alt = self.alt
         set_(self, "_alt_known", n == 0 or bool(alt.max() <= 1e300 and alt.min() >= -1e300))
         set_(self, "_any_lost", bool(self.lost.any()))
+
+    @property
+    def _unc(self) -> FloatArray:
+        """The rows ``_U_*`` of each track: made when first asked, as only the pairs within an
+        alerter's reach need them (live, most evaluations have none)."""
+        u = self._unc_rows
+        if u is None:
+            fix, bias, stale = self._unc_parts
+            u = np.empty((_UNC_ROWS, len(self.source)))
+            u[_U_DRMS_H] = fix
+            np.multiply(fix, VERTICAL_MARGIN_FACTOR, out=u[_U_SIGMA_V])
+            sv = self.sigma_v
+            if sv is not None:
+                own_v: BoolArray = sv > 0  # and finite: NaN fails both tests
+                own_v &= sv < np.inf
+                if own_v.any():
+                    u[_U_SIGMA_V] = np.where(own_v, sv, u[_U_SIGMA_V])
+            # Negative or NaN velocity sigmas would narrow the bounds: none taken.
+            for row, col in ((_U_SIGMA_VH, self.sigma_vh), (_U_SIGMA_VU, self.sigma_vu)):
+                if col is None:
+                    u[row] = 0.0
+                else:
+                    np.fmax(col, 0.0, out=u[row])
+            np.add(
+                K95 * u[_U_SIGMA_V] + VERTICAL_MARGIN_FACTOR * bias,
+                np.abs(self.vu) * stale,
+                out=u[_U_MARGIN_V],
+            )
+            object.__setattr__(self, "_unc_rows", u)
+        return u
 
     def __len__(self) -> int:
         return len(self.source)
