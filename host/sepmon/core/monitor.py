@@ -10,7 +10,7 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -102,9 +102,11 @@ class _Layout:
         return got
 
 
-@dataclass(frozen=True, eq=False, slots=True)
-class _Snapshot:
-    """An evaluation queued at clock ``now``: the track data then, and the rows whose pairs to evaluate."""
+class _Snapshot(NamedTuple):
+    """An evaluation queued at clock ``now``: the track data then, and the rows whose pairs to evaluate.
+
+    (A named tuple: one is made per live evaluation, a frozen dataclass costs more to make.)
+    """
 
     now: float
     layout: _Layout
@@ -585,7 +587,7 @@ class Monitor:
             np.maximum.at(last_of, pid, np.arange(pid.size))
             p_last = np.flatnonzero(last_of >= 0)
             last = last_of[p_last]
-        tab.t[p_last] = nows[snap[last]]
+        tab.t[p_last] = nows[0] if len(snaps) == 1 else nows[snap[last]]
         tab.lost[p_last] = res.lost[last]
         tab.range_m[p_last] = res.range_m[last]
         tab.vertical_m[p_last] = res.vertical_m[last]
