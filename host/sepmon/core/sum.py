@@ -297,19 +297,58 @@ def sum_times_to_volume(
 
     The volume's TCOA must be 0 (DO-365B's DWC volumes); ValueError otherwise.
     """
+    _check(volume, lookahead_s)
+    return _time_to(volume, _prepare(pe, pn, ve, vn, dz, dvz, errors), lookahead_s, {}, {})
+
+
+def _check(volume: Volume, lookahead_s: float) -> None:
     if volume.tcoa_s != 0.0:
         raise ValueError(f"sensor uncertainty mitigation needs TCOA 0, got {volume.tcoa_s} s")
     if not (math.isfinite(lookahead_s) and lookahead_s > 0):
         raise ValueError(f"look-ahead must be > 0 s, got {lookahead_s}")
+
+
+def _prepare(
+    pe: ArrayLike,
+    pn: ArrayLike,
+    ve: ArrayLike,
+    vn: ArrayLike,
+    dz: ArrayLike,
+    dvz: ArrayLike,
+    errors: SumErrors,
+) -> tuple[FloatArray, ...]:
+    """The state and bounds broadcast together, the bounds at least ``_MIN_ERROR``, and last the
+    mask of the pairs with no bounds at all."""
     pe_, pn_, ve_, vn_, dz_, dvz_, e_s, e_v, e_z, e_vz = np.broadcast_arrays(
         _f(pe), _f(pn), _f(ve), _f(vn), _f(dz), _f(dvz),
         errors.pos_h_m, errors.vel_h_mps, errors.pos_v_m, errors.vel_v_mps,
     )  # fmt: skip
     plain = (e_s == 0) & (e_v == 0) & (e_z == 0) & (e_vz == 0)
     e_s, e_v, e_z, e_vz = (np.maximum(e, _MIN_ERROR) for e in (e_s, e_v, e_z, e_vz))
+    return pe_, pn_, ve_, vn_, dz_, dvz_, e_s, e_v, e_z, e_vz, plain
+
+
+def _time_to(
+    volume: Volume,
+    prepared: tuple[FloatArray, ...],
+    lookahead_s: float,
+    h_iv: dict[tuple[float, float], tuple[FloatArray, FloatArray]],
+    z_iv: dict[float, tuple[FloatArray, FloatArray]],
+) -> FloatArray:
+    """:func:`sum_times_to_volume` of prepared input; ``h_iv``/``z_iv`` keep the intervals already
+    worked out for these inputs by (DTHR, TTHR) and by ZTHR."""
+    pe_, pn_, ve_, vn_, dz_, dvz_, e_s, e_v, e_z, e_vz, plain = prepared
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        h_in, h_out = _horizontal(pe_, pn_, ve_, vn_, e_s, e_v, volume.dthr_m, volume.tthr_s, lookahead_s)
-        z_in, z_out = _vertical(dz_, dvz_, e_z, e_vz, volume.zthr_m, lookahead_s)
+        h = h_iv.get((volume.dthr_m, volume.tthr_s))
+        if h is None:
+            h = h_iv[(volume.dthr_m, volume.tthr_s)] = _horizontal(
+                pe_, pn_, ve_, vn_, e_s, e_v, volume.dthr_m, volume.tthr_s, lookahead_s
+            )
+        z = z_iv.get(volume.zthr_m)
+        if z is None:
+            z = z_iv[volume.zthr_m] = _vertical(dz_, dvz_, e_z, e_vz, volume.zthr_m, lookahead_s)
+    h_in, h_out = h
+    z_in, z_out = z
     t_in = np.maximum(h_in, z_in)
     t_out = np.minimum(h_out, z_out)
     uncertain = np.where(t_in < t_out, t_in, np.inf)
@@ -330,5 +369,18 @@ def sum_times_to_volumes(
     errors: SumErrors,
     lookahead_s: float,
 ) -> FloatArray:
-    """:func:`sum_times_to_volume` for each volume (an Alerter's levels): shape (volumes, pairs…)."""
-    return np.stack([sum_times_to_volume(v, pe, pn, ve, vn, dz, dvz, errors, lookahead_s) for v in volumes])
+    """:func:`sum_times_to_volume` for each volume (an Alerter's levels): shape (volumes, pairs…).
+
+    Volumes sharing DTHR and TTHR share the horizontal interval, those sharing ZTHR the vertical
+    one (DO-365B's levels differ in ZTHR at most): each is worked out once.
+    """
+    prepared: tuple[FloatArray, ...] | None = None
+    h_iv: dict[tuple[float, float], tuple[FloatArray, FloatArray]] = {}
+    z_iv: dict[float, tuple[FloatArray, FloatArray]] = {}
+    rows = []
+    for v in volumes:
+        _check(v, lookahead_s)
+        if prepared is None:
+            prepared = _prepare(pe, pn, ve, vn, dz, dvz, errors)
+        rows.append(_time_to(v, prepared, lookahead_s, h_iv, z_iv))
+    return np.stack(rows)
