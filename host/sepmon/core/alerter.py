@@ -225,9 +225,15 @@ class Alerter:
         out = np.empty((len(self.levels), c[0].size))
         h_iv: dict[tuple[float, float], tuple[FloatArray, FloatArray]] = {}
         z_iv: dict[tuple[float, float], tuple[FloatArray, FloatArray]] = {}
+        row_of: dict[Volume, int] = {}  # levels with one volume (sepmon, flarm: all three) share its row
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for k, lv in enumerate(self.levels):
                 vol = lv.volume
+                j = row_of.get(vol)
+                if j is not None:
+                    out[k] = out[j]
+                    continue
+                row_of[vol] = k
                 h = h_iv.get((vol.dthr_m, vol.tthr_s))
                 if h is None:
                     h = h_iv[(vol.dthr_m, vol.tthr_s)] = horizontal_interval_of(
