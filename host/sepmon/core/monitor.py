@@ -601,7 +601,7 @@ class Monitor:
         self._pairs_cache = None
         # The Alerter's confirmation counts one report a second (DAIDALUS's M of N is of
         # 1 Hz reports): evaluations within one whole second replace each other.
-        buckets = np.floor(nows / self.report_s) if self.report_s != 1.0 else np.floor(nows)
+        buckets = np.floor(nows / self.report_s)  # (x / 1.0 is x exactly)
         out: list[list[Event]] = [[] for _ in snaps]
         for rule, conf in self._confirm.items():
             if len(self._confirm) == 1:
