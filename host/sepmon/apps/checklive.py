@@ -95,6 +95,7 @@ class RestartWatch:
             else:
                 up0, t0 = self._pending
                 held = msg.uptime_ms - up0
+                # read in real time: at least half as much host time passed as board time
                 if held >= RESTART_HOLD_MS and now - t0 >= held / 2000.0:
                     restarted = t0
         else:
