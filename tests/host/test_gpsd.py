@@ -344,39 +344,37 @@ def test_real_gpsd_matches_nmea_ingest(tmp_path: Path) -> None:
         fed.append(str(padded))
 
     port = _free_port()
-    env_cm = gpsfake_env(gpsd)
-    env = env_cm.__enter__()
-    # -n: gpsd opens the ptys at once; -c: pace the feed so the client connects first; -1: once.
-    proc = subprocess.Popen(
-        [gpsfake, "-P", str(port), "-1", "-q", "-n", "-c", "0.01", *fed],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-
-        async def main() -> tuple[GpsdLink, Collector]:
-            deadline = time.monotonic() + 60
-            async with running(port, "gpsd") as (link, got):
-                want = sum(len(v) for v in expected.values())
-                while len(got.fixes) < want and time.monotonic() < deadline:
-                    if proc.poll() is not None and not link.up:
-                        break
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(HOLD_WAIT)
-                return link, got
-
-        link, got = asyncio.run(main())
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 15)
+    with gpsfake_env(gpsd) as env:
+        # -n: gpsd opens the ptys at once; -c: pace the feed so the client connects first; -1: once.
+        proc = subprocess.Popen(
+            [gpsfake, "-P", str(port), "-1", "-q", "-n", "-c", "0.01", *fed],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
         try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            _, err = proc.communicate()
-        env_cm.__exit__(None, None, None)
+
+            async def main() -> tuple[GpsdLink, Collector]:
+                deadline = time.monotonic() + 60
+                async with running(port, "gpsd") as (link, got):
+                    want = sum(len(v) for v in expected.values())
+                    while len(got.fixes) < want and time.monotonic() < deadline:
+                        if proc.poll() is not None and not link.up:
+                            break
+                        await asyncio.sleep(0.05)
+                    await asyncio.sleep(HOLD_WAIT)
+                    return link, got
+
+            link, got = asyncio.run(main())
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 15)
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                _, err = proc.communicate()
 
     assert any(up for _, up, _ in got.states), f"never connected to gpsd: {got.states} {err!r}"
     by_src: dict[str, list[Fix]] = {}
