@@ -13,7 +13,6 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from geographiclib.geodesic import Geodesic
 
@@ -175,16 +174,7 @@ KNOT = 1852.0 / 3600.0
 """Knot in m/s."""
 
 
-class _Aircraft(Protocol):
-    lat: float
-    lon: float
-    alt_m: float
-    trk_deg: float
-    gs_knot: float
-    vs_mps: float
-
-
-def relative_state(o: _Aircraft, i: _Aircraft) -> tuple[float, float, float, float, float, float]:
+def relative_state(o: DaaState, i: DaaState) -> tuple[float, float, float, float, float, float]:
     """The intruder relative to the ownship in the ownship's east/north/up frame (m, m/s):
     pe, pn, ve, vn, dz, dvz, by geographiclib's WGS-84 geodesic between them."""
     inv = Geodesic.WGS84.Inverse(o.lat, o.lon, i.lat, i.lon)

@@ -24,6 +24,7 @@ from functools import cache
 import numpy as np
 import pytest
 from daidalus_oracle import (
+    KNOT,
     DaaState,
     ScenarioInfo,
     level_series,
@@ -37,7 +38,6 @@ from geographiclib.geodesic import Geodesic
 
 from sepmon.core.alerter import preset
 
-KNOT = 1852.0 / 3600.0
 NMI = 1852.0
 GEOD = Geodesic.WGS84
 SCENARIOS = scenarios()

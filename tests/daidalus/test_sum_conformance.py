@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from daidalus_oracle import relative_state
+from daidalus_oracle import DaaState, relative_state
 from geographiclib.geodesic import Geodesic
 
 from sepmon.core.alerter import Alerter, AlertLevel, preset
@@ -44,7 +44,6 @@ from sepmon.core.detection import horizontal_miss_distance
 from sepmon.core.sum import DO365B_SUM, horizontal_sigma, pair_errors, sum_times_to_volume
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "daidalus-sum"
-KNOT = 1852.0 / 3600.0
 GEOD = Geodesic.WGS84
 DO365 = preset("do365")
 VOLUMES = tuple(lv.volume for lv in DO365.levels)  # DO-365B DWC Phase I, as DO_365B_SUM
@@ -79,17 +78,9 @@ EXCEPTIONS: dict[tuple[str, str, float], str] = {
 
 
 @dataclass(frozen=True)
-class State:
-    """One ``.daa`` row with its SUM columns (deg, m, deg, knot, m/s, s; σ in m and m/s)."""
+class State(DaaState):
+    """One ``.daa`` row with its SUM columns (σ in m and m/s)."""
 
-    name: str
-    lat: float
-    lon: float
-    alt_m: float
-    trk_deg: float
-    gs_knot: float
-    vs_mps: float
-    t: float
     sig: tuple[float, ...]  # s_EW s_NS s_EN sz v_EW v_NS v_EN vz
 
 

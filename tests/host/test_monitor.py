@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,26 +63,7 @@ def test_a_replay_at_six_times_speed_confirms_in_recorded_seconds() -> None:
             t = 1000.0 + k
             rx = 1000.0 + k * report_s
             for f in (fix("alpha", t, 50.0 * k, 50.0, 0.0), fix("bravo", t, 8000 - 50.0 * k, 50.0, 180.0)):
-                out += mon.on_fix(
-                    Fix(
-                        *[
-                            getattr(f, n)
-                            for n in (
-                                "source",
-                                "t",
-                                "lat",
-                                "lon",
-                                "alt_m",
-                                "sog_mps",
-                                "cog_deg",
-                                "quality",
-                                "hdop",
-                                "sats",
-                            )
-                        ],
-                        rx_t=rx,
-                    )
-                )
+                out += mon.on_fix(replace(f, rx_t=rx))
             out += mon.tick(rx)
         return [(1000.0 + (e.t - 1000.0) / report_s, e.level) for e in out if e.type == "level" and e.level]
 
